@@ -1,0 +1,2 @@
+//! SDP model and offer/answer (in progress).
+#![forbid(unsafe_code)]

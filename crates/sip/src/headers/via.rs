@@ -1,0 +1,161 @@
+//! `Via` (RFC 3261 §20.42): the path a request took, and where responses go back.
+//! The branch identifies the transaction (RFC 3261 §17); `received` and `rport`
+//! (RFC 3581) record the address a request really came from.
+
+use super::{err, split_params, TypedHeader};
+use crate::error::HeaderError;
+use crate::header_name::HeaderName;
+use crate::params::Params;
+use crate::text::{is_token, trim};
+use crate::uri::{parse_hostport, Host};
+use std::fmt;
+
+/// The RFC 3261 branch prefix that marks a globally unique branch.
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+/// One Via element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// Protocol name, `SIP`.
+    pub protocol: &'a str,
+    /// Protocol version, `2.0`.
+    pub version: &'a str,
+    /// Transport: `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS` or an extension token.
+    pub transport: &'a str,
+    /// The sent-by host.
+    pub host: Host<'a>,
+    /// The sent-by port.
+    pub port: Option<u16>,
+    /// Via parameters.
+    pub params: Params<'a>,
+}
+
+impl<'a> Via<'a> {
+    /// The branch parameter.
+    pub fn branch(&self) -> Option<&'a str> {
+        self.params.get("branch").flatten()
+    }
+
+    /// The `received` parameter.
+    pub fn received(&self) -> Option<&'a str> {
+        self.params.get("received").flatten()
+    }
+
+    /// `None`: no rport; `Some(None)`: rport requested; `Some(Some(p))`: filled in.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params
+            .get("rport")
+            .map(|v| v.and_then(crate::text::parse_u16))
+    }
+
+    /// The `maddr` parameter.
+    pub fn maddr(&self) -> Option<&'a str> {
+        self.params.get("maddr").flatten()
+    }
+
+    /// True when the branch starts with the RFC 3261 magic cookie.
+    pub fn is_rfc3261(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with(MAGIC_COOKIE))
+    }
+
+    /// True for a reliable (stream) transport.
+    pub fn is_reliable(&self) -> bool {
+        !self.transport.eq_ignore_ascii_case("UDP")
+    }
+}
+
+impl<'a> TypedHeader<'a> for Via<'a> {
+    const NAME: HeaderName = HeaderName::Via;
+    const LIST: bool = true;
+    fn parse(s: &'a str) -> Result<Self, HeaderError> {
+        let e = |r| err(HeaderName::Via, r);
+        let (protocol, rest) = s.split_once('/').ok_or(e("no protocol"))?;
+        let (version, rest) = rest.split_once('/').ok_or(e("no protocol version"))?;
+        let (protocol, version) = (trim(protocol), trim(version));
+        if !is_token(protocol) || !is_token(version) {
+            return Err(e("bad sent-protocol"));
+        }
+        let (head, params) = split_params(HeaderName::Via, rest)?;
+        let (transport, sent_by) = super::split_ws(head);
+        if !is_token(transport) {
+            return Err(e("bad transport"));
+        }
+        if sent_by.is_empty() {
+            return Err(e("no sent-by"));
+        }
+        let (host, port) = parse_hostport(sent_by).map_err(|u| e(u.0))?;
+        for (name, value) in params.iter() {
+            let ok = match (name.to_ascii_lowercase().as_str(), value) {
+                ("ttl", Some(v)) => crate::text::parse_u32(v).is_some_and(|t| t <= 255),
+                ("ttl", None) => false,
+                ("rport", Some(v)) => crate::text::parse_u16(v).is_some(),
+                ("branch", v) => v.is_some_and(is_token),
+                ("received", Some(v)) => v.parse::<std::net::IpAddr>().is_ok(),
+                ("received", None) => false,
+                ("maddr", Some(v)) => Host::parse(v).is_ok(),
+                _ => true,
+            };
+            if !ok {
+                return Err(e("bad parameter"));
+            }
+        }
+        Ok(Via {
+            protocol,
+            version,
+            transport,
+            host,
+            port,
+            params,
+        })
+    }
+}
+
+impl fmt::Display for Via<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{} {}", self.protocol, self.version, self.transport, self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        f.write_str(self.params.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_folded_and_spaced_via() {
+        let v = Via::parse("SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
+        assert_eq!(v.transport, "UDP");
+        assert_eq!(v.host, Host::Ipv4("192.0.2.2".parse().unwrap()));
+        assert_eq!(v.branch(), Some("390skdjuw"));
+        assert!(!v.is_rfc3261());
+        let v = Via::parse("SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8").unwrap();
+        assert_eq!(v.branch(), Some("z9hG4bK9ikj8"));
+        assert!(v.is_reliable());
+        assert_eq!(v.to_string(), "SIP/2.0/TCP spindle.example.com;\r\n  branch  =   z9hG4bK9ikj8");
+    }
+
+    #[test]
+    fn parses_rport_and_ipv6() {
+        let v = Via::parse("SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bKx;rport;received=2001:db8::9").unwrap();
+        assert_eq!(v.port, Some(5070));
+        assert_eq!(v.rport(), Some(None));
+        assert_eq!(v.received(), Some("2001:db8::9"));
+    }
+
+    #[test]
+    fn rejects_bad_vias() {
+        for bad in [
+            "SIP/2.0/UDP 192.0.2.15;;",
+            "SIP/2.0/UDP",
+            "SIP/2.0 host",
+            "SIP/2.0/UDP host;ttl=300",
+            "SIP/2.0/UDP host;received=example.com",
+            "SIP/2.0/UDP host:70000",
+        ] {
+            assert!(Via::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every ViaWork test: formatting, lints, unit tests, RFC 4475, simulated-network
+# tests, and the interop tests against real SIP peers on loopback (SIPp, sipsak).
+# Installs the peers from Debian's packages when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v sipp >/dev/null 2>&1 || need_pkgs+=(sip-tester)
+command -v sipsak >/dev/null 2>&1 || need_pkgs+=(sipsak)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_pkgs[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${need_pkgs[@]}"
+fi
+for tool in sipp sipsak; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
+done
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+# Fail on a run that executed no test at all.
+grep -Eq 'test result: ok\. [1-9][0-9]* passed' target/test-output.txt
