@@ -171,7 +171,9 @@ impl ResponseBuilder {
         if let Some(t) = req.get(HeaderName::To) {
             let has_tag = req.to_header().map(|t| t.tag().is_some()).unwrap_or(true);
             match to_tag {
-                Some(tag) if !has_tag && code != 100 => b.head.header("To", &format_args!("{t};tag={tag}")),
+                Some(tag) if !has_tag && code != 100 => {
+                    b.head.header("To", &format_args!("{t};tag={tag}"))
+                }
                 _ => b.head.header("To", &t),
             }
         }
@@ -227,13 +229,17 @@ mod tests {
             .unwrap();
         req.validate().unwrap();
         assert_eq!(req.body(), b"v=0\r\n");
-        let resp = ResponseBuilder::reply(&req, 180, Some("b7")).build().unwrap();
+        let resp = ResponseBuilder::reply(&req, 180, Some("b7"))
+            .build()
+            .unwrap();
         assert_eq!(resp.status(), Some(180));
         assert_eq!(resp.reason(), "Ringing");
         assert_eq!(resp.get_all(HeaderName::Via).count(), 2);
         assert_eq!(resp.to_header().unwrap().tag(), Some("b7"));
         assert_eq!(resp.cseq().unwrap().seq, 1);
-        let trying = ResponseBuilder::reply(&req, 100, Some("b7")).build().unwrap();
+        let trying = ResponseBuilder::reply(&req, 100, Some("b7"))
+            .build()
+            .unwrap();
         assert_eq!(trying.to_header().unwrap().tag(), None);
     }
 }

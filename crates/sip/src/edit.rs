@@ -104,8 +104,10 @@ impl<'m> Editor<'m> {
 
     /// Replaces the first line of an extension header, or appends it.
     pub fn replace_ext(mut self, name: &str, value: impl Display) -> Self {
-        self.ops
-            .push(Op::ReplaceFirst(Target::Ext(name.to_owned()), value.to_string()));
+        self.ops.push(Op::ReplaceFirst(
+            Target::Ext(name.to_owned()),
+            value.to_string(),
+        ));
         self
     }
 
@@ -202,7 +204,11 @@ impl<'m> Editor<'m> {
             }
             None => {
                 if !m.has(HeaderName::ContentLength) {
-                    line(&mut out, b"Content-Length", m.body().len().to_string().as_bytes());
+                    line(
+                        &mut out,
+                        b"Content-Length",
+                        m.body().len().to_string().as_bytes(),
+                    );
                 }
                 m.body_bytes()
             }

@@ -328,7 +328,8 @@ impl Message {
         self.headers
             .iter()
             .filter(move |h| {
-                h.id == HeaderName::Other && self.buf[h.name.range()].eq_ignore_ascii_case(name.as_bytes())
+                h.id == HeaderName::Other
+                    && self.buf[h.name.range()].eq_ignore_ascii_case(name.as_bytes())
             })
             .map(|h| self.str_at(h.value))
     }
@@ -450,7 +451,9 @@ fn parse_content_length(v: &[u8]) -> Result<usize, ParseError> {
     }
     match crate::text::parse_u32(s) {
         Some(n) if (n as usize) <= MAX_MESSAGE_SIZE => Ok(n as usize),
-        Some(_) => Err(ParseError::ContentLength("larger than the message size limit")),
+        Some(_) => Err(ParseError::ContentLength(
+            "larger than the message size limit",
+        )),
         None => Err(ParseError::ContentLength("not a number")),
     }
 }
@@ -469,7 +472,8 @@ fn parse_start_line(b: &[u8], start: usize, end: usize) -> Result<StartLine, Par
         if rest.len() > 3 && rest[3] != b' ' {
             return Err(ParseError::StatusCode);
         }
-        let code = (rest[0] - b'0') as u16 * 100 + (rest[1] - b'0') as u16 * 10 + (rest[2] - b'0') as u16;
+        let code =
+            (rest[0] - b'0') as u16 * 100 + (rest[1] - b'0') as u16 * 10 + (rest[2] - b'0') as u16;
         if !(100..=699).contains(&code) {
             return Err(ParseError::StatusCode);
         }
@@ -480,17 +484,21 @@ fn parse_start_line(b: &[u8], start: usize, end: usize) -> Result<StartLine, Par
         });
     }
     // Request-Line = Method SP Request-URI SP SIP-Version, single spaces, nothing trailing.
-    let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine("no space after the method"))?;
+    let sp1 =
+        memchr::memchr(b' ', line).ok_or(ParseError::StartLine("no space after the method"))?;
     let method = &line[..sp1];
     if method.is_empty() || !method.iter().all(|&c| is_token_byte(c)) {
         return Err(ParseError::Method);
     }
     let rest = &line[sp1 + 1..];
-    let sp2 = memchr::memchr(b' ', rest).ok_or(ParseError::StartLine("no space after the Request-URI"))?;
+    let sp2 = memchr::memchr(b' ', rest)
+        .ok_or(ParseError::StartLine("no space after the Request-URI"))?;
     let uri = &rest[..sp2];
     let version = &rest[sp2 + 1..];
     if uri.is_empty() {
-        return Err(ParseError::StartLine("more than one space between elements"));
+        return Err(ParseError::StartLine(
+            "more than one space between elements",
+        ));
     }
     if version != b"SIP/2.0" {
         return Err(if version.contains(&b' ') || version.is_empty() {
@@ -536,7 +544,11 @@ pub fn frame_length(buf: &[u8]) -> Result<Option<usize>, ParseError> {
                     limit: MAX_MESSAGE_SIZE,
                 });
             }
-            return Ok(if buf.len() >= total { Some(total) } else { None });
+            return Ok(if buf.len() >= total {
+                Some(total)
+            } else {
+                None
+            });
         }
         let line = &buf[pos..end];
         if pos != first {
@@ -584,7 +596,10 @@ v=0\n";
         assert_eq!(m.header_count(), 9);
         assert_eq!(m.get(HeaderName::MaxForwards), Some("70"));
         assert_eq!(m.body(), b"v=0\n");
-        assert_eq!(m.call_id().unwrap(), "a84b4c76e66710@pc33.atlanta.example.com");
+        assert_eq!(
+            m.call_id().unwrap(),
+            "a84b4c76e66710@pc33.atlanta.example.com"
+        );
         assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK776asdhds"));
     }
 
@@ -594,8 +609,11 @@ v=0\n";
         let n = frame_length(two.as_bytes()).unwrap().unwrap();
         assert_eq!(n, 4 + INVITE.len());
         assert_eq!(frame_length(&two.as_bytes()[..n - 1]).unwrap(), None);
-        let m = Message::parse_framed(Bytes::copy_from_slice(&two.as_bytes()[..n]), Framing::Stream)
-            .unwrap();
+        let m = Message::parse_framed(
+            Bytes::copy_from_slice(&two.as_bytes()[..n]),
+            Framing::Stream,
+        )
+        .unwrap();
         assert_eq!(m.body(), b"v=0\n");
         let no_cl = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n\r\n";
         assert!(frame_length(no_cl.as_bytes()).is_err());
@@ -628,7 +646,10 @@ v=0\n";
         let m = "OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 10\r\n\r\nabc";
         assert!(matches!(
             Message::parse(Bytes::from(m)).unwrap_err(),
-            ParseError::BodyTruncated { declared: 10, available: 3 }
+            ParseError::BodyTruncated {
+                declared: 10,
+                available: 3
+            }
         ));
     }
 }

@@ -139,9 +139,11 @@ mod tests {
 
     #[test]
     fn parses_the_forms() {
-        let a = NameAddr::parse(r#""J Rosenberg \\\""       <sip:jdrosen@example.com>
+        let a = NameAddr::parse(
+            r#""J Rosenberg \\\""       <sip:jdrosen@example.com>
   ;
-  tag = 98asjd8"#)
+  tag = 98asjd8"#,
+        )
         .unwrap();
         assert_eq!(a.display_name.unwrap().text(), r#"J Rosenberg \""#);
         assert_eq!(a.tag(), Some("98asjd8"));
@@ -151,7 +153,8 @@ mod tests {
         assert!(!a.bracketed);
         assert_eq!(a.tag(), Some("1"));
         assert!(a.params.contains("x"));
-        let a = NameAddr::parse(" sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
+        let a =
+            NameAddr::parse(" sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
         assert_eq!(a.tag(), Some("1918181833n"));
     }
 

@@ -247,8 +247,9 @@ mod tests {
 
     #[test]
     fn header_params_allow_lws_and_quotes() {
-        let p = Params::parse_header(" ; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33")
-            .unwrap();
+        let p =
+            Params::parse_header(" ; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33")
+                .unwrap();
         let v: Vec<_> = p.iter().collect();
         assert_eq!(
             v,

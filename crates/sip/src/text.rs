@@ -16,7 +16,10 @@ const TOKEN_TABLE: [bool; 256] = {
     while i < 256 {
         let c = i as u8;
         t[i] = c.is_ascii_alphanumeric()
-            || matches!(c, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
         i += 1;
     }
     t
@@ -28,7 +31,18 @@ pub fn is_word_byte(b: u8) -> bool {
     is_token_byte(b)
         || matches!(
             b,
-            b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'{'
+                | b'}'
         )
 }
 
@@ -211,7 +225,11 @@ mod tests {
             split_list(r#""a, b" <sip:x@y;p=1,2>, <sip:z@w> ,"q\"," <sip:a@b>"#).collect();
         assert_eq!(
             v,
-            vec![r#""a, b" <sip:x@y;p=1,2>"#, "<sip:z@w>", r#""q\"," <sip:a@b>"#]
+            vec![
+                r#""a, b" <sip:x@y;p=1,2>"#,
+                "<sip:z@w>",
+                r#""q\"," <sip:a@b>"#
+            ]
         );
     }
 

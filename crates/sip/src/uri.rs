@@ -106,7 +106,11 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), UriErro
 }
 
 fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        )
 }
 
 /// A `sip:` or `sips:` URI.
@@ -348,8 +352,7 @@ pub enum Uri<'a> {
 impl<'a> Uri<'a> {
     /// Parses an absolute URI. Whitespace, `<`, `>` and `"` are never part of a URI.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
-        if s
-            .bytes()
+        if s.bytes()
             .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"' || b == 0x7f)
         {
             return Err(UriError("URI contains white space or a delimiter"));
@@ -515,8 +518,14 @@ mod tests {
     #[test]
     fn user_part_may_hold_question_marks_and_semicolons() {
         let u = sip("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com");
-        assert_eq!(u.user, Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
-        assert_eq!(u.password, Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"));
+        assert_eq!(
+            u.user,
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert_eq!(
+            u.password,
+            Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)")
+        );
         assert_eq!(u.host, Host::Domain("example.com"));
         let u = sip("sip:user;par=u%40example.net@example.com");
         assert_eq!(u.user, Some("user;par=u%40example.net"));

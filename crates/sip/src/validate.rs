@@ -124,7 +124,9 @@ pub(crate) fn validate(m: &Message) -> Result<(), ParseError> {
                 cseq.method_name, method
             )));
         }
-        let uri = m.request_uri().unwrap_or(Err(crate::error::UriError("missing")));
+        let uri = m
+            .request_uri()
+            .unwrap_or(Err(crate::error::UriError("missing")));
         match uri {
             Ok(Uri::Sip(u)) if u.headers.is_some() => {
                 return Err(ParseError::Semantic(

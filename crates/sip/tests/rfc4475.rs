@@ -7,7 +7,9 @@ use sip::{Message, ParseError};
 use std::path::PathBuf;
 
 fn load(name: &str) -> Bytes {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/rfc4475").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/rfc4475")
+        .join(name);
     Bytes::from(std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
 }
 
@@ -39,7 +41,9 @@ fn every_message_in_the_index_is_classified() {
                 assert!(r.is_ok(), "{file} ({class}) must be accepted: {r:?}")
             }
             // test.dat has no SIP version on its request line and a header line without a colon.
-            "invalid" | "variant" | "extra" => assert!(r.is_err(), "{file} ({class}) must be rejected"),
+            "invalid" | "variant" | "extra" => {
+                assert!(r.is_err(), "{file} ({class}) must be rejected")
+            }
             "application" => {} // checked one by one below
             other => panic!("unknown class {other}"),
         }
@@ -66,7 +70,10 @@ fn invalid_messages_fail_for_the_right_reason() {
         ("badaspec.dat", "white space"),
         // As published, baddn.dat lacks the empty line that ends the header section.
         ("baddn.dat", "not terminated by an empty line"),
-        ("baddn.phpsip-variant.dat", "display name has characters that need quotes"),
+        (
+            "baddn.phpsip-variant.dat",
+            "display name has characters that need quotes",
+        ),
         ("badvers.dat", "unsupported SIP version"),
         ("mismatch01.dat", "does not match the request method"),
         ("mismatch02.dat", "does not match the request method"),
@@ -74,7 +81,10 @@ fn invalid_messages_fail_for_the_right_reason() {
     ];
     for (file, want) in cases {
         let err = parse_and_validate(file).expect_err(file).to_string();
-        assert!(err.contains(want), "{file}: error {err:?} should mention {want:?}");
+        assert!(
+            err.contains(want),
+            "{file}: error {err:?} should mention {want:?}"
+        );
     }
 }
 
@@ -91,15 +101,31 @@ fn application_level_messages_parse_and_carry_what_the_server_needs() {
     }
     // Valid messages whose answer depends on the server's capabilities.
     for file in [
-        "unkscm.dat", "novelsc.dat", "unksm2.dat", "bext01.dat", "invut.dat", "regaut01.dat",
-        "bcast.dat", "zeromf.dat", "cparam01.dat", "cparam02.dat", "regescrt.dat", "sdp01.dat",
+        "unkscm.dat",
+        "novelsc.dat",
+        "unksm2.dat",
+        "bext01.dat",
+        "invut.dat",
+        "regaut01.dat",
+        "bcast.dat",
+        "zeromf.dat",
+        "cparam01.dat",
+        "cparam02.dat",
+        "regescrt.dat",
+        "sdp01.dat",
     ] {
         parse_and_validate(file).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
     let m = parse_and_validate("unkscm.dat").unwrap();
-    assert!(matches!(m.request_uri().unwrap().unwrap(), sip::Uri::Other { .. }));
+    assert!(matches!(
+        m.request_uri().unwrap().unwrap(),
+        sip::Uri::Other { .. }
+    ));
     let m = parse_and_validate("zeromf.dat").unwrap();
-    assert_eq!(m.typed::<sip::headers::MaxForwards>().unwrap().unwrap().0, 0);
+    assert_eq!(
+        m.typed::<sip::headers::MaxForwards>().unwrap().unwrap().0,
+        0
+    );
 }
 
 #[test]
@@ -107,7 +133,10 @@ fn valid_messages_expose_their_values() {
     let m = parse_and_validate("wsinv.dat").unwrap();
     assert_eq!(m.call_id().unwrap(), "wsinv.ndaksdj@192.0.2.1");
     assert_eq!(m.cseq().unwrap().seq, 9);
-    let vias: Vec<_> = m.typed_all::<sip::headers::Via>().map(Result::unwrap).collect();
+    let vias: Vec<_> = m
+        .typed_all::<sip::headers::Via>()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(vias.len(), 3);
     assert_eq!(vias[1].branch(), Some("z9hG4bK9ikj8"));
     assert_eq!(vias[2].branch(), Some("z9hG4bK30239"));
@@ -119,10 +148,19 @@ fn valid_messages_expose_their_values() {
     assert_eq!(m.body().len(), 150);
 
     let m = parse_and_validate("dblreq.dat").unwrap();
-    assert_eq!(m.body().len(), m.get(sip::HeaderName::ContentLength).unwrap().parse::<usize>().unwrap());
+    assert_eq!(
+        m.body().len(),
+        m.get(sip::HeaderName::ContentLength)
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+    );
 
     let m = parse_and_validate("intmeth.dat").unwrap();
-    assert_eq!(m.method().unwrap().as_str(), "!interesting-Method0123456789_*+`.%indeed'~");
+    assert_eq!(
+        m.method().unwrap().as_str(),
+        "!interesting-Method0123456789_*+`.%indeed'~"
+    );
 
     let m = parse_and_validate("esc02.dat").unwrap();
     // `C%6Fntact` is not Contact: only two Contact headers.

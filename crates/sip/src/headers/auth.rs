@@ -21,7 +21,9 @@ impl<'a> AuthParams<'a> {
             if s.is_empty() {
                 break;
             }
-            let (n, v) = item.split_once('=').ok_or(err(h, "parameter without '='"))?;
+            let (n, v) = item
+                .split_once('=')
+                .ok_or(err(h, "parameter without '='"))?;
             let (n, v) = (trim(n), trim(v));
             if !is_token(n) {
                 return Err(err(h, "parameter name is not a token"));
@@ -30,7 +32,9 @@ impl<'a> AuthParams<'a> {
                 quoted_len(v) == Some(v.len())
             } else {
                 // Tokens, plus '/' and ':' seen in real opaque values and URIs.
-                !v.is_empty() && v.bytes().all(|b| is_token_byte(b) || matches!(b, b'/' | b':' | b'=' | b'@'))
+                !v.is_empty()
+                    && v.bytes()
+                        .all(|b| is_token_byte(b) || matches!(b, b'/' | b':' | b'=' | b'@'))
             };
             if !ok {
                 return Err(err(h, "bad parameter value"));

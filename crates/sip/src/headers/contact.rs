@@ -95,13 +95,17 @@ mod tests {
     use super::*;
     #[test]
     fn parses_params() {
-        let c = Contact::parse(r#""Quoted string \"\"" <sip:jdrosen@example.com> ; newparam =
+        let c = Contact::parse(
+            r#""Quoted string \"\"" <sip:jdrosen@example.com> ; newparam =
       newvalue ;
-  secondparam ; q = 0.33"#)
+  secondparam ; q = 0.33"#,
+        )
         .unwrap();
         assert_eq!(c.q(), Some(330));
         assert_eq!(Contact::parse("*").unwrap(), Contact::Star);
-        assert!(Contact::parse("<sip:user@host129.example.com>\r\n  ;expires=280297596632815").is_err());
+        assert!(
+            Contact::parse("<sip:user@host129.example.com>\r\n  ;expires=280297596632815").is_err()
+        );
         assert!(Contact::parse("<sip:a@b>;q=1.5").is_err());
     }
 }

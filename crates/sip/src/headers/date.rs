@@ -62,8 +62,14 @@ impl<'a> TypedHeader<'a> for Date {
                 .then(|| s.parse::<u16>().ok())
                 .flatten()
         };
-        let day = num(parts[0], 2).filter(|d| (1..=31).contains(d)).ok_or(e("bad day"))? as u8;
-        let month = MONTHS.iter().position(|m| *m == parts[1]).ok_or(e("bad month"))? as u8 + 1;
+        let day = num(parts[0], 2)
+            .filter(|d| (1..=31).contains(d))
+            .ok_or(e("bad day"))? as u8;
+        let month = MONTHS
+            .iter()
+            .position(|m| *m == parts[1])
+            .ok_or(e("bad month"))? as u8
+            + 1;
         let year = num(parts[2], 4).ok_or(e("bad year"))?;
         let t: Vec<&str> = parts[3].split(':').collect();
         if t.len() != 3 {

@@ -30,7 +30,10 @@ mod subscription_state;
 mod via;
 mod warning;
 
-pub use auth::{AuthParams, Authorization, Challenge, Credentials, ProxyAuthenticate, ProxyAuthorization, WwwAuthenticate};
+pub use auth::{
+    AuthParams, Authorization, Challenge, Credentials, ProxyAuthenticate, ProxyAuthorization,
+    WwwAuthenticate,
+};
 pub use call_id::CallId;
 pub use contact::Contact;
 pub use content_type::{Accept, ContentType, MediaType};

@@ -29,7 +29,10 @@ impl<'a> TypedHeader<'a> for Privacy<'a> {
         if s.split(';').map(trim).all(is_token) {
             Ok(Privacy(s))
         } else {
-            Err(err(HeaderName::Privacy, "values must be tokens separated by ';'"))
+            Err(err(
+                HeaderName::Privacy,
+                "values must be tokens separated by ';'",
+            ))
         }
     }
 }

@@ -30,8 +30,12 @@ impl<'a> TypedHeader<'a> for RAck<'a> {
         let e = || err(HeaderName::RAck, "expected 'rseq cseq method'");
         let (a, rest) = super::split_ws(s);
         let (b, m) = super::split_ws(rest);
-        let rseq = crate::text::parse_u32(a).filter(|&v| v >= 1).ok_or_else(e)?;
-        let cseq = crate::text::parse_u32(b).filter(|&v| v < 1 << 31).ok_or_else(e)?;
+        let rseq = crate::text::parse_u32(a)
+            .filter(|&v| v >= 1)
+            .ok_or_else(e)?;
+        let cseq = crate::text::parse_u32(b)
+            .filter(|&v| v < 1 << 31)
+            .ok_or_else(e)?;
         if !crate::text::is_token(m) {
             return Err(e());
         }

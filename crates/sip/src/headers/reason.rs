@@ -20,7 +20,10 @@ pub struct Reason<'a> {
 impl<'a> Reason<'a> {
     /// The cause code.
     pub fn cause(&self) -> Option<u16> {
-        self.params.get("cause").flatten().and_then(crate::text::parse_u16)
+        self.params
+            .get("cause")
+            .flatten()
+            .and_then(crate::text::parse_u16)
     }
 
     /// The text, unquoted.

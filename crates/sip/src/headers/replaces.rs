@@ -56,8 +56,13 @@ mod tests {
     use super::*;
     #[test]
     fn parses() {
-        let r = Replaces::parse("98732@sip.example.com;from-tag=r33th4x0r;to-tag=ff87ff;early-only").unwrap();
-        assert_eq!((r.call_id, r.to_tag, r.from_tag, r.early_only), ("98732@sip.example.com", "ff87ff", "r33th4x0r", true));
+        let r =
+            Replaces::parse("98732@sip.example.com;from-tag=r33th4x0r;to-tag=ff87ff;early-only")
+                .unwrap();
+        assert_eq!(
+            (r.call_id, r.to_tag, r.from_tag, r.early_only),
+            ("98732@sip.example.com", "ff87ff", "r33th4x0r", true)
+        );
         assert!(Replaces::parse("98732@sip.example.com;from-tag=a").is_err());
     }
 }

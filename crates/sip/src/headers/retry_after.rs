@@ -25,7 +25,9 @@ impl<'a> TypedHeader<'a> for RetryAfter<'a> {
         let (head, params) = split_params(HeaderName::RetryAfter, s)?;
         let (num, comment) = match head.find('(') {
             Some(i) => {
-                let c = head[i + 1..].strip_suffix(')').ok_or(e("unterminated comment"))?;
+                let c = head[i + 1..]
+                    .strip_suffix(')')
+                    .ok_or(e("unterminated comment"))?;
                 (crate::text::trim(&head[..i]), Some(c))
             }
             None => (head, None),

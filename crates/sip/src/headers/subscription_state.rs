@@ -19,7 +19,10 @@ pub struct SubscriptionState<'a> {
 impl<'a> SubscriptionState<'a> {
     /// The `expires` parameter.
     pub fn expires(&self) -> Option<u32> {
-        self.params.get("expires").flatten().and_then(crate::text::parse_u32)
+        self.params
+            .get("expires")
+            .flatten()
+            .and_then(crate::text::parse_u32)
     }
     /// The `reason` parameter.
     pub fn reason(&self) -> Option<&'a str> {

@@ -112,7 +112,11 @@ impl<'a> TypedHeader<'a> for Via<'a> {
 
 impl fmt::Display for Via<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{} {}", self.protocol, self.version, self.transport, self.host)?;
+        write!(
+            f,
+            "{}/{}/{} {}",
+            self.protocol, self.version, self.transport, self.host
+        )?;
         if let Some(p) = self.port {
             write!(f, ":{p}")?;
         }
@@ -131,15 +135,23 @@ mod tests {
         assert_eq!(v.host, Host::Ipv4("192.0.2.2".parse().unwrap()));
         assert_eq!(v.branch(), Some("390skdjuw"));
         assert!(!v.is_rfc3261());
-        let v = Via::parse("SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8").unwrap();
+        let v = Via::parse(
+            "SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8",
+        )
+        .unwrap();
         assert_eq!(v.branch(), Some("z9hG4bK9ikj8"));
         assert!(v.is_reliable());
-        assert_eq!(v.to_string(), "SIP/2.0/TCP spindle.example.com;\r\n  branch  =   z9hG4bK9ikj8");
+        assert_eq!(
+            v.to_string(),
+            "SIP/2.0/TCP spindle.example.com;\r\n  branch  =   z9hG4bK9ikj8"
+        );
     }
 
     #[test]
     fn parses_rport_and_ipv6() {
-        let v = Via::parse("SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bKx;rport;received=2001:db8::9").unwrap();
+        let v =
+            Via::parse("SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bKx;rport;received=2001:db8::9")
+                .unwrap();
         assert_eq!(v.port, Some(5070));
         assert_eq!(v.rport(), Some(None));
         assert_eq!(v.received(), Some("2001:db8::9"));

@@ -1,0 +1,153 @@
+//! Transports: the tokio side that owns sockets. UDP and TCP listeners (TLS and WebSocket
+//! later) deliver parsed messages with the peer they came from; `send` picks the right
+//! socket or connection. Framing, CRLF keep-alives (RFC 5626 §3.5.1), `received`/`rport`
+//! stamping (RFC 3261 §18.2.1, RFC 3581) and response addressing (§18.2.2) live here.
+//!
+//! Everything protocol-shaped stays sans-IO elsewhere; this module only moves bytes.
+
+mod peer;
+mod received;
+mod response_target;
+mod tcp;
+mod udp;
+
+pub use peer::{Peer, Transport};
+pub use received::stamp_received;
+pub use response_target::response_target;
+pub use tcp::TcpTransport;
+pub use udp::UdpTransport;
+
+use bytes::Bytes;
+use sip::{Message, ParseError};
+use std::net::SocketAddr;
+use tokio::sync::mpsc;
+
+/// What a transport hands up.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A framed and parsed message.
+    Message {
+        /// The message, with `received`/`rport` already stamped on requests.
+        msg: Message,
+        /// Where it came from.
+        peer: Peer,
+    },
+    /// Bytes that did not parse. The server may still answer 400 when it can salvage
+    /// enough of the header section (see `salvage` in the server).
+    Malformed {
+        /// The raw bytes.
+        bytes: Bytes,
+        /// Why they did not parse.
+        error: ParseError,
+        /// Where they came from.
+        peer: Peer,
+    },
+}
+
+/// Errors sending.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No listener for that transport.
+    #[error("no {0:?} transport is configured")]
+    NoTransport(Transport),
+    /// The socket failed.
+    #[error("{transport:?} send to {addr} failed: {source}")]
+    Io {
+        /// Which transport.
+        transport: Transport,
+        /// Destination.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Message too big for UDP and no stream transport to fall back to.
+    #[error("message of {0} bytes is too large for UDP")]
+    TooLarge(usize),
+}
+
+/// The set of running transports, cheap to clone.
+#[derive(Clone, Default)]
+pub struct Transports {
+    udp: Vec<UdpTransport>,
+    tcp: Vec<TcpTransport>,
+}
+
+/// A request larger than this goes over TCP instead of UDP (RFC 3261 §18.1.1: 200 bytes
+/// below a 1500-byte path MTU).
+pub const UDP_MTU_LIMIT: usize = 1300;
+
+impl Transports {
+    /// Binds the listeners in `listen` and sends what they receive to `tx`.
+    pub async fn bind(
+        listen: &[(Transport, SocketAddr)],
+        tx: mpsc::Sender<Incoming>,
+    ) -> std::io::Result<Transports> {
+        let mut t = Transports::default();
+        for &(kind, addr) in listen {
+            match kind {
+                Transport::Udp => t.udp.push(UdpTransport::bind(addr, tx.clone()).await?),
+                Transport::Tcp => t.tcp.push(TcpTransport::bind(addr, tx.clone()).await?),
+                other => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::Unsupported,
+                        format!("transport {other:?} is not available yet"),
+                    ))
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// The bound local addresses, for logs and health checks.
+    pub fn local_addrs(&self) -> Vec<(Transport, SocketAddr)> {
+        let mut v: Vec<_> = self
+            .udp
+            .iter()
+            .map(|u| (Transport::Udp, u.local_addr()))
+            .collect();
+        v.extend(self.tcp.iter().map(|t| (Transport::Tcp, t.local_addr())));
+        v
+    }
+
+    /// Sends bytes to a peer over its transport. A UDP request above [`UDP_MTU_LIMIT`]
+    /// switches to TCP when a TCP transport exists (`is_request` says whether the rule
+    /// applies; responses must go back the way the request came).
+    pub async fn send(
+        &self,
+        peer: Peer,
+        bytes: Bytes,
+        is_request: bool,
+    ) -> Result<Peer, SendError> {
+        match peer.transport {
+            Transport::Udp => {
+                if bytes.len() > UDP_MTU_LIMIT && is_request {
+                    if let Some(tcp) = self.tcp.first() {
+                        let p = Peer::new(peer.addr, Transport::Tcp);
+                        tcp.send(peer.addr, bytes).await?;
+                        return Ok(p);
+                    }
+                }
+                if bytes.len() > 65_507 {
+                    return Err(SendError::TooLarge(bytes.len()));
+                }
+                let u = self
+                    .udp
+                    .iter()
+                    .find(|u| u.local_addr().is_ipv4() == peer.addr.is_ipv4())
+                    .or(self.udp.first())
+                    .ok_or(SendError::NoTransport(Transport::Udp))?;
+                u.send(peer.addr, &bytes).await?;
+                Ok(peer)
+            }
+            Transport::Tcp => {
+                let t = self
+                    .tcp
+                    .first()
+                    .ok_or(SendError::NoTransport(Transport::Tcp))?;
+                t.send(peer.addr, bytes).await?;
+                Ok(peer)
+            }
+            other => Err(SendError::NoTransport(other)),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The TCP transport: a listener plus a table of open connections, reused in both
+//! directions (RFC 3261 §18). Messages are framed by Content-Length; a double-CRLF ping
+//! is answered with a CRLF pong (RFC 5626 §3.5.1). A framing error closes the connection,
+//! since a stream cannot be resynchronised.
+
+use super::{stamp_received, Incoming, Peer, SendError, Transport};
+use bytes::{Bytes, BytesMut};
+use sip::{frame_length, Framing, Message};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Connections idle this long are closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Inner {
+    local: SocketAddr,
+    conns: Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>,
+    tx: mpsc::Sender<Incoming>,
+}
+
+/// A TCP listener and its connections.
+#[derive(Clone)]
+pub struct TcpTransport {
+    inner: Arc<Inner>,
+}
+
+impl TcpTransport {
+    /// Binds, and accepts connections in the background.
+    pub async fn bind(addr: SocketAddr, tx: mpsc::Sender<Incoming>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let inner = Arc::new(Inner {
+            local,
+            conns: Mutex::new(HashMap::new()),
+            tx,
+        });
+        let acc = inner.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, from)) => {
+                        let _ = stream.set_nodelay(true);
+                        spawn_connection(acc.clone(), stream, from);
+                    }
+                    Err(e) => {
+                        tracing::warn!(%local, error = %e, "tcp accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+        Ok(TcpTransport { inner })
+    }
+
+    /// The listening address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    /// Number of open connections.
+    pub fn connection_count(&self) -> usize {
+        self.inner.conns.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// Sends over the open connection to `to`, connecting first when there is none.
+    pub async fn send(&self, to: SocketAddr, bytes: Bytes) -> Result<(), SendError> {
+        let io = |source| SendError::Io {
+            transport: Transport::Tcp,
+            addr: to,
+            source,
+        };
+        let existing = self
+            .inner
+            .conns
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&to).cloned());
+        let sender = match existing {
+            Some(s) => s,
+            None => {
+                let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to))
+                    .await
+                    .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
+                    .map_err(io)?;
+                let _ = stream.set_nodelay(true);
+                spawn_connection(self.inner.clone(), stream, to)
+            }
+        };
+        sender
+            .send(bytes)
+            .await
+            .map_err(|_| io(std::io::ErrorKind::BrokenPipe.into()))
+    }
+}
+
+fn spawn_connection(
+    inner: Arc<Inner>,
+    stream: TcpStream,
+    peer_addr: SocketAddr,
+) -> mpsc::Sender<Bytes> {
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(256);
+    if let Ok(mut c) = inner.conns.lock() {
+        c.insert(peer_addr, out_tx.clone());
+    }
+    let (mut rd, mut wr) = stream.into_split();
+    let pong_tx = out_tx.clone();
+    tokio::spawn(async move {
+        while let Some(b) = out_rx.recv().await {
+            if wr.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let peer = Peer::new(peer_addr, Transport::Tcp);
+        let mut buf = BytesMut::with_capacity(8192);
+        'conn: loop {
+            let read = tokio::time::timeout(IDLE_TIMEOUT, rd.read_buf(&mut buf)).await;
+            match read {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(_)) => {}
+            }
+            loop {
+                // RFC 5626 keep-alive: a double CRLF ping gets a single CRLF pong.
+                if buf.starts_with(b"\r\n\r\n") {
+                    let _ = buf.split_to(4);
+                    let _ = pong_tx.try_send(Bytes::from_static(b"\r\n"));
+                    continue;
+                }
+                if buf.len() <= 2 && buf.iter().all(|&b| b == b'\r' || b == b'\n') {
+                    if buf.as_ref() == b"\r\n" {
+                        buf.clear(); // a pong, or a lone CRLF between messages
+                    }
+                    break;
+                }
+                match frame_length(&buf) {
+                    Ok(Some(n)) => {
+                        let bytes = buf.split_to(n).freeze();
+                        let incoming = match Message::parse_framed(bytes.clone(), Framing::Stream)
+                            .and_then(|m| stamp_received(m, peer_addr))
+                        {
+                            Ok(msg) => Incoming::Message { msg, peer },
+                            Err(error) => Incoming::Malformed { bytes, error, peer },
+                        };
+                        if inner.tx.send(incoming).await.is_err() {
+                            break 'conn;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        let bytes = buf.split().freeze();
+                        let _ = inner
+                            .tx
+                            .send(Incoming::Malformed { bytes, error, peer })
+                            .await;
+                        break 'conn;
+                    }
+                }
+            }
+        }
+        if let Ok(mut c) = inner.conns.lock() {
+            c.remove(&peer_addr);
+        }
+    });
+    out_tx
+}
