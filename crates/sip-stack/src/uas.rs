@@ -110,9 +110,12 @@ pub fn check_request(
         .filter_map(Result::ok)
         .map(|r| r.0)
         .chain(
+            // Proxy-Require binds proxies (RFC 3261 §20.29): it counts when ViaWork routes
+            // the request onwards, not when it answers it itself (RFC 4475 §3.3.5).
             msg.typed_all::<ProxyRequire>()
                 .filter_map(Result::ok)
-                .map(|r| r.0),
+                .map(|r| r.0)
+                .filter(|_| would_forward),
         )
     {
         if !caps.supported.iter().any(|s| s.eq_ignore_ascii_case(tag))

@@ -7,7 +7,7 @@
 
 mod peer;
 mod received;
-mod response_target;
+pub mod response_target;
 mod tcp;
 mod udp;
 

@@ -1,0 +1,7 @@
+//! ViaWork, the server: configuration, the SIP service and the runtime that ties the SIP
+//! stack to them. The binary in `main.rs` is a thin command line over this library.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod server;
+pub mod sip_service;

@@ -1,0 +1,82 @@
+//! Test support: start the real `viawork` binary on loopback with ephemeral ports, learn
+//! the ports from its startup lines, and stop it (by PID, via the child handle) on drop.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+}
+
+impl Server {
+    /// Starts `viawork serve` listening on ephemeral UDP and TCP ports of 127.0.0.1.
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    /// Starts with extra environment variables.
+    pub fn start_with(env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_viawork"));
+        cmd.arg("serve")
+            .env("VIAWORK_SIP_LISTEN", "udp:127.0.0.1:0,tcp:127.0.0.1:0")
+            .env("VIAWORK_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start viawork");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut udp, mut tcp) = (None, None);
+        while udp.is_none() || tcp.is_none() {
+            let line = lines
+                .next()
+                .expect("viawork exited before listening")
+                .expect("read stdout");
+            if let Some(rest) = line.strip_prefix("SIP listening on ") {
+                let (t, addr) = rest.split_once(':').expect("transport:addr");
+                let addr: SocketAddr = addr.parse().expect("addr");
+                match t {
+                    "udp" => udp = Some(addr),
+                    "tcp" => tcp = Some(addr),
+                    _ => {}
+                }
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            udp: udp.expect("udp"),
+            tcp: tcp.expect("tcp"),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The status code of a response's status line.
+pub fn status_of(resp: &[u8]) -> Option<u16> {
+    let s = std::str::from_utf8(resp.get(..12)?).ok()?;
+    s.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+}
+
+/// Value of the first header `name` (case-insensitive) in a response.
+pub fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
+    resp.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
