@@ -2,6 +2,8 @@
 //! the ports from its startup lines, and stop it (by PID, via the child handle) on drop.
 #![allow(dead_code)]
 
+pub mod sipp;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

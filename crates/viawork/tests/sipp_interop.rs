@@ -1,0 +1,52 @@
+//! Interop with SIPp on loopback: OPTIONS over UDP and TCP, INVITEs to unknown users, and
+//! sipsak pings. The scenarios live in `tests/sipp/`.
+
+mod common;
+
+use common::sipp::{run, Run};
+use common::Server;
+use std::process::Command;
+
+#[test]
+fn sipp_options_over_udp_and_tcp() {
+    let server = Server::start();
+    for (tcp, target) in [(false, server.udp), (true, server.tcp)] {
+        run(&Run {
+            scenario: "options_uac.xml",
+            target,
+            tcp,
+            calls: 200,
+            rate: 200,
+            extra: &[],
+        });
+    }
+}
+
+#[test]
+fn sipp_invite_to_unknown_user_gets_404_over_udp_and_tcp() {
+    let server = Server::start();
+    for (tcp, target) in [(false, server.udp), (true, server.tcp)] {
+        run(&Run {
+            scenario: "invite_404_uac.xml",
+            target,
+            tcp,
+            calls: 100,
+            rate: 100,
+            extra: &[],
+        });
+    }
+}
+
+#[test]
+fn sipsak_options_ping() {
+    let server = Server::start();
+    let out = Command::new("timeout")
+        .args(["-k", "5", "30", "sipsak", "-s"])
+        .arg(format!("sip:ping@{}", server.udp))
+        .arg("-vv")
+        .output()
+        .expect("sipsak must be installed (scripts/test.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "sipsak failed: {text}");
+    assert!(text.contains("SIP/2.0 200 OK"), "{text}");
+}
