@@ -85,15 +85,19 @@ impl<'a> TypedHeader<'a> for Via<'a> {
         }
         let (host, port) = parse_hostport(sent_by).map_err(|u| e(u.0))?;
         for (name, value) in params.iter() {
-            let ok = match (name.to_ascii_lowercase().as_str(), value) {
-                ("ttl", Some(v)) => crate::text::parse_u32(v).is_some_and(|t| t <= 255),
-                ("ttl", None) => false,
-                ("rport", Some(v)) => crate::text::parse_u16(v).is_some(),
-                ("branch", v) => v.is_some_and(is_token),
-                ("received", Some(v)) => v.parse::<std::net::IpAddr>().is_ok(),
-                ("received", None) => false,
-                ("maddr", Some(v)) => Host::parse(v).is_ok(),
-                _ => true,
+            let is = |n: &str| name.eq_ignore_ascii_case(n);
+            let ok = if is("ttl") {
+                value.and_then(crate::text::parse_u32).is_some_and(|t| t <= 255)
+            } else if is("rport") {
+                value.is_none_or(|v| crate::text::parse_u16(v).is_some())
+            } else if is("branch") {
+                value.is_some_and(is_token)
+            } else if is("received") {
+                value.is_some_and(|v| v.parse::<std::net::IpAddr>().is_ok())
+            } else if is("maddr") {
+                value.is_some_and(|v| Host::parse(v).is_ok())
+            } else {
+                true
             };
             if !ok {
                 return Err(e("bad parameter"));
