@@ -61,4 +61,3 @@ fn the_counter_counts() {
     let n = allocations(|| drop(std::hint::black_box(vec![1u8; 64])));
     assert_eq!(n, 1);
 }
-

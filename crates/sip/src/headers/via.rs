@@ -87,7 +87,9 @@ impl<'a> TypedHeader<'a> for Via<'a> {
         for (name, value) in params.iter() {
             let is = |n: &str| name.eq_ignore_ascii_case(n);
             let ok = if is("ttl") {
-                value.and_then(crate::text::parse_u32).is_some_and(|t| t <= 255)
+                value
+                    .and_then(crate::text::parse_u32)
+                    .is_some_and(|t| t <= 255)
             } else if is("rport") {
                 value.is_none_or(|v| crate::text::parse_u16(v).is_some())
             } else if is("branch") {
