@@ -31,6 +31,22 @@ fn parse(c: &mut Criterion) {
         })
     });
     g.finish();
+    let m = Message::parse(buf.clone()).unwrap();
+    let mut g = c.benchmark_group("typed_read");
+    g.bench_function("via", |b| {
+        b.iter(|| black_box(&m).top_via().unwrap().branch().is_some())
+    });
+    g.bench_function("from", |b| {
+        b.iter(|| black_box(&m).from_header().unwrap().tag().is_some())
+    });
+    g.bench_function("to", |b| {
+        b.iter(|| black_box(&m).to_header().unwrap().tag().is_none())
+    });
+    g.bench_function("cseq", |b| b.iter(|| black_box(&m).cseq().unwrap().seq));
+    g.bench_function("call_id", |b| {
+        b.iter(|| black_box(&m).call_id().unwrap().len())
+    });
+    g.finish();
 }
 
 criterion_group!(benches, parse);

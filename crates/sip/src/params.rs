@@ -38,26 +38,10 @@ impl Default for Params<'_> {
 }
 
 /// `paramchar` of RFC 3261 §25.1 (without `%`, checked as an escape).
+const URI_PARAM: [bool; 256] = byte_class(b"-_.!~*'()[]/:&+$", true);
+
 fn is_uri_param_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b'/'
-                | b':'
-                | b'&'
-                | b'+'
-                | b'$'
-        )
+    URI_PARAM[b as usize]
 }
 
 /// Checks `%XX` escapes and the allowed characters of a URI component.
@@ -65,21 +49,36 @@ pub(crate) fn valid_escaped(s: &str, allowed: impl Fn(u8) -> bool) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' {
-            if i + 2 >= b.len() {
-                return false;
-            }
-            if !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
+        let c = b[i];
+        if c == b'%' {
+            if i + 2 >= b.len() || !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
                 return false;
             }
             i += 3;
-        } else if allowed(b[i]) {
+        } else if allowed(c) {
             i += 1;
         } else {
             return false;
         }
     }
     true
+}
+
+/// A 256-entry membership table for a byte class, built at compile time.
+pub(crate) const fn byte_class(extra: &[u8], alnum: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = alnum && c.is_ascii_alphanumeric();
+        i += 1;
+    }
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
+    t
 }
 
 /// Header-parameter values: `token / host / quoted-string`; host adds `[`, `]` and `:`.

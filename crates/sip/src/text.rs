@@ -57,16 +57,37 @@ pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_byte)
 }
 
-/// Trims LWS (space, tab and folding CRLF) from both ends.
+/// Trims LWS (space, tab and folding CRLF) from both ends. Byte-wise: LWS is ASCII, so
+/// the cut points are always character boundaries.
 #[inline]
 pub fn trim(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut end = b.len();
+    while start < end && is_lws(b[start]) {
+        start += 1;
+    }
+    while end > start && is_lws(b[end - 1]) {
+        end -= 1;
+    }
+    &s[start..end]
 }
 
 /// Trims LWS from the start.
 #[inline]
 pub fn trim_start(s: &str) -> &str {
-    s.trim_start_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+    let b = s.as_bytes();
+    let mut start = 0;
+    while start < b.len() && is_lws(b[start]) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// Position of the first LWS byte.
+#[inline]
+pub fn find_lws(s: &str) -> Option<usize> {
+    s.bytes().position(is_lws)
 }
 
 /// Length in bytes of the quoted string that starts at `s[0] == '"'`, quotes included.

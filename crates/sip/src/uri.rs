@@ -5,7 +5,7 @@
 //! outlives a message (dialog targets, registrations).
 
 use crate::error::UriError;
-use crate::params::{valid_escaped, Params};
+use crate::params::{byte_class, valid_escaped, Params};
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -41,10 +41,7 @@ impl<'a> Host<'a> {
                 return Ok(Host::Ipv4(a));
             }
         }
-        let ok = s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
-            && !s.starts_with(['.', '-']);
+        let ok = s.bytes().all(|b| HOSTNAME[b as usize]) && !s.starts_with(['.', '-']);
         if ok {
             Ok(Host::Domain(s))
         } else {
@@ -105,13 +102,14 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), UriErro
     Ok((Host::parse(host)?, port))
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
-        )
-}
+/// `user` characters: unreserved plus `user-unreserved`.
+const USER: [bool; 256] = byte_class(b"-_.!~*'()&=+$,;?/", true);
+/// `password` characters.
+const PASSWORD: [bool; 256] = byte_class(b"-_.!~*'()&=+$,", true);
+/// `hname`/`hvalue` characters of URI headers.
+const HEADER_CHAR: [bool; 256] = byte_class(b"-_.!~*'()[]/?:+$", true);
+/// Host name characters (lenient: `_` is seen in the wild).
+const HOSTNAME: [bool; 256] = byte_class(b"-._", true);
 
 /// A `sip:` or `sips:` URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,18 +145,11 @@ impl<'a> SipUri<'a> {
                     Some((u, p)) => (u, Some(p)),
                     None => (ui, None),
                 };
-                if u.is_empty()
-                    || !valid_escaped(u, |b| {
-                        is_unreserved(b)
-                            || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
-                    })
-                {
+                if u.is_empty() || !valid_escaped(u, |b| USER[b as usize]) {
                     return Err(UriError("bad user part"));
                 }
                 if let Some(p) = p {
-                    if !valid_escaped(p, |b| {
-                        is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
-                    }) {
+                    if !valid_escaped(p, |b| PASSWORD[b as usize]) {
                         return Err(UriError("bad password"));
                     }
                 }
@@ -180,10 +171,7 @@ impl<'a> SipUri<'a> {
             let ok = !h.is_empty()
                 && h.split('&').all(|hv| match hv.split_once('=') {
                     Some((n, v)) => {
-                        let c = |b| {
-                            is_unreserved(b)
-                                || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
-                        };
+                        let c = |b: u8| HEADER_CHAR[b as usize];
                         !n.is_empty() && valid_escaped(n, c) && valid_escaped(v, c)
                     }
                     None => false,

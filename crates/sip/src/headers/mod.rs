@@ -74,7 +74,7 @@ pub(crate) fn err(h: HeaderName, reason: &'static str) -> HeaderError {
 /// Splits `s` at the first run of LWS: `(word, rest-trimmed)`.
 pub(crate) fn split_ws(s: &str) -> (&str, &str) {
     let s = crate::text::trim(s);
-    match s.find(|c: char| c.is_ascii() && crate::text::is_lws(c as u8)) {
+    match crate::text::find_lws(s) {
         Some(i) => (&s[..i], crate::text::trim_start(&s[i..])),
         None => (s, ""),
     }
