@@ -82,7 +82,7 @@ impl<'a> NameAddr<'a> {
             })
         } else {
             // addr-spec: parameters belong to the header, so the URI ends at the first ';'.
-            let end = rest.find(|c: char| c == ';').unwrap_or(rest.len());
+            let end = rest.find(';').unwrap_or(rest.len());
             let uri_text = trim(&rest[..end]);
             if uri_text.contains(['?', ',']) {
                 return Err("a URI with headers or commas must be in <>");
