@@ -9,6 +9,8 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod dialog;
+pub mod resolve;
 pub mod salvage;
 pub mod transaction;
 pub mod transport;

@@ -20,7 +20,7 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("config key `sip_listen`: cannot bind: {e}"))?;
     for (t, addr) in transports.local_addrs() {
         // Tests and operators read this line to learn the bound ports.
-        println!("SIP listening on {t}:{addr}");
+        println!("SIP listening on {}:{addr}", t.as_str().to_ascii_lowercase());
         tracing::info!(transport = %t, %addr, "SIP listener bound");
     }
     let service = SipService::new(&config.domain, &config.server_name);

@@ -5,13 +5,12 @@
 //!
 //! Everything protocol-shaped stays sans-IO elsewhere; this module only moves bytes.
 
-mod peer;
 mod received;
 pub mod response_target;
 mod tcp;
 mod udp;
 
-pub use peer::{Peer, Transport};
+pub use crate::transaction::{Peer, Transport};
 pub use received::stamp_received;
 pub use response_target::response_target;
 pub use tcp::TcpTransport;
@@ -22,8 +21,9 @@ use sip::{Message, ParseError};
 use std::net::SocketAddr;
 use tokio::sync::mpsc;
 
-/// What a transport hands up.
+/// What a transport hands up. Messages are the common case and stay unboxed.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Incoming {
     /// A framed and parsed message.
     Message {
