@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod dialog;
+pub mod endpoint;
 pub mod resolve;
 pub mod salvage;
 pub mod transaction;

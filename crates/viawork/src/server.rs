@@ -1,26 +1,32 @@
-//! The running server: binds the SIP transports and serves until told to stop.
+//! The running server: starts the SIP endpoint (transports + transaction layer) and acts
+//! as its transaction user until told to stop.
 //!
-//! One task owns the protocol state; transports feed it through a channel. Requests the
-//! server answers itself go through [`crate::sip_service::SipService`].
+//! Requests the server answers itself go through [`crate::sip_service::SipService`];
+//! each answer is sent on the request's server transaction, so retransmissions are
+//! absorbed and non-2xx finals are retransmitted until ACKed (RFC 3261 §17.2).
 
 use crate::config::Config;
 use crate::sip_service::{first_line, SipService};
-use sip::Message;
-use sip_stack::transport::{response_target::ResponseTarget, Incoming, Peer, Transports};
-use tokio::sync::mpsc;
+use sip_stack::endpoint::{self, EndpointConfig, EndpointEvent, EndpointHandle};
+use sip_stack::transaction::{TimerConfig, TuEvent};
 
 /// Runs the SIP side until `shutdown` resolves.
 pub async fn run(
     config: Config,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (tx, mut rx) = mpsc::channel::<Incoming>(4096);
-    let transports = Transports::bind(&config.sip_listen, tx)
-        .await
-        .map_err(|e| anyhow::anyhow!("config key `sip_listen`: cannot bind: {e}"))?;
-    for (t, addr) in transports.local_addrs() {
+    let (handle, mut events) = endpoint::start(EndpointConfig {
+        listen: config.sip_listen.clone(),
+        timers: TimerConfig::default(),
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("config key `sip_listen`: cannot bind: {e}"))?;
+    for (t, addr) in handle.local_addrs() {
         // Tests and operators read this line to learn the bound ports.
-        println!("SIP listening on {}:{addr}", t.as_str().to_ascii_lowercase());
+        println!(
+            "SIP listening on {}:{addr}",
+            t.as_str().to_ascii_lowercase()
+        );
         tracing::info!(transport = %t, %addr, "SIP listener bound");
     }
     let service = SipService::new(&config.domain, &config.server_name);
@@ -31,42 +37,49 @@ pub async fn run(
                 tracing::info!("shutting down");
                 return Ok(());
             }
-            incoming = rx.recv() => {
-                let Some(incoming) = incoming else { return Ok(()) };
-                let reply = match &incoming {
-                    Incoming::Message { msg, peer } => {
-                        if !msg.is_request() {
-                            tracing::debug!(%peer, status = msg.status(), "dropping response that matches no transaction");
-                            continue;
-                        }
-                        tracing::debug!(%peer, line = %first_line(msg.as_bytes()), "request");
-                        service.handle_request(msg).map(|r| (r, *peer))
-                    }
-                    Incoming::Malformed { bytes, error, peer } => {
-                        tracing::info!(%peer, %error, line = %first_line(bytes), "malformed message");
-                        service.handle_malformed(bytes, error).map(|r| (r, *peer))
-                    }
-                };
-                if let Some((resp, peer)) = reply {
-                    send_response(&transports, resp, peer).await;
-                }
+            event = events.recv() => {
+                let Some(event) = event else { return Ok(()) };
+                handle_event(&service, &handle, event).await;
             }
         }
     }
 }
 
-async fn send_response(transports: &Transports, resp: Message, from: Peer) {
-    let target = match resp.top_via() {
-        Ok(via) => sip_stack::transport::response_target(&via, from),
-        Err(_) => ResponseTarget::Peer(from),
-    };
-    let peer = match target {
-        ResponseTarget::Peer(p) => p,
-        // Host names in Via need RFC 3263 §5 resolution, which lands with the DNS work;
-        // until then answer where the request came from.
-        ResponseTarget::Resolve { .. } => from,
-    };
-    if let Err(e) = transports.send(peer, resp.to_bytes(), false).await {
-        tracing::warn!(%peer, error = %e, "could not send response");
+async fn handle_event(service: &SipService, handle: &EndpointHandle, event: EndpointEvent) {
+    match event {
+        EndpointEvent::Tu(TuEvent::Request { key, msg, peer }) => {
+            tracing::debug!(%peer, line = %first_line(msg.as_bytes()), "request");
+            if let Some(resp) = service.handle_request(&msg) {
+                if let Err(e) = handle.send_response(key, resp).await {
+                    tracing::warn!(error = %e, "could not answer request");
+                }
+            }
+        }
+        EndpointEvent::Tu(TuEvent::Cancel {
+            key,
+            invite_key,
+            msg,
+            ..
+        }) => {
+            // Every INVITE is answered at once today, so a CANCEL finds nothing to stop:
+            // the INVITE transaction is already completed (RFC 3261 §9.2: 200 to the
+            // CANCEL only while the INVITE is pending).
+            let code = if invite_key.is_some() { 200 } else { 481 };
+            if let Some(resp) = service.reply(&msg, code) {
+                let _ = handle.send_response(key, resp).await;
+            }
+        }
+        EndpointEvent::Tu(TuEvent::Stray { msg, peer }) => {
+            tracing::debug!(%peer, line = %first_line(msg.as_bytes()), "stray message dropped");
+        }
+        EndpointEvent::Tu(other) => {
+            tracing::trace!(event = ?other, "transaction event");
+        }
+        EndpointEvent::Malformed { bytes, error, peer } => {
+            tracing::info!(%peer, %error, line = %first_line(&bytes), "malformed message");
+            if let Some(resp) = service.handle_malformed(&bytes, &error) {
+                let _ = handle.send_stateless(resp, peer).await;
+            }
+        }
     }
 }

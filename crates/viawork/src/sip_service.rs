@@ -124,6 +124,11 @@ impl SipService {
         Some(resp)
     }
 
+    /// A plain response with this server's To tag and Server header.
+    pub fn reply(&self, req: &Message, code: u16) -> Option<Message> {
+        self.base(req, code).build().ok()
+    }
+
     fn refuse(&self, req: &Message, r: &Refusal) -> Option<Message> {
         let mut b = self.base(req, r.status());
         b = match r {

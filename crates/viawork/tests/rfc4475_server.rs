@@ -131,6 +131,12 @@ fn server_answers_torture_messages_as_rfc4475_expects() {
         ("esc02.dat", Some(501)),
     ];
     for (i, (file, want)) in cases.iter().enumerate() {
+        // Many torture messages share one branch; a socket (sent-by) per message keeps
+        // each in its own server transaction instead of matching as a retransmission.
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        // A safety net against a hung server, not a synchronisation device.
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let answers = exchange(&sock, &server, &load(file), i);
         match want {
             None => assert!(

@@ -1,0 +1,246 @@
+//! The tokio driver around the sans-IO [`TransactionLayer`]: one task owns the layer and
+//! the clock; transports feed it; the transaction user (TU) talks to it through an
+//! [`EndpointHandle`] and receives [`EndpointEvent`]s on a channel.
+//!
+//! The task is the only place time enters the stack: it hands `Instant::now()` to the
+//! layer on every input and sleeps until the layer's next deadline.
+
+use crate::transaction::{
+    Peer, TimerConfig, TransactionError, TransactionKey, TransactionLayer, Transport, TuEvent,
+};
+use crate::transport::response_target::ResponseTarget;
+use crate::transport::{response_target, Incoming, Transports};
+use bytes::Bytes;
+use sip::{Message, ParseError};
+use std::net::SocketAddr;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// What the endpoint binds and how its timers run.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Listeners, e.g. `(Transport::Udp, 127.0.0.1:5060)`.
+    pub listen: Vec<(Transport, SocketAddr)>,
+    /// T1, T2, T4.
+    pub timers: TimerConfig,
+}
+
+/// What the TU receives.
+#[derive(Debug)]
+pub enum EndpointEvent {
+    /// An event of the transaction layer.
+    Tu(TuEvent),
+    /// Bytes that did not parse; the TU may answer with [`EndpointHandle::send_stateless`].
+    Malformed {
+        /// The raw bytes.
+        bytes: Bytes,
+        /// Why they did not parse.
+        error: ParseError,
+        /// Where they came from.
+        peer: Peer,
+    },
+}
+
+/// Errors of the handle.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// The endpoint task has stopped.
+    #[error("the SIP endpoint has stopped")]
+    Stopped,
+    /// The transaction layer refused.
+    #[error(transparent)]
+    Transaction(#[from] TransactionError),
+}
+
+enum Command {
+    Request(
+        Message,
+        Peer,
+        oneshot::Sender<Result<TransactionKey, TransactionError>>,
+    ),
+    Response(
+        TransactionKey,
+        Message,
+        oneshot::Sender<Result<(), TransactionError>>,
+    ),
+    Stateless(Message, Peer),
+    AckReceived(TransactionKey),
+}
+
+/// The TU's side of a running endpoint. Cheap to clone.
+#[derive(Clone)]
+pub struct EndpointHandle {
+    cmd: mpsc::Sender<Command>,
+    local: Vec<(Transport, SocketAddr)>,
+}
+
+impl EndpointHandle {
+    /// Sends a request in a new client transaction.
+    pub async fn send_request(
+        &self,
+        req: Message,
+        peer: Peer,
+    ) -> Result<TransactionKey, EndpointError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::Request(req, peer, tx))
+            .await
+            .map_err(|_| EndpointError::Stopped)?;
+        Ok(rx.await.map_err(|_| EndpointError::Stopped)??)
+    }
+
+    /// Sends a response on a server transaction.
+    pub async fn send_response(
+        &self,
+        key: TransactionKey,
+        resp: Message,
+    ) -> Result<(), EndpointError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::Response(key, resp, tx))
+            .await
+            .map_err(|_| EndpointError::Stopped)?;
+        Ok(rx.await.map_err(|_| EndpointError::Stopped)??)
+    }
+
+    /// Sends a message outside any transaction (an ACK for a 2xx, a stateless response).
+    pub async fn send_stateless(&self, msg: Message, peer: Peer) -> Result<(), EndpointError> {
+        self.cmd
+            .send(Command::Stateless(msg, peer))
+            .await
+            .map_err(|_| EndpointError::Stopped)
+    }
+
+    /// The TU matched the ACK for a 2xx it sent: stop retransmitting that 2xx.
+    pub async fn ack_received(&self, invite_key: TransactionKey) -> Result<(), EndpointError> {
+        self.cmd
+            .send(Command::AckReceived(invite_key))
+            .await
+            .map_err(|_| EndpointError::Stopped)
+    }
+
+    /// The bound listeners.
+    pub fn local_addrs(&self) -> &[(Transport, SocketAddr)] {
+        &self.local
+    }
+
+    /// The bound address of the first listener of `transport`.
+    pub fn local_addr(&self, transport: Transport) -> Option<SocketAddr> {
+        self.local
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .map(|(_, a)| *a)
+    }
+}
+
+/// Binds the transports and starts the endpoint task.
+/// Events go out on an unbounded channel: the TU awaits command replies from this task, so
+/// a bounded event queue could deadlock the two under load.
+pub async fn start(
+    config: EndpointConfig,
+) -> std::io::Result<(EndpointHandle, mpsc::UnboundedReceiver<EndpointEvent>)> {
+    let (in_tx, in_rx) = mpsc::channel::<Incoming>(8192);
+    let transports = Transports::bind(&config.listen, in_tx).await?;
+    let local = transports.local_addrs();
+    let (cmd_tx, cmd_rx) = mpsc::channel(8192);
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let layer = TransactionLayer::new(config.timers);
+    tokio::spawn(run(layer, transports, in_rx, cmd_rx, ev_tx));
+    Ok((EndpointHandle { cmd: cmd_tx, local }, ev_rx))
+}
+
+async fn run(
+    mut layer: TransactionLayer,
+    transports: Transports,
+    mut in_rx: mpsc::Receiver<Incoming>,
+    mut cmd_rx: mpsc::Receiver<Command>,
+    ev_tx: mpsc::UnboundedSender<EndpointEvent>,
+) {
+    let (err_tx, mut err_rx) = mpsc::unbounded_channel::<TransactionKey>();
+    loop {
+        let deadline = layer.poll_timeout().map(Instant::from_std);
+        tokio::select! {
+            cmd = cmd_rx.recv() => {
+                let Some(cmd) = cmd else { break };
+                let now = std::time::Instant::now();
+                match cmd {
+                    Command::Request(req, peer, reply) => {
+                        let _ = reply.send(layer.send_request(req, peer, now));
+                    }
+                    Command::Response(key, resp, reply) => {
+                        let _ = reply.send(layer.send_response(&key, resp, now));
+                    }
+                    Command::Stateless(msg, peer) => layer.send_stateless(msg, peer),
+                    Command::AckReceived(key) => {
+                        layer.ack_received(&key);
+                    }
+                }
+            }
+            incoming = in_rx.recv() => {
+                let Some(incoming) = incoming else { break };
+                match incoming {
+                    Incoming::Message { msg, peer } => layer.handle_message(msg, peer, std::time::Instant::now()),
+                    Incoming::Malformed { bytes, error, peer } => {
+                        if ev_tx.send(EndpointEvent::Malformed { bytes, error, peer }).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            key = err_rx.recv() => {
+                if let Some(key) = key {
+                    layer.handle_transport_error(&key, std::time::Instant::now());
+                }
+            }
+            _ = sleep_until(deadline) => {
+                layer.handle_timeout(std::time::Instant::now());
+            }
+        }
+        while let Some(t) = layer.poll_transmit() {
+            let peer = if t.msg.is_request() || t.peer.transport.is_reliable() {
+                t.peer
+            } else {
+                match t.msg.top_via().map(|v| response_target(&v, t.peer)) {
+                    Ok(ResponseTarget::Peer(p)) => p,
+                    _ => t.peer,
+                }
+            };
+            let bytes = t.msg.to_bytes();
+            let is_request = t.msg.is_request();
+            if peer.transport == Transport::Udp
+                && !(is_request && bytes.len() > crate::transport::UDP_MTU_LIMIT)
+            {
+                if let Err(e) = transports.send(peer, bytes, is_request).await {
+                    tracing::debug!(%peer, error = %e, "send failed");
+                    if let Some(k) = t.key {
+                        layer.handle_transport_error(&k, std::time::Instant::now());
+                    }
+                }
+            } else {
+                // Stream sends may have to connect first: never block the protocol task.
+                let transports = transports.clone();
+                let err_tx = err_tx.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = transports.send(peer, bytes, is_request).await {
+                        tracing::debug!(%peer, error = %e, "send failed");
+                        if let Some(k) = t.key {
+                            let _ = err_tx.send(k);
+                        }
+                    }
+                });
+            }
+        }
+        while let Some(e) = layer.poll_event() {
+            if ev_tx.send(EndpointEvent::Tu(e)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
