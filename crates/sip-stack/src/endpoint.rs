@@ -25,8 +25,9 @@ pub struct EndpointConfig {
     pub timers: TimerConfig,
 }
 
-/// What the TU receives.
+/// What the TU receives. Transaction events are the common case and stay unboxed.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum EndpointEvent {
     /// An event of the transaction layer.
     Tu(TuEvent),
