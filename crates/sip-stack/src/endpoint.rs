@@ -12,6 +12,7 @@ use crate::transport::response_target::ResponseTarget;
 use crate::transport::{response_target, Incoming, Transports};
 use bytes::Bytes;
 use sip::{Message, ParseError};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -157,7 +158,9 @@ async fn run(
     mut cmd_rx: mpsc::Receiver<Command>,
     ev_tx: mpsc::UnboundedSender<EndpointEvent>,
 ) {
-    let (err_tx, mut err_rx) = mpsc::unbounded_channel::<TransactionKey>();
+    type Queued = Vec<(Bytes, Option<TransactionKey>)>;
+    let mut connecting: HashMap<SocketAddr, Queued> = HashMap::new();
+    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel::<(SocketAddr, Result<(), String>)>();
     loop {
         let deadline = layer.poll_timeout().map(Instant::from_std);
         tokio::select! {
@@ -188,9 +191,22 @@ async fn run(
                     }
                 }
             }
-            key = err_rx.recv() => {
-                if let Some(key) = key {
-                    layer.handle_transport_error(&key, std::time::Instant::now());
+            done = conn_rx.recv() => {
+                if let Some((addr, result)) = done {
+                    let queued = connecting.remove(&addr).unwrap_or_default();
+                    let tcp = transports.tcp();
+                    for (bytes, key) in queued {
+                        let sent = match (&result, tcp) {
+                            (Ok(()), Some(tcp)) => matches!(tcp.send_connected(addr, bytes), Some(Ok(()))),
+                            _ => false,
+                        };
+                        if !sent {
+                            tracing::debug!(%addr, error = ?result, "tcp connect failed");
+                            if let Some(k) = key {
+                                layer.handle_transport_error(&k, std::time::Instant::now());
+                            }
+                        }
+                    }
                 }
             }
             _ = sleep_until(deadline) => {
@@ -208,27 +224,41 @@ async fn run(
             };
             let bytes = t.msg.to_bytes();
             let is_request = t.msg.is_request();
-            if peer.transport == Transport::Udp
-                && !(is_request && bytes.len() > crate::transport::UDP_MTU_LIMIT)
-            {
-                if let Err(e) = transports.send(peer, bytes, is_request).await {
-                    tracing::debug!(%peer, error = %e, "send failed");
-                    if let Some(k) = t.key {
-                        layer.handle_transport_error(&k, std::time::Instant::now());
-                    }
-                }
-            } else {
-                // Stream sends may have to connect first: never block the protocol task.
-                let transports = transports.clone();
-                let err_tx = err_tx.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = transports.send(peer, bytes, is_request).await {
-                        tracing::debug!(%peer, error = %e, "send failed");
-                        if let Some(k) = t.key {
-                            let _ = err_tx.send(k);
+            let failed = match peer.transport {
+                Transport::Udp => transports.send(peer, bytes, is_request).await.err(),
+                Transport::Tcp => match transports.tcp() {
+                    None => Some(crate::transport::SendError::NoTransport(Transport::Tcp)),
+                    Some(tcp) => {
+                        if let Some(queue) = connecting.get_mut(&peer.addr) {
+                            queue.push((bytes, t.key));
+                            None
+                        } else {
+                            match tcp.send_connected(peer.addr, bytes.clone()) {
+                                Some(r) => r.err(),
+                                None => {
+                                    // Connect off the protocol task; messages for this peer
+                                    // queue up meanwhile and go out in order.
+                                    connecting.insert(peer.addr, vec![(bytes, t.key)]);
+                                    let tcp = tcp.clone();
+                                    let conn_tx = conn_tx.clone();
+                                    tokio::spawn(async move {
+                                        let r = tcp.connect(peer.addr).await;
+                                        let _ =
+                                            conn_tx.send((peer.addr, r.map_err(|e| e.to_string())));
+                                    });
+                                    None
+                                }
+                            }
                         }
                     }
-                });
+                },
+                other => Some(crate::transport::SendError::NoTransport(other)),
+            };
+            if let Some(e) = failed {
+                tracing::debug!(%peer, error = %e, "send failed");
+                if let Some(k) = t.key {
+                    layer.handle_transport_error(&k, std::time::Instant::now());
+                }
             }
         }
         while let Some(e) = layer.poll_event() {

@@ -50,3 +50,20 @@ fn sipsak_options_ping() {
     assert!(out.status.success(), "sipsak failed: {text}");
     assert!(text.contains("SIP/2.0 200 OK"), "{text}");
 }
+
+#[test]
+fn sipp_over_a_lossy_path_is_answered_through_retransmissions() {
+    let server = Server::start();
+    // SIPp drops a quarter of what it sends and of what it receives; the server's
+    // transactions absorb retransmitted requests and retransmit the 404 until the ACK.
+    for scenario in ["options_lossy_uac.xml", "invite_404_lossy_uac.xml"] {
+        run(&Run {
+            scenario,
+            target: server.udp,
+            tcp: false,
+            calls: 40,
+            rate: 40,
+            extra: &[],
+        });
+    }
+}

@@ -17,6 +17,7 @@ use super::key::TransactionKey;
 use super::output::{Output, TuEvent};
 use super::peer::Peer;
 use super::timers::{due, earliest, Backoff, TimerConfig};
+use super::wire::Wire;
 use sip::Message;
 use std::time::Instant;
 
@@ -39,14 +40,14 @@ pub enum State {
 #[derive(Debug)]
 pub(crate) struct ClientInvite {
     key: TransactionKey,
-    request: Message,
+    request: Wire,
     peer: Peer,
     state: State,
     timer_a: Option<Backoff>,
     timer_b: Option<Instant>,
     timer_d: Option<Instant>,
     timer_m: Option<Instant>,
-    ack: Option<Message>,
+    ack: Option<Wire>,
 }
 
 impl ClientInvite {
@@ -59,10 +60,11 @@ impl ClientInvite {
         cfg: &TimerConfig,
         out: &mut Output,
     ) -> ClientInvite {
-        out.transmit(request.clone(), peer, Some(key));
+        let wire = Wire::of(&request);
+        out.transmit(request, peer, Some(key));
         ClientInvite {
             key,
-            request,
+            request: wire,
             peer,
             state: State::Calling,
             timer_a: (!peer.is_reliable()).then(|| Backoff::start(now, cfg.t1, None)),
@@ -112,12 +114,14 @@ impl ClientInvite {
                 self.timer_a = None;
                 self.timer_b = None;
                 // §17.1.1.3: the transaction itself ACKs a non-2xx final response.
-                match build_ack_for_non_2xx(&self.request, &resp) {
-                    Ok(ack) => {
-                        out.transmit(ack.clone(), self.peer, Some(self.key));
-                        self.ack = Some(ack);
+                let ack = self.request.message().map(|req| build_ack_for_non_2xx(&req, &resp));
+                match ack {
+                    Some(Ok(ack)) => {
+                        self.ack = Some(Wire::of(&ack));
+                        out.transmit(ack, self.peer, Some(self.key));
                     }
-                    Err(e) => tracing::warn!(key = %self.key, error = %e, "cannot build the ACK"),
+                    None => {}
+                    Some(Err(e)) => tracing::warn!(key = %self.key, error = %e, "cannot build the ACK"),
                 }
                 out.event(TuEvent::Response {
                     key: self.key,
@@ -139,7 +143,7 @@ impl ClientInvite {
             (State::Completed, 300..=699) => {
                 // A retransmitted final response: ACK again, do not bother the TU.
                 if let Some(ack) = &self.ack {
-                    out.transmit(ack.clone(), self.peer, Some(self.key));
+                    ack.resend(self.peer, self.key, out);
                 }
             }
             (State::Accepted, 200..=299) => {
@@ -164,7 +168,7 @@ impl ClientInvite {
             return;
         }
         if let Some(a) = self.timer_a.as_mut().filter(|a| a.due(now)) {
-            out.transmit(self.request.clone(), self.peer, Some(self.key));
+            self.request.resend(self.peer, self.key, out);
             a.fired(now);
         }
     }

@@ -11,6 +11,7 @@ use super::key::TransactionKey;
 use super::output::{Output, TuEvent};
 use super::peer::Peer;
 use super::timers::{due, earliest, Backoff, TimerConfig};
+use super::wire::Wire;
 use sip::Message;
 use std::time::Instant;
 
@@ -31,7 +32,7 @@ pub enum State {
 #[derive(Debug)]
 pub(crate) struct ClientNonInvite {
     key: TransactionKey,
-    request: Message,
+    request: Wire,
     peer: Peer,
     state: State,
     timer_e: Option<Backoff>,
@@ -49,10 +50,11 @@ impl ClientNonInvite {
         cfg: &TimerConfig,
         out: &mut Output,
     ) -> ClientNonInvite {
-        out.transmit(request.clone(), peer, Some(key));
+        let wire = Wire::of(&request);
+        out.transmit(request, peer, Some(key));
         ClientNonInvite {
             key,
-            request,
+            request: wire,
             peer,
             state: State::Trying,
             timer_e: (!peer.is_reliable()).then(|| Backoff::start(now, cfg.t1, Some(cfg.t2))),
@@ -115,7 +117,7 @@ impl ClientNonInvite {
             return;
         }
         if let Some(e) = self.timer_e.as_mut().filter(|e| e.due(now)) {
-            out.transmit(self.request.clone(), self.peer, Some(self.key));
+            self.request.resend(self.peer, self.key, out);
             if self.state == State::Proceeding {
                 e.fired_with(now, cfg.t2);
             } else {

@@ -10,6 +10,7 @@
 use super::client_invite::ClientInvite;
 use super::client_non_invite::ClientNonInvite;
 use super::error::TransactionError;
+use super::ids::IdMap;
 use super::key::{TransactionKey, TransactionKind};
 use super::matching::{AckKey, ClientKey, ServerKey};
 use super::output::{Output, Transmit, TuEvent};
@@ -99,11 +100,11 @@ struct Waiting {
 pub struct TransactionLayer {
     config: TimerConfig,
     next_id: u64,
-    slots: HashMap<u64, Slot>,
+    slots: IdMap<Slot>,
     clients: HashMap<ClientKey, u64>,
     servers: HashMap<ServerKey, u64>,
     /// 2xx retransmissions, by the id of their INVITE server transaction.
-    pending: HashMap<u64, Waiting>,
+    pending: IdMap<Waiting>,
     /// Call-ID, CSeq number and To tag of each pending 2xx → its INVITE id.
     acks: HashMap<AckKey, u64>,
     schedule: Schedule,
@@ -117,10 +118,10 @@ impl TransactionLayer {
         TransactionLayer {
             config: config.sanitized(),
             next_id: 1,
-            slots: HashMap::new(),
+            slots: IdMap::default(),
             clients: HashMap::new(),
             servers: HashMap::new(),
-            pending: HashMap::new(),
+            pending: IdMap::default(),
             acks: HashMap::new(),
             schedule: Schedule::default(),
             out: Output::default(),
@@ -167,8 +168,7 @@ impl TransactionLayer {
                 cseq: cseq.method_name.to_owned(),
             });
         }
-        req.call_id()?;
-        for h in [HeaderName::From, HeaderName::To] {
+        for h in [HeaderName::CallId, HeaderName::From, HeaderName::To] {
             if !req.has(h) {
                 return Err(HeaderError::new(h, "missing").into());
             }
@@ -213,26 +213,22 @@ impl TransactionLayer {
         let mut accepted = None;
         match &mut slot.machine {
             Machine::Ist(t) => {
-                let to_tag = resp
-                    .to_header()
-                    .ok()
-                    .and_then(|t| t.tag())
-                    .map(str::to_owned);
-                let copy = (200..300).contains(&code).then(|| resp.clone());
-                t.send_response(resp, now, &self.config, &mut self.out)?;
-                if let Some(ok) = copy {
-                    accepted = Some((ok, t.peer()));
-                }
-                if code >= 200 {
-                    // RFC 2543: the ACK carries this response's To tag (§17.2.3).
-                    let alias = match slot.index.first() {
-                        Some(IndexKey::Server(k)) => k.for_ack_with_to_tag(to_tag.as_deref()),
-                        _ => None,
-                    };
-                    if let Some(alias) = alias {
-                        self.servers.entry(alias.clone()).or_insert(id);
-                        slot.index.push(IndexKey::Server(alias));
+                // RFC 2543: the ACK carries the final response's To tag (§17.2.3), so an
+                // old-style transaction is also indexed under it.
+                let alias = match slot.index.first() {
+                    Some(IndexKey::Server(k)) if code >= 200 && k.is_rfc2543() => {
+                        k.for_ack_with_to_tag(resp.to_header().ok().and_then(|t| t.tag()))
                     }
+                    _ => None,
+                };
+                let pending = (200..300)
+                    .contains(&code)
+                    .then(|| Pending2xx::start(*key, &resp, t.peer(), now, &self.config));
+                t.send_response(resp, now, &self.config, &mut self.out)?;
+                accepted = pending;
+                if let Some(alias) = alias {
+                    self.servers.entry(alias.clone()).or_insert(id);
+                    slot.index.push(IndexKey::Server(alias));
                 }
             }
             Machine::Nist(t) => t.send_response(resp, now, &self.config, &mut self.out)?,
@@ -240,8 +236,8 @@ impl TransactionLayer {
                 return Err(TransactionError::NotAServerTransaction(*key))
             }
         }
-        if let Some((ok, peer)) = accepted {
-            self.start_pending_2xx(*key, ok, peer, now);
+        if let Some(pending) = accepted {
+            self.start_pending_2xx(pending);
         }
         self.after_step(id);
         Ok(())
@@ -352,10 +348,11 @@ impl TransactionLayer {
     }
 
     /// The request that created a live server INVITE transaction, for a TU that kept only
-    /// the key (to build a 487 after a CANCEL, say).
-    pub fn invite_request(&self, key: &TransactionKey) -> Option<&Message> {
+    /// the key (to build a 487 after a CANCEL, say). The transaction keeps the request's
+    /// bytes, so this parses it again.
+    pub fn invite_request(&self, key: &TransactionKey) -> Option<Message> {
         match &self.slots.get(&key.id()).filter(|s| s.key == *key)?.machine {
-            Machine::Ist(t) => Some(t.request()),
+            Machine::Ist(t) => t.request(),
             _ => None,
         }
     }
@@ -430,7 +427,7 @@ impl TransactionLayer {
         let (key_id, machine, event) = match method {
             Method::Invite => {
                 let k = self.new_key(TransactionKind::ServerInvite);
-                let t = ServerInvite::start(k, msg.clone(), peer, now, &self.config, &mut self.out);
+                let t = ServerInvite::start(k, &msg, peer, now, &self.config, &mut self.out);
                 let ev = TuEvent::Request { key: k, msg, peer };
                 (k, Machine::Ist(Box::new(t)), ev)
             }
@@ -506,16 +503,9 @@ impl TransactionLayer {
         self.out.event(TuEvent::Stray { msg, peer });
     }
 
-    fn start_pending_2xx(
-        &mut self,
-        invite_key: TransactionKey,
-        ok: Message,
-        peer: Peer,
-        now: Instant,
-    ) {
-        let id = invite_key.id();
+    fn start_pending_2xx(&mut self, pending: Pending2xx) {
+        let id = pending.invite_key().id();
         self.stop_pending(id);
-        let pending = Pending2xx::start(invite_key, ok, peer, now, &self.config);
         if let Some(k) = pending.ack_key() {
             self.acks.insert(k.clone(), id);
         }

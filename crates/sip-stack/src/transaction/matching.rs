@@ -106,11 +106,13 @@ impl ServerKey {
             .ok_or_else(|| HeaderError::new(sip::HeaderName::CSeq, "not a request"))?;
         let via = req.top_via()?;
         if via.is_rfc3261() {
-            let host = via.host.to_string().to_ascii_lowercase();
-            let sent_by = match via.port {
-                Some(p) => format!("{host}:{p}"),
-                None => host,
-            };
+            use std::fmt::Write;
+            let mut sent_by = String::with_capacity(32);
+            let _ = write!(sent_by, "{}", via.host);
+            sent_by.make_ascii_lowercase();
+            if let Some(p) = via.port {
+                let _ = write!(sent_by, ":{p}");
+            }
             return Ok(ServerKey::Rfc3261 {
                 branch: via.branch().unwrap_or_default().into(),
                 sent_by: sent_by.into(),
@@ -145,6 +147,11 @@ impl ServerKey {
                 ..(**k).clone()
             })),
         }
+    }
+
+    /// True for keys of the RFC 2543 fallback.
+    pub(crate) fn is_rfc2543(&self) -> bool {
+        matches!(self, ServerKey::Rfc2543(_))
     }
 
     /// For an RFC 2543 key, the key an ACK for a response with To tag `tag` carries; `None`

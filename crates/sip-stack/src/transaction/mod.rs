@@ -34,6 +34,7 @@ pub mod cancel;
 pub mod client_invite;
 pub mod client_non_invite;
 pub mod error;
+mod ids;
 pub mod key;
 pub mod layer;
 pub mod matching;
@@ -45,6 +46,7 @@ pub mod server_non_invite;
 pub mod state;
 pub mod timers;
 pub mod uas_2xx;
+mod wire;
 
 #[cfg(test)]
 mod sim;

@@ -17,6 +17,7 @@ use super::key::TransactionKey;
 use super::output::{Output, TuEvent};
 use super::peer::Peer;
 use super::timers::{due, earliest, Backoff, TimerConfig};
+use super::wire::Wire;
 use sip::{Message, ResponseBuilder};
 use std::time::Instant;
 
@@ -60,11 +61,11 @@ pub(crate) enum AckDisposition {
 #[derive(Debug)]
 pub(crate) struct ServerInvite {
     key: TransactionKey,
-    request: Message,
+    request: Wire,
     peer: Peer,
     state: State,
-    last_provisional: Option<Message>,
-    last_final: Option<Message>,
+    last_provisional: Option<Wire>,
+    last_final: Option<Wire>,
     timer_trying: Option<Instant>,
     timer_g: Option<Backoff>,
     timer_h: Option<Instant>,
@@ -77,7 +78,7 @@ impl ServerInvite {
     /// `trying_delay` unless the TU answers first (§17.2.1).
     pub(crate) fn start(
         key: TransactionKey,
-        request: Message,
+        request: &Message,
         peer: Peer,
         now: Instant,
         cfg: &TimerConfig,
@@ -85,7 +86,7 @@ impl ServerInvite {
     ) -> ServerInvite {
         let mut t = ServerInvite {
             key,
-            request,
+            request: Wire::of(request),
             peer,
             state: State::Proceeding,
             last_provisional: None,
@@ -107,9 +108,9 @@ impl ServerInvite {
         self.state
     }
 
-    /// The INVITE that created the transaction.
-    pub(crate) fn request(&self) -> &Message {
-        &self.request
+    /// The INVITE that created the transaction (parsed again from its bytes).
+    pub(crate) fn request(&self) -> Option<Message> {
+        self.request.message()
     }
 
     /// The peer the INVITE came from, where responses go.
@@ -119,10 +120,11 @@ impl ServerInvite {
 
     fn send_trying(&mut self, out: &mut Output) {
         self.timer_trying = None;
-        match ResponseBuilder::reply(&self.request, 100, None).build() {
+        let Some(request) = self.request.message() else { return };
+        match ResponseBuilder::reply(&request, 100, None).build() {
             Ok(trying) => {
-                out.transmit(trying.clone(), self.peer, Some(self.key));
-                self.last_provisional = Some(trying);
+                self.last_provisional = Some(Wire::of(&trying));
+                out.transmit(trying, self.peer, Some(self.key));
             }
             Err(e) => tracing::warn!(key = %self.key, error = %e, "cannot build 100 Trying"),
         }
@@ -140,8 +142,8 @@ impl ServerInvite {
         match (self.state, code) {
             (State::Proceeding, 100..=199) => {
                 self.timer_trying = None;
-                out.transmit(resp.clone(), self.peer, Some(self.key));
-                self.last_provisional = Some(resp);
+                self.last_provisional = Some(Wire::of(&resp));
+                out.transmit(resp, self.peer, Some(self.key));
             }
             (State::Proceeding, 200..=299) => {
                 // RFC 6026 §7.1: Accepted for Timer L, absorbing INVITE retransmissions.
@@ -153,8 +155,8 @@ impl ServerInvite {
             (State::Accepted, 200..=299) => out.transmit(resp, self.peer, Some(self.key)),
             (State::Proceeding, 300..=699) => {
                 self.timer_trying = None;
-                out.transmit(resp.clone(), self.peer, Some(self.key));
-                self.last_final = Some(resp);
+                self.last_final = Some(Wire::of(&resp));
+                out.transmit(resp, self.peer, Some(self.key));
                 self.state = State::Completed;
                 self.timer_g =
                     (!self.peer.is_reliable()).then(|| Backoff::start(now, cfg.t1, Some(cfg.t2)));
@@ -177,12 +179,12 @@ impl ServerInvite {
     pub(crate) fn on_retransmission(&mut self, out: &mut Output) {
         match self.state {
             State::Proceeding => match &self.last_provisional {
-                Some(p) => out.transmit(p.clone(), self.peer, Some(self.key)),
+                Some(p) => p.resend(self.peer, self.key, out),
                 None => self.send_trying(out),
             },
             State::Completed => {
                 if let Some(f) = &self.last_final {
-                    out.transmit(f.clone(), self.peer, Some(self.key));
+                    f.resend(self.peer, self.key, out);
                 }
             }
             State::Confirmed | State::Accepted | State::Terminated => {}
@@ -229,7 +231,7 @@ impl ServerInvite {
         }
         if let Some(g) = self.timer_g.as_mut().filter(|g| g.due(now)) {
             if let Some(f) = &self.last_final {
-                out.transmit(f.clone(), self.peer, Some(self.key));
+                f.resend(self.peer, self.key, out);
             }
             g.fired(now);
         }

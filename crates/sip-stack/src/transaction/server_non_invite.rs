@@ -13,6 +13,7 @@ use super::key::TransactionKey;
 use super::output::{Output, TuEvent};
 use super::peer::Peer;
 use super::timers::{due, TimerConfig};
+use super::wire::Wire;
 use sip::Message;
 use std::time::Instant;
 
@@ -46,7 +47,7 @@ pub(crate) struct ServerNonInvite {
     key: TransactionKey,
     peer: Peer,
     state: State,
-    last_response: Option<Message>,
+    last_response: Option<Wire>,
     timer_j: Option<Instant>,
 }
 
@@ -97,8 +98,8 @@ impl ServerNonInvite {
                 })
             }
         }
-        out.transmit(resp.clone(), self.peer, Some(self.key));
-        self.last_response = Some(resp);
+        self.last_response = Some(Wire::of(&resp));
+        out.transmit(resp, self.peer, Some(self.key));
         Ok(())
     }
 
@@ -106,7 +107,7 @@ impl ServerNonInvite {
     pub(crate) fn on_retransmission(&mut self, out: &mut Output) {
         if matches!(self.state, State::Proceeding | State::Completed) {
             if let Some(r) = &self.last_response {
-                out.transmit(r.clone(), self.peer, Some(self.key));
+                r.resend(self.peer, self.key, out);
             }
         }
     }

@@ -754,7 +754,7 @@ fn cancel_runs_its_own_transaction_and_finds_the_invite_it_cancels() {
                 .send_response(key, reply(msg, 200, "u"), ctx.now)
                 .expect("200 to CANCEL");
             let ik = invite_key.expect("the CANCEL found its INVITE");
-            let inv = ctx.layer.invite_request(&ik).expect("live INVITE").clone();
+            let inv = ctx.layer.invite_request(&ik).expect("live INVITE");
             ctx.layer
                 .send_response(&ik, reply(&inv, 487, "u"), ctx.now)
                 .expect("487");

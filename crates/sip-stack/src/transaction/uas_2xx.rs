@@ -14,6 +14,7 @@ use super::matching::AckKey;
 use super::output::{Output, TuEvent};
 use super::peer::Peer;
 use super::timers::{due, earliest, Backoff, TimerConfig};
+use super::wire::Wire;
 use sip::Message;
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ use std::time::Instant;
 #[derive(Debug)]
 pub(crate) struct Pending2xx {
     invite_key: TransactionKey,
-    response: Message,
+    response: Wire,
     peer: Peer,
     ack_key: Option<AckKey>,
     retransmit: Option<Backoff>,
@@ -32,15 +33,15 @@ impl Pending2xx {
     /// Starts after the 2xx was sent once (by the server transaction) at `now`.
     pub(crate) fn start(
         invite_key: TransactionKey,
-        response: Message,
+        response: &Message,
         peer: Peer,
         now: Instant,
         cfg: &TimerConfig,
     ) -> Pending2xx {
         Pending2xx {
             invite_key,
-            ack_key: AckKey::of(&response),
-            response,
+            ack_key: AckKey::of(response),
+            response: Wire::of(response),
             peer,
             retransmit: (!peer.is_reliable()).then(|| Backoff::start(now, cfg.t1, Some(cfg.t2))),
             give_up: Some(now + cfg.transaction_timeout()),
@@ -68,7 +69,7 @@ impl Pending2xx {
             return true;
         }
         if let Some(r) = self.retransmit.as_mut().filter(|r| r.due(now)) {
-            out.transmit(self.response.clone(), self.peer, Some(self.invite_key));
+            self.response.resend(self.peer, self.invite_key, out);
             r.fired(now);
         }
         false

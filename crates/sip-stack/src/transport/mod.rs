@@ -109,6 +109,11 @@ impl Transports {
         v
     }
 
+    /// The TCP transport, if one is bound.
+    pub fn tcp(&self) -> Option<&TcpTransport> {
+        self.tcp.first()
+    }
+
     /// Sends bytes to a peer over its transport. A UDP request above [`UDP_MTU_LIMIT`]
     /// switches to TCP when a TCP transport exists (`is_request` says whether the rule
     /// applies; responses must go back the way the request came).

@@ -20,7 +20,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct Inner {
     local: SocketAddr,
-    conns: Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>,
+    conns: Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>>,
     tx: mpsc::Sender<Incoming>,
 }
 
@@ -68,43 +68,60 @@ impl TcpTransport {
         self.inner.conns.lock().map(|c| c.len()).unwrap_or(0)
     }
 
-    /// Sends over the open connection to `to`, connecting first when there is none.
-    pub async fn send(&self, to: SocketAddr, bytes: Bytes) -> Result<(), SendError> {
+    /// Queues `bytes` on the open connection to `to`. Returns `None` when there is no
+    /// connection (then [`TcpTransport::connect`] first). Writes on one connection keep
+    /// their order: a 180 never overtakes the 200 that follows it.
+    pub fn send_connected(&self, to: SocketAddr, bytes: Bytes) -> Option<Result<(), SendError>> {
+        let sender = self.inner.conns.lock().ok()?.get(&to).cloned()?;
+        Some(sender.send(bytes).map_err(|_| SendError::Io {
+            transport: Transport::Tcp,
+            addr: to,
+            source: std::io::ErrorKind::BrokenPipe.into(),
+        }))
+    }
+
+    /// Opens a connection to `to` (no-op when one is open).
+    pub async fn connect(&self, to: SocketAddr) -> Result<(), SendError> {
+        if self
+            .inner
+            .conns
+            .lock()
+            .map(|c| c.contains_key(&to))
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
         let io = |source| SendError::Io {
             transport: Transport::Tcp,
             addr: to,
             source,
         };
-        let existing = self
-            .inner
-            .conns
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&to).cloned());
-        let sender = match existing {
-            Some(s) => s,
-            None => {
-                let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to))
-                    .await
-                    .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
-                    .map_err(io)?;
-                let _ = stream.set_nodelay(true);
-                spawn_connection(self.inner.clone(), stream, to)
-            }
-        };
-        sender
-            .send(bytes)
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to))
             .await
-            .map_err(|_| io(std::io::ErrorKind::BrokenPipe.into()))
+            .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
+            .map_err(io)?;
+        let _ = stream.set_nodelay(true);
+        spawn_connection(self.inner.clone(), stream, to);
+        Ok(())
+    }
+
+    /// Sends over the open connection to `to`, connecting first when there is none.
+    pub async fn send(&self, to: SocketAddr, bytes: Bytes) -> Result<(), SendError> {
+        if let Some(r) = self.send_connected(to, bytes.clone()) {
+            return r;
+        }
+        self.connect(to).await?;
+        self.send_connected(to, bytes).unwrap_or(Err(SendError::Io {
+            transport: Transport::Tcp,
+            addr: to,
+            source: std::io::ErrorKind::NotConnected.into(),
+        }))
     }
 }
 
-fn spawn_connection(
-    inner: Arc<Inner>,
-    stream: TcpStream,
-    peer_addr: SocketAddr,
-) -> mpsc::Sender<Bytes> {
-    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(256);
+fn spawn_connection(inner: Arc<Inner>, stream: TcpStream, peer_addr: SocketAddr) {
+    // Unbounded: the protocol task must never wait on a slow peer's socket.
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
     if let Ok(mut c) = inner.conns.lock() {
         c.insert(peer_addr, out_tx.clone());
     }
@@ -130,7 +147,7 @@ fn spawn_connection(
                 // RFC 5626 keep-alive: a double CRLF ping gets a single CRLF pong.
                 if buf.starts_with(b"\r\n\r\n") {
                     let _ = buf.split_to(4);
-                    let _ = pong_tx.try_send(Bytes::from_static(b"\r\n"));
+                    let _ = pong_tx.send(Bytes::from_static(b"\r\n"));
                     continue;
                 }
                 if buf.len() <= 2 && buf.iter().all(|&b| b == b'\r' || b == b'\n') {
@@ -168,5 +185,4 @@ fn spawn_connection(
             c.remove(&peer_addr);
         }
     });
-    out_tx
 }
