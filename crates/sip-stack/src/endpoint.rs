@@ -169,6 +169,7 @@ async fn run(
                 let now = std::time::Instant::now();
                 match cmd {
                     Command::Request(req, peer, reply) => {
+                        let (req, peer) = switch_to_tcp_above_mtu(req, peer, transports.tcp().is_some());
                         let _ = reply.send(layer.send_request(req, peer, now));
                     }
                     Command::Response(key, resp, reply) => {
@@ -223,9 +224,8 @@ async fn run(
                 }
             };
             let bytes = t.msg.to_bytes();
-            let is_request = t.msg.is_request();
             let failed = match peer.transport {
-                Transport::Udp => transports.send(peer, bytes, is_request).await.err(),
+                Transport::Udp => transports.send(peer, bytes).await.err(),
                 Transport::Tcp => match transports.tcp() {
                     None => Some(crate::transport::SendError::NoTransport(Transport::Tcp)),
                     Some(tcp) => {
@@ -269,9 +269,81 @@ async fn run(
     }
 }
 
+/// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU (1500) goes over TCP when
+/// it would have gone over UDP, with its top Via saying so. Congestion-controlled transport
+/// for large messages; the caller learns the transport from the returned peer.
+fn switch_to_tcp_above_mtu(req: Message, peer: Peer, have_tcp: bool) -> (Message, Peer) {
+    if peer.transport != Transport::Udp
+        || !have_tcp
+        || req.as_bytes().len() <= crate::transport::UDP_MTU_LIMIT
+    {
+        return (req, peer);
+    }
+    let Ok(via) = req.top_via() else {
+        return (req, peer);
+    };
+    if !via.transport.eq_ignore_ascii_case("UDP") {
+        return (req, peer);
+    }
+    let first = req.get(sip::HeaderName::Via).unwrap_or("");
+    let new_first = match first.find(via.transport) {
+        Some(i) => format!("{}TCP{}", &first[..i], &first[i + via.transport.len()..]),
+        None => return (req, peer),
+    };
+    match req.edit().replace(sip::HeaderName::Via, new_first).finish() {
+        Ok(m) => (m, Peer::new(peer.addr, Transport::Tcp)),
+        Err(_) => (req, peer),
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sip::builder::RequestBuilder;
+    use sip::Method;
+
+    fn request(body_len: usize) -> Message {
+        RequestBuilder::new(&Method::Message, &"sip:bob@127.0.0.1")
+            .header(
+                sip::HeaderName::Via,
+                "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKmtu;rport",
+            )
+            .header(sip::HeaderName::From, "<sip:a@127.0.0.1>;tag=1")
+            .header(sip::HeaderName::To, "<sip:bob@127.0.0.1>")
+            .header(sip::HeaderName::CallId, "mtu")
+            .header(sip::HeaderName::CSeq, "1 MESSAGE")
+            .body("text/plain", Bytes::from(vec![b'x'; body_len]))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn large_udp_requests_move_to_tcp_with_their_via() {
+        let peer = Peer::new("127.0.0.1:5062".parse().unwrap(), Transport::Udp);
+        let (m, p) = switch_to_tcp_above_mtu(request(1400), peer, true);
+        assert_eq!(p.transport, Transport::Tcp);
+        let via = m.top_via().unwrap();
+        assert_eq!(via.transport, "TCP");
+        assert_eq!(via.branch(), Some("z9hG4bKmtu"));
+        assert_eq!(m.body().len(), 1400);
+    }
+
+    #[test]
+    fn small_requests_and_no_tcp_stay_on_udp() {
+        let peer = Peer::new("127.0.0.1:5062".parse().unwrap(), Transport::Udp);
+        let (m, p) = switch_to_tcp_above_mtu(request(100), peer, true);
+        assert_eq!(
+            (p.transport, m.top_via().unwrap().transport),
+            (Transport::Udp, "UDP")
+        );
+        let (_, p) = switch_to_tcp_above_mtu(request(1400), peer, false);
+        assert_eq!(p.transport, Transport::Udp);
     }
 }

@@ -67,3 +67,19 @@ fn sipp_over_a_lossy_path_is_answered_through_retransmissions() {
         });
     }
 }
+
+#[test]
+fn sipp_options_over_ipv6_udp_and_tcp() {
+    let server = Server::start_with(&[("VIAWORK_SIP_LISTEN", "udp:[::1]:0,tcp:[::1]:0")]);
+    assert!(server.udp.is_ipv6());
+    for (tcp, target) in [(false, server.udp), (true, server.tcp)] {
+        run(&Run {
+            scenario: "options_uac.xml",
+            target,
+            tcp,
+            calls: 50,
+            rate: 50,
+            extra: &["-i", "::1"],
+        });
+    }
+}

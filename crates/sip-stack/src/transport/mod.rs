@@ -114,24 +114,11 @@ impl Transports {
         self.tcp.first()
     }
 
-    /// Sends bytes to a peer over its transport. A UDP request above [`UDP_MTU_LIMIT`]
-    /// switches to TCP when a TCP transport exists (`is_request` says whether the rule
-    /// applies; responses must go back the way the request came).
-    pub async fn send(
-        &self,
-        peer: Peer,
-        bytes: Bytes,
-        is_request: bool,
-    ) -> Result<Peer, SendError> {
+    /// Sends bytes to a peer over its transport. (Requests above [`UDP_MTU_LIMIT`] are
+    /// moved to TCP, Via included, by the endpoint before their transaction starts.)
+    pub async fn send(&self, peer: Peer, bytes: Bytes) -> Result<Peer, SendError> {
         match peer.transport {
             Transport::Udp => {
-                if bytes.len() > UDP_MTU_LIMIT && is_request {
-                    if let Some(tcp) = self.tcp.first() {
-                        let p = Peer::new(peer.addr, Transport::Tcp);
-                        tcp.send(peer.addr, bytes).await?;
-                        return Ok(p);
-                    }
-                }
                 if bytes.len() > 65_507 {
                     return Err(SendError::TooLarge(bytes.len()));
                 }
