@@ -22,6 +22,8 @@ use tokio::time::Instant;
 pub struct EndpointConfig {
     /// Listeners, e.g. `(Transport::Udp, 127.0.0.1:5060)`.
     pub listen: Vec<(Transport, SocketAddr)>,
+    /// TLS material, needed for `tls` listeners and outgoing TLS.
+    pub tls: Option<crate::transport::TlsSettings>,
     /// T1, T2, T4.
     pub timers: TimerConfig,
 }
@@ -142,7 +144,7 @@ pub async fn start(
     config: EndpointConfig,
 ) -> std::io::Result<(EndpointHandle, mpsc::UnboundedReceiver<EndpointEvent>)> {
     let (in_tx, in_rx) = mpsc::channel::<Incoming>(8192);
-    let transports = Transports::bind(&config.listen, in_tx).await?;
+    let transports = Transports::bind_with_tls(&config.listen, in_tx, config.tls.clone()).await?;
     let local = transports.local_addrs();
     let (cmd_tx, cmd_rx) = mpsc::channel(8192);
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
@@ -159,8 +161,8 @@ async fn run(
     ev_tx: mpsc::UnboundedSender<EndpointEvent>,
 ) {
     type Queued = Vec<(Bytes, Option<TransactionKey>)>;
-    let mut connecting: HashMap<SocketAddr, Queued> = HashMap::new();
-    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel::<(SocketAddr, Result<(), String>)>();
+    let mut connecting: HashMap<Peer, Queued> = HashMap::new();
+    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel::<(Peer, Result<(), String>)>();
     loop {
         let deadline = layer.poll_timeout().map(Instant::from_std);
         tokio::select! {
@@ -193,16 +195,16 @@ async fn run(
                 }
             }
             done = conn_rx.recv() => {
-                if let Some((addr, result)) = done {
-                    let queued = connecting.remove(&addr).unwrap_or_default();
-                    let tcp = transports.tcp();
+                if let Some((peer, result)) = done {
+                    let queued = connecting.remove(&peer).unwrap_or_default();
+                    let stream = transports.stream(peer.transport);
                     for (bytes, key) in queued {
-                        let sent = match (&result, tcp) {
-                            (Ok(()), Some(tcp)) => matches!(tcp.send_connected(addr, bytes), Some(Ok(()))),
+                        let sent = match (&result, stream) {
+                            (Ok(()), Some(s)) => matches!(s.send_connected(peer.addr, bytes), Some(Ok(()))),
                             _ => false,
                         };
                         if !sent {
-                            tracing::debug!(%addr, error = ?result, "tcp connect failed");
+                            tracing::debug!(%peer, error = ?result, "connect failed");
                             if let Some(k) = key {
                                 layer.handle_transport_error(&k, std::time::Instant::now());
                             }
@@ -226,10 +228,10 @@ async fn run(
             let bytes = t.msg.to_bytes();
             let failed = match peer.transport {
                 Transport::Udp => transports.send(peer, bytes).await.err(),
-                Transport::Tcp => match transports.tcp() {
-                    None => Some(crate::transport::SendError::NoTransport(Transport::Tcp)),
+                Transport::Tcp | Transport::Tls => match transports.stream(peer.transport) {
+                    None => Some(crate::transport::SendError::NoTransport(peer.transport)),
                     Some(tcp) => {
-                        if let Some(queue) = connecting.get_mut(&peer.addr) {
+                        if let Some(queue) = connecting.get_mut(&peer) {
                             queue.push((bytes, t.key));
                             None
                         } else {
@@ -238,13 +240,12 @@ async fn run(
                                 None => {
                                     // Connect off the protocol task; messages for this peer
                                     // queue up meanwhile and go out in order.
-                                    connecting.insert(peer.addr, vec![(bytes, t.key)]);
+                                    connecting.insert(peer, vec![(bytes, t.key)]);
                                     let tcp = tcp.clone();
                                     let conn_tx = conn_tx.clone();
                                     tokio::spawn(async move {
                                         let r = tcp.connect(peer.addr).await;
-                                        let _ =
-                                            conn_tx.send((peer.addr, r.map_err(|e| e.to_string())));
+                                        let _ = conn_tx.send((peer, r.map_err(|e| e.to_string())));
                                     });
                                     None
                                 }

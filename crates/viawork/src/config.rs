@@ -16,6 +16,8 @@ pub struct Config {
     pub sip_listen: Vec<(Transport, SocketAddr)>,
     /// Name put in Server/User-Agent headers and Warning agents.
     pub server_name: String,
+    /// TLS material, when configured.
+    pub tls: Option<sip_stack::transport::TlsSettings>,
 }
 
 /// A configuration error; the message names the key.
@@ -53,6 +55,9 @@ struct RawConfig {
     domain: Option<String>,
     sip_listen: Option<Vec<String>>,
     server_name: Option<String>,
+    tls_certificate: Option<std::path::PathBuf>,
+    tls_private_key: Option<std::path::PathBuf>,
+    tls_ca: Option<std::path::PathBuf>,
 }
 
 /// Parses a listener spec `udp:127.0.0.1:5060` / `tcp:[::1]:5060`.
@@ -63,7 +68,12 @@ pub fn parse_listen(s: &str) -> Result<(Transport, SocketAddr), String> {
     let transport = match t.to_ascii_lowercase().as_str() {
         "udp" => Transport::Udp,
         "tcp" => Transport::Tcp,
-        other => return Err(format!("transport {other:?} is not supported (udp, tcp)")),
+        "tls" => Transport::Tls,
+        other => {
+            return Err(format!(
+                "transport {other:?} is not supported (udp, tcp, tls)"
+            ))
+        }
     };
     let addr = addr
         .parse()
@@ -103,6 +113,15 @@ impl Config {
         if let Some(v) = env("VIAWORK_SERVER_NAME") {
             raw.server_name = Some(v);
         }
+        for (key, slot) in [
+            ("VIAWORK_TLS_CERTIFICATE", &mut raw.tls_certificate),
+            ("VIAWORK_TLS_PRIVATE_KEY", &mut raw.tls_private_key),
+            ("VIAWORK_TLS_CA", &mut raw.tls_ca),
+        ] {
+            if let Some(v) = env(key) {
+                *slot = Some(v.into());
+            }
+        }
         let domain = raw.domain.unwrap_or_else(|| "example.com".into());
         if sip::Host::parse(&domain).is_err() {
             return Err(ConfigError::Invalid {
@@ -136,10 +155,55 @@ impl Config {
                 message: "must be non-empty, on one line, without quotes".into(),
             });
         }
+        let tls = match (&raw.tls_certificate, &raw.tls_private_key) {
+            (Some(cert), Some(key)) => {
+                let read = |key_name: &'static str, p: &std::path::Path| {
+                    std::fs::read(p).map_err(|e| ConfigError::Invalid {
+                        key: key_name,
+                        message: format!("cannot read {}: {e}", p.display()),
+                    })
+                };
+                let chain = read("tls_certificate", cert)?;
+                let pkey = read("tls_private_key", key)?;
+                // Without a CA file, peers are verified against our own chain's certificates.
+                let roots = match &raw.tls_ca {
+                    Some(ca) => read("tls_ca", ca)?,
+                    None => chain.clone(),
+                };
+                Some(
+                    sip_stack::transport::TlsSettings::from_pem(&chain, &pkey, &roots).map_err(
+                        |e| ConfigError::Invalid {
+                            key: "tls_certificate",
+                            message: e.to_string(),
+                        },
+                    )?,
+                )
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid {
+                    key: "tls_private_key",
+                    message: "tls_certificate is set but its private key is not".into(),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: "tls_certificate",
+                    message: "tls_private_key is set but the certificate is not".into(),
+                })
+            }
+        };
+        if tls.is_none() && sip_listen.iter().any(|(t, _)| *t == Transport::Tls) {
+            return Err(ConfigError::Invalid {
+                key: "sip_listen",
+                message: "a tls listener needs tls_certificate and tls_private_key".into(),
+            });
+        }
         Ok(Config {
             domain,
             sip_listen,
             server_name,
+            tls,
         })
     }
 }
@@ -179,6 +243,27 @@ mod tests {
         assert!(e.contains("`domain`"), "{e}");
         let e = load_str("colour = 1", &[]).unwrap_err().to_string();
         assert!(e.contains("colour"), "{e}");
+        let e = load_str("sip_listen = [\"tls:127.0.0.1:5061\"]", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`sip_listen`") && e.contains("tls_certificate"),
+            "{e}"
+        );
+        let e = load_str("tls_certificate = \"/nonexistent.pem\"", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`tls_private_key`"), "{e}");
+        let e = load_str(
+            "tls_certificate = \"/nonexistent.pem\"\ntls_private_key = \"/k.pem\"",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`tls_certificate`") && e.contains("/nonexistent.pem"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let (handle, mut events) = endpoint::start(EndpointConfig {
         listen: config.sip_listen.clone(),
+        tls: config.tls.clone(),
         timers: TimerConfig::default(),
     })
     .await

@@ -29,6 +29,7 @@ async fn start_endpoint() -> (
             (Transport::Udp, "127.0.0.1:0".parse().unwrap()),
             (Transport::Tcp, "127.0.0.1:0".parse().unwrap()),
         ],
+        tls: None,
         timers: TimerConfig::default(),
     })
     .await

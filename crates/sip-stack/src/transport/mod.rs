@@ -8,12 +8,14 @@
 mod received;
 pub mod response_target;
 mod tcp;
+pub mod tls;
 mod udp;
 
 pub use crate::transaction::{Peer, Transport};
 pub use received::stamp_received;
 pub use response_target::response_target;
 pub use tcp::TcpTransport;
+pub use tls::{TlsError, TlsSettings};
 pub use udp::UdpTransport;
 
 use bytes::Bytes;
@@ -70,6 +72,7 @@ pub enum SendError {
 pub struct Transports {
     udp: Vec<UdpTransport>,
     tcp: Vec<TcpTransport>,
+    tls: Vec<TcpTransport>,
 }
 
 /// A request larger than this goes over TCP instead of UDP (RFC 3261 §18.1.1: 200 bytes
@@ -82,11 +85,30 @@ impl Transports {
         listen: &[(Transport, SocketAddr)],
         tx: mpsc::Sender<Incoming>,
     ) -> std::io::Result<Transports> {
+        Self::bind_with_tls(listen, tx, None).await
+    }
+
+    /// Like [`Transports::bind`], with TLS settings for `tls` listeners and outgoing TLS.
+    pub async fn bind_with_tls(
+        listen: &[(Transport, SocketAddr)],
+        tx: mpsc::Sender<Incoming>,
+        tls: Option<TlsSettings>,
+    ) -> std::io::Result<Transports> {
         let mut t = Transports::default();
         for &(kind, addr) in listen {
             match kind {
                 Transport::Udp => t.udp.push(UdpTransport::bind(addr, tx.clone()).await?),
                 Transport::Tcp => t.tcp.push(TcpTransport::bind(addr, tx.clone()).await?),
+                Transport::Tls => {
+                    let settings = tls.clone().ok_or_else(|| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            "a tls listener needs a certificate and key",
+                        )
+                    })?;
+                    t.tls
+                        .push(TcpTransport::bind_tls(addr, tx.clone(), settings).await?)
+                }
                 other => {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::Unsupported,
@@ -106,12 +128,22 @@ impl Transports {
             .map(|u| (Transport::Udp, u.local_addr()))
             .collect();
         v.extend(self.tcp.iter().map(|t| (Transport::Tcp, t.local_addr())));
+        v.extend(self.tls.iter().map(|t| (Transport::Tls, t.local_addr())));
         v
     }
 
     /// The TCP transport, if one is bound.
     pub fn tcp(&self) -> Option<&TcpTransport> {
         self.tcp.first()
+    }
+
+    /// The stream transport for `transport` (TCP or TLS), if one is bound.
+    pub fn stream(&self, transport: Transport) -> Option<&TcpTransport> {
+        match transport {
+            Transport::Tcp => self.tcp.first(),
+            Transport::Tls => self.tls.first(),
+            _ => None,
+        }
     }
 
     /// Sends bytes to a peer over its transport. (Requests above [`UDP_MTU_LIMIT`] are
@@ -131,11 +163,10 @@ impl Transports {
                 u.send(peer.addr, &bytes).await?;
                 Ok(peer)
             }
-            Transport::Tcp => {
+            Transport::Tcp | Transport::Tls => {
                 let t = self
-                    .tcp
-                    .first()
-                    .ok_or(SendError::NoTransport(Transport::Tcp))?;
+                    .stream(peer.transport)
+                    .ok_or(SendError::NoTransport(peer.transport))?;
                 t.send(peer.addr, bytes).await?;
                 Ok(peer)
             }

@@ -1,16 +1,19 @@
-//! The TCP transport: a listener plus a table of open connections, reused in both
-//! directions (RFC 3261 §18). Messages are framed by Content-Length; a double-CRLF ping
-//! is answered with a CRLF pong (RFC 5626 §3.5.1). A framing error closes the connection,
-//! since a stream cannot be resynchronised.
+//! The stream transports, TCP and TLS: a listener plus a table of open connections, reused
+//! in both directions (RFC 3261 §18). Messages are framed by Content-Length; a double-CRLF
+//! ping is answered with a CRLF pong (RFC 5626 §3.5.1). A framing error closes the
+//! connection, since a stream cannot be resynchronised. TLS is the same transport with a
+//! rustls handshake in front (see [`super::tls`]).
 
+use super::tls::TlsSettings;
 use super::{stamp_received, Incoming, Peer, SendError, Transport};
 use bytes::{Bytes, BytesMut};
+use rustls_pki_types::ServerName;
 use sip::{frame_length, Framing, Message};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -20,23 +23,48 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct Inner {
     local: SocketAddr,
+    kind: Transport,
+    tls: Option<TlsSettings>,
     conns: Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>>,
     tx: mpsc::Sender<Incoming>,
 }
 
-/// A TCP listener and its connections.
+/// A TCP or TLS listener and its connections.
 #[derive(Clone)]
 pub struct TcpTransport {
     inner: Arc<Inner>,
 }
 
 impl TcpTransport {
-    /// Binds, and accepts connections in the background.
+    /// Binds a TCP listener, and accepts connections in the background.
     pub async fn bind(addr: SocketAddr, tx: mpsc::Sender<Incoming>) -> std::io::Result<Self> {
+        Self::bind_stream(addr, tx, None).await
+    }
+
+    /// Binds a TLS listener with these settings.
+    pub async fn bind_tls(
+        addr: SocketAddr,
+        tx: mpsc::Sender<Incoming>,
+        tls: TlsSettings,
+    ) -> std::io::Result<Self> {
+        Self::bind_stream(addr, tx, Some(tls)).await
+    }
+
+    async fn bind_stream(
+        addr: SocketAddr,
+        tx: mpsc::Sender<Incoming>,
+        tls: Option<TlsSettings>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let inner = Arc::new(Inner {
             local,
+            kind: if tls.is_some() {
+                Transport::Tls
+            } else {
+                Transport::Tcp
+            },
+            tls,
             conns: Mutex::new(HashMap::new()),
             tx,
         });
@@ -46,7 +74,28 @@ impl TcpTransport {
                 match listener.accept().await {
                     Ok((stream, from)) => {
                         let _ = stream.set_nodelay(true);
-                        spawn_connection(acc.clone(), stream, from);
+                        match acc.tls.clone() {
+                            None => spawn_connection(acc.clone(), stream, from),
+                            Some(tls) => {
+                                // Handshake off the accept loop; a slow client stalls only itself.
+                                let acc = acc.clone();
+                                tokio::spawn(async move {
+                                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.server);
+                                    match tokio::time::timeout(
+                                        CONNECT_TIMEOUT,
+                                        acceptor.accept(stream),
+                                    )
+                                    .await
+                                    {
+                                        Ok(Ok(s)) => spawn_connection(acc, s, from),
+                                        Ok(Err(e)) => {
+                                            tracing::info!(%from, error = %e, "TLS handshake failed")
+                                        }
+                                        Err(_) => tracing::info!(%from, "TLS handshake timed out"),
+                                    }
+                                });
+                            }
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(%local, error = %e, "tcp accept failed");
@@ -56,6 +105,11 @@ impl TcpTransport {
             }
         });
         Ok(TcpTransport { inner })
+    }
+
+    /// TCP or TLS.
+    pub fn kind(&self) -> Transport {
+        self.inner.kind
     }
 
     /// The listening address.
@@ -74,7 +128,7 @@ impl TcpTransport {
     pub fn send_connected(&self, to: SocketAddr, bytes: Bytes) -> Option<Result<(), SendError>> {
         let sender = self.inner.conns.lock().ok()?.get(&to).cloned()?;
         Some(sender.send(bytes).map_err(|_| SendError::Io {
-            transport: Transport::Tcp,
+            transport: self.inner.kind,
             addr: to,
             source: std::io::ErrorKind::BrokenPipe.into(),
         }))
@@ -91,8 +145,9 @@ impl TcpTransport {
         {
             return Ok(());
         }
+        let kind = self.inner.kind;
         let io = |source| SendError::Io {
-            transport: Transport::Tcp,
+            transport: kind,
             addr: to,
             source,
         };
@@ -101,7 +156,19 @@ impl TcpTransport {
             .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
             .map_err(io)?;
         let _ = stream.set_nodelay(true);
-        spawn_connection(self.inner.clone(), stream, to);
+        match &self.inner.tls {
+            None => spawn_connection(self.inner.clone(), stream, to),
+            Some(tls) => {
+                // Without a host name the certificate must name the IP address.
+                let name = ServerName::IpAddress(to.ip().into());
+                let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
+                let s = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream))
+                    .await
+                    .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
+                    .map_err(io)?;
+                spawn_connection(self.inner.clone(), s, to);
+            }
+        }
         Ok(())
     }
 
@@ -112,20 +179,23 @@ impl TcpTransport {
         }
         self.connect(to).await?;
         self.send_connected(to, bytes).unwrap_or(Err(SendError::Io {
-            transport: Transport::Tcp,
+            transport: self.inner.kind,
             addr: to,
             source: std::io::ErrorKind::NotConnected.into(),
         }))
     }
 }
 
-fn spawn_connection(inner: Arc<Inner>, stream: TcpStream, peer_addr: SocketAddr) {
+fn spawn_connection<S>(inner: Arc<Inner>, stream: S, peer_addr: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     // Unbounded: the protocol task must never wait on a slow peer's socket.
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
     if let Ok(mut c) = inner.conns.lock() {
         c.insert(peer_addr, out_tx.clone());
     }
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let pong_tx = out_tx.clone();
     tokio::spawn(async move {
         while let Some(b) = out_rx.recv().await {
@@ -135,7 +205,7 @@ fn spawn_connection(inner: Arc<Inner>, stream: TcpStream, peer_addr: SocketAddr)
         }
     });
     tokio::spawn(async move {
-        let peer = Peer::new(peer_addr, Transport::Tcp);
+        let peer = Peer::new(peer_addr, inner.kind);
         let mut buf = BytesMut::with_capacity(8192);
         'conn: loop {
             let read = tokio::time::timeout(IDLE_TIMEOUT, rd.read_buf(&mut buf)).await;

@@ -13,6 +13,7 @@ pub struct Server {
     child: Child,
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
+    pub tls: Option<SocketAddr>,
 }
 
 impl Server {
@@ -36,8 +37,11 @@ impl Server {
         let mut child = cmd.spawn().expect("start viawork");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let (mut udp, mut tcp) = (None, None);
-        while udp.is_none() || tcp.is_none() {
+        let (mut udp, mut tcp, mut tls) = (None, None, None);
+        let want_tls = env
+            .iter()
+            .any(|(k, v)| *k == "VIAWORK_SIP_LISTEN" && v.contains("tls:"));
+        while udp.is_none() || tcp.is_none() || (want_tls && tls.is_none()) {
             let line = lines
                 .next()
                 .expect("viawork exited before listening")
@@ -48,6 +52,7 @@ impl Server {
                 match t {
                     "udp" => udp = Some(addr),
                     "tcp" => tcp = Some(addr),
+                    "tls" => tls = Some(addr),
                     _ => {}
                 }
             }
@@ -58,6 +63,7 @@ impl Server {
             child,
             udp: udp.expect("udp"),
             tcp: tcp.expect("tcp"),
+            tls,
         }
     }
 }
