@@ -253,7 +253,8 @@ async fn run(
                         }
                     }
                 },
-                other => Some(crate::transport::SendError::NoTransport(other)),
+                // WebSocket peers connect to us; a queue push, in order, never blocks.
+                Transport::Ws | Transport::Wss => transports.send(peer, bytes).await.err(),
             };
             if let Some(e) = failed {
                 tracing::debug!(%peer, error = %e, "send failed");

@@ -69,9 +69,11 @@ pub fn parse_listen(s: &str) -> Result<(Transport, SocketAddr), String> {
         "udp" => Transport::Udp,
         "tcp" => Transport::Tcp,
         "tls" => Transport::Tls,
+        "ws" => Transport::Ws,
+        "wss" => Transport::Wss,
         other => {
             return Err(format!(
-                "transport {other:?} is not supported (udp, tcp, tls)"
+                "transport {other:?} is not supported (udp, tcp, tls, ws, wss)"
             ))
         }
     };
@@ -193,10 +195,14 @@ impl Config {
                 })
             }
         };
-        if tls.is_none() && sip_listen.iter().any(|(t, _)| *t == Transport::Tls) {
+        if tls.is_none()
+            && sip_listen
+                .iter()
+                .any(|(t, _)| matches!(t, Transport::Tls | Transport::Wss))
+        {
             return Err(ConfigError::Invalid {
                 key: "sip_listen",
-                message: "a tls listener needs tls_certificate and tls_private_key".into(),
+                message: "a tls or wss listener needs tls_certificate and tls_private_key".into(),
             });
         }
         Ok(Config {

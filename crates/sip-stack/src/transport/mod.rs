@@ -10,6 +10,7 @@ pub mod response_target;
 mod tcp;
 pub mod tls;
 mod udp;
+mod ws;
 
 pub use crate::transaction::{Peer, Transport};
 pub use received::stamp_received;
@@ -17,6 +18,7 @@ pub use response_target::response_target;
 pub use tcp::TcpTransport;
 pub use tls::{TlsError, TlsSettings};
 pub use udp::UdpTransport;
+pub use ws::WsTransport;
 
 use bytes::Bytes;
 use sip::{Message, ParseError};
@@ -73,6 +75,7 @@ pub struct Transports {
     udp: Vec<UdpTransport>,
     tcp: Vec<TcpTransport>,
     tls: Vec<TcpTransport>,
+    ws: Vec<WsTransport>,
 }
 
 /// A request larger than this goes over TCP instead of UDP (RFC 3261 §18.1.1: 200 bytes
@@ -109,11 +112,15 @@ impl Transports {
                     t.tls
                         .push(TcpTransport::bind_tls(addr, tx.clone(), settings).await?)
                 }
-                other => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::Unsupported,
-                        format!("transport {other:?} is not available yet"),
-                    ))
+                Transport::Ws => t.ws.push(WsTransport::bind(addr, tx.clone(), None).await?),
+                Transport::Wss => {
+                    let settings = tls.clone().ok_or_else(|| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            "a wss listener needs a certificate and key",
+                        )
+                    })?;
+                    t.ws.push(WsTransport::bind(addr, tx.clone(), Some(settings)).await?)
                 }
             }
         }
@@ -129,6 +136,7 @@ impl Transports {
             .collect();
         v.extend(self.tcp.iter().map(|t| (Transport::Tcp, t.local_addr())));
         v.extend(self.tls.iter().map(|t| (Transport::Tls, t.local_addr())));
+        v.extend(self.ws.iter().map(|w| (w.kind(), w.local_addr())));
         v
     }
 
@@ -170,7 +178,18 @@ impl Transports {
                 t.send(peer.addr, bytes).await?;
                 Ok(peer)
             }
-            other => Err(SendError::NoTransport(other)),
+            Transport::Ws | Transport::Wss => {
+                let w = self
+                    .ws_for(peer.transport)
+                    .ok_or(SendError::NoTransport(peer.transport))?;
+                w.send(peer.addr, bytes)?;
+                Ok(peer)
+            }
         }
+    }
+
+    /// The WebSocket transport for `transport` (WS or WSS), if one is bound.
+    pub fn ws_for(&self, transport: Transport) -> Option<&WsTransport> {
+        self.ws.iter().find(|w| w.kind() == transport)
     }
 }

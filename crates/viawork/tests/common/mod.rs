@@ -14,6 +14,7 @@ pub struct Server {
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
     pub tls: Option<SocketAddr>,
+    pub ws: Option<SocketAddr>,
 }
 
 impl Server {
@@ -37,11 +38,18 @@ impl Server {
         let mut child = cmd.spawn().expect("start viawork");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let (mut udp, mut tcp, mut tls) = (None, None, None);
+        let (mut udp, mut tcp, mut tls, mut ws) = (None, None, None, None);
+        let want_ws = env
+            .iter()
+            .any(|(k, v)| *k == "VIAWORK_SIP_LISTEN" && v.contains("ws:"));
         let want_tls = env
             .iter()
             .any(|(k, v)| *k == "VIAWORK_SIP_LISTEN" && v.contains("tls:"));
-        while udp.is_none() || tcp.is_none() || (want_tls && tls.is_none()) {
+        while udp.is_none()
+            || tcp.is_none()
+            || (want_tls && tls.is_none())
+            || (want_ws && ws.is_none())
+        {
             let line = lines
                 .next()
                 .expect("viawork exited before listening")
@@ -53,6 +61,7 @@ impl Server {
                     "udp" => udp = Some(addr),
                     "tcp" => tcp = Some(addr),
                     "tls" => tls = Some(addr),
+                    "ws" => ws = Some(addr),
                     _ => {}
                 }
             }
@@ -64,6 +73,7 @@ impl Server {
             udp: udp.expect("udp"),
             tcp: tcp.expect("tcp"),
             tls,
+            ws,
         }
     }
 }
