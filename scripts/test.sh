@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every ViaWork test: formatting, lints, unit tests, RFC 4475, simulated-network
-# tests, and the interop tests against real SIP peers on loopback (SIPp, sipsak).
+# tests, the interop tests against real SIP peers on loopback (SIPp, sipsak, OpenSSL),
+# and a bounded fuzzing run of the parsers.
 # Installs the peers from Debian's packages when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,3 +28,5 @@ echo "== cargo test"
 cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
 # Fail on a run that executed no test at all.
 grep -Eq 'test result: ok\. [1-9][0-9]* passed' target/test-output.txt
+echo "== fuzz (bounded: ${FUZZ_SECONDS:-30}s per target)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
