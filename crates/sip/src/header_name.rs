@@ -174,100 +174,98 @@ impl HeaderName {
                 _ => HeaderName::Other,
             };
         }
-        let candidates: &[HeaderName] = match name.len() {
-            2 => &[HeaderName::To],
-            3 => &[HeaderName::Via],
-            4 => &[
-                HeaderName::CSeq,
-                HeaderName::Date,
-                HeaderName::From,
-                HeaderName::RAck,
-                HeaderName::RSeq,
-                HeaderName::Path,
+        // Dispatch on length and first letter, then compare: one or two candidates.
+        let Some(first) = name.first().map(u8::to_ascii_lowercase) else {
+            return HeaderName::Other;
+        };
+        let candidates: &[(HeaderName, &[u8])] = match (name.len(), first) {
+            (2, b't') => &[(HeaderName::To, b"to")],
+            (3, b'v') => &[(HeaderName::Via, b"via")],
+            (4, b'c') => &[(HeaderName::CSeq, b"cseq")],
+            (4, b'd') => &[(HeaderName::Date, b"date")],
+            (4, b'f') => &[(HeaderName::From, b"from")],
+            (4, b'p') => &[(HeaderName::Path, b"path")],
+            (4, b'r') => &[(HeaderName::RAck, b"rack"), (HeaderName::RSeq, b"rseq")],
+            (5, b'a') => &[(HeaderName::Allow, b"allow")],
+            (5, b'e') => &[(HeaderName::Event, b"event")],
+            (5, b'r') => &[(HeaderName::Route, b"route")],
+            (6, b'a') => &[(HeaderName::Accept, b"accept")],
+            (6, b'm') => &[(HeaderName::MinSe, b"min-se")],
+            (6, b'r') => &[(HeaderName::Reason, b"reason")],
+            (6, b's') => &[(HeaderName::Server, b"server")],
+            (7, b'c') => &[
+                (HeaderName::CallId, b"call-id"),
+                (HeaderName::Contact, b"contact"),
             ],
-            5 => &[HeaderName::Allow, HeaderName::Event, HeaderName::Route],
-            6 => &[
-                HeaderName::Accept,
-                HeaderName::MinSe,
-                HeaderName::Reason,
-                HeaderName::Server,
+            (7, b'e') => &[(HeaderName::Expires, b"expires")],
+            (7, b'p') => &[(HeaderName::Privacy, b"privacy")],
+            (7, b'r') => &[(HeaderName::Require, b"require")],
+            (7, b's') => &[(HeaderName::Subject, b"subject")],
+            (7, b'w') => &[(HeaderName::Warning, b"warning")],
+            (8, b'i') => &[(HeaderName::Identity, b"identity")],
+            (8, b'p') => &[(HeaderName::Priority, b"priority")],
+            (8, b'r') => &[
+                (HeaderName::ReferTo, b"refer-to"),
+                (HeaderName::Replaces, b"replaces"),
+                (HeaderName::ReplyTo, b"reply-to"),
             ],
-            7 => &[
-                HeaderName::CallId,
-                HeaderName::Contact,
-                HeaderName::Expires,
-                HeaderName::Privacy,
-                HeaderName::Require,
-                HeaderName::Subject,
-                HeaderName::Warning,
+            (8, b's') => &[(HeaderName::SipETag, b"sip-etag")],
+            (9, b'c') => &[(HeaderName::CallInfo, b"call-info")],
+            (9, b'd') => &[(HeaderName::Diversion, b"diversion")],
+            (9, b'r') => &[(HeaderName::ReferSub, b"refer-sub")],
+            (9, b's') => &[(HeaderName::Supported, b"supported")],
+            (9, b't') => &[(HeaderName::Timestamp, b"timestamp")],
+            (10, b'a') => &[(HeaderName::AlertInfo, b"alert-info")],
+            (10, b'e') => &[(HeaderName::ErrorInfo, b"error-info")],
+            (10, b'u') => &[(HeaderName::UserAgent, b"user-agent")],
+            (11, b'i') => &[(HeaderName::InReplyTo, b"in-reply-to")],
+            (11, b'm') => &[(HeaderName::MinExpires, b"min-expires")],
+            (11, b'r') => &[
+                (HeaderName::ReferredBy, b"referred-by"),
+                (HeaderName::RetryAfter, b"retry-after"),
             ],
-            8 => &[
-                HeaderName::Priority,
-                HeaderName::ReferTo,
-                HeaderName::Replaces,
-                HeaderName::ReplyTo,
-                HeaderName::SipETag,
-                HeaderName::Identity,
+            (11, b'u') => &[(HeaderName::Unsupported, b"unsupported")],
+            (12, b'a') => &[(HeaderName::AllowEvents, b"allow-events")],
+            (12, b'c') => &[(HeaderName::ContentType, b"content-type")],
+            (12, b'h') => &[(HeaderName::HistoryInfo, b"history-info")],
+            (12, b'm') => &[
+                (HeaderName::MaxForwards, b"max-forwards"),
+                (HeaderName::MimeVersion, b"mime-version"),
             ],
-            9 => &[
-                HeaderName::CallInfo,
-                HeaderName::Supported,
-                HeaderName::Timestamp,
-                HeaderName::ReferSub,
-                HeaderName::Diversion,
+            (12, b'o') => &[(HeaderName::Organization, b"organization")],
+            (12, b'r') => &[(HeaderName::RecordRoute, b"record-route")],
+            (12, b's') => &[(HeaderName::SipIfMatch, b"sip-if-match")],
+            (13, b'a') => &[(HeaderName::Authorization, b"authorization")],
+            (13, b'p') => &[(HeaderName::ProxyRequire, b"proxy-require")],
+            (13, b's') => &[(HeaderName::ServiceRoute, b"service-route")],
+            (13, b't') => &[(HeaderName::TargetDialog, b"target-dialog")],
+            (14, b'c') => &[(HeaderName::ContentLength, b"content-length")],
+            (15, b'a') => &[
+                (HeaderName::AcceptEncoding, b"accept-encoding"),
+                (HeaderName::AcceptLanguage, b"accept-language"),
             ],
-            10 => &[
-                HeaderName::AlertInfo,
-                HeaderName::ErrorInfo,
-                HeaderName::UserAgent,
+            (15, b'r') => &[(HeaderName::RemotePartyId, b"remote-party-id")],
+            (15, b's') => &[(HeaderName::SessionExpires, b"session-expires")],
+            (16, b'c') => &[
+                (HeaderName::ContentEncoding, b"content-encoding"),
+                (HeaderName::ContentLanguage, b"content-language"),
             ],
-            11 => &[
-                HeaderName::InReplyTo,
-                HeaderName::MinExpires,
-                HeaderName::ReferredBy,
-                HeaderName::RetryAfter,
-                HeaderName::Unsupported,
+            (16, b'w') => &[(HeaderName::WwwAuthenticate, b"www-authenticate")],
+            (18, b'p') => &[(HeaderName::ProxyAuthenticate, b"proxy-authenticate")],
+            (18, b's') => &[(HeaderName::SubscriptionState, b"subscription-state")],
+            (19, b'a') => &[(HeaderName::AuthenticationInfo, b"authentication-info")],
+            (19, b'c') => &[(HeaderName::ContentDisposition, b"content-disposition")],
+            (19, b'p') => &[
+                (HeaderName::PAssertedIdentity, b"p-asserted-identity"),
+                (HeaderName::ProxyAuthorization, b"proxy-authorization"),
             ],
-            12 => &[
-                HeaderName::AllowEvents,
-                HeaderName::ContentType,
-                HeaderName::MaxForwards,
-                HeaderName::MimeVersion,
-                HeaderName::Organization,
-                HeaderName::RecordRoute,
-                HeaderName::SipIfMatch,
-                HeaderName::HistoryInfo,
-            ],
-            13 => &[
-                HeaderName::Authorization,
-                HeaderName::ProxyRequire,
-                HeaderName::ServiceRoute,
-                HeaderName::TargetDialog,
-            ],
-            14 => &[HeaderName::ContentLength],
-            15 => &[
-                HeaderName::AcceptEncoding,
-                HeaderName::AcceptLanguage,
-                HeaderName::SessionExpires,
-                HeaderName::RemotePartyId,
-            ],
-            16 => &[
-                HeaderName::ContentEncoding,
-                HeaderName::ContentLanguage,
-                HeaderName::WwwAuthenticate,
-            ],
-            18 => &[HeaderName::ProxyAuthenticate, HeaderName::SubscriptionState],
-            19 => &[
-                HeaderName::AuthenticationInfo,
-                HeaderName::ContentDisposition,
-                HeaderName::PAssertedIdentity,
-                HeaderName::ProxyAuthorization,
-            ],
-            20 => &[HeaderName::PPreferredIdentity],
+            (20, b'p') => &[(HeaderName::PPreferredIdentity, b"p-preferred-identity")],
             _ => return HeaderName::Other,
         };
-        for &c in candidates {
-            if c.as_str().as_bytes().eq_ignore_ascii_case(name) {
+        // Candidates are lower case letters and '-': OR-ing 0x20 folds the case of a letter
+        // and leaves '-' alone (a CR would fold to '-' too, but names are tokens).
+        for &(c, lower) in candidates {
+            if name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b) {
                 return c;
             }
         }
@@ -397,6 +395,7 @@ mod tests {
         assert_eq!(HeaderName::from_bytes(b"call-id"), HeaderName::CallId);
         assert_eq!(HeaderName::from_bytes(b"C%6Fntact"), HeaderName::Other);
         assert_eq!(HeaderName::from_bytes(b"X-Custom"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b""), HeaderName::Other);
     }
 
     #[test]

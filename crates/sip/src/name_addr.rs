@@ -56,7 +56,7 @@ impl<'a> NameAddr<'a> {
                 return Err("quoted display name without <URI>");
             }
             (Some(DisplayName::Quoted(&s[1..n - 1])), rest)
-        } else if let Some(lt) = s.find('<') {
+        } else if let Some(lt) = crate::text::find_byte(s, b'<') {
             let dn = trim(&s[..lt]);
             if !dn.bytes().all(|c| is_token_byte(c) || is_lws(c)) {
                 return Err("display name has characters that need quotes");
@@ -71,7 +71,7 @@ impl<'a> NameAddr<'a> {
             (None, s)
         };
         if let Some(inner) = rest.strip_prefix('<') {
-            let gt = inner.find('>').ok_or("missing '>'")?;
+            let gt = crate::text::find_byte(inner, b'>').ok_or("missing '>'")?;
             let uri = Uri::parse(&inner[..gt]).map_err(|e| e.0)?;
             let params = Params::parse_header(&inner[gt + 1..])?;
             Ok(NameAddr {
@@ -82,7 +82,7 @@ impl<'a> NameAddr<'a> {
             })
         } else {
             // addr-spec: parameters belong to the header, so the URI ends at the first ';'.
-            let end = rest.find(';').unwrap_or(rest.len());
+            let end = crate::text::find_byte(rest, b';').unwrap_or(rest.len());
             let uri_text = trim(&rest[..end]);
             if uri_text.contains(['?', ',']) {
                 return Err("a URI with headers or commas must be in <>");

@@ -147,7 +147,7 @@ impl<'a> Params<'a> {
             return Err("expected ';' before a URI parameter");
         }
         for p in raw[1..].split(';') {
-            let (name, value) = match p.split_once('=') {
+            let (name, value) = match crate::text::split_once_byte(p, b'=') {
                 Some((n, v)) => (n, Some(v)),
                 None => (p, None),
             };
@@ -219,14 +219,14 @@ impl<'a> Iterator for ParamIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.rest.strip_prefix(';')?;
         let (item, rest) = match self.mode {
-            Mode::Uri => match s.find(';') {
+            Mode::Uri => match crate::text::find_byte(s, b';') {
                 Some(i) => (&s[..i], &s[i..]),
                 None => (s, ""),
             },
             Mode::Header => crate::text::split_at_unquoted(s, |b| b == b';'),
         };
         self.rest = trim(rest);
-        let (name, value) = match item.split_once('=') {
+        let (name, value) = match crate::text::split_once_byte(item, b'=') {
             Some((n, v)) => (trim(n), Some(trim(v))),
             None => (trim(item), None),
         };

@@ -84,6 +84,20 @@ pub fn trim_start(s: &str) -> &str {
     &s[start..]
 }
 
+/// Position of the first `b` in `s`. For the short strings of header values a plain
+/// loop beats the set-up cost of a vectorised search.
+#[inline]
+pub fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
+/// Splits at the first `b`, dropping it.
+#[inline]
+pub fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = find_byte(s, b)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 /// Position of the first LWS byte.
 #[inline]
 pub fn find_lws(s: &str) -> Option<usize> {

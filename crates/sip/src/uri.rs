@@ -82,7 +82,7 @@ impl fmt::Display for Host<'_> {
 /// Splits `host[:port]`, with IPv6 references in brackets.
 pub(crate) fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), UriError> {
     let (host, port) = if s.starts_with('[') {
-        let end = s.find(']').ok_or(UriError("unterminated IPv6 reference"))?;
+        let end = crate::text::find_byte(s, b']').ok_or(UriError("unterminated IPv6 reference"))?;
         let rest = &s[end + 1..];
         match rest.strip_prefix(':') {
             Some(p) => (&s[..=end], Some(p)),
@@ -90,7 +90,7 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), UriErro
             None => return Err(UriError("junk after IPv6 reference")),
         }
     } else {
-        match s.split_once(':') {
+        match crate::text::split_once_byte(s, b':') {
             Some((h, p)) => (h, Some(p)),
             None => (s, None),
         }
@@ -135,13 +135,13 @@ impl<'a> SipUri<'a> {
     fn parse_rest(secure: bool, rest: &'a str) -> Result<SipUri<'a>, UriError> {
         // No unescaped '@' may appear in the user, password, parameters or headers, so the
         // first one ends the userinfo even when the user contains '?' or ';' (RFC 4475 3.1.1.2).
-        let (userinfo, hostpart) = match rest.find('@') {
+        let (userinfo, hostpart) = match crate::text::find_byte(rest, b'@') {
             Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
             None => (None, rest),
         };
         let (user, password) = match userinfo {
             Some(ui) => {
-                let (u, p) = match ui.split_once(':') {
+                let (u, p) = match crate::text::split_once_byte(ui, b':') {
                     Some((u, p)) => (u, Some(p)),
                     None => (ui, None),
                 };
@@ -157,11 +157,11 @@ impl<'a> SipUri<'a> {
             }
             None => (None, None),
         };
-        let (hp_params, headers) = match hostpart.split_once('?') {
+        let (hp_params, headers) = match crate::text::split_once_byte(hostpart, b'?') {
             Some((a, h)) => (a, Some(h)),
             None => (hostpart, None),
         };
-        let (hostport, params) = match hp_params.find(';') {
+        let (hostport, params) = match crate::text::find_byte(hp_params, b';') {
             Some(i) => (&hp_params[..i], &hp_params[i..]),
             None => (hp_params, ""),
         };
@@ -169,13 +169,14 @@ impl<'a> SipUri<'a> {
         let params = Params::parse_uri(params).map_err(UriError)?;
         if let Some(h) = headers {
             let ok = !h.is_empty()
-                && h.split('&').all(|hv| match hv.split_once('=') {
-                    Some((n, v)) => {
-                        let c = |b: u8| HEADER_CHAR[b as usize];
-                        !n.is_empty() && valid_escaped(n, c) && valid_escaped(v, c)
-                    }
-                    None => false,
-                });
+                && h.split('&')
+                    .all(|hv| match crate::text::split_once_byte(hv, b'=') {
+                        Some((n, v)) => {
+                            let c = |b: u8| HEADER_CHAR[b as usize];
+                            !n.is_empty() && valid_escaped(n, c) && valid_escaped(v, c)
+                        }
+                        None => false,
+                    });
             if !ok {
                 return Err(UriError("bad URI headers"));
             }
@@ -273,7 +274,7 @@ pub struct TelUri<'a> {
 
 impl<'a> TelUri<'a> {
     fn parse_rest(rest: &'a str) -> Result<TelUri<'a>, UriError> {
-        let (number, params) = match rest.find(';') {
+        let (number, params) = match crate::text::find_byte(rest, b';') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
@@ -345,7 +346,7 @@ impl<'a> Uri<'a> {
         {
             return Err(UriError("URI contains white space or a delimiter"));
         }
-        let (scheme, rest) = s.split_once(':').ok_or(UriError("no scheme"))?;
+        let (scheme, rest) = crate::text::split_once_byte(s, b':').ok_or(UriError("no scheme"))?;
         let sb = scheme.as_bytes();
         if sb.is_empty()
             || !sb[0].is_ascii_alphabetic()

@@ -12,7 +12,7 @@ pub struct CallId<'a>(pub &'a str);
 
 /// Checks the `callid` grammar (also used by Replaces).
 pub(crate) fn valid_call_id(s: &str) -> bool {
-    let (a, b) = match s.split_once('@') {
+    let (a, b) = match crate::text::split_once_byte(s, b'@') {
         Some((a, b)) => (a, Some(b)),
         None => (s, None),
     };

@@ -69,8 +69,9 @@ impl<'a> TypedHeader<'a> for Via<'a> {
     const LIST: bool = true;
     fn parse(s: &'a str) -> Result<Self, HeaderError> {
         let e = |r| err(HeaderName::Via, r);
-        let (protocol, rest) = s.split_once('/').ok_or(e("no protocol"))?;
-        let (version, rest) = rest.split_once('/').ok_or(e("no protocol version"))?;
+        let (protocol, rest) = crate::text::split_once_byte(s, b'/').ok_or(e("no protocol"))?;
+        let (version, rest) =
+            crate::text::split_once_byte(rest, b'/').ok_or(e("no protocol version"))?;
         let (protocol, version) = (trim(protocol), trim(version));
         if !is_token(protocol) || !is_token(version) {
             return Err(e("bad sent-protocol"));
