@@ -9,6 +9,7 @@
 use bytes::Bytes;
 use sip::builder::ResponseBuilder;
 use sip::{HeaderName, Message, Method, ParseError};
+use sip_stack::auth::{ChallengeKind, DigestServer, NonceKey};
 use sip_stack::uas::{check_request, Capabilities, Refusal};
 use std::fmt::Write;
 
@@ -18,6 +19,7 @@ pub struct SipService {
     caps: Capabilities,
     server_name: String,
     warn_agent: String,
+    digest: DigestServer,
 }
 
 /// Largest Warning text, so a huge bad header does not make a huge response.
@@ -56,6 +58,9 @@ impl SipService {
             },
             server_name: server_name.to_owned(),
             warn_agent: domain.to_owned(),
+            // The realm is the SIP domain; nonces are signed with a key made at startup
+            // (a pool will share one through the store).
+            digest: DigestServer::new(domain, NonceKey::random()),
         }
     }
 
@@ -115,6 +120,7 @@ impl SipService {
                 .header(HeaderName::AcceptEncoding, "identity"),
             // No dialogs and no transactions to cancel exist yet.
             Method::Cancel => self.base(req, 481),
+            Method::Register => return self.register(req),
             _ if to_tagged => self.base(req, 481),
             // No directory yet: nobody is known here.
             _ => self.base(req, 404),
@@ -122,6 +128,34 @@ impl SipService {
         let resp = response.build().ok()?;
         tracing::debug!(method = %method, status = resp.status(), "answered request");
         Some(resp)
+    }
+
+    /// REGISTER: every request is challenged first (RFC 3261 §22, RFC 8760), known user or
+    /// not, so the registrar cannot be used to enumerate accounts. With no directory yet,
+    /// no credentials verify, so the answer stays a challenge (or 400 for malformed
+    /// credentials, naming the field).
+    fn register(&self, req: &Message) -> Option<Message> {
+        let now = std::time::SystemTime::now();
+        let tag = Self::to_tag();
+        let failure = match self
+            .digest
+            .verify(req, ChallengeKind::Www, |_, _, _| None, now)
+        {
+            Ok(ok) => {
+                tracing::info!(user = %ok.username, "REGISTER authenticated but no registrar yet");
+                return self.reply(req, 404);
+            }
+            Err(f) => f,
+        };
+        tracing::debug!(reason = ?failure, "REGISTER challenged");
+        let resp = self
+            .digest
+            .failure_response(req, &failure, ChallengeKind::Www, Some(&tag), now)
+            .ok()?;
+        resp.edit()
+            .append("Server", &self.server_name)
+            .finish()
+            .ok()
     }
 
     /// A plain response with this server's To tag and Server header.

@@ -127,6 +127,12 @@ fn server_answers_torture_messages_as_rfc4475_expects() {
         ("inv2543.dat", Some(404)),
         ("esc01.dat", Some(404)),
         ("lwsdisp.dat", Some(200)),
+        // REGISTER is always challenged first, whatever the Authorization scheme.
+        ("regaut01.dat", Some(401)),
+        ("cparam01.dat", Some(401)),
+        ("cparam02.dat", Some(401)),
+        ("regescrt.dat", Some(401)),
+        ("unksm2.dat", Some(401)),
         ("intmeth.dat", Some(501)),
         ("esc02.dat", Some(501)),
     ];
@@ -169,6 +175,12 @@ fn server_answers_torture_messages_as_rfc4475_expects() {
                         assert!(header(a, "Accept").is_some_and(|v| v.contains("application/sdp")))
                     }
                     501 | 405 => assert!(header(a, "Allow").is_some()),
+                    401 => assert!(
+                        header(a, "WWW-Authenticate").is_some_and(
+                            |c| c.starts_with("Digest ") && c.contains("algorithm=SHA-256")
+                        ),
+                        "{file}: {a}"
+                    ),
                     _ => {}
                 }
             }
