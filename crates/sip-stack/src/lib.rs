@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod dialog;
 pub mod endpoint;
+pub mod failover;
 pub mod resolve;
 pub mod salvage;
 pub mod transaction;

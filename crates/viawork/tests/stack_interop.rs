@@ -304,3 +304,78 @@ async fn stack_as_uac_over_a_lossy_path_completes_every_call() {
     let sf = scenario("uas_lossy.xml").display().to_string();
     place_calls(Transport::Udp, &["-sf", &sf], 20).await;
 }
+
+/// RFC 3263 §4.3 failover on a real network: the first target refuses the TCP connection
+/// (nothing listens there), the endpoint reports a transport error, and the request goes
+/// again, with a new branch, to the second target, which answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_moves_to_the_next_target_after_a_transport_error() {
+    use sip_stack::failover::{Failover, Outcome, Verdict};
+    use sip_stack::resolve::Plan;
+    let (uas, mut uas_events) = start_endpoint().await;
+    let (uac, mut uac_events) = start_endpoint().await;
+    let live = uas.local_addr(Transport::Tcp).unwrap();
+    // A port that was just free: connecting to it is refused.
+    let dead: SocketAddr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    tokio::spawn(async move {
+        while let Some(ev) = uas_events.recv().await {
+            if let EndpointEvent::Tu(TuEvent::Request { key, msg, .. }) = ev {
+                let ok = ResponseBuilder::reply(&msg, 200, Some("fo"))
+                    .build()
+                    .unwrap();
+                uas.send_response(key, ok).await.unwrap();
+            }
+        }
+    });
+    let local = uac.local_addr(Transport::Tcp).unwrap();
+    let options = RequestBuilder::new(&Method::Options, &"sip:pbx@pbx.test")
+        .header(
+            HeaderName::Via,
+            format!("SIP/2.0/TCP {local};branch={};rport", new_branch()),
+        )
+        .header(HeaderName::From, format!("<sip:viawork@{local}>;tag=fo1"))
+        .header(HeaderName::To, "<sip:pbx@pbx.test>")
+        .header(HeaderName::CallId, "failover-1")
+        .header(HeaderName::CSeq, "1 OPTIONS")
+        .header(HeaderName::MaxForwards, 70)
+        .build()
+        .unwrap();
+    let plan = Plan::new(
+        vec![
+            Peer::new(dead, Transport::Tcp),
+            Peer::new(live, Transport::Tcp),
+        ],
+        None,
+    );
+    let mut failover = Failover::new(options, plan);
+    let (msg, peer) = failover.next_attempt().unwrap().unwrap();
+    assert_eq!(peer.addr, dead);
+    uac.send_request(msg, peer).await.unwrap();
+    loop {
+        let outcome = match uac_events.recv().await.expect("endpoint running") {
+            EndpointEvent::Tu(TuEvent::TransportError { .. }) => Outcome::TransportError,
+            EndpointEvent::Tu(TuEvent::Timeout { .. }) => Outcome::Timeout,
+            EndpointEvent::Tu(TuEvent::Response { msg, .. })
+                if msg.status().unwrap_or(0) >= 200 =>
+            {
+                Outcome::Final(msg.status().unwrap())
+            }
+            _ => continue,
+        };
+        match failover.on_outcome(outcome).unwrap() {
+            Verdict::Retry(msg, peer) => {
+                assert_eq!(peer.addr, live);
+                uac.send_request(msg, peer).await.unwrap();
+            }
+            Verdict::Done => {
+                assert_eq!(outcome, Outcome::Final(200));
+                break;
+            }
+            Verdict::Exhausted(o) => panic!("no target answered: {o:?}"),
+        }
+    }
+    assert_eq!(failover.attempts(), 2);
+}
