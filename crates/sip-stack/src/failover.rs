@@ -23,6 +23,7 @@ pub enum Outcome {
 
 /// What to do after an outcome.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Verdict {
     /// The request got its answer (any final but 503); stop here.
     Done,
