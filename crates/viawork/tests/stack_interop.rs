@@ -279,11 +279,7 @@ async fn place_calls(transport: Transport, sipp_scenario: &[&str], calls: u32) {
                             handle.send_request(bye, peer).await.unwrap();
                         }
                     }
-                    (Method::Bye, Some(200)) => {
-                        if invites.remove(&call_id).is_some() {
-                            done += 1;
-                        }
-                    }
+                    (Method::Bye, Some(200)) if invites.remove(&call_id).is_some() => done += 1,
                     _ => {}
                 }
             }

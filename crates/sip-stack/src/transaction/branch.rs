@@ -1,6 +1,6 @@
 //! Fresh branch parameters (RFC 3261 §8.1.1.7): the magic cookie `z9hG4bK` followed by
 //! enough randomness to be unique in space and time, which is what lets
-//! [`super::matching`] identify a transaction by its branch alone.
+//! the matching rules identify a transaction by its branch alone.
 
 use rand::Rng;
 

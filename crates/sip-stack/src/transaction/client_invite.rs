@@ -19,7 +19,7 @@ use super::peer::Peer;
 use super::timers::{due, earliest, Backoff, TimerConfig};
 use super::wire::Wire;
 use sip::Message;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// States of §17.1.1.2 and RFC 6026 §7.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,14 +114,19 @@ impl ClientInvite {
                 self.timer_a = None;
                 self.timer_b = None;
                 // §17.1.1.3: the transaction itself ACKs a non-2xx final response.
-                let ack = self.request.message().map(|req| build_ack_for_non_2xx(&req, &resp));
+                let ack = self
+                    .request
+                    .message()
+                    .map(|req| build_ack_for_non_2xx(&req, &resp));
                 match ack {
                     Some(Ok(ack)) => {
                         self.ack = Some(Wire::of(&ack));
                         out.transmit(ack, self.peer, Some(self.key));
                     }
+                    Some(Err(e)) => {
+                        tracing::warn!(key = %self.key, error = %e, "cannot build the ACK")
+                    }
                     None => {}
-                    Some(Err(e)) => tracing::warn!(key = %self.key, error = %e, "cannot build the ACK"),
                 }
                 out.event(TuEvent::Response {
                     key: self.key,
@@ -129,7 +134,7 @@ impl ClientInvite {
                 });
                 // Timer D: 32 s over UDP, zero over reliable transports.
                 let wait = if self.peer.is_reliable() {
-                    Default::default()
+                    Duration::ZERO
                 } else {
                     cfg.timer_d
                 };

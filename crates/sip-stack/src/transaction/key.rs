@@ -1,6 +1,6 @@
 //! [`TransactionKey`]: the handle by which the layer and its transaction user name a
 //! transaction. It is a small copyable id, not the RFC 3261 matching data (that lives in
-//! [`super::matching`]): the TU keeps it in its own tables and hands it back with each
+//! the matching rules): the TU keeps it in its own tables and hands it back with each
 //! response it sends. A key means something only to the layer that issued it.
 
 use std::fmt;

@@ -11,8 +11,9 @@ use super::client_invite::ClientInvite;
 use super::client_non_invite::ClientNonInvite;
 use super::error::TransactionError;
 use super::ids::IdMap;
+use super::index::Index;
 use super::key::{TransactionKey, TransactionKind};
-use super::matching::{AckKey, ClientKey, ServerKey};
+use super::matching::{AckMatch, ClientKey, ClientMatch, ServerKey, ServerMatch};
 use super::output::{Output, Transmit, TuEvent};
 use super::peer::Peer;
 use super::schedule::{Owner, Schedule};
@@ -23,21 +24,19 @@ use super::timers::TimerConfig;
 use super::uas_2xx::Pending2xx;
 use sip::{HeaderError, HeaderName, Message, Method};
 use smallvec::SmallVec;
-use std::collections::HashMap;
 use std::time::Instant;
 
-/// One of the four state machines, by their RFC 3261 abbreviations (boxed: they hold
-/// whole messages and differ in size).
+/// One of the four state machines, by their RFC 3261 abbreviations.
 #[derive(Debug)]
 enum Machine {
     /// INVITE client transaction.
-    Ict(Box<ClientInvite>),
+    Ict(ClientInvite),
     /// Non-INVITE client transaction.
-    Nict(Box<ClientNonInvite>),
+    Nict(ClientNonInvite),
     /// INVITE server transaction.
-    Ist(Box<ServerInvite>),
+    Ist(ServerInvite),
     /// Non-INVITE server transaction.
-    Nist(Box<ServerNonInvite>),
+    Nist(ServerNonInvite),
 }
 
 impl Machine {
@@ -76,14 +75,17 @@ enum IndexKey {
     Server(ServerKey),
 }
 
+/// An [`IndexKey`] with its hash in the [`Index`] it is in.
+type Indexed = (u64, IndexKey);
+
 /// A live transaction.
 #[derive(Debug)]
 struct Slot {
     key: TransactionKey,
     machine: Machine,
-    /// Every key in `clients` or `servers` that points here (an RFC 2543 INVITE also gets
-    /// the key of its ACK).
-    index: SmallVec<[IndexKey; 1]>,
+    /// Every key under which `clients` or `servers` finds this transaction (an RFC 2543
+    /// INVITE also gets the key of its ACK).
+    index: SmallVec<[Indexed; 1]>,
     /// The wake-up registered in the schedule.
     wake: Option<Instant>,
 }
@@ -93,6 +95,8 @@ struct Slot {
 struct Waiting {
     pending: Pending2xx,
     wake: Option<Instant>,
+    /// The hash of its ACK key in `acks`.
+    ack_hash: Option<u64>,
 }
 
 /// The RFC 3261 §17 transaction layer of one endpoint (see the [module docs](super)).
@@ -101,12 +105,12 @@ pub struct TransactionLayer {
     config: TimerConfig,
     next_id: u64,
     slots: IdMap<Slot>,
-    clients: HashMap<ClientKey, u64>,
-    servers: HashMap<ServerKey, u64>,
+    clients: Index,
+    servers: Index,
     /// 2xx retransmissions, by the id of their INVITE server transaction.
     pending: IdMap<Waiting>,
     /// Call-ID, CSeq number and To tag of each pending 2xx → its INVITE id.
-    acks: HashMap<AckKey, u64>,
+    acks: Index,
     schedule: Schedule,
     out: Output,
     due: Vec<Owner>,
@@ -119,10 +123,10 @@ impl TransactionLayer {
             config: config.sanitized(),
             next_id: 1,
             slots: IdMap::default(),
-            clients: HashMap::new(),
-            servers: HashMap::new(),
+            clients: Index::default(),
+            servers: Index::default(),
             pending: IdMap::default(),
-            acks: HashMap::new(),
+            acks: Index::default(),
             schedule: Schedule::default(),
             out: Output::default(),
             due: Vec::new(),
@@ -158,6 +162,7 @@ impl TransactionLayer {
         now: Instant,
     ) -> Result<TransactionKey, TransactionError> {
         let method = req.method().ok_or(TransactionError::NotARequest)?;
+        let is_invite = *method == Method::Invite;
         if *method == Method::Ack {
             return Err(TransactionError::AckNotAllowed);
         }
@@ -173,25 +178,27 @@ impl TransactionLayer {
                 return Err(HeaderError::new(h, "missing").into());
             }
         }
-        let ck = ClientKey::for_request(&req)?;
-        if self.clients.contains_key(&ck) {
+        let matching = ClientMatch::of_request(&req)?;
+        let (hash, existing) = self.find_client(&matching);
+        if existing.is_some() {
             return Err(TransactionError::DuplicateBranch {
-                branch: ck.branch().to_owned(),
-                method: ck.method().to_string(),
+                branch: matching.branch().to_owned(),
+                method: matching.method().to_owned(),
             });
         }
-        let (id, machine) = if *method == Method::Invite {
+        let ck = matching.to_key();
+        let (key, machine) = if is_invite {
             let key = self.new_key(TransactionKind::ClientInvite);
             let t = ClientInvite::start(key, req, peer, now, &self.config, &mut self.out);
-            (key, Machine::Ict(Box::new(t)))
+            (key, Machine::Ict(t))
         } else {
             let key = self.new_key(TransactionKind::ClientNonInvite);
             let t = ClientNonInvite::start(key, req, peer, now, &self.config, &mut self.out);
-            (key, Machine::Nict(Box::new(t)))
+            (key, Machine::Nict(t))
         };
-        self.clients.insert(ck.clone(), id.id());
-        self.insert(id, machine, IndexKey::Client(ck));
-        Ok(id)
+        self.clients.insert(hash, key.id());
+        self.insert(key, machine, (hash, IndexKey::Client(ck)));
+        Ok(key)
     }
 
     /// The TU answers the request of server transaction `key`. The response goes to the
@@ -216,8 +223,11 @@ impl TransactionLayer {
                 // RFC 2543: the ACK carries the final response's To tag (§17.2.3), so an
                 // old-style transaction is also indexed under it.
                 let alias = match slot.index.first() {
-                    Some(IndexKey::Server(k)) if code >= 200 && k.is_rfc2543() => {
-                        k.for_ack_with_to_tag(resp.to_header().ok().and_then(|t| t.tag()))
+                    Some((_, IndexKey::Server(k))) if code >= 200 && k.as_match().is_rfc2543() => {
+                        let to_tag = resp.to_header().ok().and_then(|t| t.tag());
+                        k.as_match()
+                            .for_ack_with_to_tag(to_tag)
+                            .map(|m| (self.servers.hash(&m), m.to_key()))
                     }
                     _ => None,
                 };
@@ -226,9 +236,9 @@ impl TransactionLayer {
                     .then(|| Pending2xx::start(*key, &resp, t.peer(), now, &self.config));
                 t.send_response(resp, now, &self.config, &mut self.out)?;
                 accepted = pending;
-                if let Some(alias) = alias {
-                    self.servers.entry(alias.clone()).or_insert(id);
-                    slot.index.push(IndexKey::Server(alias));
+                if let Some((hash, alias)) = alias {
+                    self.servers.insert(hash, id);
+                    slot.index.push((hash, IndexKey::Server(alias)));
                 }
             }
             Machine::Nist(t) => t.send_response(resp, now, &self.config, &mut self.out)?,
@@ -365,7 +375,7 @@ impl TransactionLayer {
         TransactionKey::new(id, kind)
     }
 
-    fn insert(&mut self, key: TransactionKey, machine: Machine, index: IndexKey) {
+    fn insert(&mut self, key: TransactionKey, machine: Machine, index: Indexed) {
         let mut keys = SmallVec::new();
         keys.push(index);
         self.slots.insert(
@@ -380,8 +390,45 @@ impl TransactionLayer {
         self.after_step(key.id());
     }
 
+    /// The client transaction `m` names, with the hash `m` has in `clients`.
+    fn find_client(&self, m: &ClientMatch<'_>) -> (u64, Option<u64>) {
+        let hash = self.clients.hash(m);
+        let found = self.clients.candidates(hash).iter().copied().find(|id| {
+            self.slots.get(id).is_some_and(|s| {
+                s.index
+                    .iter()
+                    .any(|(_, k)| matches!(k, IndexKey::Client(c) if c.as_match() == *m))
+            })
+        });
+        (hash, found)
+    }
+
+    /// The server transaction `m` names, with the hash `m` has in `servers`.
+    fn find_server(&self, m: &ServerMatch<'_>) -> (u64, Option<u64>) {
+        let hash = self.servers.hash(m);
+        let found = self.servers.candidates(hash).iter().copied().find(|id| {
+            self.slots.get(id).is_some_and(|s| {
+                s.index
+                    .iter()
+                    .any(|(_, k)| matches!(k, IndexKey::Server(c) if c.as_match() == *m))
+            })
+        });
+        (hash, found)
+    }
+
+    /// The INVITE whose pending 2xx an ACK with `m` acknowledges.
+    fn find_pending(&self, m: &AckMatch<'_>) -> Option<u64> {
+        let hash = self.acks.hash(m);
+        self.acks.candidates(hash).iter().copied().find(|id| {
+            self.pending
+                .get(id)
+                .and_then(|w| w.pending.ack_key())
+                .is_some_and(|k| k.as_match() == *m)
+        })
+    }
+
     fn on_response(&mut self, msg: Message, peer: Peer, now: Instant) {
-        let id = ClientKey::for_response(&msg).and_then(|k| self.clients.get(&k).copied());
+        let id = ClientMatch::of_response(&msg).and_then(|m| self.find_client(&m).1);
         let slot = id.and_then(|id| self.slots.get_mut(&id).map(|s| (id, s)));
         let Some((id, slot)) = slot else {
             self.out.event(TuEvent::Stray { msg, peer });
@@ -398,21 +445,32 @@ impl TransactionLayer {
     }
 
     fn on_request(&mut self, msg: Message, peer: Peer, now: Instant) {
-        let Some(method) = msg.method().cloned() else {
-            return;
-        };
-        let key = match ServerKey::for_request(&msg) {
-            Ok(k) => k,
+        let Some(method) = msg.method() else { return };
+        let (is_ack, is_invite, is_cancel) = (
+            *method == Method::Ack,
+            *method == Method::Invite,
+            *method == Method::Cancel,
+        );
+        let matching = match ServerMatch::of_request(&msg) {
+            Ok(m) => m,
             Err(e) => {
                 tracing::debug!(error = %e, %peer, "request dropped: cannot match it to a transaction");
                 return;
             }
         };
-        if method == Method::Ack {
-            self.on_ack(&key, msg, peer, now);
+        if is_ack {
+            // The ACK for a 2xx the layer is retransmitting (the common case; it has a
+            // branch of its own), else an ACK of the INVITE transaction (§17.2.3).
+            let pending = AckMatch::of(&msg).and_then(|m| self.find_pending(&m));
+            let txn = match pending {
+                Some(_) => None,
+                None => self.find_server(&matching).1,
+            };
+            self.on_ack(pending, txn, msg, peer, now);
             return;
         }
-        if let Some(&id) = self.servers.get(&key) {
+        let (hash, existing) = self.find_server(&matching);
+        if let Some(id) = existing {
             // A retransmission (§17.2.1, §17.2.2): never reaches the TU again.
             if let Some(slot) = self.slots.get_mut(&id) {
                 match &mut slot.machine {
@@ -424,71 +482,51 @@ impl TransactionLayer {
             }
             return;
         }
-        let (key_id, machine, event) = match method {
-            Method::Invite => {
-                let k = self.new_key(TransactionKind::ServerInvite);
-                let t = ServerInvite::start(k, &msg, peer, now, &self.config, &mut self.out);
-                let ev = TuEvent::Request { key: k, msg, peer };
-                (k, Machine::Ist(Box::new(t)), ev)
-            }
-            Method::Cancel => {
-                let k = self.new_key(TransactionKind::ServerNonInvite);
-                // §9.2: the INVITE it cancels matches with the method ignored.
-                let invite_key = self
-                    .servers
-                    .get(&key.with_method(Method::Invite))
-                    .and_then(|id| self.slots.get(id))
-                    .map(|s| s.key)
-                    .filter(|k| k.kind() == TransactionKind::ServerInvite);
-                let ev = TuEvent::Cancel {
+        // §9.2: the INVITE a CANCEL cancels matches it with the method ignored.
+        let invite_key = if is_cancel {
+            self.find_server(&matching.with_method("INVITE"))
+                .1
+                .and_then(|id| self.slots.get(&id))
+                .map(|s| s.key)
+                .filter(|k| k.kind() == TransactionKind::ServerInvite)
+        } else {
+            None
+        };
+        let server_key = matching.to_key();
+        let (key, machine, event) = if is_invite {
+            let k = self.new_key(TransactionKind::ServerInvite);
+            let t = ServerInvite::start(k, &msg, peer, now, &self.config, &mut self.out);
+            (k, Machine::Ist(t), TuEvent::Request { key: k, msg, peer })
+        } else {
+            let k = self.new_key(TransactionKind::ServerNonInvite);
+            let event = if is_cancel {
+                TuEvent::Cancel {
                     key: k,
                     invite_key,
                     msg,
                     peer,
-                };
-                (
-                    k,
-                    Machine::Nist(Box::new(ServerNonInvite::start(k, peer))),
-                    ev,
-                )
-            }
-            _ => {
-                let k = self.new_key(TransactionKind::ServerNonInvite);
-                let ev = TuEvent::Request { key: k, msg, peer };
-                (
-                    k,
-                    Machine::Nist(Box::new(ServerNonInvite::start(k, peer))),
-                    ev,
-                )
-            }
+                }
+            } else {
+                TuEvent::Request { key: k, msg, peer }
+            };
+            (k, Machine::Nist(ServerNonInvite::start(k, peer)), event)
         };
-        self.servers.insert(key.clone(), key_id.id());
+        self.servers.insert(hash, key.id());
         self.out.event(event);
-        self.insert(key_id, machine, IndexKey::Server(key));
+        self.insert(key, machine, (hash, IndexKey::Server(server_key)));
     }
 
-    fn on_ack(&mut self, key: &ServerKey, msg: Message, peer: Peer, now: Instant) {
-        if let Some(&id) = self.servers.get(key) {
-            if let Some(slot) = self.slots.get_mut(&id) {
-                if let Machine::Ist(t) = &mut slot.machine {
-                    let invite_key = slot.key;
-                    let disposition = t.on_ack(now, &self.config);
-                    self.after_step(id);
-                    if disposition == AckDisposition::ForTu {
-                        self.stop_pending(id);
-                        self.out.event(TuEvent::Ack {
-                            invite_key,
-                            msg,
-                            peer,
-                        });
-                    }
-                    return;
-                }
-            }
-        }
-        // The ACK for a 2xx: its own branch; matched by Call-ID, CSeq and To tag.
-        let invite_id = AckKey::of(&msg).and_then(|k| self.acks.get(&k).copied());
-        if let Some(invite_key) = invite_id
+    /// An ACK that matched the 2xx pending on INVITE `pending`, or the INVITE server
+    /// transaction `txn`, or nothing.
+    fn on_ack(
+        &mut self,
+        pending: Option<u64>,
+        txn: Option<u64>,
+        msg: Message,
+        peer: Peer,
+        now: Instant,
+    ) {
+        if let Some(invite_key) = pending
             .and_then(|id| self.pending.get(&id))
             .map(|w| w.pending.invite_key())
         {
@@ -500,18 +538,41 @@ impl TransactionLayer {
             });
             return;
         }
+        if let Some((id, slot)) = txn.and_then(|id| self.slots.get_mut(&id).map(|s| (id, s))) {
+            if let Machine::Ist(t) = &mut slot.machine {
+                let invite_key = slot.key;
+                let disposition = t.on_ack(now, &self.config);
+                self.after_step(id);
+                if disposition == AckDisposition::ForTu {
+                    self.out.event(TuEvent::Ack {
+                        invite_key,
+                        msg,
+                        peer,
+                    });
+                }
+                return;
+            }
+        }
         self.out.event(TuEvent::Stray { msg, peer });
     }
 
     fn start_pending_2xx(&mut self, pending: Pending2xx) {
         let id = pending.invite_key().id();
         self.stop_pending(id);
-        if let Some(k) = pending.ack_key() {
-            self.acks.insert(k.clone(), id);
+        let ack_hash = pending.ack_key().map(|k| self.acks.hash(&k.as_match()));
+        if let Some(hash) = ack_hash {
+            self.acks.insert(hash, id);
         }
         let wake = pending.next_deadline();
         self.schedule.update(Owner::Pending2xx(id), None, wake);
-        self.pending.insert(id, Waiting { pending, wake });
+        self.pending.insert(
+            id,
+            Waiting {
+                pending,
+                wake,
+                ack_hash,
+            },
+        );
     }
 
     /// Drops the 2xx retransmission of INVITE `id`; false when there was none.
@@ -520,10 +581,8 @@ impl TransactionLayer {
             return false;
         };
         self.schedule.update(Owner::Pending2xx(id), w.wake, None);
-        if let Some(k) = w.pending.ack_key() {
-            if self.acks.get(k) == Some(&id) {
-                self.acks.remove(k);
-            }
+        if let Some(hash) = w.ack_hash {
+            self.acks.remove(hash, id);
         }
         true
     }
@@ -545,18 +604,10 @@ impl TransactionLayer {
         };
         self.schedule
             .update(Owner::Transaction(id), slot.wake, None);
-        for k in slot.index {
+        for (hash, k) in &slot.index {
             match k {
-                IndexKey::Client(k) => {
-                    if self.clients.get(&k) == Some(&id) {
-                        self.clients.remove(&k);
-                    }
-                }
-                IndexKey::Server(k) => {
-                    if self.servers.get(&k) == Some(&id) {
-                        self.servers.remove(&k);
-                    }
-                }
+                IndexKey::Client(_) => self.clients.remove(*hash, id),
+                IndexKey::Server(_) => self.servers.remove(*hash, id),
             }
         }
         self.out.event(TuEvent::Terminated { key: slot.key });
@@ -566,5 +617,11 @@ impl TransactionLayer {
     #[cfg(test)]
     pub(crate) fn scheduled(&self) -> usize {
         self.schedule.len()
+    }
+
+    /// Index entries, for tests that check nothing is left behind.
+    #[cfg(test)]
+    pub(crate) fn indexed(&self) -> usize {
+        self.clients.len() + self.servers.len() + self.acks.len()
     }
 }

@@ -21,9 +21,11 @@
 //!   RFC 6026 "Accepted" states.
 //! - [`uas_2xx`]: retransmission of a UAS's 2xx until its ACK arrives (RFC 3261 §13.3.1.4),
 //!   which RFC 3261 gives to the TU and which we keep beside the transactions.
-//! - [`matching`]: which transaction a message belongs to (§17.1.3, §17.2.3, RFC 2543).
-//! - [`timers`]: T1, T2, T4 and the back-off of retransmission timers; [`schedule`]: the
-//!   ordered set of wake-ups.
+//! - `matching` (private): which transaction a message belongs to (§17.1.3, §17.2.3,
+//!   RFC 2543), and `index`, the id index that matching looks keys up in.
+//! - [`timers`]: T1, T2, T4 and the back-off of retransmission timers; `schedule`
+//!   (private): the ordered set of wake-ups; `wire` (private): how transactions keep the
+//!   messages they may resend.
 //! - [`ack`], [`cancel`], [`branch`]: building the ACK for a non-2xx final response, a
 //!   CANCEL, and fresh branch parameters.
 //! - [`key`], [`peer`], [`output`], [`state`], [`error`]: the small types of the public API.
@@ -35,12 +37,13 @@ pub mod client_invite;
 pub mod client_non_invite;
 pub mod error;
 mod ids;
+mod index;
 pub mod key;
 pub mod layer;
-pub mod matching;
+mod matching;
 pub mod output;
 pub mod peer;
-pub mod schedule;
+mod schedule;
 pub mod server_invite;
 pub mod server_non_invite;
 pub mod state;

@@ -120,7 +120,9 @@ impl ServerInvite {
 
     fn send_trying(&mut self, out: &mut Output) {
         self.timer_trying = None;
-        let Some(request) = self.request.message() else { return };
+        let Some(request) = self.request.message() else {
+            return;
+        };
         match ResponseBuilder::reply(&request, 100, None).build() {
             Ok(trying) => {
                 self.last_provisional = Some(Wire::of(&trying));

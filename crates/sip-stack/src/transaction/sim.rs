@@ -325,6 +325,7 @@ impl World {
             );
             assert_eq!(layer.poll_timeout(), None, "{side:?} still has a timer");
             assert_eq!(layer.scheduled(), 0);
+            assert_eq!(layer.indexed(), 0, "{side:?} left keys in its indexes");
             let mut ended: HashMap<TransactionKey, usize> = HashMap::new();
             let mut seen: Vec<TransactionKey> = Vec::new();
             for l in self.log.iter().filter(|l| l.side == side) {

@@ -10,7 +10,7 @@
 //! a BYE. Over reliable transports nothing is retransmitted but the 64·T1 wait still runs.
 
 use super::key::TransactionKey;
-use super::matching::AckKey;
+use super::matching::{AckKey, AckMatch};
 use super::output::{Output, TuEvent};
 use super::peer::Peer;
 use super::timers::{due, earliest, Backoff, TimerConfig};
@@ -40,7 +40,7 @@ impl Pending2xx {
     ) -> Pending2xx {
         Pending2xx {
             invite_key,
-            ack_key: AckKey::of(response),
+            ack_key: AckMatch::of(response).map(AckMatch::to_key),
             response: Wire::of(response),
             peer,
             retransmit: (!peer.is_reliable()).then(|| Backoff::start(now, cfg.t1, Some(cfg.t2))),
