@@ -25,8 +25,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+cargo test --workspace --quiet 2>&1 | tee "$out"
 # Fail on a run that executed no test at all.
-grep -Eq 'test result: ok\. [1-9][0-9]* passed' target/test-output.txt
+grep -Eq 'test result: ok\. [1-9][0-9]* passed' "$out"
 echo "== fuzz (bounded: ${FUZZ_SECONDS:-30}s per target)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
