@@ -18,6 +18,8 @@ pub struct Config {
     pub server_name: String,
     /// TLS material, when configured.
     pub tls: Option<sip_stack::transport::TlsSettings>,
+    /// SIP transaction timers (T1, T2, T4).
+    pub timers: sip_stack::transaction::TimerConfig,
 }
 
 /// A configuration error; the message names the key.
@@ -58,6 +60,9 @@ struct RawConfig {
     tls_certificate: Option<std::path::PathBuf>,
     tls_private_key: Option<std::path::PathBuf>,
     tls_ca: Option<std::path::PathBuf>,
+    sip_t1_ms: Option<u64>,
+    sip_t2_ms: Option<u64>,
+    sip_t4_ms: Option<u64>,
 }
 
 /// Parses a listener spec `udp:127.0.0.1:5060` / `tcp:[::1]:5060`.
@@ -114,6 +119,22 @@ impl Config {
         }
         if let Some(v) = env("VIAWORK_SERVER_NAME") {
             raw.server_name = Some(v);
+        }
+        for (key, slot) in [
+            ("VIAWORK_SIP_T1_MS", &mut raw.sip_t1_ms),
+            ("VIAWORK_SIP_T2_MS", &mut raw.sip_t2_ms),
+            ("VIAWORK_SIP_T4_MS", &mut raw.sip_t4_ms),
+        ] {
+            if let Some(v) = env(key) {
+                *slot = Some(v.trim().parse().map_err(|_| ConfigError::Invalid {
+                    key: match key {
+                        "VIAWORK_SIP_T1_MS" => "sip_t1_ms",
+                        "VIAWORK_SIP_T2_MS" => "sip_t2_ms",
+                        _ => "sip_t4_ms",
+                    },
+                    message: format!("{v:?} is not a whole number of milliseconds"),
+                })?);
+            }
         }
         for (key, slot) in [
             ("VIAWORK_TLS_CERTIFICATE", &mut raw.tls_certificate),
@@ -205,11 +226,45 @@ impl Config {
                 message: "a tls or wss listener needs tls_certificate and tls_private_key".into(),
             });
         }
+        let mut timers = sip_stack::transaction::TimerConfig::default();
+        let ms = std::time::Duration::from_millis;
+        if let Some(t1) = raw.sip_t1_ms {
+            if !(50..=10_000).contains(&t1) {
+                return Err(ConfigError::Invalid {
+                    key: "sip_t1_ms",
+                    message: format!("{t1} is outside 50..=10000 ms (RFC 3261 default 500)"),
+                });
+            }
+            timers.t1 = ms(t1);
+        }
+        if let Some(t2) = raw.sip_t2_ms {
+            timers.t2 = ms(t2);
+        }
+        if let Some(t4) = raw.sip_t4_ms {
+            if !(1..=60_000).contains(&t4) {
+                return Err(ConfigError::Invalid {
+                    key: "sip_t4_ms",
+                    message: format!("{t4} is outside 1..=60000 ms (RFC 3261 default 5000)"),
+                });
+            }
+            timers.t4 = ms(t4);
+        }
+        if timers.t2 < timers.t1 || timers.t2 > ms(60_000) {
+            return Err(ConfigError::Invalid {
+                key: "sip_t2_ms",
+                message: format!(
+                    "{} ms must be at least T1 ({} ms) and at most 60000 (RFC 3261 default 4000)",
+                    timers.t2.as_millis(),
+                    timers.t1.as_millis()
+                ),
+            });
+        }
         Ok(Config {
             domain,
             sip_listen,
             server_name,
             tls,
+            timers,
         })
     }
 }
@@ -270,6 +325,22 @@ mod tests {
             e.contains("`tls_certificate`") && e.contains("/nonexistent.pem"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn timers_are_validated() {
+        let c = load_str("sip_t1_ms = 250\nsip_t2_ms = 2000", &[]).unwrap();
+        assert_eq!(c.timers.t1, std::time::Duration::from_millis(250));
+        let e = load_str("sip_t1_ms = 5", &[]).unwrap_err().to_string();
+        assert!(e.contains("`sip_t1_ms`"), "{e}");
+        let e = load_str("sip_t1_ms = 1000\nsip_t2_ms = 500", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`sip_t2_ms`"), "{e}");
+        let e = load_str("", &[("VIAWORK_SIP_T4_MS", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`sip_t4_ms`"), "{e}");
     }
 
     #[test]

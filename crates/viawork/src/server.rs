@@ -8,7 +8,7 @@
 use crate::config::Config;
 use crate::sip_service::{first_line, SipService};
 use sip_stack::endpoint::{self, EndpointConfig, EndpointEvent, EndpointHandle};
-use sip_stack::transaction::{TimerConfig, TuEvent};
+use sip_stack::transaction::TuEvent;
 
 /// Runs the SIP side until `shutdown` resolves.
 pub async fn run(
@@ -18,7 +18,7 @@ pub async fn run(
     let (handle, mut events) = endpoint::start(EndpointConfig {
         listen: config.sip_listen.clone(),
         tls: config.tls.clone(),
-        timers: TimerConfig::default(),
+        timers: config.timers,
     })
     .await
     .map_err(|e| anyhow::anyhow!("config key `sip_listen`: cannot bind: {e}"))?;
