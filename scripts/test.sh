@@ -10,6 +10,8 @@ need_pkgs=()
 command -v sipp >/dev/null 2>&1 || need_pkgs+=(sip-tester)
 command -v sipsak >/dev/null 2>&1 || need_pkgs+=(sipsak)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+# PostgreSQL for the store tests (they start a private cluster on loopback themselves).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_pkgs[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
