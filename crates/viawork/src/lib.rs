@@ -3,5 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod domain;
 pub mod server;
 pub mod sip_service;
+pub mod store;
