@@ -1,1 +1,261 @@
-//! The store (in progress).
+//! The store: everything ViaWork keeps between restarts, behind one [`Store`] trait with two
+//! backends — an embedded SQLite file (the default: one node serving a site) and PostgreSQL
+//! (a pool of nodes sharing one database).
+//!
+//! Open one with [`open`] and share it as `Arc<dyn Store>`:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), viawork::store::StoreError> {
+//! let store = viawork::store::open("sqlite://viawork.db").await?;
+//! let global = store.get_policy("Global").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The store persists *rows* ([`model`]): plain strings, integers and flags. The domain layer
+//! validates and normalises before it writes and builds its types after it reads; the store
+//! only keeps the schema's integrity (unique SIP URIs, grants that name an existing `Tag:`
+//! policy, ordered dial plans) and reports failures as [`StoreError`] values a caller can act
+//! on. Every write that touches more than one row is one transaction.
+//!
+//! # Why sqlx
+//! sqlx speaks both SQLite and PostgreSQL natively and asynchronously on tokio, with one
+//! query/bind/row API, so one body of SQL and Rust (`sql.rs`) serves both backends — the SQL
+//! uses only syntax the two dialects share (`$1` parameters, `ON CONFLICT`, `RETURNING`).
+//! We build it without its macros: queries are checked by the integration tests against both
+//! real databases rather than by a database at compile time, and the migrations are embedded
+//! with `include_str!` (see `migrate.rs`).
+//!
+//! # Files
+//! - `model.rs` — the row structs and token hashing.
+//! - `error.rs` — [`StoreError`] and how driver errors map to it.
+//! - `check.rs` — integrity checks made before writing, identical for both backends.
+//! - `migrate.rs` — the embedded per-dialect migrations and the rules for applying them.
+//! - `sql.rs` — the shared SQL and the [`Store`] implementation generated from it.
+//! - `sqlite.rs`, `postgres.rs` — connecting, pooling and transaction start per backend.
+
+mod check;
+mod error;
+mod migrate;
+pub mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+pub use model::{
+    generate_token, hash_token, DialPlanRuleRow, ImportReport, ImportRowResult, LockoutPolicy,
+    LoginFailureRow, PolicyRemoval, PolicyRow, RoutingRow, TokenRow, UserRow, GLOBAL_POLICY,
+    GLOBAL_SCOPE,
+};
+
+/// Which database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// Opens the store at `url` and brings its schema up to date.
+///
+/// - `sqlite://PATH` (also `sqlite:PATH`): the file is created if missing (with its parent
+///   directory), runs in WAL mode with a busy timeout so that the CLI and the server can use
+///   it at once, and enforces foreign keys. `sqlite:///var/lib/viawork/viawork.db` is
+///   absolute, `sqlite://viawork.db` relative to the working directory; PATH is taken
+///   literally (no `?options`). `sqlite::memory:` is a private in-memory database, for tests.
+/// - `postgres://...` or `postgresql://...`: a connection pool (at most 10 connections).
+///
+/// Fails with [`StoreError::Invalid`] (field `url`) for another scheme or a malformed URL,
+/// [`StoreError::Unavailable`] if the database cannot be reached and
+/// [`StoreError::Migration`] if the schema cannot be brought up to date.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::open(url).await?))
+    } else {
+        Err(StoreError::invalid(
+            "url",
+            "must start with sqlite:// or postgres://",
+        ))
+    }
+}
+
+/// The current time in unix seconds (0 if the clock is before 1970).
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Everything ViaWork persists. Implemented for SQLite and PostgreSQL; obtained from [`open`].
+///
+/// Reads of one row return `Ok(None)` when it does not exist; writes that need a row return
+/// [`StoreError::NotFound`]. Times the store sets itself (`created_at`, `updated_at`) come from
+/// the system clock; times that decide validity (`now` for tokens and lockout) are passed in.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The database this store runs on.
+    fn backend(&self) -> Backend;
+
+    /// Checks that the database answers (for `/healthz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Closes the connections; later calls fail with [`StoreError::Unavailable`].
+    async fn close(&self);
+
+    // ---- users ---------------------------------------------------------------------------
+
+    /// Creates a user. `id`, `created_at` and `updated_at` of `user` are ignored and assigned;
+    /// `sip_uri` is stored lower-case. A taken SIP URI (in any case) is
+    /// [`StoreError::Conflict`] on `sip_uri`; a grant of a missing policy is
+    /// [`StoreError::NotFound`] `policy`.
+    async fn create_user(&self, user: &UserRow) -> Result<UserRow, StoreError>;
+
+    /// The user with this id.
+    async fn get_user(&self, id: i64) -> Result<Option<UserRow>, StoreError>;
+
+    /// The user with this SIP URI (compared case-insensitively).
+    async fn get_user_by_sip_uri(&self, sip_uri: &str) -> Result<Option<UserRow>, StoreError>;
+
+    /// The user with this email (compared case-insensitively); emails are not unique, so this
+    /// is the one with the lowest id. An empty email finds nobody.
+    async fn get_user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError>;
+
+    /// Up to `limit` users ordered by SIP URI, starting after the SIP URI `after` (keyset
+    /// paging: pass the last SIP URI of the previous page).
+    async fn list_users(&self, after: Option<&str>, limit: u32)
+        -> Result<Vec<UserRow>, StoreError>;
+
+    /// How many users there are.
+    async fn count_users(&self) -> Result<i64, StoreError>;
+
+    /// Replaces the user `user.id` with `user` (all fields but `id` and `created_at`), if its
+    /// `updated_at` is still `user.updated_at`; returns the stored row with the new
+    /// `updated_at`. A row changed meanwhile is [`StoreError::Conflict`] on `updated_at`.
+    async fn update_user(&self, user: &UserRow) -> Result<UserRow, StoreError>;
+
+    /// Removes a user with their tokens and personal dial plan.
+    async fn remove_user(&self, id: i64) -> Result<(), StoreError>;
+
+    /// Creates many users in one transaction. With `all_or_nothing`, one failed row rolls all
+    /// back (the good rows report [`ImportRowResult::RolledBack`]); otherwise the good rows
+    /// are kept. Refused rows report their error; a connection failure fails the whole call.
+    async fn import_users(
+        &self,
+        rows: &[UserRow],
+        all_or_nothing: bool,
+    ) -> Result<ImportReport, StoreError>;
+
+    // ---- Call Via Work policies and grants ------------------------------------------------
+
+    /// All policies: `Global` first, then `Site:` and `Tag:` policies by identity.
+    async fn list_policies(&self) -> Result<Vec<PolicyRow>, StoreError>;
+
+    /// The policy with this identity (exact match).
+    async fn get_policy(&self, identity: &str) -> Result<Option<PolicyRow>, StoreError>;
+
+    /// Creates a `Site:` or `Tag:` policy. `Global` (which always exists) or a taken identity
+    /// is [`StoreError::Conflict`] on `identity`.
+    async fn create_policy(&self, policy: &PolicyRow) -> Result<PolicyRow, StoreError>;
+
+    /// Replaces the settings of the policy `policy.identity`.
+    async fn update_policy(&self, policy: &PolicyRow) -> Result<PolicyRow, StoreError>;
+
+    /// Removes a policy, clearing the grants of the users who hold it in the same
+    /// transaction. `Global` is reset to its defaults (disabled, no admin callback number)
+    /// instead.
+    async fn remove_policy(&self, identity: &str) -> Result<PolicyRemoval, StoreError>;
+
+    /// Grants the `Tag:` policy `identity` to a user, or clears their grant with `None`;
+    /// returns the updated user. An unknown user or policy is [`StoreError::NotFound`].
+    async fn set_policy_grant(
+        &self,
+        user_id: i64,
+        identity: Option<&str>,
+    ) -> Result<UserRow, StoreError>;
+
+    // ---- routing ---------------------------------------------------------------------------
+
+    /// The global routing settings.
+    async fn get_routing(&self) -> Result<RoutingRow, StoreError>;
+
+    /// Replaces the global routing settings.
+    async fn set_routing(&self, routing: &RoutingRow) -> Result<(), StoreError>;
+
+    // ---- dial plans ------------------------------------------------------------------------
+
+    /// The rules of `scope` ([`GLOBAL_SCOPE`] or a user id in decimal) in order.
+    async fn list_dial_plan_rules(&self, scope: &str) -> Result<Vec<DialPlanRuleRow>, StoreError>;
+
+    /// Inserts a rule at `rule.position` of `rule.scope` (or at the end when the position is
+    /// past it), shifting the rules from there down by one; returns it with its id and
+    /// actual position. A taken name in the scope is [`StoreError::Conflict`] on `name`; an
+    /// unknown user scope is [`StoreError::NotFound`] `user`. Writers of one scope are
+    /// serialised.
+    async fn insert_dial_plan_rule(
+        &self,
+        rule: &DialPlanRuleRow,
+    ) -> Result<DialPlanRuleRow, StoreError>;
+
+    /// Removes a rule and closes the gap it leaves in its scope.
+    async fn remove_dial_plan_rule(&self, id: i64) -> Result<(), StoreError>;
+
+    // ---- tokens ----------------------------------------------------------------------------
+
+    /// Stores a token (already hashed, see [`hash_token`]).
+    async fn insert_token(&self, token: &TokenRow) -> Result<(), StoreError>;
+
+    /// The token with this hash if it is neither revoked nor expired at `now`.
+    async fn find_valid_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<TokenRow>, StoreError>;
+
+    /// Revokes one token.
+    async fn revoke_token(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Revokes every token of a user; returns how many were still unrevoked.
+    async fn revoke_user_tokens(&self, user_id: i64) -> Result<u64, StoreError>;
+
+    /// Deletes the tokens that expired at or before `now`; returns how many.
+    async fn purge_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
+
+    // ---- login failures --------------------------------------------------------------------
+
+    /// Counts a failed sign-in for `key` (a user name, compared lower-case) at `now`, starting
+    /// a new count when the previous window has passed, and locks the name once the count
+    /// reaches `policy.max_failures`. Atomic; returns the updated row.
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<LoginFailureRow, StoreError>;
+
+    /// The failures recorded for `key`.
+    async fn get_login_failure(&self, key: &str) -> Result<Option<LoginFailureRow>, StoreError>;
+
+    /// Forgets the failures of `key` (after a successful sign-in, or by an administrator).
+    async fn reset_login_failures(&self, key: &str) -> Result<(), StoreError>;
+}

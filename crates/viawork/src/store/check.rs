@@ -1,0 +1,123 @@
+//! Checks the store makes before writing, so that both backends refuse the same rows with the
+//! same [`StoreError::Invalid`] (the schema's CHECK constraints are the backstop).
+//!
+//! These are integrity rules, not the domain's validation: a role outside `user`/`admin`, a
+//! grant that is not a `Tag:` policy, text with a NUL character (which PostgreSQL cannot store
+//! and SQLite can, so the two would otherwise disagree).
+
+use super::model::{DialPlanRuleRow, PolicyRow, UserRow, GLOBAL_POLICY, GLOBAL_SCOPE};
+use super::StoreError;
+
+/// Text the store can hold in either backend.
+pub(crate) fn text(field: &'static str, value: &str) -> Result<(), StoreError> {
+    if value.contains('\0') {
+        return Err(StoreError::invalid(field, "contains a NUL character"));
+    }
+    Ok(())
+}
+
+fn opt_text(field: &'static str, value: &Option<String>) -> Result<(), StoreError> {
+    value.as_deref().map_or(Ok(()), |v| text(field, v))
+}
+
+/// A user row about to be created or updated.
+pub(crate) fn user(u: &UserRow) -> Result<(), StoreError> {
+    if u.sip_uri.trim().is_empty() {
+        return Err(StoreError::invalid("sip_uri", "is empty"));
+    }
+    if u.role != "user" && u.role != "admin" {
+        return Err(StoreError::invalid("role", "must be \"user\" or \"admin\""));
+    }
+    if let Some(grant) = &u.policy_grant {
+        grant_identity(grant)?;
+    }
+    for (field, value) in [
+        ("sip_uri", &u.sip_uri),
+        ("display_name", &u.display_name),
+        ("email", &u.email),
+        ("title", &u.title),
+        ("department", &u.department),
+        ("office", &u.office),
+        ("phone_work", &u.phone_work),
+        ("phone_mobile", &u.phone_mobile),
+        ("phone_home", &u.phone_home),
+        ("phone_other", &u.phone_other),
+        ("line_uri", &u.line_uri),
+        ("password_hash", &u.password_hash),
+    ] {
+        text(field, value)?;
+    }
+    for (field, value) in [
+        ("pin_hash", &u.pin_hash),
+        ("ha1_md5", &u.ha1_md5),
+        ("ha1_sha256", &u.ha1_sha256),
+        ("sip_realm", &u.sip_realm),
+        ("site", &u.site),
+        ("policy_grant", &u.policy_grant),
+    ] {
+        opt_text(field, value)?;
+    }
+    Ok(())
+}
+
+/// A policy identity: `Global`, `Site:Name` or `Tag:Name`.
+pub(crate) fn policy_identity(identity: &str) -> Result<(), StoreError> {
+    text("identity", identity)?;
+    let named = |prefix: &str| identity.len() > prefix.len() && identity.starts_with(prefix);
+    if identity == GLOBAL_POLICY || named("Site:") || named("Tag:") {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(
+            "identity",
+            "must be Global, Site:Name or Tag:Name",
+        ))
+    }
+}
+
+/// An identity a user can be granted: only `Tag:` policies are granted.
+pub(crate) fn grant_identity(identity: &str) -> Result<(), StoreError> {
+    text("policy_grant", identity)?;
+    if identity.len() > 4 && identity.starts_with("Tag:") {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(
+            "policy_grant",
+            "only Tag: policies are granted",
+        ))
+    }
+}
+
+/// A policy row about to be written.
+pub(crate) fn policy(p: &PolicyRow) -> Result<(), StoreError> {
+    policy_identity(&p.identity)?;
+    opt_text("admin_callback_number", &p.admin_callback_number)
+}
+
+/// A dial-plan scope: `Ok(None)` for [`GLOBAL_SCOPE`], `Ok(Some(user id))` for a user's.
+pub(crate) fn scope(scope: &str) -> Result<Option<i64>, StoreError> {
+    if scope == GLOBAL_SCOPE {
+        return Ok(None);
+    }
+    match scope.parse::<i64>() {
+        Ok(id) if id > 0 && id.to_string() == scope => Ok(Some(id)),
+        _ => Err(StoreError::invalid(
+            "scope",
+            "must be \"global\" or a user id in decimal",
+        )),
+    }
+}
+
+/// A dial-plan rule about to be inserted.
+pub(crate) fn rule(r: &DialPlanRuleRow) -> Result<Option<i64>, StoreError> {
+    let user = scope(&r.scope)?;
+    if r.position < 0 {
+        return Err(StoreError::invalid("position", "is negative"));
+    }
+    if r.name.is_empty() {
+        return Err(StoreError::invalid("name", "is empty"));
+    }
+    text("name", &r.name)?;
+    text("pattern", &r.pattern)?;
+    text("translation", &r.translation)?;
+    Ok(user)
+}

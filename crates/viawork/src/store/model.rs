@@ -1,0 +1,266 @@
+//! The rows the store reads and writes: plain persistence structs of strings, integers and
+//! flags, one per table.
+//!
+//! They carry no invariants beyond what the schema enforces; the domain layer parses and
+//! validates (SIP URIs, E.164 numbers, policy identities) before it hands a row to the store,
+//! and turns rows back into its types after reading. Times are unix seconds.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+/// The identity of the policy that always exists.
+pub const GLOBAL_POLICY: &str = "Global";
+
+/// The dial-plan scope of rules that apply to everyone.
+pub const GLOBAL_SCOPE: &str = "global";
+
+/// A person in the directory (table `users`).
+///
+/// `Debug` hides the password, PIN and digest hashes.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct UserRow {
+    /// Assigned by the store on create; never reused.
+    pub id: i64,
+    /// `sip:alice@example.com`; unique, stored lower-case.
+    pub sip_uri: String,
+    /// The name shown to others.
+    pub display_name: String,
+    /// Email address; looked up case-insensitively, not unique.
+    pub email: String,
+    /// Job title.
+    pub title: String,
+    /// Department.
+    pub department: String,
+    /// Office.
+    pub office: String,
+    /// Work phone number.
+    pub phone_work: String,
+    /// Mobile phone number.
+    pub phone_mobile: String,
+    /// Home phone number.
+    pub phone_home: String,
+    /// Another phone number.
+    pub phone_other: String,
+    /// The user's PBX number, e.g. `tel:+14255550101;ext=101`.
+    pub line_uri: String,
+    /// Allowed to make and receive phone calls through ViaWork.
+    pub enterprise_voice: bool,
+    /// A disabled user cannot sign in.
+    pub enabled: bool,
+    /// `"user"` or `"admin"`.
+    pub role: String,
+    /// Web password, an argon2 PHC string.
+    pub password_hash: String,
+    /// Hash of the dial-in PIN.
+    pub pin_hash: Option<String>,
+    /// SIP digest HA1 (MD5) for `sip_realm`.
+    pub ha1_md5: Option<String>,
+    /// SIP digest HA1 (SHA-256) for `sip_realm`.
+    pub ha1_sha256: Option<String>,
+    /// The realm the HA1 values were computed for.
+    pub sip_realm: Option<String>,
+    /// May forward calls.
+    pub allow_call_forwarding: bool,
+    /// May use simultaneous ring.
+    pub allow_simultaneous_ring: bool,
+    /// Has dial-in conferencing.
+    pub dial_in_conferencing: bool,
+    /// The site the user belongs to (selects a `Site:` policy).
+    pub site: Option<String>,
+    /// The granted `Tag:` policy identity, if any.
+    pub policy_grant: Option<String>,
+    /// When the row was created; set by the store.
+    pub created_at: i64,
+    /// When the row last changed; set by the store and used for optimistic updates.
+    pub updated_at: i64,
+}
+
+impl fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn hidden(v: &Option<String>) -> Option<&'static str> {
+            v.as_ref().map(|_| "<hidden>")
+        }
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("sip_uri", &self.sip_uri)
+            .field("display_name", &self.display_name)
+            .field("email", &self.email)
+            .field("title", &self.title)
+            .field("department", &self.department)
+            .field("office", &self.office)
+            .field("phone_work", &self.phone_work)
+            .field("phone_mobile", &self.phone_mobile)
+            .field("phone_home", &self.phone_home)
+            .field("phone_other", &self.phone_other)
+            .field("line_uri", &self.line_uri)
+            .field("enterprise_voice", &self.enterprise_voice)
+            .field("enabled", &self.enabled)
+            .field("role", &self.role)
+            .field("password_hash", &"<hidden>")
+            .field("pin_hash", &hidden(&self.pin_hash))
+            .field("ha1_md5", &hidden(&self.ha1_md5))
+            .field("ha1_sha256", &hidden(&self.ha1_sha256))
+            .field("sip_realm", &self.sip_realm)
+            .field("allow_call_forwarding", &self.allow_call_forwarding)
+            .field("allow_simultaneous_ring", &self.allow_simultaneous_ring)
+            .field("dial_in_conferencing", &self.dial_in_conferencing)
+            .field("site", &self.site)
+            .field("policy_grant", &self.policy_grant)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+/// A Call Via Work policy (table `policies`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicyRow {
+    /// `Global`, `Site:Name` or `Tag:Name`; unique.
+    pub identity: String,
+    /// Call Via Work is allowed.
+    pub enabled: bool,
+    /// Ring `admin_callback_number` instead of a number the user chooses.
+    pub use_admin_callback_number: bool,
+    /// The callback number set by the administrator.
+    pub admin_callback_number: Option<String>,
+}
+
+/// What [`Store::remove_policy`](super::Store::remove_policy) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyRemoval {
+    /// The policy was deleted; `grants_cleared` users held it and now hold none.
+    Removed {
+        /// How many users lost the grant.
+        grants_cleared: u64,
+    },
+    /// The policy was `Global`, which was reset to its defaults instead.
+    Reset,
+}
+
+/// The global routing settings (table `routing`, a single row).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoutingRow {
+    /// The number shown on the callback leg (`CallViaWorkCallerId`).
+    pub call_via_work_caller_id: Option<String>,
+}
+
+/// One dial-plan normalisation rule (table `dial_plan_rules`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DialPlanRuleRow {
+    /// Assigned by the store on insert.
+    pub id: i64,
+    /// [`GLOBAL_SCOPE`] or a user id in decimal.
+    pub scope: String,
+    /// 0-based place in the scope's ordered list.
+    pub position: i64,
+    /// Rule name, unique within the scope.
+    pub name: String,
+    /// The regular expression matched against what the user typed.
+    pub pattern: String,
+    /// The replacement (`$1`-style) producing the normalised number.
+    pub translation: String,
+    /// The result is an internal extension rather than an E.164 number.
+    pub is_internal_extension: bool,
+}
+
+/// An API/session token (table `tokens`); only its SHA-256 is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TokenRow {
+    /// SHA-256 of the token, lower-case hex (see [`hash_token`]).
+    pub token_hash: String,
+    /// The user the token signs in.
+    pub user_id: i64,
+    /// When it was issued.
+    pub created_at: i64,
+    /// It is valid while `now < expires_at`.
+    pub expires_at: i64,
+    /// Revoked tokens are never valid again.
+    pub revoked: bool,
+}
+
+/// Failed sign-ins for one user name (table `login_failures`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoginFailureRow {
+    /// The user name, lower-case.
+    pub key: String,
+    /// Failures counted in the current window.
+    pub failures: i64,
+    /// When the current window began.
+    pub first_failure_at: i64,
+    /// Sign-in is refused while `now < locked_until`.
+    pub locked_until: Option<i64>,
+}
+
+/// How [`Store::record_login_failure`](super::Store::record_login_failure) counts and locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures within the window that lock the name.
+    pub max_failures: i64,
+    /// Length of the counting window; a failure after it starts a new count.
+    pub window_secs: i64,
+    /// How long a lock lasts.
+    pub lock_secs: i64,
+}
+
+/// The outcome of one row of [`Store::import_users`](super::Store::import_users).
+#[derive(Debug)]
+pub enum ImportRowResult {
+    /// The user was created with this id.
+    Created {
+        /// The new user's id.
+        id: i64,
+    },
+    /// The row was fine but not kept, because another row failed in all-or-nothing mode.
+    RolledBack,
+    /// The row was refused.
+    Failed(super::StoreError),
+}
+
+/// The outcome of [`Store::import_users`](super::Store::import_users).
+#[derive(Debug)]
+pub struct ImportReport {
+    /// Whether anything was written.
+    pub committed: bool,
+    /// One result per input row, in input order.
+    pub rows: Vec<ImportRowResult>,
+}
+
+impl ImportReport {
+    /// How many users were created.
+    pub fn created(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| matches!(r, ImportRowResult::Created { .. }))
+            .count()
+    }
+
+    /// How many rows were refused.
+    pub fn failed(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| matches!(r, ImportRowResult::Failed(_)))
+            .count()
+    }
+}
+
+/// The SHA-256 of a token as lower-case hex: what [`TokenRow::token_hash`] holds.
+pub fn hash_token(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// A new random token: 32 bytes from a cryptographically secure generator (rand's
+/// `ThreadRng`, seeded by the operating system), as 64 hex digits.
+pub fn generate_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex(&bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

@@ -1,0 +1,864 @@
+//! The SQL both backends share, and the [`Store`](super::Store) implementation generated from
+//! it for each.
+//!
+//! Every statement here is written in the subset of SQL that SQLite and PostgreSQL both accept
+//! (`$n` parameters, `ON CONFLICT ... DO UPDATE`, `RETURNING`, `TRUE`/`FALSE`), and is always
+//! parameterised: every statement is a `&'static str` (column lists are spliced in with
+//! `concat!` at compile time) and values are bound, never formatted into the text. sqlx's query API is the
+//! same for both databases, but its types are not (a `Query<Sqlite, _>` is not a
+//! `Query<Postgres, _>`), and writing the code generically over `sqlx::Database` needs a wall
+//! of trait bounds per function. So the implementation is one macro, [`impl_store!`],
+//! expanded once in `sqlite.rs` and once in `postgres.rs`; each backend supplies only how it
+//! connects, how it starts a write transaction (`begin_write`, `begin_migration`) and how it
+//! serialises writers of one dial plan (`lock_scope`).
+
+/// The columns of `users` as [`UserRow`](super::UserRow) has them, in the order the row
+/// decoder reads.
+macro_rules! user_columns {
+    () => {
+        "id, sip_uri, display_name, email, title, department, office, phone_work, \
+         phone_mobile, phone_home, phone_other, line_uri, enterprise_voice, enabled, role, \
+         password_hash, pin_hash, ha1_md5, ha1_sha256, sip_realm, allow_call_forwarding, \
+         allow_simultaneous_ring, dial_in_conferencing, site, policy_grant, created_at, \
+         updated_at"
+    };
+}
+pub(crate) use user_columns;
+
+/// The 25 writable user columns, bound as `$1..$25` by [`bind_user!`].
+macro_rules! user_writable {
+    () => {
+        "sip_uri, email_key, display_name, email, title, department, office, phone_work, \
+         phone_mobile, phone_home, phone_other, line_uri, enterprise_voice, enabled, role, \
+         password_hash, pin_hash, ha1_md5, ha1_sha256, sip_realm, allow_call_forwarding, \
+         allow_simultaneous_ring, dial_in_conferencing, site, policy_grant"
+    };
+}
+pub(crate) use user_writable;
+
+/// The columns of `policies`.
+macro_rules! policy_columns {
+    () => {
+        "identity, enabled, use_admin_callback_number, admin_callback_number"
+    };
+}
+pub(crate) use policy_columns;
+
+/// The columns of `dial_plan_rules`.
+macro_rules! rule_columns {
+    () => {
+        "id, scope, position, name, pattern, translation, is_internal_extension"
+    };
+}
+pub(crate) use rule_columns;
+
+/// The columns of `tokens`.
+macro_rules! token_columns {
+    () => {
+        "token_hash, user_id, created_at, expires_at, revoked"
+    };
+}
+pub(crate) use token_columns;
+
+/// The columns of `login_failures`.
+macro_rules! failure_columns {
+    () => {
+        "key, failures, first_failure_at, locked_until"
+    };
+}
+pub(crate) use failure_columns;
+
+/// In the login-failure upsert: the failure at `$2` starts a new count, the window (`$4`
+/// seconds) since the first counted failure having passed.
+macro_rules! new_failure_window {
+    () => {
+        "$2 - login_failures.first_failure_at >= $4"
+    };
+}
+pub(crate) use new_failure_window;
+
+/// In the login-failure upsert: the count after this failure.
+macro_rules! next_failure_count {
+    () => {
+        concat!(
+            "CASE WHEN ",
+            $crate::store::sql::new_failure_window!(),
+            " THEN 1 ELSE login_failures.failures + 1 END"
+        )
+    };
+}
+pub(crate) use next_failure_count;
+
+/// Binds the writable columns of a user (`$1..$25`, the order of [`user_writable!`]).
+macro_rules! bind_user {
+    ($query:expr, $u:expr) => {
+        $query
+            .bind($u.sip_uri.to_lowercase())
+            .bind($u.email.to_lowercase())
+            .bind(&$u.display_name)
+            .bind(&$u.email)
+            .bind(&$u.title)
+            .bind(&$u.department)
+            .bind(&$u.office)
+            .bind(&$u.phone_work)
+            .bind(&$u.phone_mobile)
+            .bind(&$u.phone_home)
+            .bind(&$u.phone_other)
+            .bind(&$u.line_uri)
+            .bind($u.enterprise_voice)
+            .bind($u.enabled)
+            .bind(&$u.role)
+            .bind(&$u.password_hash)
+            .bind(&$u.pin_hash)
+            .bind(&$u.ha1_md5)
+            .bind(&$u.ha1_sha256)
+            .bind(&$u.sip_realm)
+            .bind($u.allow_call_forwarding)
+            .bind($u.allow_simultaneous_ring)
+            .bind($u.dial_in_conferencing)
+            .bind(&$u.site)
+            .bind(&$u.policy_grant)
+    };
+}
+pub(crate) use bind_user;
+
+/// `updated_at` after a change at `$n`: now, but always later than before, so that an
+/// optimistic update sees every change even within one second.
+macro_rules! next_updated_at {
+    ($n:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $n,
+            " > updated_at THEN ",
+            $n,
+            " ELSE updated_at + 1 END"
+        )
+    };
+}
+pub(crate) use next_updated_at;
+
+/// Generates the row decoders and `impl Store for $store`, for the sqlx database `$db` whose
+/// rows are `$row`. `$store` must have a `pool` field, the inherent methods `begin_write()`,
+/// `begin_migration()` and `lock_scope(tx, scope)` (serialises writers of one dial plan), and
+/// the constants `BACKEND` and `MIGRATIONS`.
+macro_rules! impl_store {
+    ($store:ident, $db:ty, $row:ty) => {
+        use sqlx::Row as _;
+
+        use $crate::store::model::{
+            DialPlanRuleRow, ImportReport, ImportRowResult, LockoutPolicy, LoginFailureRow,
+            PolicyRemoval, PolicyRow, RoutingRow, TokenRow, UserRow, GLOBAL_POLICY,
+        };
+        use $crate::store::sql::{
+            bind_user, failure_columns, new_failure_window, next_failure_count, next_updated_at,
+            policy_columns, rule_columns, token_columns, user_columns, user_writable,
+        };
+        use $crate::store::{check, migrate, unix_now, Backend, Store, StoreError};
+
+        fn user_from_row(r: &$row) -> Result<UserRow, sqlx::Error> {
+            Ok(UserRow {
+                id: r.try_get("id")?,
+                sip_uri: r.try_get("sip_uri")?,
+                display_name: r.try_get("display_name")?,
+                email: r.try_get("email")?,
+                title: r.try_get("title")?,
+                department: r.try_get("department")?,
+                office: r.try_get("office")?,
+                phone_work: r.try_get("phone_work")?,
+                phone_mobile: r.try_get("phone_mobile")?,
+                phone_home: r.try_get("phone_home")?,
+                phone_other: r.try_get("phone_other")?,
+                line_uri: r.try_get("line_uri")?,
+                enterprise_voice: r.try_get("enterprise_voice")?,
+                enabled: r.try_get("enabled")?,
+                role: r.try_get("role")?,
+                password_hash: r.try_get("password_hash")?,
+                pin_hash: r.try_get("pin_hash")?,
+                ha1_md5: r.try_get("ha1_md5")?,
+                ha1_sha256: r.try_get("ha1_sha256")?,
+                sip_realm: r.try_get("sip_realm")?,
+                allow_call_forwarding: r.try_get("allow_call_forwarding")?,
+                allow_simultaneous_ring: r.try_get("allow_simultaneous_ring")?,
+                dial_in_conferencing: r.try_get("dial_in_conferencing")?,
+                site: r.try_get("site")?,
+                policy_grant: r.try_get("policy_grant")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        fn policy_from_row(r: &$row) -> Result<PolicyRow, sqlx::Error> {
+            Ok(PolicyRow {
+                identity: r.try_get("identity")?,
+                enabled: r.try_get("enabled")?,
+                use_admin_callback_number: r.try_get("use_admin_callback_number")?,
+                admin_callback_number: r.try_get("admin_callback_number")?,
+            })
+        }
+
+        fn rule_from_row(r: &$row) -> Result<DialPlanRuleRow, sqlx::Error> {
+            Ok(DialPlanRuleRow {
+                id: r.try_get("id")?,
+                scope: r.try_get("scope")?,
+                position: r.try_get("position")?,
+                name: r.try_get("name")?,
+                pattern: r.try_get("pattern")?,
+                translation: r.try_get("translation")?,
+                is_internal_extension: r.try_get("is_internal_extension")?,
+            })
+        }
+
+        fn token_from_row(r: &$row) -> Result<TokenRow, sqlx::Error> {
+            Ok(TokenRow {
+                token_hash: r.try_get("token_hash")?,
+                user_id: r.try_get("user_id")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                revoked: r.try_get("revoked")?,
+            })
+        }
+
+        fn failure_from_row(r: &$row) -> Result<LoginFailureRow, sqlx::Error> {
+            Ok(LoginFailureRow {
+                key: r.try_get("key")?,
+                failures: r.try_get("failures")?,
+                first_failure_at: r.try_get("first_failure_at")?,
+                locked_until: r.try_get("locked_until")?,
+            })
+        }
+
+        /// Inserts a checked user through any executor of this backend (the pool, a
+        /// transaction or a savepoint).
+        async fn insert_user<'e, E>(exec: E, u: &UserRow, now: i64) -> Result<UserRow, StoreError>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            const SQL: &str = concat!(
+                "INSERT INTO users (",
+                user_writable!(),
+                ", created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
+                 $26, $26) RETURNING ",
+                user_columns!()
+            );
+            let row = bind_user!(sqlx::query(SQL), u)
+                .bind(now)
+                .fetch_one(exec)
+                .await
+                .map_err(|e| StoreError::from_write(e, "sip_uri", "policy"))?;
+            Ok(user_from_row(&row)?)
+        }
+
+        impl $store {
+            /// Applies the pending migrations in one transaction.
+            async fn migrate(&self) -> Result<(), StoreError> {
+                let mut tx = self.begin_migration().await?;
+                sqlx::query(migrate::CREATE_TABLE).execute(&mut *tx).await?;
+                let applied =
+                    sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
+                        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+                for m in migrate::pending(Self::MIGRATIONS, &applied)? {
+                    let failed = |e: sqlx::Error| StoreError::Migration {
+                        version: m.version,
+                        message: e.to_string(),
+                    };
+                    sqlx::raw_sql(m.sql)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(failed)?;
+                    sqlx::query(
+                        "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind(m.checksum())
+                    .bind(unix_now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                Self::BACKEND
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await
+            }
+
+            // ---- users -------------------------------------------------------------------
+
+            async fn create_user(&self, user: &UserRow) -> Result<UserRow, StoreError> {
+                check::user(user)?;
+                insert_user(&self.pool, user, unix_now()).await
+            }
+
+            async fn get_user(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+                const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+                let row = sqlx::query(SQL).bind(id).fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().map(user_from_row).transpose()?)
+            }
+
+            async fn get_user_by_sip_uri(
+                &self,
+                sip_uri: &str,
+            ) -> Result<Option<UserRow>, StoreError> {
+                const SQL: &str =
+                    concat!("SELECT ", user_columns!(), " FROM users WHERE sip_uri = $1");
+                let row = sqlx::query(SQL)
+                    .bind(sip_uri.to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(user_from_row).transpose()?)
+            }
+
+            async fn get_user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE email_key = $1 ORDER BY id LIMIT 1"
+                );
+                if email.is_empty() {
+                    return Ok(None);
+                }
+                let row = sqlx::query(SQL)
+                    .bind(email.to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(user_from_row).transpose()?)
+            }
+
+            async fn list_users(
+                &self,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<UserRow>, StoreError> {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE sip_uri > $1 ORDER BY sip_uri LIMIT $2"
+                );
+                let rows = sqlx::query(SQL)
+                    .bind(after.unwrap_or("").to_lowercase())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
+            }
+
+            async fn count_users(&self) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT COUNT(*) FROM users")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get::<i64, _>(0)?)
+            }
+
+            async fn update_user(&self, user: &UserRow) -> Result<UserRow, StoreError> {
+                const SQL: &str = concat!(
+                    "UPDATE users SET (",
+                    user_writable!(),
+                    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                     $16, $17, $18, $19, $20, $21, $22, $23, $24, $25), updated_at = ",
+                    next_updated_at!("$26"),
+                    " WHERE id = $27 AND updated_at = $28 RETURNING ",
+                    user_columns!()
+                );
+                check::user(user)?;
+                let row = bind_user!(sqlx::query(SQL), user)
+                    .bind(unix_now())
+                    .bind(user.id)
+                    .bind(user.updated_at)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "sip_uri", "policy"))?;
+                match row {
+                    Some(row) => Ok(user_from_row(&row)?),
+                    None if self.get_user(user.id).await?.is_some() => Err(StoreError::Conflict {
+                        field: "updated_at",
+                    }),
+                    None => Err(StoreError::NotFound { what: "user" }),
+                }
+            }
+
+            async fn remove_user(&self, id: i64) -> Result<(), StoreError> {
+                let scope = id.to_string();
+                let mut tx = self.begin_write().await?;
+                Self::lock_scope(&mut tx, &scope).await?;
+                sqlx::query("DELETE FROM dial_plan_rules WHERE scope = $1")
+                    .bind(&scope)
+                    .execute(&mut *tx)
+                    .await?;
+                let removed = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if removed == 0 {
+                    return Err(StoreError::NotFound { what: "user" });
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn import_users(
+                &self,
+                rows: &[UserRow],
+                all_or_nothing: bool,
+            ) -> Result<ImportReport, StoreError> {
+                let now = unix_now();
+                let mut results = Vec::with_capacity(rows.len());
+                let mut failed = false;
+                let mut tx = self.begin_write().await?;
+                for user in rows {
+                    if let Err(e) = check::user(user) {
+                        failed = true;
+                        results.push(ImportRowResult::Failed(e));
+                        continue;
+                    }
+                    // A savepoint per row: a refused row must not abort the transaction.
+                    let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+                    match insert_user(&mut *savepoint, user, now).await {
+                        Ok(created) => {
+                            savepoint.commit().await?;
+                            results.push(ImportRowResult::Created { id: created.id });
+                        }
+                        Err(e @ StoreError::Unavailable { .. }) => return Err(e),
+                        Err(e) => {
+                            savepoint.rollback().await?;
+                            failed = true;
+                            results.push(ImportRowResult::Failed(e));
+                        }
+                    }
+                }
+                if failed && all_or_nothing {
+                    tx.rollback().await?;
+                    for r in &mut results {
+                        if matches!(r, ImportRowResult::Created { .. }) {
+                            *r = ImportRowResult::RolledBack;
+                        }
+                    }
+                    return Ok(ImportReport {
+                        committed: false,
+                        rows: results,
+                    });
+                }
+                tx.commit().await?;
+                Ok(ImportReport {
+                    committed: true,
+                    rows: results,
+                })
+            }
+
+            // ---- policies and grants ---------------------------------------------------
+
+            async fn list_policies(&self) -> Result<Vec<PolicyRow>, StoreError> {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    policy_columns!(),
+                    " FROM policies ORDER BY CASE WHEN identity = 'Global' THEN 0 \
+                     WHEN substr(identity, 1, 5) = 'Site:' THEN 1 ELSE 2 END, identity"
+                );
+                let rows = sqlx::query(SQL).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(policy_from_row).collect::<Result<_, _>>()?)
+            }
+
+            async fn get_policy(&self, identity: &str) -> Result<Option<PolicyRow>, StoreError> {
+                const SQL: &str =
+                    concat!("SELECT ", policy_columns!(), " FROM policies WHERE identity = $1");
+                let row = sqlx::query(SQL)
+                    .bind(identity)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(policy_from_row).transpose()?)
+            }
+
+            async fn create_policy(&self, policy: &PolicyRow) -> Result<PolicyRow, StoreError> {
+                check::policy(policy)?;
+                if policy.identity == GLOBAL_POLICY {
+                    return Err(StoreError::Conflict { field: "identity" });
+                }
+                const SQL: &str = concat!(
+                    "INSERT INTO policies (",
+                    policy_columns!(),
+                    ") VALUES ($1, $2, $3, $4) RETURNING ",
+                    policy_columns!()
+                );
+                let row = sqlx::query(SQL)
+                    .bind(&policy.identity)
+                    .bind(policy.enabled)
+                    .bind(policy.use_admin_callback_number)
+                    .bind(&policy.admin_callback_number)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "identity", "policy"))?;
+                Ok(policy_from_row(&row)?)
+            }
+
+            async fn update_policy(&self, policy: &PolicyRow) -> Result<PolicyRow, StoreError> {
+                check::policy(policy)?;
+                const SQL: &str = concat!(
+                    "UPDATE policies SET enabled = $2, use_admin_callback_number = $3, \
+                     admin_callback_number = $4 WHERE identity = $1 RETURNING ",
+                    policy_columns!()
+                );
+                let row = sqlx::query(SQL)
+                    .bind(&policy.identity)
+                    .bind(policy.enabled)
+                    .bind(policy.use_admin_callback_number)
+                    .bind(&policy.admin_callback_number)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(row) => Ok(policy_from_row(&row)?),
+                    None => Err(StoreError::NotFound { what: "policy" }),
+                }
+            }
+
+            async fn remove_policy(&self, identity: &str) -> Result<PolicyRemoval, StoreError> {
+                check::policy_identity(identity)?;
+                if identity == GLOBAL_POLICY {
+                    sqlx::query(
+                        "INSERT INTO policies (identity, enabled, use_admin_callback_number, \
+                         admin_callback_number) VALUES ($1, FALSE, FALSE, NULL) \
+                         ON CONFLICT (identity) DO UPDATE SET enabled = FALSE, \
+                         use_admin_callback_number = FALSE, admin_callback_number = NULL",
+                    )
+                    .bind(GLOBAL_POLICY)
+                    .execute(&self.pool)
+                    .await?;
+                    return Ok(PolicyRemoval::Reset);
+                }
+                const CLEAR: &str = concat!(
+                    "UPDATE users SET policy_grant = NULL, updated_at = ",
+                    next_updated_at!("$2"),
+                    " WHERE policy_grant = $1"
+                );
+                let mut tx = self.begin_write().await?;
+                let grants_cleared = sqlx::query(CLEAR)
+                    .bind(identity)
+                    .bind(unix_now())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let removed = sqlx::query("DELETE FROM policies WHERE identity = $1")
+                    .bind(identity)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if removed == 0 {
+                    return Err(StoreError::NotFound { what: "policy" });
+                }
+                tx.commit().await?;
+                Ok(PolicyRemoval::Removed { grants_cleared })
+            }
+
+            async fn set_policy_grant(
+                &self,
+                user_id: i64,
+                identity: Option<&str>,
+            ) -> Result<UserRow, StoreError> {
+                const SQL: &str = concat!(
+                    "UPDATE users SET policy_grant = $2, updated_at = ",
+                    next_updated_at!("$3"),
+                    " WHERE id = $1 RETURNING ",
+                    user_columns!()
+                );
+                if let Some(identity) = identity {
+                    check::grant_identity(identity)?;
+                }
+                let row = sqlx::query(SQL)
+                    .bind(user_id)
+                    .bind(identity)
+                    .bind(unix_now())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "policy_grant", "policy"))?;
+                match row {
+                    Some(row) => Ok(user_from_row(&row)?),
+                    None => Err(StoreError::NotFound { what: "user" }),
+                }
+            }
+
+            // ---- routing -----------------------------------------------------------------
+
+            async fn get_routing(&self) -> Result<RoutingRow, StoreError> {
+                let row = sqlx::query("SELECT call_via_work_caller_id FROM routing WHERE id = 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match row {
+                    Some(row) => RoutingRow {
+                        call_via_work_caller_id: row.try_get("call_via_work_caller_id")?,
+                    },
+                    None => RoutingRow::default(),
+                })
+            }
+
+            async fn set_routing(&self, routing: &RoutingRow) -> Result<(), StoreError> {
+                if let Some(id) = &routing.call_via_work_caller_id {
+                    check::text("call_via_work_caller_id", id)?;
+                }
+                sqlx::query(
+                    "INSERT INTO routing (id, call_via_work_caller_id) VALUES (1, $1) \
+                     ON CONFLICT (id) DO UPDATE \
+                     SET call_via_work_caller_id = excluded.call_via_work_caller_id",
+                )
+                .bind(&routing.call_via_work_caller_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            // ---- dial plans ----------------------------------------------------------------
+
+            async fn list_dial_plan_rules(
+                &self,
+                scope: &str,
+            ) -> Result<Vec<DialPlanRuleRow>, StoreError> {
+                check::scope(scope)?;
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    rule_columns!(),
+                    " FROM dial_plan_rules WHERE scope = $1 ORDER BY position, id"
+                );
+                let rows = sqlx::query(SQL).bind(scope).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(rule_from_row).collect::<Result<_, _>>()?)
+            }
+
+            async fn insert_dial_plan_rule(
+                &self,
+                rule: &DialPlanRuleRow,
+            ) -> Result<DialPlanRuleRow, StoreError> {
+                let user = check::rule(rule)?;
+                let mut tx = self.begin_write().await?;
+                Self::lock_scope(&mut tx, &rule.scope).await?;
+                if let Some(user_id) = user {
+                    let exists = sqlx::query("SELECT id FROM users WHERE id = $1")
+                        .bind(user_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if exists.is_none() {
+                        return Err(StoreError::NotFound { what: "user" });
+                    }
+                }
+                let count: i64 =
+                    sqlx::query("SELECT COUNT(*) FROM dial_plan_rules WHERE scope = $1")
+                        .bind(&rule.scope)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get(0)?;
+                let position = rule.position.min(count);
+                sqlx::query(
+                    "UPDATE dial_plan_rules SET position = position + 1 \
+                     WHERE scope = $1 AND position >= $2",
+                )
+                .bind(&rule.scope)
+                .bind(position)
+                .execute(&mut *tx)
+                .await?;
+                const INSERT: &str = concat!(
+                    "INSERT INTO dial_plan_rules \
+                     (scope, position, name, pattern, translation, is_internal_extension) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                    rule_columns!()
+                );
+                let row = sqlx::query(INSERT)
+                    .bind(&rule.scope)
+                    .bind(position)
+                    .bind(&rule.name)
+                    .bind(&rule.pattern)
+                    .bind(&rule.translation)
+                    .bind(rule.is_internal_extension)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "name", "user"))?;
+                let inserted = rule_from_row(&row)?;
+                tx.commit()
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "position", "user"))?;
+                Ok(inserted)
+            }
+
+            async fn remove_dial_plan_rule(&self, id: i64) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let scope = sqlx::query("SELECT scope FROM dial_plan_rules WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(scope) = scope else {
+                    return Err(StoreError::NotFound {
+                        what: "dial plan rule",
+                    });
+                };
+                let scope: String = scope.try_get("scope")?;
+                Self::lock_scope(&mut tx, &scope).await?;
+                // Read the position only now: it may have moved while we waited for the lock.
+                let row =
+                    sqlx::query("DELETE FROM dial_plan_rules WHERE id = $1 RETURNING position")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(row) = row else {
+                    return Err(StoreError::NotFound {
+                        what: "dial plan rule",
+                    });
+                };
+                let position: i64 = row.try_get("position")?;
+                sqlx::query(
+                    "UPDATE dial_plan_rules SET position = position - 1 \
+                     WHERE scope = $1 AND position > $2",
+                )
+                .bind(scope)
+                .bind(position)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            // ---- tokens ------------------------------------------------------------------
+
+            async fn insert_token(&self, token: &TokenRow) -> Result<(), StoreError> {
+                if token.token_hash.is_empty() {
+                    return Err(StoreError::invalid("token_hash", "is empty"));
+                }
+                check::text("token_hash", &token.token_hash)?;
+                const SQL: &str = concat!(
+                    "INSERT INTO tokens (",
+                    token_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5)"
+                );
+                sqlx::query(SQL)
+                    .bind(&token.token_hash)
+                    .bind(token.user_id)
+                    .bind(token.created_at)
+                    .bind(token.expires_at)
+                    .bind(token.revoked)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "token_hash", "user"))?;
+                Ok(())
+            }
+
+            async fn find_valid_token(
+                &self,
+                token_hash: &str,
+                now: i64,
+            ) -> Result<Option<TokenRow>, StoreError> {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    token_columns!(),
+                    " FROM tokens WHERE token_hash = $1 AND revoked = FALSE AND expires_at > $2"
+                );
+                let row = sqlx::query(SQL)
+                    .bind(token_hash)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(token_from_row).transpose()?)
+            }
+
+            async fn revoke_token(&self, token_hash: &str) -> Result<(), StoreError> {
+                let changed = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                if changed == 0 {
+                    return Err(StoreError::NotFound { what: "token" });
+                }
+                Ok(())
+            }
+
+            async fn revoke_user_tokens(&self, user_id: i64) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE tokens SET revoked = TRUE WHERE user_id = $1 AND revoked = FALSE",
+                )
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn purge_expired_tokens(&self, now: i64) -> Result<u64, StoreError> {
+                Ok(sqlx::query("DELETE FROM tokens WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            // ---- login failures ----------------------------------------------------------
+
+            async fn record_login_failure(
+                &self,
+                key: &str,
+                now: i64,
+                policy: &LockoutPolicy,
+            ) -> Result<LoginFailureRow, StoreError> {
+                // One statement, so that concurrent failures are all counted. $1 key, $2 now,
+                // $3 max_failures, $4 window_secs, $5 lock_secs.
+                const SQL: &str = concat!(
+                    "INSERT INTO login_failures (",
+                    failure_columns!(),
+                    ") VALUES ($1, 1, $2, CASE WHEN 1 >= $3 THEN $2 + $5 ELSE NULL END) \
+                     ON CONFLICT (key) DO UPDATE SET failures = ",
+                    next_failure_count!(),
+                    ", first_failure_at = CASE WHEN ",
+                    new_failure_window!(),
+                    " THEN $2 ELSE login_failures.first_failure_at END, locked_until = CASE WHEN ",
+                    next_failure_count!(),
+                    " >= $3 THEN $2 + $5 ELSE login_failures.locked_until END RETURNING ",
+                    failure_columns!()
+                );
+                check::text("key", key)?;
+                let row = sqlx::query(SQL)
+                    .bind(key.to_lowercase())
+                    .bind(now)
+                    .bind(policy.max_failures)
+                    .bind(policy.window_secs)
+                    .bind(policy.lock_secs)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(failure_from_row(&row)?)
+            }
+
+            async fn get_login_failure(
+                &self,
+                key: &str,
+            ) -> Result<Option<LoginFailureRow>, StoreError> {
+                const SQL: &str =
+                    concat!("SELECT ", failure_columns!(), " FROM login_failures WHERE key = $1");
+                let row = sqlx::query(SQL)
+                    .bind(key.to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(failure_from_row).transpose()?)
+            }
+
+            async fn reset_login_failures(&self, key: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM login_failures WHERE key = $1")
+                    .bind(key.to_lowercase())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use impl_store;

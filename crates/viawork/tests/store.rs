@@ -1,0 +1,1140 @@
+//! The store suite: every behaviour of `viawork::store::Store`, written once and run against
+//! both backends — SQLite on a temporary file and PostgreSQL on a private cluster
+//! (`common/postgres.rs`), one fresh database per test.
+//!
+//! Each `async fn` below takes a [`Fixture`] (how to open *its* database) and is expanded by
+//! [`both_backends!`] into `on_sqlite::NAME` and `on_postgres::NAME`.
+
+#[path = "common/postgres.rs"]
+mod postgres;
+
+use std::sync::Arc;
+
+use sqlx::Connection;
+use viawork::store::{
+    self, generate_token, hash_token, Backend, DialPlanRuleRow, ImportRowResult, LockoutPolicy,
+    PolicyRemoval, PolicyRow, RoutingRow, Store, StoreError, TokenRow, UserRow, GLOBAL_POLICY,
+    GLOBAL_SCOPE,
+};
+
+/// One test's database.
+struct Fixture {
+    backend: Backend,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Fixture {
+    async fn sqlite() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("viawork.db").display());
+        Fixture {
+            backend: Backend::Sqlite,
+            url,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn postgres() -> Fixture {
+        Fixture {
+            backend: Backend::Postgres,
+            url: postgres::database().await.url,
+            _dir: None,
+        }
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        let store = store::open(&self.url).await.expect("open store");
+        assert_eq!(store.backend(), self.backend);
+        store
+    }
+
+    /// The versions recorded in `schema_migrations`, read with a raw connection.
+    async fn migration_versions(&self) -> Vec<i64> {
+        const SQL: &str = "SELECT version FROM schema_migrations ORDER BY version";
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(SQL).fetch_all(&mut c).await.unwrap()
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(SQL).fetch_all(&mut c).await.unwrap()
+            }
+        }
+    }
+}
+
+/// Expands each named test for both backends.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::sqlite().await).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::postgres().await).await
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    migrations_apply_once_and_reopening_is_a_no_op,
+    user_round_trips_and_updates_optimistically,
+    sip_uri_is_unique_whatever_its_case,
+    unicode_text_round_trips,
+    sql_looking_strings_are_stored_verbatim,
+    users_page_in_sip_uri_order,
+    global_policy_always_exists_and_removing_it_resets_it,
+    policies_are_created_updated_and_removed,
+    removing_a_granted_tag_clears_the_grants,
+    grants_to_unknown_users_or_policies_are_not_found,
+    routing_round_trips,
+    dial_plan_rules_keep_a_dense_order_through_insert_and_remove,
+    tokens_expire_and_are_revoked,
+    login_failures_count_lock_and_reset,
+    import_is_all_or_nothing_or_good_rows_only,
+    two_handles_share_one_database_concurrently,
+);
+
+/// A valid user row with the given SIP URI.
+fn user(sip_uri: &str) -> UserRow {
+    UserRow {
+        sip_uri: sip_uri.into(),
+        display_name: "Test User".into(),
+        role: "user".into(),
+        enabled: true,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        ..UserRow::default()
+    }
+}
+
+fn tag(identity: &str) -> PolicyRow {
+    PolicyRow {
+        identity: identity.into(),
+        enabled: true,
+        ..PolicyRow::default()
+    }
+}
+
+fn rule(scope: &str, name: &str, position: i64) -> DialPlanRuleRow {
+    DialPlanRuleRow {
+        scope: scope.into(),
+        position,
+        name: name.into(),
+        pattern: r"^(\d{4})$".into(),
+        translation: "+1425555$1".into(),
+        ..DialPlanRuleRow::default()
+    }
+}
+
+async fn migrations_apply_once_and_reopening_is_a_no_op(fx: Fixture) {
+    let first = fx.open().await;
+    first.ping().await.unwrap();
+    first.create_user(&user("sip:a@example.com")).await.unwrap();
+    let second = fx.open().await;
+    second.ping().await.unwrap();
+    assert_eq!(fx.migration_versions().await, vec![1]);
+    assert_eq!(second.count_users().await.unwrap(), 1);
+    let policies = second.list_policies().await.unwrap();
+    assert_eq!(policies.len(), 1, "{policies:?}");
+    first.close().await;
+    assert!(matches!(
+        first.ping().await,
+        Err(StoreError::Unavailable { .. })
+    ));
+    second.ping().await.unwrap();
+}
+
+async fn user_round_trips_and_updates_optimistically(fx: Fixture) {
+    let store = fx.open().await;
+    let store = store.as_ref();
+    store.create_policy(&tag("Tag:Sales")).await.unwrap();
+    let full = UserRow {
+        sip_uri: "sip:Alice@Example.com".into(),
+        display_name: "Alice Smith".into(),
+        email: "Alice.Smith@Example.com".into(),
+        title: "Engineer".into(),
+        department: "R&D".into(),
+        office: "B12".into(),
+        phone_work: "+14255550101".into(),
+        phone_mobile: "+14255550102".into(),
+        phone_home: "+14255550103".into(),
+        phone_other: "+14255550104".into(),
+        line_uri: "tel:+14255550101;ext=101".into(),
+        enterprise_voice: true,
+        enabled: true,
+        role: "admin".into(),
+        pin_hash: Some("pin-hash".into()),
+        ha1_md5: Some("0123456789abcdef0123456789abcdef".into()),
+        ha1_sha256: Some("ab".repeat(32)),
+        sip_realm: Some("example.com".into()),
+        allow_call_forwarding: true,
+        allow_simultaneous_ring: true,
+        dial_in_conferencing: true,
+        site: Some("Redmond".into()),
+        policy_grant: Some("Tag:Sales".into()),
+        ..user("")
+    };
+    let created = store.create_user(&full).await.unwrap();
+    assert!(created.id > 0);
+    assert!(created.created_at > 0);
+    assert_eq!(created.created_at, created.updated_at);
+    let expected = UserRow {
+        id: created.id,
+        sip_uri: "sip:alice@example.com".into(),
+        created_at: created.created_at,
+        updated_at: created.updated_at,
+        ..full.clone()
+    };
+    assert_eq!(created, expected);
+    assert_eq!(
+        store.get_user(created.id).await.unwrap(),
+        Some(expected.clone())
+    );
+    let by_sip = store.get_user_by_sip_uri("SIP:ALICE@example.COM").await;
+    assert_eq!(by_sip.unwrap(), Some(expected.clone()));
+    let by_mail = store.get_user_by_email("alice.smith@EXAMPLE.com").await;
+    assert_eq!(by_mail.unwrap(), Some(expected.clone()));
+    assert_eq!(store.get_user_by_email("").await.unwrap(), None);
+    assert_eq!(store.get_user(created.id + 1000).await.unwrap(), None);
+
+    // Whole-row update, guarded by updated_at.
+    let change = UserRow {
+        display_name: "Alice Jones".into(),
+        enterprise_voice: false,
+        pin_hash: None,
+        site: None,
+        policy_grant: None,
+        ..expected.clone()
+    };
+    let updated = store.update_user(&change).await.unwrap();
+    assert!(updated.updated_at > expected.updated_at);
+    assert_eq!(updated.created_at, expected.created_at);
+    assert_eq!(
+        updated,
+        UserRow {
+            updated_at: updated.updated_at,
+            ..change.clone()
+        }
+    );
+    // The same stale row again: someone else changed it meanwhile.
+    let stale = store.update_user(&change).await.unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            StoreError::Conflict {
+                field: "updated_at"
+            }
+        ),
+        "{stale:?}"
+    );
+    assert_eq!(
+        store.get_user(created.id).await.unwrap(),
+        Some(updated.clone())
+    );
+
+    store.remove_user(created.id).await.unwrap();
+    assert_eq!(store.get_user(created.id).await.unwrap(), None);
+    let again = store.remove_user(created.id).await.unwrap_err();
+    assert!(
+        matches!(again, StoreError::NotFound { what: "user" }),
+        "{again:?}"
+    );
+    let gone = store.update_user(&updated).await.unwrap_err();
+    assert!(
+        matches!(gone, StoreError::NotFound { what: "user" }),
+        "{gone:?}"
+    );
+    // Ids are not reused.
+    let next = store
+        .create_user(&user("sip:bob@example.com"))
+        .await
+        .unwrap();
+    assert!(next.id > created.id);
+
+    let bad_role = store
+        .create_user(&UserRow {
+            role: "root".into(),
+            ..user("sip:c@example.com")
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(bad_role, StoreError::Invalid { field: "role", .. }),
+        "{bad_role:?}"
+    );
+    let empty = store.create_user(&user("")).await.unwrap_err();
+    assert!(
+        matches!(
+            empty,
+            StoreError::Invalid {
+                field: "sip_uri",
+                ..
+            }
+        ),
+        "{empty:?}"
+    );
+}
+
+async fn sip_uri_is_unique_whatever_its_case(fx: Fixture) {
+    let store = fx.open().await;
+    let alice = store
+        .create_user(&user("sip:Alice@Example.com"))
+        .await
+        .unwrap();
+    assert_eq!(alice.sip_uri, "sip:alice@example.com");
+    let dup = store
+        .create_user(&user("SIP:ALICE@EXAMPLE.COM"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(dup, StoreError::Conflict { field: "sip_uri" }),
+        "{dup:?}"
+    );
+    let bob = store
+        .create_user(&user("sip:bob@example.com"))
+        .await
+        .unwrap();
+    let steal = store
+        .update_user(&UserRow {
+            sip_uri: "sip:ALICE@example.com".into(),
+            ..bob
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(steal, StoreError::Conflict { field: "sip_uri" }),
+        "{steal:?}"
+    );
+    assert_eq!(store.count_users().await.unwrap(), 2);
+}
+
+async fn unicode_text_round_trips(fx: Fixture) {
+    let store = fx.open().await;
+    let row = UserRow {
+        display_name: "Zoë Ångström 山田太郎 Ελένη 🙂".into(),
+        department: "Düsseldorf — Straße".into(),
+        email: "Émile@Exämple.com".into(),
+        title: "Ingénieure (محندسة)".into(),
+        ..user("sip:zoë@exämple.com")
+    };
+    let created = store.create_user(&row).await.unwrap();
+    assert_eq!(created.display_name, row.display_name);
+    assert_eq!(created.department, row.department);
+    assert_eq!(created.title, row.title);
+    let found = store.get_user_by_email("émile@EXÄMPLE.COM").await.unwrap();
+    assert_eq!(found.map(|u| u.id), Some(created.id));
+    let found = store
+        .get_user_by_sip_uri("sip:ZOË@EXÄMPLE.com")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|u| u.id), Some(created.id));
+    let policy = store.create_policy(&tag("Tag:Vertrieb-Süd")).await.unwrap();
+    assert_eq!(policy.identity, "Tag:Vertrieb-Süd");
+    let nul = store
+        .create_user(&UserRow {
+            display_name: "nul\0byte".into(),
+            ..user("sip:nul@example.com")
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            nul,
+            StoreError::Invalid {
+                field: "display_name",
+                ..
+            }
+        ),
+        "{nul:?}"
+    );
+}
+
+async fn sql_looking_strings_are_stored_verbatim(fx: Fixture) {
+    let store = fx.open().await;
+    let nasty = [
+        "Robert'); DROP TABLE users;--",
+        "' OR '1'='1",
+        "\"; DELETE FROM policies; --",
+        "$1 $2 ?1 :name @x \\ % _ ; /* */",
+    ];
+    let mut ids = Vec::new();
+    for (i, s) in nasty.iter().enumerate() {
+        let row = UserRow {
+            display_name: s.to_string(),
+            title: s.to_string(),
+            email: format!("{s}@example.com"),
+            ..user(&format!("sip:{}{i}@example.com", s.to_lowercase()))
+        };
+        let created = store.create_user(&row).await.unwrap();
+        let read = store.get_user(created.id).await.unwrap().unwrap();
+        assert_eq!(read.display_name, *s);
+        assert_eq!(read.title, *s);
+        assert_eq!(read.sip_uri, row.sip_uri.to_lowercase());
+        ids.push(created.id);
+    }
+    assert_eq!(store.count_users().await.unwrap(), nasty.len() as i64);
+    assert_eq!(
+        store.get_user_by_sip_uri("' OR '1'='1").await.unwrap(),
+        None
+    );
+    assert_eq!(store.get_user_by_email("' OR '1'='1").await.unwrap(), None);
+    assert_eq!(store.get_policy("Global' OR '1'='1").await.unwrap(), None);
+
+    let identity = "Tag:x'); DELETE FROM users;--";
+    store.create_policy(&tag(identity)).await.unwrap();
+    store
+        .set_policy_grant(ids[0], Some(identity))
+        .await
+        .unwrap();
+    let removal = store.remove_policy(identity).await.unwrap();
+    assert_eq!(removal, PolicyRemoval::Removed { grants_cleared: 1 });
+    assert_eq!(store.count_users().await.unwrap(), nasty.len() as i64);
+
+    let r = DialPlanRuleRow {
+        name: "'; DROP TABLE dial_plan_rules;--".into(),
+        pattern: r"^(\d+)'--$".into(),
+        translation: "$1'); --".into(),
+        ..rule(GLOBAL_SCOPE, "x", 0)
+    };
+    let inserted = store.insert_dial_plan_rule(&r).await.unwrap();
+    let listed = store.list_dial_plan_rules(GLOBAL_SCOPE).await.unwrap();
+    assert_eq!(listed, vec![inserted.clone()]);
+    assert_eq!(inserted.name, r.name);
+    assert_eq!(inserted.translation, r.translation);
+
+    let routing = RoutingRow {
+        call_via_work_caller_id: Some("+1'; DROP TABLE routing;--".into()),
+    };
+    store.set_routing(&routing).await.unwrap();
+    assert_eq!(store.get_routing().await.unwrap(), routing);
+    assert!(store
+        .find_valid_token("' OR 1=1 --", 0)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn users_page_in_sip_uri_order(fx: Fixture) {
+    let store = fx.open().await;
+    for name in ["mallory", "alice", "Zed", "bob", "a-b", "ab", "carol"] {
+        store
+            .create_user(&user(&format!("sip:{name}@example.com")))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_users(after.as_deref(), 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3);
+        after = page.last().map(|u| u.sip_uri.clone());
+        seen.extend(page.into_iter().map(|u| u.sip_uri));
+    }
+    let mut expected = seen.clone();
+    expected.sort(); // byte order, the same on both backends
+    assert_eq!(seen, expected);
+    assert_eq!(seen.len(), 7);
+    assert_eq!(seen[0], "sip:a-b@example.com");
+    assert_eq!(seen[6], "sip:zed@example.com");
+    assert_eq!(store.count_users().await.unwrap(), 7);
+    assert!(store.list_users(None, 0).await.unwrap().is_empty());
+}
+
+async fn global_policy_always_exists_and_removing_it_resets_it(fx: Fixture) {
+    let store = fx.open().await;
+    let defaults = PolicyRow {
+        identity: GLOBAL_POLICY.into(),
+        enabled: false,
+        use_admin_callback_number: false,
+        admin_callback_number: None,
+    };
+    assert_eq!(
+        store.get_policy("Global").await.unwrap(),
+        Some(defaults.clone())
+    );
+    let exists = store.create_policy(&tag("Global")).await.unwrap_err();
+    assert!(
+        matches!(exists, StoreError::Conflict { field: "identity" }),
+        "{exists:?}"
+    );
+
+    let set = PolicyRow {
+        enabled: true,
+        use_admin_callback_number: true,
+        admin_callback_number: Some("+14255550100".into()),
+        ..defaults.clone()
+    };
+    assert_eq!(store.update_policy(&set).await.unwrap(), set);
+    assert_eq!(store.get_policy("Global").await.unwrap(), Some(set));
+    assert_eq!(
+        store.remove_policy("Global").await.unwrap(),
+        PolicyRemoval::Reset
+    );
+    assert_eq!(
+        store.get_policy("Global").await.unwrap(),
+        Some(defaults.clone())
+    );
+    assert_eq!(
+        store.remove_policy("Global").await.unwrap(),
+        PolicyRemoval::Reset
+    );
+    assert_eq!(store.list_policies().await.unwrap(), vec![defaults]);
+}
+
+async fn policies_are_created_updated_and_removed(fx: Fixture) {
+    let store = fx.open().await;
+    let sales = store.create_policy(&tag("Tag:Sales")).await.unwrap();
+    assert_eq!(sales, tag("Tag:Sales"));
+    store.create_policy(&tag("Site:Redmond")).await.unwrap();
+    store.create_policy(&tag("Tag:Admins")).await.unwrap();
+    let dup = store.create_policy(&tag("Tag:Sales")).await.unwrap_err();
+    assert!(
+        matches!(dup, StoreError::Conflict { field: "identity" }),
+        "{dup:?}"
+    );
+    for bad in ["Sales", "Tag:", "Site:", "global", ""] {
+        let err = store.create_policy(&tag(bad)).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Invalid {
+                    field: "identity",
+                    ..
+                }
+            ),
+            "{bad}: {err:?}"
+        );
+    }
+    let identities: Vec<String> = store
+        .list_policies()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.identity)
+        .collect();
+    assert_eq!(
+        identities,
+        ["Global", "Site:Redmond", "Tag:Admins", "Tag:Sales"]
+    );
+
+    let changed = PolicyRow {
+        enabled: false,
+        use_admin_callback_number: true,
+        admin_callback_number: Some("+14255550199".into()),
+        ..sales
+    };
+    assert_eq!(store.update_policy(&changed).await.unwrap(), changed);
+    assert_eq!(store.get_policy("Tag:Sales").await.unwrap(), Some(changed));
+    assert_eq!(store.get_policy("tag:sales").await.unwrap(), None);
+    let missing = store.update_policy(&tag("Tag:Nope")).await.unwrap_err();
+    assert!(
+        matches!(missing, StoreError::NotFound { what: "policy" }),
+        "{missing:?}"
+    );
+
+    let removed = store.remove_policy("Site:Redmond").await.unwrap();
+    assert_eq!(removed, PolicyRemoval::Removed { grants_cleared: 0 });
+    assert_eq!(store.get_policy("Site:Redmond").await.unwrap(), None);
+    let missing = store.remove_policy("Site:Redmond").await.unwrap_err();
+    assert!(
+        matches!(missing, StoreError::NotFound { what: "policy" }),
+        "{missing:?}"
+    );
+}
+
+async fn removing_a_granted_tag_clears_the_grants(fx: Fixture) {
+    let store = fx.open().await;
+    store.create_policy(&tag("Tag:Sales")).await.unwrap();
+    store.create_policy(&tag("Tag:Support")).await.unwrap();
+    let mut users = Vec::new();
+    for (name, grant) in [("a", "Tag:Sales"), ("b", "Tag:Sales"), ("c", "Tag:Support")] {
+        let u = store
+            .create_user(&user(&format!("sip:{name}@example.com")))
+            .await
+            .unwrap();
+        let granted = store.set_policy_grant(u.id, Some(grant)).await.unwrap();
+        assert_eq!(granted.policy_grant.as_deref(), Some(grant));
+        assert!(granted.updated_at > u.updated_at);
+        users.push(granted);
+    }
+    let removal = store.remove_policy("Tag:Sales").await.unwrap();
+    assert_eq!(removal, PolicyRemoval::Removed { grants_cleared: 2 });
+    for before in &users[..2] {
+        let after = store.get_user(before.id).await.unwrap().unwrap();
+        assert_eq!(after.policy_grant, None);
+        assert!(
+            after.updated_at > before.updated_at,
+            "the change is visible to updates"
+        );
+    }
+    let c = store.get_user(users[2].id).await.unwrap().unwrap();
+    assert_eq!(c, users[2]);
+    // A stale copy of a user whose grant was cleared cannot be written back.
+    let stale = store.update_user(&users[0]).await.unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            StoreError::Conflict {
+                field: "updated_at"
+            }
+        ),
+        "{stale:?}"
+    );
+}
+
+async fn grants_to_unknown_users_or_policies_are_not_found(fx: Fixture) {
+    let store = fx.open().await;
+    store.create_policy(&tag("Tag:Sales")).await.unwrap();
+    let u = store.create_user(&user("sip:a@example.com")).await.unwrap();
+    let no_user = store.set_policy_grant(u.id + 99, Some("Tag:Sales")).await;
+    assert!(
+        matches!(no_user, Err(StoreError::NotFound { what: "user" })),
+        "{no_user:?}"
+    );
+    let no_policy = store.set_policy_grant(u.id, Some("Tag:Nope")).await;
+    assert!(
+        matches!(no_policy, Err(StoreError::NotFound { what: "policy" })),
+        "{no_policy:?}"
+    );
+    let global = store.set_policy_grant(u.id, Some("Global")).await;
+    assert!(
+        matches!(
+            global,
+            Err(StoreError::Invalid {
+                field: "policy_grant",
+                ..
+            })
+        ),
+        "{global:?}"
+    );
+    assert_eq!(
+        store.get_user(u.id).await.unwrap().unwrap().policy_grant,
+        None
+    );
+
+    let granted = store
+        .set_policy_grant(u.id, Some("Tag:Sales"))
+        .await
+        .unwrap();
+    assert_eq!(granted.policy_grant.as_deref(), Some("Tag:Sales"));
+    let cleared = store.set_policy_grant(u.id, None).await.unwrap();
+    assert_eq!(cleared.policy_grant, None);
+
+    let create = store
+        .create_user(&UserRow {
+            policy_grant: Some("Tag:Nope".into()),
+            ..user("sip:b@example.com")
+        })
+        .await;
+    assert!(
+        matches!(create, Err(StoreError::NotFound { what: "policy" })),
+        "{create:?}"
+    );
+}
+
+async fn routing_round_trips(fx: Fixture) {
+    let store = fx.open().await;
+    assert_eq!(store.get_routing().await.unwrap(), RoutingRow::default());
+    let set = RoutingRow {
+        call_via_work_caller_id: Some("+14255550100".into()),
+    };
+    store.set_routing(&set).await.unwrap();
+    assert_eq!(store.get_routing().await.unwrap(), set);
+    store.set_routing(&RoutingRow::default()).await.unwrap();
+    assert_eq!(store.get_routing().await.unwrap(), RoutingRow::default());
+}
+
+async fn dial_plan_rules_keep_a_dense_order_through_insert_and_remove(fx: Fixture) {
+    let store = fx.open().await;
+    let names = |rules: &[DialPlanRuleRow]| {
+        let positions: Vec<i64> = rules.iter().map(|r| r.position).collect();
+        assert_eq!(positions, (0..rules.len() as i64).collect::<Vec<_>>());
+        rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>()
+    };
+    let a = store
+        .insert_dial_plan_rule(&rule(GLOBAL_SCOPE, "A", 0))
+        .await
+        .unwrap();
+    assert_eq!(a.position, 0);
+    let b = store
+        .insert_dial_plan_rule(&rule(GLOBAL_SCOPE, "B", 7))
+        .await
+        .unwrap();
+    assert_eq!(b.position, 1, "past the end appends");
+    store
+        .insert_dial_plan_rule(&rule(GLOBAL_SCOPE, "C", 0))
+        .await
+        .unwrap();
+    let d = store
+        .insert_dial_plan_rule(&rule(GLOBAL_SCOPE, "D", 1))
+        .await
+        .unwrap();
+    let listed = store.list_dial_plan_rules(GLOBAL_SCOPE).await.unwrap();
+    assert_eq!(names(&listed), ["C", "D", "A", "B"]);
+    assert_eq!(listed[1], d);
+
+    store.remove_dial_plan_rule(d.id).await.unwrap();
+    let listed = store.list_dial_plan_rules(GLOBAL_SCOPE).await.unwrap();
+    assert_eq!(names(&listed), ["C", "A", "B"]);
+    store.remove_dial_plan_rule(listed[0].id).await.unwrap();
+    let listed = store.list_dial_plan_rules(GLOBAL_SCOPE).await.unwrap();
+    assert_eq!(names(&listed), ["A", "B"]);
+    let missing = store.remove_dial_plan_rule(d.id).await.unwrap_err();
+    assert!(
+        matches!(
+            missing,
+            StoreError::NotFound {
+                what: "dial plan rule"
+            }
+        ),
+        "{missing:?}"
+    );
+
+    let dup = store
+        .insert_dial_plan_rule(&rule(GLOBAL_SCOPE, "A", 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(dup, StoreError::Conflict { field: "name" }),
+        "{dup:?}"
+    );
+    assert_eq!(
+        names(&store.list_dial_plan_rules(GLOBAL_SCOPE).await.unwrap()),
+        ["A", "B"]
+    );
+
+    // A user's own dial plan is separate, and goes with the user.
+    let u = store.create_user(&user("sip:a@example.com")).await.unwrap();
+    let scope = u.id.to_string();
+    store
+        .insert_dial_plan_rule(&rule(&scope, "A", 0))
+        .await
+        .unwrap();
+    store
+        .insert_dial_plan_rule(&rule(&scope, "Mine", 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&store.list_dial_plan_rules(&scope).await.unwrap()),
+        ["Mine", "A"]
+    );
+    assert_eq!(
+        store
+            .list_dial_plan_rules(GLOBAL_SCOPE)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    store.remove_user(u.id).await.unwrap();
+    assert!(store.list_dial_plan_rules(&scope).await.unwrap().is_empty());
+
+    let nobody = (u.id + 50).to_string();
+    let err = store
+        .insert_dial_plan_rule(&rule(&nobody, "X", 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { what: "user" }),
+        "{err:?}"
+    );
+    for bad in ["Global", "", "01", "-3", "x"] {
+        let err = store
+            .insert_dial_plan_rule(&rule(bad, "X", 0))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Invalid { field: "scope", .. }),
+            "{bad}: {err:?}"
+        );
+    }
+    let err = store
+        .insert_dial_plan_rule(&rule(GLOBAL_SCOPE, "X", -1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Invalid {
+                field: "position",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+async fn tokens_expire_and_are_revoked(fx: Fixture) {
+    let store = fx.open().await;
+    let now = 1_700_000_000;
+    let u = store.create_user(&user("sip:a@example.com")).await.unwrap();
+    let raw: Vec<String> = (0..3).map(|_| generate_token()).collect();
+    assert_ne!(raw[0], raw[1]);
+    assert_eq!(raw[0].len(), 64);
+    let token = |raw: &str, expires_at: i64| TokenRow {
+        token_hash: hash_token(raw),
+        user_id: u.id,
+        created_at: now - 10,
+        expires_at,
+        revoked: false,
+    };
+    let live = token(&raw[0], now + 60);
+    store.insert_token(&live).await.unwrap();
+    store.insert_token(&token(&raw[1], now)).await.unwrap();
+    store
+        .insert_token(&token(&raw[2], now + 3600))
+        .await
+        .unwrap();
+    let dup = store.insert_token(&live).await.unwrap_err();
+    assert!(
+        matches!(
+            dup,
+            StoreError::Conflict {
+                field: "token_hash"
+            }
+        ),
+        "{dup:?}"
+    );
+    let orphan = store
+        .insert_token(&TokenRow {
+            user_id: u.id + 1,
+            ..token("other", now + 60)
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(orphan, StoreError::NotFound { what: "user" }),
+        "{orphan:?}"
+    );
+
+    let found = store
+        .find_valid_token(&hash_token(&raw[0]), now)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(live.clone()));
+    assert_eq!(
+        store
+            .find_valid_token(&hash_token(&raw[0]), now + 60)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_valid_token(&hash_token(&raw[1]), now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_valid_token(&raw[0], now).await.unwrap(),
+        None,
+        "raw is not a hash"
+    );
+
+    store.revoke_token(&live.token_hash).await.unwrap();
+    assert_eq!(
+        store.find_valid_token(&live.token_hash, now).await.unwrap(),
+        None
+    );
+    let unknown = store
+        .revoke_token(&hash_token("unknown"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(unknown, StoreError::NotFound { what: "token" }),
+        "{unknown:?}"
+    );
+
+    assert_eq!(store.revoke_user_tokens(u.id).await.unwrap(), 2);
+    assert_eq!(store.revoke_user_tokens(u.id).await.unwrap(), 0);
+    let third = hash_token(&raw[2]);
+    assert_eq!(store.find_valid_token(&third, now).await.unwrap(), None);
+
+    assert_eq!(store.purge_expired_tokens(now).await.unwrap(), 1);
+    assert_eq!(store.purge_expired_tokens(now).await.unwrap(), 0);
+    assert_eq!(store.purge_expired_tokens(now + 3600).await.unwrap(), 2);
+
+    // Removing a user removes their tokens.
+    let fresh = token("fresh", now + 60);
+    store.insert_token(&fresh).await.unwrap();
+    store.remove_user(u.id).await.unwrap();
+    assert_eq!(store.purge_expired_tokens(i64::MAX).await.unwrap(), 0);
+}
+
+async fn login_failures_count_lock_and_reset(fx: Fixture) {
+    let store = fx.open().await;
+    let policy = LockoutPolicy {
+        max_failures: 3,
+        window_secs: 300,
+        lock_secs: 900,
+    };
+    let t0 = 1_700_000_000;
+    assert_eq!(store.get_login_failure("alice").await.unwrap(), None);
+    let first = store
+        .record_login_failure("Alice", t0, &policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.key.as_str(),
+            first.failures,
+            first.first_failure_at,
+            first.locked_until
+        ),
+        ("alice", 1, t0, None)
+    );
+    let second = store
+        .record_login_failure("ALICE", t0 + 10, &policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            second.failures,
+            second.first_failure_at,
+            second.locked_until
+        ),
+        (2, t0, None)
+    );
+    let third = store
+        .record_login_failure("alice", t0 + 20, &policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        (third.failures, third.locked_until),
+        (3, Some(t0 + 20 + 900))
+    );
+    assert_eq!(
+        store.get_login_failure("aLiCe").await.unwrap(),
+        Some(third.clone())
+    );
+
+    // After the window a new count starts; the old lock stays as it was.
+    let later = t0 + 20 + 1000;
+    let fresh = store
+        .record_login_failure("alice", later, &policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        (fresh.failures, fresh.first_failure_at, fresh.locked_until),
+        (1, later, third.locked_until)
+    );
+
+    store
+        .record_login_failure("bob", t0, &policy)
+        .await
+        .unwrap();
+    store.reset_login_failures("ALICE").await.unwrap();
+    assert_eq!(store.get_login_failure("alice").await.unwrap(), None);
+    assert_eq!(
+        store
+            .get_login_failure("bob")
+            .await
+            .unwrap()
+            .unwrap()
+            .failures,
+        1
+    );
+    store.reset_login_failures("nobody").await.unwrap();
+
+    let strict = LockoutPolicy {
+        max_failures: 1,
+        ..policy
+    };
+    let locked = store
+        .record_login_failure("carol", t0, &strict)
+        .await
+        .unwrap();
+    assert_eq!(locked.locked_until, Some(t0 + 900));
+}
+
+async fn import_is_all_or_nothing_or_good_rows_only(fx: Fixture) {
+    let store = fx.open().await;
+    store.create_policy(&tag("Tag:Sales")).await.unwrap();
+    let rows = vec![
+        UserRow {
+            policy_grant: Some("Tag:Sales".into()),
+            ..user("sip:a@example.com")
+        },
+        user("sip:A@EXAMPLE.com"),
+        UserRow {
+            role: "root".into(),
+            ..user("sip:c@example.com")
+        },
+        UserRow {
+            policy_grant: Some("Tag:Nope".into()),
+            ..user("sip:d@example.com")
+        },
+        user("sip:b@example.com"),
+    ];
+    let report = store.import_users(&rows, true).await.unwrap();
+    assert!(!report.committed);
+    assert_eq!((report.created(), report.failed()), (0, 3));
+    assert!(
+        matches!(report.rows[0], ImportRowResult::RolledBack),
+        "{report:?}"
+    );
+    assert!(matches!(
+        report.rows[1],
+        ImportRowResult::Failed(StoreError::Conflict { field: "sip_uri" })
+    ));
+    assert!(matches!(
+        report.rows[2],
+        ImportRowResult::Failed(StoreError::Invalid { field: "role", .. })
+    ));
+    assert!(matches!(
+        report.rows[3],
+        ImportRowResult::Failed(StoreError::NotFound { what: "policy" })
+    ));
+    assert!(
+        matches!(report.rows[4], ImportRowResult::RolledBack),
+        "{report:?}"
+    );
+    assert_eq!(store.count_users().await.unwrap(), 0);
+
+    let report = store.import_users(&rows, false).await.unwrap();
+    assert!(report.committed);
+    assert_eq!((report.created(), report.failed()), (2, 3));
+    let ImportRowResult::Created { id } = report.rows[0] else {
+        panic!("{report:?}")
+    };
+    let a = store.get_user(id).await.unwrap().unwrap();
+    assert_eq!(a.sip_uri, "sip:a@example.com");
+    assert_eq!(a.policy_grant.as_deref(), Some("Tag:Sales"));
+    assert!(matches!(report.rows[4], ImportRowResult::Created { .. }));
+    assert_eq!(store.count_users().await.unwrap(), 2);
+
+    // A clean batch in all-or-nothing mode commits.
+    let good: Vec<UserRow> = (0..20)
+        .map(|i| user(&format!("sip:bulk{i:02}@example.com")))
+        .collect();
+    let report = store.import_users(&good, true).await.unwrap();
+    assert!(report.committed);
+    assert_eq!(report.created(), 20);
+    assert_eq!(store.count_users().await.unwrap(), 22);
+    let empty = store.import_users(&[], true).await.unwrap();
+    assert!(empty.committed && empty.rows.is_empty());
+}
+
+/// The CLI and the server on one database: two handles writing at once (for SQLite, the same
+/// file in WAL mode, with writers waiting on the busy timeout rather than failing).
+async fn two_handles_share_one_database_concurrently(fx: Fixture) {
+    let server = fx.open().await;
+    let cli = fx.open().await;
+    let policy = LockoutPolicy {
+        max_failures: 1000,
+        window_secs: 3600,
+        lock_secs: 60,
+    };
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let store = if worker % 2 == 0 {
+            server.clone()
+        } else {
+            cli.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let u = store
+                    .create_user(&user(&format!("sip:w{worker}-{i}@example.com")))
+                    .await?;
+                store.set_policy_grant(u.id, None).await?;
+                store
+                    .record_login_failure("shared", 1_700_000_000, &policy)
+                    .await?;
+                let name = format!("w{worker}-{i}");
+                store
+                    .insert_dial_plan_rule(&rule(GLOBAL_SCOPE, &name, i % 3))
+                    .await?;
+                store.list_users(None, 5).await?;
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for t in tasks {
+        if let Err(e) = t.await.expect("task") {
+            panic!("concurrent use failed: {e:?}");
+        }
+    }
+    assert_eq!(server.count_users().await.unwrap(), 80);
+    assert_eq!(cli.count_users().await.unwrap(), 80);
+    let shared = cli.get_login_failure("shared").await.unwrap().unwrap();
+    assert_eq!(shared.failures, 80, "every concurrent failure is counted");
+    let rules = server.list_dial_plan_rules(GLOBAL_SCOPE).await.unwrap();
+    let positions: Vec<i64> = rules.iter().map(|r| r.position).collect();
+    assert_eq!(positions, (0..rules.len() as i64).collect::<Vec<_>>());
+    assert_eq!(rules.len(), 80);
+    if fx.backend == Backend::Sqlite {
+        let path = fx.url.trim_start_matches("sqlite://");
+        assert!(
+            std::path::Path::new(&format!("{path}-wal")).exists(),
+            "WAL file"
+        );
+        let mut c = sqlx::SqliteConnection::connect(&fx.url).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
+
+#[tokio::test]
+async fn open_refuses_unknown_schemes_and_reports_unreachable_servers() {
+    let err = store::open("mysql://localhost/viawork")
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, StoreError::Invalid { field: "url", .. }),
+        "{err:?}"
+    );
+    let err = store::open("sqlite://").await.err().unwrap();
+    assert!(
+        matches!(err, StoreError::Invalid { field: "url", .. }),
+        "{err:?}"
+    );
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let err = store::open("postgres://postgres@127.0.0.1:1/viawork")
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn sqlite_creates_missing_parent_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/viawork.db");
+    let store = store::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    store.ping().await.unwrap();
+    assert!(path.exists());
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_is_one_private_database() {
+    let a = store::open("sqlite::memory:").await.unwrap();
+    let b = store::open("sqlite::memory:").await.unwrap();
+    a.create_user(&user("sip:a@example.com")).await.unwrap();
+    // Concurrent readers of one handle see the same database (one shared connection).
+    let (x, y, z) = tokio::join!(a.count_users(), a.count_users(), a.count_users());
+    assert_eq!((x.unwrap(), y.unwrap(), z.unwrap()), (1, 1, 1));
+    assert_eq!(b.count_users().await.unwrap(), 0);
+    assert!(a.get_policy(GLOBAL_POLICY).await.unwrap().is_some());
+}
