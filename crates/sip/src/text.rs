@@ -185,6 +185,18 @@ impl<'a> Iterator for ListIter<'a> {
             return Some(trim(s));
         }
         let b = s.as_bytes();
+        // Fast path: no quote or '<' before the first comma (or at all) means a plain split.
+        match memchr::memchr3(b',', b'"', b'<', b) {
+            None => {
+                self.rest = None;
+                return Some(trim(s));
+            }
+            Some(i) if b[i] == b',' => {
+                self.rest = Some(&s[i + 1..]);
+                return Some(trim(&s[..i]));
+            }
+            Some(_) => {}
+        }
         let mut i = 0;
         let mut in_angle = false;
         while i < b.len() {
