@@ -20,7 +20,51 @@ pub struct Config {
     pub tls: Option<sip_stack::transport::TlsSettings>,
     /// SIP transaction timers (T1, T2, T4).
     pub timers: sip_stack::transaction::TimerConfig,
+    /// Where the HTTP API listens.
+    pub http_listen: SocketAddr,
+    /// The store's URL: `sqlite://PATH` or `postgres://...`.
+    pub database: String,
+    /// The PBX calls are routed through, when configured.
+    pub pbx: Option<PbxConfig>,
+    /// How long an API access token stays valid.
+    pub token_lifetime: std::time::Duration,
 }
+
+/// The `[pbx]` table: the PBX or SIP trunk ViaWork routes phone calls through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PbxConfig {
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// Port, when given (otherwise the transport's default, found by DNS later).
+    pub port: Option<u16>,
+    /// Transport to reach it on.
+    pub transport: PbxTransport,
+}
+
+/// The transport of the PBX connection (`pbx.transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PbxTransport {
+    /// UDP (the default).
+    Udp,
+    /// TCP.
+    Tcp,
+    /// TLS over TCP.
+    Tls,
+}
+
+impl PbxTransport {
+    /// The matching transport of the SIP stack.
+    pub fn transport(self) -> Transport {
+        match self {
+            PbxTransport::Udp => Transport::Udp,
+            PbxTransport::Tcp => Transport::Tcp,
+            PbxTransport::Tls => Transport::Tls,
+        }
+    }
+}
+
+/// Default of `token_lifetime_secs`: eight hours, a working day.
+pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 8 * 3600;
 
 /// A configuration error; the message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +107,58 @@ struct RawConfig {
     sip_t1_ms: Option<u64>,
     sip_t2_ms: Option<u64>,
     sip_t4_ms: Option<u64>,
+    http_listen: Option<String>,
+    database: Option<String>,
+    token_lifetime_secs: Option<u64>,
+    pbx: Option<RawPbx>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPbx {
+    address: Option<String>,
+    transport: Option<String>,
+}
+
+/// Parses `pbx.address`: `host`, `host:port`, `[v6]` or `[v6]:port`.
+fn parse_pbx_address(s: &str) -> Result<(String, Option<u16>), String> {
+    let s = s.trim();
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (v6, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("{s:?} has no closing ']'"))?;
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("{v6:?} is not an IPv6 address"));
+        }
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or_else(|| format!("{s:?}: expected ':port' after ']'"))?,
+            ),
+        };
+        (v6.to_owned(), port)
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) if !p.contains(':') => (h.to_owned(), Some(p)),
+            Some(_) => return Err(format!("{s:?}: write an IPv6 address as [addr]:port")),
+            None => (s.to_owned(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if !host.contains(':') && sip::Host::parse(&host).is_err() {
+        return Err(format!("{host:?} is not a host name or IP address"));
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(format!("{p:?} is not a port (1-65535)")),
+        },
+    };
+    Ok((host, port))
 }
 
 /// Parses a listener spec `udp:127.0.0.1:5060` / `tcp:[::1]:5060`.
@@ -145,6 +241,87 @@ impl Config {
                 *slot = Some(v.into());
             }
         }
+        if let Some(v) = env("VIAWORK_HTTP_LISTEN") {
+            raw.http_listen = Some(v);
+        }
+        if let Some(v) = env("VIAWORK_DATABASE") {
+            raw.database = Some(v);
+        }
+        if let Some(v) = env("VIAWORK_TOKEN_LIFETIME_SECS") {
+            raw.token_lifetime_secs = Some(v.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "token_lifetime_secs",
+                message: format!("{v:?} is not a whole number of seconds"),
+            })?);
+        }
+        if let Some(v) = env("VIAWORK_PBX_ADDRESS") {
+            raw.pbx.get_or_insert_with(RawPbx::default).address = Some(v);
+        }
+        if let Some(v) = env("VIAWORK_PBX_TRANSPORT") {
+            raw.pbx.get_or_insert_with(RawPbx::default).transport = Some(v);
+        }
+        let http_listen = match &raw.http_listen {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(s) => s.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "http_listen",
+                message: format!("{s:?} is not an IP address and port (e.g. 127.0.0.1:8080)"),
+            })?,
+        };
+        let database = raw
+            .database
+            .take()
+            .unwrap_or_else(|| "sqlite://viawork.db".into());
+        let db_ok = if let Some(path) = database.strip_prefix("sqlite:") {
+            !path.trim_start_matches('/').is_empty()
+        } else {
+            matches!(database.split_once("://"),
+                Some(("postgres" | "postgresql", rest)) if !rest.is_empty())
+        };
+        if !db_ok {
+            return Err(ConfigError::Invalid {
+                key: "database",
+                message: "must be sqlite://PATH or postgres://USER@HOST/DB".into(),
+            });
+        }
+        let token_secs = raw
+            .token_lifetime_secs
+            .unwrap_or(DEFAULT_TOKEN_LIFETIME_SECS);
+        if !(60..=30 * 24 * 3600).contains(&token_secs) {
+            return Err(ConfigError::Invalid {
+                key: "token_lifetime_secs",
+                message: format!("{token_secs} is outside 60..=2592000 seconds (default 28800)"),
+            });
+        }
+        let pbx = match raw.pbx.take() {
+            None => None,
+            Some(p) => {
+                let address = p.address.ok_or_else(|| ConfigError::Invalid {
+                    key: "pbx.address",
+                    message: "is required when the [pbx] table is present".into(),
+                })?;
+                let (host, port) =
+                    parse_pbx_address(&address).map_err(|message| ConfigError::Invalid {
+                        key: "pbx.address",
+                        message,
+                    })?;
+                let transport = match p.transport.as_deref().map(str::trim) {
+                    None => PbxTransport::Udp,
+                    Some(t) if t.eq_ignore_ascii_case("udp") => PbxTransport::Udp,
+                    Some(t) if t.eq_ignore_ascii_case("tcp") => PbxTransport::Tcp,
+                    Some(t) if t.eq_ignore_ascii_case("tls") => PbxTransport::Tls,
+                    Some(t) => {
+                        return Err(ConfigError::Invalid {
+                            key: "pbx.transport",
+                            message: format!("{t:?} is not one of udp, tcp, tls"),
+                        })
+                    }
+                };
+                Some(PbxConfig {
+                    host,
+                    port,
+                    transport,
+                })
+            }
+        };
         let domain = raw.domain.unwrap_or_else(|| "example.com".into());
         if sip::Host::parse(&domain).is_err() {
             return Err(ConfigError::Invalid {
@@ -265,6 +442,10 @@ impl Config {
             server_name,
             tls,
             timers,
+            http_listen,
+            database,
+            pbx,
+            token_lifetime: std::time::Duration::from_secs(token_secs),
         })
     }
 }
@@ -341,6 +522,80 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`sip_t4_ms`"), "{e}");
+    }
+
+    #[test]
+    fn http_database_and_pbx_have_defaults_and_are_validated() {
+        let c = load_str("", &[]).unwrap();
+        assert_eq!(c.http_listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database, "sqlite://viawork.db");
+        assert_eq!(c.pbx, None);
+        assert_eq!(c.token_lifetime.as_secs(), DEFAULT_TOKEN_LIFETIME_SECS);
+        let c = load_str(
+            "http_listen = \"[::1]:9000\"\ndatabase = \"postgres://v@db/viawork\"\n\
+             [pbx]\naddress = \"pbx.example.com:5061\"\ntransport = \"TLS\"",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.http_listen.port(), 9000);
+        assert_eq!(
+            c.pbx,
+            Some(PbxConfig {
+                host: "pbx.example.com".into(),
+                port: Some(5061),
+                transport: PbxTransport::Tls,
+            })
+        );
+        let c = load_str("[pbx]\naddress = \"[2001:db8::1]\"", &[]).unwrap();
+        let pbx = c.pbx.unwrap();
+        assert_eq!((pbx.host.as_str(), pbx.port), ("2001:db8::1", None));
+        assert_eq!(pbx.transport, PbxTransport::Udp);
+        for (toml, key) in [
+            ("http_listen = \"localhost\"", "`http_listen`"),
+            ("database = \"mysql://x\"", "`database`"),
+            ("database = \"sqlite://\"", "`database`"),
+            ("token_lifetime_secs = 5", "`token_lifetime_secs`"),
+            ("[pbx]\ntransport = \"tcp\"", "`pbx.address`"),
+            ("[pbx]\naddress = \"pbx:0\"", "`pbx.address`"),
+            ("[pbx]\naddress = \"bad host\"", "`pbx.address`"),
+            ("[pbx]\naddress = \"2001:db8::1\"", "`pbx.address`"),
+            (
+                "[pbx]\naddress = \"pbx\"\ntransport = \"sctp\"",
+                "`pbx.transport`",
+            ),
+        ] {
+            let e = load_str(toml, &[]).unwrap_err().to_string();
+            assert!(e.contains(key), "{toml}: {e}");
+        }
+        let e = load_str("[pbx]\nport = 5060", &[]).unwrap_err().to_string();
+        assert!(e.contains("port"), "{e}");
+    }
+
+    #[test]
+    fn http_database_and_pbx_follow_the_environment() {
+        let c = load_str(
+            "http_listen = \"127.0.0.1:1\"",
+            &[
+                ("VIAWORK_HTTP_LISTEN", "127.0.0.1:0"),
+                ("VIAWORK_DATABASE", "sqlite:///tmp/x.db"),
+                ("VIAWORK_PBX_ADDRESS", "10.0.0.5"),
+                ("VIAWORK_PBX_TRANSPORT", "tcp"),
+                ("VIAWORK_TOKEN_LIFETIME_SECS", "600"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.http_listen.port(), 0);
+        assert_eq!(c.database, "sqlite:///tmp/x.db");
+        let pbx = c.pbx.unwrap();
+        assert_eq!(
+            (pbx.host.as_str(), pbx.transport),
+            ("10.0.0.5", PbxTransport::Tcp)
+        );
+        assert_eq!(c.token_lifetime.as_secs(), 600);
+        let e = load_str("", &[("VIAWORK_PBX_TRANSPORT", "ws")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`pbx.address`"), "{e}");
     }
 
     #[test]

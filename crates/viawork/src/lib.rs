@@ -2,6 +2,8 @@
 //! stack to them. The binary in `main.rs` is a thin command line over this library.
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod server;

@@ -1,7 +1,10 @@
-//! The `viawork` command line.
+//! The `viawork` command line: `serve` runs the server; the other subcommands administer
+//! the directory, policies, routing and dial plans directly in the store (see
+//! `viawork::cli`), with the server running or not.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use viawork::cli::{self, AdminCommand, Format, Status};
 
 #[derive(Parser)]
 #[command(name = "viawork", version, about = "ViaWork: a Call Via Work server")]
@@ -9,27 +12,45 @@ struct Cli {
     /// Configuration file (TOML). Every key is optional.
     #[arg(long, global = true, env = "VIAWORK_CONFIG")]
     config: Option<PathBuf>,
+    /// Database for the admin commands (sqlite://PATH or postgres://...); overrides the
+    /// configuration's `database` key.
+    #[arg(long, global = true)]
+    database: Option<String>,
+    /// Output of the admin commands: human (tables) or json (for scripts).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    output: Format,
     #[command(subcommand)]
     command: Command,
 }
 
+// Parsed once per process: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
     Serve,
+    #[command(flatten)]
+    Admin(AdminCommand),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let default_log = match cli.command {
+        Command::Serve => "info",
+        Command::Admin(_) => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VIAWORK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log)),
         )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
         Command::Serve => serve(cli.config),
+        Command::Admin(command) => {
+            return admin(cli.config, cli.database.as_deref(), cli.output, command)
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -46,6 +67,47 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(viawork::server::run(config, shutdown_signal()))
+}
+
+/// Runs one admin command: exit 0 when done, 1 when refused (nothing changed), with the
+/// reason on stderr.
+fn admin(
+    config: Option<PathBuf>,
+    database: Option<&str>,
+    format: Format,
+    command: AdminCommand,
+) -> std::process::ExitCode {
+    let url = match cli::database_url(config.as_deref(), database) {
+        Ok(url) => url,
+        Err(e) => {
+            eprintln!("viawork: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("viawork: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = rt.block_on(async {
+        let store = viawork::store::open(&url).await?;
+        let outcome = cli::run(store.as_ref(), command, format).await;
+        store.close().await;
+        outcome
+    });
+    match outcome {
+        Ok(Status::Success) => std::process::ExitCode::SUCCESS,
+        Ok(Status::Failed) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            cli::print_error(format, &e);
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 async fn shutdown_signal() {

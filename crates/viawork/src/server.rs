@@ -1,20 +1,36 @@
-//! The running server: starts the SIP endpoint (transports + transaction layer) and acts
-//! as its transaction user until told to stop.
+//! The running server: opens the store, starts the SIP endpoint (transports + transaction
+//! layer) and the HTTP API next to it, and serves both until told to stop.
 //!
 //! Requests the server answers itself go through [`crate::sip_service::SipService`];
 //! each answer is sent on the request's server transaction, so retransmissions are
 //! absorbed and non-2xx finals are retransmitted until ACKed (RFC 3261 §17.2).
+//!
+//! Startup order: store (migrations applied; failure names `database`), SIP listeners
+//! (`sip_listen`), HTTP listener (`http_listen`). Each bound listener is printed on stdout
+//! (`SIP listening on udp:ADDR`, `HTTP listening on http:ADDR`) for operators and tests.
+//! When `shutdown` resolves, the HTTP server stops accepting and finishes its requests (for
+//! at most [`HTTP_DRAIN`]), the SIP loop stops and the store is closed.
 
+use std::time::Duration;
+
+use crate::api::{self, AppState, SessionSettings};
 use crate::config::Config;
 use crate::sip_service::{first_line, SipService};
 use sip_stack::endpoint::{self, EndpointConfig, EndpointEvent, EndpointHandle};
 use sip_stack::transaction::TuEvent;
 
-/// Runs the SIP side until `shutdown` resolves.
+/// How long in-flight HTTP requests may take to finish after shutdown begins.
+pub const HTTP_DRAIN: Duration = Duration::from_secs(5);
+
+/// Runs the server until `shutdown` resolves.
 pub async fn run(
     config: Config,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    api::metrics::install();
+    let store = crate::store::open(&config.database)
+        .await
+        .map_err(|e| anyhow::anyhow!("config key `database`: cannot open the store: {e}"))?;
     let (handle, mut events) = endpoint::start(EndpointConfig {
         listen: config.sip_listen.clone(),
         tls: config.tls.clone(),
@@ -22,37 +38,88 @@ pub async fn run(
     })
     .await
     .map_err(|e| anyhow::anyhow!("config key `sip_listen`: cannot bind: {e}"))?;
+    let mut listeners = Vec::new();
     for (t, addr) in handle.local_addrs() {
+        let spec = format!("{}:{addr}", t.as_str().to_ascii_lowercase());
         // Tests and operators read this line to learn the bound ports.
-        println!(
-            "SIP listening on {}:{addr}",
-            t.as_str().to_ascii_lowercase()
-        );
+        println!("SIP listening on {spec}");
         tracing::info!(transport = %t, %addr, "SIP listener bound");
+        listeners.push(spec);
     }
+    let http = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "config key `http_listen`: cannot bind {}: {e}",
+                config.http_listen
+            )
+        })?;
+    let http_addr = http.local_addr()?;
+    println!("HTTP listening on http:{http_addr}");
+    tracing::info!(addr = %http_addr, "HTTP listener bound");
+    let settings = SessionSettings {
+        token_lifetime_secs: i64::try_from(config.token_lifetime.as_secs()).unwrap_or(i64::MAX),
+        ..SessionSettings::default()
+    };
+    let app = api::router(AppState::new(store.clone(), settings, listeners));
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let mut http_task = tokio::spawn(async move {
+        axum::serve(http, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+
     let service = SipService::new(&config.domain, &config.server_name);
     tokio::pin!(shutdown);
-    loop {
+    let result = loop {
         tokio::select! {
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
-                return Ok(());
+                break Ok(());
+            }
+            ended = &mut http_task => {
+                break Err(anyhow::anyhow!("the HTTP server stopped: {:?}", ended));
             }
             event = events.recv() => {
-                let Some(event) = event else { return Ok(()) };
+                let Some(event) = event else { break Ok(()) };
                 handle_event(&service, &handle, event).await;
             }
         }
+    };
+    let _ = stop_tx.send(true);
+    if !http_task.is_finished()
+        && tokio::time::timeout(HTTP_DRAIN, &mut http_task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("HTTP requests still running after {HTTP_DRAIN:?}; stopping anyway");
+        http_task.abort();
     }
+    store.close().await;
+    result
+}
+
+fn count_sip(direction: &'static str) {
+    metrics::counter!("viawork_sip_messages_total", "direction" => direction).increment(1);
 }
 
 async fn handle_event(service: &SipService, handle: &EndpointHandle, event: EndpointEvent) {
+    if matches!(
+        event,
+        EndpointEvent::Tu(TuEvent::Request { .. } | TuEvent::Cancel { .. })
+            | EndpointEvent::Malformed { .. }
+    ) {
+        count_sip("in");
+    }
     match event {
         EndpointEvent::Tu(TuEvent::Request { key, msg, peer }) => {
             tracing::debug!(%peer, line = %first_line(msg.as_bytes()), "request");
             if let Some(resp) = service.handle_request(&msg) {
-                if let Err(e) = handle.send_response(key, resp).await {
-                    tracing::warn!(error = %e, "could not answer request");
+                match handle.send_response(key, resp).await {
+                    Ok(()) => count_sip("out"),
+                    Err(e) => tracing::warn!(error = %e, "could not answer request"),
                 }
             }
         }
@@ -67,7 +134,9 @@ async fn handle_event(service: &SipService, handle: &EndpointHandle, event: Endp
             // CANCEL only while the INVITE is pending).
             let code = if invite_key.is_some() { 200 } else { 481 };
             if let Some(resp) = service.reply(&msg, code) {
-                let _ = handle.send_response(key, resp).await;
+                if handle.send_response(key, resp).await.is_ok() {
+                    count_sip("out");
+                }
             }
         }
         EndpointEvent::Tu(TuEvent::Stray { msg, peer }) => {
@@ -79,7 +148,9 @@ async fn handle_event(service: &SipService, handle: &EndpointHandle, event: Endp
         EndpointEvent::Malformed { bytes, error, peer } => {
             tracing::info!(%peer, %error, line = %first_line(&bytes), "malformed message");
             if let Some(resp) = service.handle_malformed(&bytes, &error) {
-                let _ = handle.send_stateless(resp, peer).await;
+                if handle.send_stateless(resp, peer).await.is_ok() {
+                    count_sip("out");
+                }
             }
         }
     }

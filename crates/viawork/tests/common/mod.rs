@@ -15,6 +15,10 @@ pub struct Server {
     pub tcp: SocketAddr,
     pub tls: Option<SocketAddr>,
     pub ws: Option<SocketAddr>,
+    /// The HTTP API.
+    pub http: SocketAddr,
+    /// Holds the server's SQLite file (`VIAWORK_DATABASE`) until the server is dropped.
+    _data: tempfile::TempDir,
 }
 
 impl Server {
@@ -25,9 +29,15 @@ impl Server {
 
     /// Starts with extra environment variables.
     pub fn start_with(env: &[(&str, &str)]) -> Server {
+        let data = tempfile::tempdir().expect("temp dir");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_viawork"));
         cmd.arg("serve")
             .env("VIAWORK_SIP_LISTEN", "udp:127.0.0.1:0,tcp:127.0.0.1:0")
+            .env("VIAWORK_HTTP_LISTEN", "127.0.0.1:0")
+            .env(
+                "VIAWORK_DATABASE",
+                format!("sqlite://{}", data.path().join("v.db").display()),
+            )
             .env("VIAWORK_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -38,7 +48,7 @@ impl Server {
         let mut child = cmd.spawn().expect("start viawork");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let (mut udp, mut tcp, mut tls, mut ws) = (None, None, None, None);
+        let (mut udp, mut tcp, mut tls, mut ws, mut http) = (None, None, None, None, None);
         let want_ws = env
             .iter()
             .any(|(k, v)| *k == "VIAWORK_SIP_LISTEN" && v.contains("ws:"));
@@ -47,6 +57,7 @@ impl Server {
             .any(|(k, v)| *k == "VIAWORK_SIP_LISTEN" && v.contains("tls:"));
         while udp.is_none()
             || tcp.is_none()
+            || http.is_none()
             || (want_tls && tls.is_none())
             || (want_ws && ws.is_none())
         {
@@ -54,6 +65,9 @@ impl Server {
                 .next()
                 .expect("viawork exited before listening")
                 .expect("read stdout");
+            if let Some(addr) = line.strip_prefix("HTTP listening on http:") {
+                http = Some(addr.parse().expect("http addr"));
+            }
             if let Some(rest) = line.strip_prefix("SIP listening on ") {
                 let (t, addr) = rest.split_once(':').expect("transport:addr");
                 let addr: SocketAddr = addr.parse().expect("addr");
@@ -74,6 +88,8 @@ impl Server {
             tcp: tcp.expect("tcp"),
             tls,
             ws,
+            http: http.expect("http"),
+            _data: data,
         }
     }
 }

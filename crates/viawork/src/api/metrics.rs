@@ -1,0 +1,91 @@
+//! `GET /metrics`: Prometheus text exposition of the process's counters.
+//!
+//! The `metrics` facade has one global recorder per process; [`install`] sets a Prometheus
+//! recorder once (later calls, and other routers in the same process, share it). Counters:
+//!
+//! | Name | Labels | Counts |
+//! |---|---|---|
+//! | `viawork_http_requests_total` | `method`, `route`, `status` | HTTP requests answered |
+//! | `viawork_sip_messages_total` | `direction` (`in`/`out`) | SIP messages received and sent |
+//! | `viawork_store_errors_total` | | store failures (unreachable, failed queries) |
+//!
+//! `route` is the matched route pattern (`/api/v1/me`), or `unmatched`, so that paths
+//! chosen by clients cannot grow the label set.
+
+use std::sync::OnceLock;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use super::AppState;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder as the process's recorder, once; returns its handle
+/// (`None` when another recorder was installed first).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            match ::metrics::set_global_recorder(recorder) {
+                Ok(()) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(_) => {
+                    tracing::warn!("another metrics recorder is installed; /metrics stays empty");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn describe() {
+    ::metrics::describe_counter!("viawork_http_requests_total", "HTTP requests answered");
+    ::metrics::describe_counter!(
+        "viawork_sip_messages_total",
+        "SIP messages received (in) and sent (out)"
+    );
+    ::metrics::describe_counter!("viawork_store_errors_total", "store failures");
+}
+
+/// The routes of this file.
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(render))
+}
+
+async fn render() -> impl IntoResponse {
+    let text = install().map(PrometheusHandle::render).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+}
+
+/// Middleware: counts each answered request by method, route pattern and status.
+pub(super) async fn count_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let resp = next.run(req).await;
+    ::metrics::counter!(
+        "viawork_http_requests_total",
+        "method" => method,
+        "route" => route,
+        "status" => resp.status().as_u16().to_string(),
+    )
+    .increment(1);
+    resp
+}

@@ -1,0 +1,84 @@
+//! The HTTP API: health, metrics, sign-in and the signed-in user's profile, served by axum
+//! next to the SIP endpoint.
+//!
+//! Routing is composed from one small [`Router`] per area, each in its own file; handlers
+//! only extract typed input, call one function and map its result to a response:
+//!
+//! | File | Routes |
+//! |---|---|
+//! | `health.rs` | `GET /healthz` |
+//! | `metrics.rs` | `GET /metrics` (and the request counter middleware) |
+//! | `auth.rs` | `POST`/`DELETE /api/v1/auth/token`, the [`CurrentUser`] and [`AdminUser`] extractors |
+//! | `me.rs` | `GET /api/v1/me` |
+//!
+//! The behaviour behind sign-in lives in `sessions.rs` ([`Sessions`]), which knows nothing of
+//! HTTP. Every error is an [`ApiError`] (`error.rs`): a status and the JSON body
+//! `{"error": {"code", "message", "field"}}`; request bodies are read with [`ApiJson`]
+//! (`json.rs`), which turns malformed JSON, wrong types and unknown members into a 400
+//! naming the field.
+//!
+//! Build a router with [`router`] over an [`AppState`]; `server::run` serves it on
+//! `http_listen`, tests call it in-process.
+
+mod auth;
+mod error;
+mod health;
+mod json;
+mod me;
+pub mod metrics;
+mod sessions;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::store::Store;
+
+pub use auth::{AdminUser, CurrentUser};
+pub use error::ApiError;
+pub use json::ApiJson;
+pub use sessions::{IssuedToken, SessionSettings, Sessions, SignInError};
+
+/// What every handler can reach: the store, the session service and what `/healthz`
+/// reports. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Sign-in, tokens and lockout.
+    pub sessions: Arc<Sessions>,
+    /// The bound SIP listeners, as `transport:address` (`udp:127.0.0.1:5060`).
+    pub sip_listeners: Arc<[String]>,
+}
+
+impl AppState {
+    /// A state over `store` with `settings` for sessions and the given SIP listeners.
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: SessionSettings,
+        sip_listeners: Vec<String>,
+    ) -> Self {
+        AppState {
+            sessions: Arc::new(Sessions::new(store.clone(), settings)),
+            store,
+            sip_listeners: sip_listeners.into(),
+        }
+    }
+}
+
+/// The whole HTTP API, with request counting and a JSON 404 for unknown paths.
+pub fn router(state: AppState) -> Router {
+    metrics::install();
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(auth::router())
+        .merge(me::router())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(metrics::count_requests))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such resource")
+}
