@@ -10,6 +10,7 @@
 //! | `metrics.rs` | `GET /metrics` (and the request counter middleware) |
 //! | `auth.rs` | `POST`/`DELETE /api/v1/auth/token`, the [`CurrentUser`] and [`AdminUser`] extractors |
 //! | `me.rs` | `GET /api/v1/me` |
+//! | `admin/` | `/api/v1/admin/...`: users, policies and grants, routing, dial plans (the admin CLI's operations) |
 //!
 //! The behaviour behind sign-in lives in `sessions.rs` ([`Sessions`]), which knows nothing of
 //! HTTP. Every error is an [`ApiError`] (`error.rs`): a status and the JSON body
@@ -20,6 +21,7 @@
 //! Build a router with [`router`] over an [`AppState`]; `server::run` serves it on
 //! `http_listen`, tests call it in-process.
 
+mod admin;
 mod auth;
 mod error;
 mod health;
@@ -74,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(auth::router())
         .merge(me::router())
+        .merge(admin::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(metrics::count_requests))
         .with_state(state)

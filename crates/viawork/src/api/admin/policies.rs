@@ -1,0 +1,130 @@
+//! Call Via Work policies and grants over HTTP (`viawork policy ...`):
+//!
+//! - `GET /api/v1/admin/policies` — all policies, `Global` first;
+//! - `POST /api/v1/admin/policies` `{"identity": "Tag:Sales", "enabled", "useAdminCallbackNumber",
+//!   "adminCallbackNumber"}` — 201 with `Location`; `Global` cannot be created (400), a taken
+//!   identity is 409;
+//! - `GET`/`PATCH`/`DELETE /api/v1/admin/policies/{identity}` — one policy; the given
+//!   settings changed; removed (its grants cleared), or for `Global` reset — the answer then
+//!   carries the reset policy in `policy`;
+//! - `PUT /api/v1/admin/users/{sip_uri}/policy` `{"policy": "Tag:Sales" | null}` — grants a
+//!   `Tag:` policy, or with `null` returns the user to their site or the global policy; an
+//!   unknown policy is 404 on `policy`.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{percent_encode, split_required};
+use crate::api::{AdminUser, ApiError, ApiJson, AppState};
+use crate::cli::policies::{self, GrantView, PolicyInput, PolicyList, PolicyView, RemovalView};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/policies", get(list).post(create))
+        .route(
+            "/api/v1/admin/policies/{identity}",
+            get(show).patch(change).delete(remove),
+        )
+        .route("/api/v1/admin/users/{sip_uri}/policy", put(grant))
+}
+
+async fn list(_: AdminUser, State(state): State<AppState>) -> Result<Json<PolicyList>, ApiError> {
+    Ok(Json(policies::list_policies(state.store.as_ref()).await?))
+}
+
+async fn create(
+    _: AdminUser,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (identity, input): (String, PolicyInput) = split_required(body, "identity")?;
+    let policy = policies::new_policy(state.store.as_ref(), &identity, &input).await?;
+    let location = format!(
+        "/api/v1/admin/policies/{}",
+        percent_encode(&policy.identity)
+    );
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(policy),
+    ))
+}
+
+async fn show(
+    _: AdminUser,
+    State(state): State<AppState>,
+    Path(identity): Path<String>,
+) -> Result<Json<PolicyView>, ApiError> {
+    Ok(Json(
+        policies::get_policy(state.store.as_ref(), &identity).await?,
+    ))
+}
+
+async fn change(
+    _: AdminUser,
+    State(state): State<AppState>,
+    Path(identity): Path<String>,
+    ApiJson(input): ApiJson<PolicyInput>,
+) -> Result<Json<PolicyView>, ApiError> {
+    Ok(Json(
+        policies::set_policy(state.store.as_ref(), &identity, &input).await?,
+    ))
+}
+
+/// What `DELETE /policies/{identity}` answers: the removal, and for `Global` the policy as
+/// reset.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Removal {
+    #[serde(flatten)]
+    removal: RemovalView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<PolicyView>,
+}
+
+async fn remove(
+    _: AdminUser,
+    State(state): State<AppState>,
+    Path(identity): Path<String>,
+) -> Result<Json<Removal>, ApiError> {
+    let store = state.store.as_ref();
+    let removal = policies::remove_policy(store, &identity).await?;
+    let policy = match removal.outcome {
+        "reset" => Some(policies::get_policy(store, &removal.identity).await?),
+        _ => None,
+    };
+    Ok(Json(Removal { removal, policy }))
+}
+
+/// The body of `PUT /users/{sip_uri}/policy`: `policy` must be present, `null` to ungrant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantBody {
+    #[serde(deserialize_with = "Option::deserialize")]
+    policy: Option<String>,
+}
+
+async fn grant(
+    _: AdminUser,
+    State(state): State<AppState>,
+    Path(sip_uri): Path<String>,
+    ApiJson(body): ApiJson<GrantBody>,
+) -> Result<Json<GrantView>, ApiError> {
+    policies::grant(state.store.as_ref(), &sip_uri, body.policy.as_deref())
+        .await
+        .map(Json)
+        .map_err(|e| {
+            // The service names the policy `policyName`; here it is the body's `policy`.
+            let e = ApiError::from(e);
+            if e.field() == Some("policyName") {
+                e.with_field("policy")
+            } else {
+                e
+            }
+        })
+}
