@@ -39,13 +39,17 @@ fn main() -> std::process::ExitCode {
         Command::Serve => "info",
         Command::Admin(_) => "warn",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VIAWORK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIAWORK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // One JSON object per line for log shippers; human-readable lines otherwise.
+    if std::env::var("VIAWORK_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
     let result = match cli.command {
         Command::Serve => serve(cli.config),
         Command::Admin(command) => {
