@@ -1,7 +1,16 @@
 //! The admin API (`/api/v1/admin/...`), in-process: the router from `viawork::api::router`
-//! over a temporary SQLite store, driven with `tower::ServiceExt::oneshot` as in
-//! `http_api.rs`. The first administrator is created with the CLI's service function, as
-//! `viawork user new --role admin` does; everything else goes through HTTP.
+//! over a store on each backend (SQLite and PostgreSQL, as in `http_api.rs`), driven with
+//! `tower::ServiceExt::oneshot`. The first administrator is created with the CLI's service
+//! function, as `viawork user new --role admin` does; everything else goes through HTTP.
+//!
+//! Each test body is an `async fn(store_url)`, expanded by `both_backends!`
+//! (`common/backends.rs`) into `on_sqlite::NAME` and `on_postgres::NAME`.
+
+#[path = "common/postgres.rs"]
+mod postgres;
+#[path = "common/backends.rs"]
+#[macro_use]
+mod backends;
 
 use std::sync::Arc;
 
@@ -27,7 +36,6 @@ struct Api {
     store: Arc<dyn Store>,
     admin: String,
     user: String,
-    _dir: tempfile::TempDir,
 }
 
 struct Reply {
@@ -65,10 +73,8 @@ impl Reply {
 }
 
 /// A fresh store with an administrator and a plain user, both signed in.
-async fn api() -> Api {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("admin.db").display());
-    let store = store::open(&url).await.expect("open store");
+async fn api(store_url: &str) -> Api {
+    let store = store::open(store_url).await.expect("open store");
     for (sip_uri, role) in [(ADMIN, "admin"), (PLAIN, "user")] {
         let input = UserInput {
             display_name: Some("Some One".into()),
@@ -86,7 +92,6 @@ async fn api() -> Api {
         store,
         admin: String::new(),
         user: String::new(),
-        _dir: dir,
     };
     api.admin = api.token(ADMIN).await;
     api.user = api.token(PLAIN).await;
@@ -174,6 +179,18 @@ impl Api {
     }
 }
 
+both_backends!(
+    every_admin_route_is_401_without_a_token_and_403_for_a_plain_user,
+    an_admin_token_can_do_every_admin_operation,
+    a_created_user_is_listed_shown_and_can_sign_in_then_is_changed_and_removed,
+    bad_user_input_is_refused_naming_the_field_and_changes_nothing,
+    policies_are_created_changed_granted_and_removed_and_global_delete_resets,
+    routing_caller_id_is_set_read_refused_when_bad_and_cleared,
+    dial_plan_rules_are_added_listed_tested_and_removed,
+    csv_import_reports_bad_rows_by_line_and_imports_all_or_only_the_good_ones,
+    a_store_that_is_down_is_503,
+);
+
 fn new_alice() -> Value {
     json!({"sipUri": ALICE, "displayName": "Alice Smith", "password": PASSWORD,
            "lineUri": "tel:+14255550101", "enterpriseVoice": true})
@@ -238,9 +255,8 @@ fn every_route() -> Vec<(Method, String, Option<Value>)> {
     ]
 }
 
-#[tokio::test]
-async fn every_admin_route_is_401_without_a_token_and_403_for_a_plain_user() {
-    let api = api().await;
+async fn every_admin_route_is_401_without_a_token_and_403_for_a_plain_user(store_url: &str) {
+    let api = api(store_url).await;
     let before = api.sip_uris().await;
     let mut routes = every_route();
     routes.push((Method::POST, "/api/v1/admin/users/import".into(), None));
@@ -259,9 +275,8 @@ async fn every_admin_route_is_401_without_a_token_and_403_for_a_plain_user() {
     );
 }
 
-#[tokio::test]
-async fn an_admin_token_can_do_every_admin_operation() {
-    let api = api().await;
+async fn an_admin_token_can_do_every_admin_operation(store_url: &str) {
+    let api = api(store_url).await;
     for (method, path, body) in every_route() {
         let r = api.admin(method.clone(), &path, body).await;
         assert!(
@@ -273,9 +288,10 @@ async fn an_admin_token_can_do_every_admin_operation() {
     }
 }
 
-#[tokio::test]
-async fn a_created_user_is_listed_shown_and_can_sign_in_then_is_changed_and_removed() {
-    let api = api().await;
+async fn a_created_user_is_listed_shown_and_can_sign_in_then_is_changed_and_removed(
+    store_url: &str,
+) {
+    let api = api(store_url).await;
     let r = api
         .admin(Method::POST, "/api/v1/admin/users", Some(new_alice()))
         .await;
@@ -337,9 +353,8 @@ async fn a_created_user_is_listed_shown_and_can_sign_in_then_is_changed_and_remo
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "its tokens go too");
 }
 
-#[tokio::test]
-async fn bad_user_input_is_refused_naming_the_field_and_changes_nothing() {
-    let api = api().await;
+async fn bad_user_input_is_refused_naming_the_field_and_changes_nothing(store_url: &str) {
+    let api = api(store_url).await;
     api.admin(Method::POST, "/api/v1/admin/users", Some(new_alice()))
         .await
         .ok(StatusCode::CREATED);
@@ -370,6 +385,9 @@ async fn bad_user_input_is_refused_naming_the_field_and_changes_nothing() {
         .await
         .refused(StatusCode::BAD_REQUEST, "lineUri");
     post(with("lineUri", json!("tel:+0123")))
+        .await
+        .refused(StatusCode::BAD_REQUEST, "lineUri");
+    post(with("lineUri", json!("tel:+1")))
         .await
         .refused(StatusCode::BAD_REQUEST, "lineUri");
     post(with("password", json!("short")))
@@ -439,9 +457,10 @@ async fn bad_user_input_is_refused_naming_the_field_and_changes_nothing() {
     assert_eq!(alice["enabled"], true);
 }
 
-#[tokio::test]
-async fn policies_are_created_changed_granted_and_removed_and_global_delete_resets() {
-    let api = api().await;
+async fn policies_are_created_changed_granted_and_removed_and_global_delete_resets(
+    store_url: &str,
+) {
+    let api = api(store_url).await;
     api.admin(Method::POST, "/api/v1/admin/users", Some(new_alice()))
         .await
         .ok(StatusCode::CREATED);
@@ -568,9 +587,8 @@ async fn policies_are_created_changed_granted_and_removed_and_global_delete_rese
     assert_eq!(global, reset["policy"]);
 }
 
-#[tokio::test]
-async fn routing_caller_id_is_set_read_refused_when_bad_and_cleared() {
-    let api = api().await;
+async fn routing_caller_id_is_set_read_refused_when_bad_and_cleared(store_url: &str) {
+    let api = api(store_url).await;
     let routing = "/api/v1/admin/routing";
     let put = |body: Value| api.admin(Method::PUT, routing, Some(body));
     let set = put(json!({"callViaWorkCallerId": "+15551234567"}))
@@ -596,9 +614,8 @@ async fn routing_caller_id_is_set_read_refused_when_bad_and_cleared() {
     assert_eq!(cleared["callViaWorkCallerId"], Value::Null);
 }
 
-#[tokio::test]
-async fn dial_plan_rules_are_added_listed_tested_and_removed() {
-    let api = api().await;
+async fn dial_plan_rules_are_added_listed_tested_and_removed(store_url: &str) {
+    let api = api(store_url).await;
     api.admin(Method::POST, "/api/v1/admin/users", Some(new_alice()))
         .await
         .ok(StatusCode::CREATED);
@@ -690,9 +707,10 @@ async fn dial_plan_rules_are_added_listed_tested_and_removed() {
     assert!(names(api.get(&alice_rules).await.ok(StatusCode::OK)).is_empty());
 }
 
-#[tokio::test]
-async fn csv_import_reports_bad_rows_by_line_and_imports_all_or_only_the_good_ones() {
-    let api = api().await;
+async fn csv_import_reports_bad_rows_by_line_and_imports_all_or_only_the_good_ones(
+    store_url: &str,
+) {
+    let api = api(store_url).await;
     let good = "\"Identity\",\"SipAddress\",\"DisplayName\",\"LineURI\",\"EnterpriseVoiceEnabled\",\"Enabled\"\r\n\
                 \"CN=Carol\",\"sip:carol@example.com\",\"Carol Müller\",\"tel:+14255550103\",\"True\",\"True\"\r\n\
                 \"CN=Dan\",\"sip:dan@example.com\",\"Dan\",\"\",\"False\",\"False\"\r\n";
@@ -758,9 +776,8 @@ async fn csv_import_reports_bad_rows_by_line_and_imports_all_or_only_the_good_on
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
-#[tokio::test]
-async fn a_store_that_is_down_is_503() {
-    let api = api().await;
+async fn a_store_that_is_down_is_503(store_url: &str) {
+    let api = api(store_url).await;
     api.store.close().await;
     let r = api.get("/api/v1/admin/policies").await;
     // The admin's token cannot be checked either: the extractor answers first.

@@ -1,8 +1,18 @@
-//! The HTTP API, in-process: the router from `viawork::api::router` over a temporary SQLite
-//! store, driven with `tower::ServiceExt::oneshot`; users are created through the store and
-//! the domain types. One test starts the real binary and asks `/healthz` over TCP.
+//! The HTTP API, in-process: the router from `viawork::api::router` over a store on each
+//! backend — a temporary SQLite file and a fresh database on the private PostgreSQL cluster
+//! of `common/postgres.rs` — driven with `tower::ServiceExt::oneshot`; users are created
+//! through the store and the domain types. One test starts the real binary and asks
+//! `/healthz` over TCP.
+//!
+//! Each test body is an `async fn(store_url)`, expanded by `both_backends!`
+//! (`common/backends.rs`) into `on_sqlite::NAME` and `on_postgres::NAME`.
 
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
+#[path = "common/backends.rs"]
+#[macro_use]
+mod backends;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -23,7 +33,6 @@ const PASSWORD: &str = "S3cret-pass";
 struct Api {
     router: Router,
     store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
 }
 
 struct Reply {
@@ -38,14 +47,12 @@ impl Reply {
     }
 }
 
-async fn api() -> Api {
-    api_with(SessionSettings::default()).await
+async fn api(store_url: &str) -> Api {
+    api_with(store_url, SessionSettings::default()).await
 }
 
-async fn api_with(settings: SessionSettings) -> Api {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("api.db").display());
-    let store = store::open(&url).await.expect("open store");
+async fn api_with(store_url: &str, settings: SessionSettings) -> Api {
+    let store = store::open(store_url).await.expect("open store");
     let state = AppState::new(store.clone(), settings, vec!["udp:127.0.0.1:5060".into()]);
     // A probe route for the admin extractor, which later admin routes will use.
     let probe = Router::new()
@@ -54,7 +61,6 @@ async fn api_with(settings: SessionSettings) -> Api {
     Api {
         router: api::router(state).merge(probe),
         store,
-        _dir: dir,
     }
 }
 
@@ -116,6 +122,20 @@ impl Api {
     }
 }
 
+both_backends!(
+    healthz_reports_store_and_sip_listeners_and_degrades_without_the_store,
+    metrics_are_prometheus_text_with_a_request_counter,
+    a_token_signs_in_and_me_shows_the_user_and_their_policy,
+    wrong_password_and_unknown_user_get_identical_401s,
+    repeated_failures_give_429_with_retry_after_then_lock_out,
+    a_revoked_token_is_refused,
+    expired_missing_and_garbage_tokens_are_refused,
+    bad_bodies_get_400_naming_the_field,
+    disabled_users_cannot_sign_in_or_use_old_tokens,
+    the_admin_extractor_refuses_users_with_403,
+    the_real_server_answers_healthz_over_tcp,
+);
+
 fn error_of(r: &Reply) -> (String, Option<String>) {
     let e = &r.json()["error"];
     (
@@ -124,9 +144,8 @@ fn error_of(r: &Reply) -> (String, Option<String>) {
     )
 }
 
-#[tokio::test]
-async fn healthz_reports_store_and_sip_listeners_and_degrades_without_the_store() {
-    let api = api().await;
+async fn healthz_reports_store_and_sip_listeners_and_degrades_without_the_store(store_url: &str) {
+    let api = api(store_url).await;
     let r = api.get("/healthz", None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
@@ -141,9 +160,8 @@ async fn healthz_reports_store_and_sip_listeners_and_degrades_without_the_store(
     assert_eq!(r.json()["store"]["reachable"], false);
 }
 
-#[tokio::test]
-async fn metrics_are_prometheus_text_with_a_request_counter() {
-    let api = api().await;
+async fn metrics_are_prometheus_text_with_a_request_counter(store_url: &str) {
+    let api = api(store_url).await;
     api.get("/healthz", None).await;
     let r = api.get("/metrics", None).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -168,9 +186,8 @@ async fn metrics_are_prometheus_text_with_a_request_counter() {
     );
 }
 
-#[tokio::test]
-async fn a_token_signs_in_and_me_shows_the_user_and_their_policy() {
-    let api = api().await;
+async fn a_token_signs_in_and_me_shows_the_user_and_their_policy(store_url: &str) {
+    let api = api(store_url).await;
     api.store
         .create_policy(&PolicyRow {
             identity: "Tag:Sales".into(),
@@ -218,9 +235,8 @@ async fn a_token_signs_in_and_me_shows_the_user_and_their_policy() {
     assert_eq!(me["callViaWork"]["callbackNumber"], Value::Null);
 }
 
-#[tokio::test]
-async fn wrong_password_and_unknown_user_get_identical_401s() {
-    let api = api().await;
+async fn wrong_password_and_unknown_user_get_identical_401s(store_url: &str) {
+    let api = api(store_url).await;
     api.user("sip:alice@example.com", "user", true).await;
     let wrong = api
         .sign_in("sip:alice@example.com", "not-the-password")
@@ -235,16 +251,18 @@ async fn wrong_password_and_unknown_user_get_identical_401s() {
     assert_eq!(error_of(&wrong).0, "InvalidCredentials");
 }
 
-#[tokio::test]
-async fn repeated_failures_give_429_with_retry_after_then_lock_out() {
-    let api = api_with(SessionSettings {
-        lockout: LockoutPolicy {
-            max_failures: 3,
-            window_secs: 300,
-            lock_secs: 900,
+async fn repeated_failures_give_429_with_retry_after_then_lock_out(store_url: &str) {
+    let api = api_with(
+        store_url,
+        SessionSettings {
+            lockout: LockoutPolicy {
+                max_failures: 3,
+                window_secs: 300,
+                lock_secs: 900,
+            },
+            ..SessionSettings::default()
         },
-        ..SessionSettings::default()
-    })
+    )
     .await;
     api.user("sip:alice@example.com", "user", true).await;
     for _ in 0..2 {
@@ -272,9 +290,8 @@ async fn repeated_failures_give_429_with_retry_after_then_lock_out() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
-#[tokio::test]
-async fn a_revoked_token_is_refused() {
-    let api = api().await;
+async fn a_revoked_token_is_refused(store_url: &str) {
+    let api = api(store_url).await;
     api.user("sip:alice@example.com", "user", true).await;
     let token = api.token("sip:alice@example.com").await;
     let req = Request::delete("/api/v1/auth/token")
@@ -292,9 +309,8 @@ async fn a_revoked_token_is_refused() {
     assert_eq!(api.send(req).await.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn expired_missing_and_garbage_tokens_are_refused() {
-    let api = api().await;
+async fn expired_missing_and_garbage_tokens_are_refused(store_url: &str) {
+    let api = api(store_url).await;
     let alice = api.user("sip:alice@example.com", "user", true).await;
     let token = "0".repeat(64);
     api.store
@@ -314,9 +330,8 @@ async fn expired_missing_and_garbage_tokens_are_refused() {
     }
 }
 
-#[tokio::test]
-async fn bad_bodies_get_400_naming_the_field() {
-    let api = api().await;
+async fn bad_bodies_get_400_naming_the_field(store_url: &str) {
+    let api = api(store_url).await;
     let path = "/api/v1/auth/token";
     let r = api
         .post_raw(path, r#"{"username": "sip:a@example.com", "pass"#)
@@ -354,9 +369,8 @@ async fn bad_bodies_get_400_naming_the_field() {
     assert_eq!(error_of(&r).0, "NotFound");
 }
 
-#[tokio::test]
-async fn disabled_users_cannot_sign_in_or_use_old_tokens() {
-    let api = api().await;
+async fn disabled_users_cannot_sign_in_or_use_old_tokens(store_url: &str) {
+    let api = api(store_url).await;
     api.user("sip:bob@example.com", "user", false).await;
     let r = api.sign_in("sip:bob@example.com", PASSWORD).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -378,9 +392,8 @@ async fn disabled_users_cannot_sign_in_or_use_old_tokens() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn the_admin_extractor_refuses_users_with_403() {
-    let api = api().await;
+async fn the_admin_extractor_refuses_users_with_403(store_url: &str) {
+    let api = api(store_url).await;
     api.user("sip:alice@example.com", "user", true).await;
     api.user("sip:root@example.com", "admin", true).await;
     let user = api.token("sip:alice@example.com").await;
@@ -396,9 +409,17 @@ async fn the_admin_extractor_refuses_users_with_403() {
     assert_eq!((r.status, r.text.as_str()), (StatusCode::OK, "admin"));
 }
 
-#[test]
-fn the_real_server_answers_healthz_over_tcp() {
-    let server = common::Server::start();
+/// The real binary, its store given by `VIAWORK_DATABASE` (which overrides the default).
+/// It blocks on sockets and child output, so it runs off the runtime's thread.
+async fn the_real_server_answers_healthz_over_tcp(store_url: &str) {
+    let store_url = store_url.to_owned();
+    tokio::task::spawn_blocking(move || real_server_answers_healthz_over_tcp(&store_url))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+}
+
+fn real_server_answers_healthz_over_tcp(store_url: &str) {
+    let server = common::Server::start_with(&[("VIAWORK_DATABASE", store_url)]);
     let mut conn = std::net::TcpStream::connect(server.http).expect("connect");
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();

@@ -748,7 +748,12 @@ mod tests {
             TrialOutcome::Unusable { translated, .. } if translated == "+1*12"
         ));
         assert!(t.normalized.is_none());
-        assert_eq!(norm(&p, "101"), (Some("greedy".into()), "+1101".into()));
+        assert_eq!(
+            norm(&p, "4255550101"),
+            (Some("greedy".into()), "+14255550101".into())
+        );
+        // "+1101" is too short for E.164: skipped too, and the extension rule applies.
+        assert_eq!(norm(&p, "101"), (Some("ext".into()), "101".into()));
     }
 
     #[test]

@@ -1,4 +1,8 @@
-//! [`E164`]: a global telephone number, `+` then 1–15 digits, the first not 0.
+//! [`E164`]: a global telephone number, `+` then 7–15 digits, the first not 0.
+//!
+//! ITU-T E.164 numbers are a country code and a national number, at most 15 digits in all;
+//! the shortest in service have 7 (Niue: country code 683 and 4 digits), so `+1` or `+12345`
+//! is a typo or a truncated number, never something to dial.
 //!
 //! Every number the server dials or shows is one of these: LineURIs, callback numbers,
 //! `AdminCallbackNumber`, `CallViaWorkCallerId`, the results of dial plans. People may
@@ -13,12 +17,14 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// A global telephone number in E.164 form: `+`, then 1 to 15 digits, the first not 0.
+/// A global telephone number in E.164 form: `+`, then 7 to 15 digits, the first not 0.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct E164(String);
 
 impl E164 {
+    /// The fewest digits of a number in service (country code included).
+    pub const MIN_DIGITS: usize = 7;
     /// The most digits E.164 allows (country code included).
     pub const MAX_DIGITS: usize = 15;
     /// Longest input accepted, separators included.
@@ -70,10 +76,24 @@ impl E164 {
         if n == 0 {
             return Err(DomainError::invalid(field, "has no digits after the +"));
         }
+        if n < Self::MIN_DIGITS {
+            return Err(DomainError::invalid(
+                field,
+                format!(
+                    "has {n} digit{}; an E.164 number has at least {} (country code and \
+                     number, for example +14255550101)",
+                    if n == 1 { "" } else { "s" },
+                    Self::MIN_DIGITS
+                ),
+            ));
+        }
         if n > Self::MAX_DIGITS {
             return Err(DomainError::invalid(
                 field,
-                format!("has {n} digits; an E.164 number has at most 15"),
+                format!(
+                    "has {n} digits; an E.164 number has at most {}",
+                    Self::MAX_DIGITS
+                ),
             ));
         }
         if digits.as_bytes()[1] == b'0' {
@@ -138,7 +158,9 @@ mod tests {
         assert_eq!(b.as_str(), "+14255550101");
         assert_eq!(b.digits(), "14255550101");
         assert_eq!(b.to_string(), "+14255550101");
-        assert_eq!("+4".parse::<E164>().unwrap().digits(), "4");
+        // The shortest and longest numbers: Niue's 7 digits, 15.
+        assert_eq!("+683 4002".parse::<E164>().unwrap().digits(), "6834002");
+        assert!("+1234567".parse::<E164>().is_ok());
         assert!("+123456789012345".parse::<E164>().is_ok());
     }
 
@@ -153,6 +175,10 @@ mod tests {
             ("+", "no digits"),
             ("+ - ()", "no digits"),
             ("+1234567890123456", "16 digits"),
+            ("+1", "has 1 digit; an E.164 number has at least 7"),
+            ("+12345", "has 5 digits; an E.164 number has at least 7"),
+            ("+1 (234) 56", "has 6 digits"),
+            ("+01", "at least 7"),
             ("+04255550101", "never starts with 0"),
             ("+1;DROP TABLE users", "contains ';'"),
             ("tel:+14255550101", "must start with +"),
@@ -167,6 +193,16 @@ mod tests {
             "  ".parse::<E164>(),
             Err(DomainError::Required { field: "number" })
         );
+    }
+
+    #[test]
+    fn refuses_too_short_numbers_naming_the_field() {
+        for short in ["+1", "+12345", "+123456"] {
+            let e = E164::parse_field("adminCallbackNumber", short).unwrap_err();
+            assert_eq!(e.field(), "adminCallbackNumber", "{short:?}");
+            assert_eq!(e.code(), "ParameterValidationFailure", "{short:?}");
+            assert!(e.message().contains("at least 7"), "{short:?}: {e}");
+        }
     }
 
     #[test]
@@ -197,7 +233,7 @@ mod tests {
     fn property_round_trips_through_display_with_any_separators() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0xE164);
         for _ in 0..2000 {
-            let len = rng.random_range(1..=E164::MAX_DIGITS);
+            let len = rng.random_range(E164::MIN_DIGITS..=E164::MAX_DIGITS);
             let mut digits = String::new();
             digits.push(char::from(b'1' + rng.random_range(0..9u8)));
             for _ in 1..len {
@@ -228,7 +264,7 @@ mod tests {
                 .collect();
             if let Ok(n) = s.parse::<E164>() {
                 let d = n.digits();
-                assert!((1..=15).contains(&d.len()) && !d.starts_with('0'));
+                assert!((7..=15).contains(&d.len()) && !d.starts_with('0'));
                 assert!(d.bytes().all(|b| b.is_ascii_digit()));
             }
         }

@@ -169,6 +169,8 @@ mod tests {
             ("tel:+14255550100;ext=abc", "digits only"),
             ("tel:+14255550100;ext=", "not a valid tel: URI"),
             ("tel:+04255550100", "never starts with 0"),
+            ("tel:+1", "at least 7"),
+            ("tel:+12345;ext=101", "at least 7"),
             ("tel:'; DROP TABLE users;--", "not a valid tel: URI"),
         ] {
             let e = input.parse::<LineUri>().unwrap_err();
