@@ -160,11 +160,13 @@ impl Message {
                 pos = next;
                 continue;
             }
-            let colon = memchr::memchr(b':', &b[pos..end])
-                .map(|i| i + pos)
-                .ok_or(ParseError::HeaderLine { line: line_no })?;
-            let name_end = trim_end(b, pos, colon);
-            if name_end == pos || !b[pos..name_end].iter().all(|&c| is_token_byte(c)) {
+            // One pass over the name: token bytes, optional white space, then the colon.
+            let mut name_end = pos;
+            while name_end < end && is_token_byte(b[name_end]) {
+                name_end += 1;
+            }
+            let colon = skip_ws(b, name_end, end);
+            if name_end == pos || colon >= end || b[colon] != b':' {
                 return Err(ParseError::HeaderLine { line: line_no });
             }
             let vs = skip_ws(b, colon + 1, end);
