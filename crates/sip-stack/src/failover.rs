@@ -85,20 +85,11 @@ fn with_new_branch(
     transport: crate::transaction::Transport,
 ) -> Result<Message, ParseError> {
     let via = req.top_via()?;
-    let mut v = format!("SIP/2.0/{} {}", transport.as_str(), via.host);
-    if let Some(p) = via.port {
-        v.push_str(&format!(":{p}"));
-    }
-    v.push_str(&format!(";branch={}", new_branch()));
-    for (n, val) in via.params.iter() {
-        if n.eq_ignore_ascii_case("branch") {
-            continue;
-        }
-        match val {
-            Some(val) => v.push_str(&format!(";{n}={val}")),
-            None => v.push_str(&format!(";{n}")),
-        }
-    }
+    let v = format!(
+        "{};branch={}",
+        via.rebuild(Some(transport.as_str()), &["branch"]),
+        new_branch()
+    );
     // Only the first Via element is ours to rewrite; a request we originate has one.
     req.edit().replace(HeaderName::Via, v).finish()
 }

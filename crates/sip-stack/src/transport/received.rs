@@ -29,27 +29,8 @@ pub fn stamp_received(msg: Message, source: SocketAddr) -> Result<Message, Parse
     if !needs_stamp(&via, source) {
         return Ok(msg);
     }
-    let mut top = format!(
-        "{}/{}/{} {}",
-        via.protocol, via.version, via.transport, via.host
-    );
-    if let Some(p) = via.port {
-        let _ = write!(top, ":{p}");
-    }
     let wants_rport = via.rport().is_some();
-    for (n, v) in via.params.iter() {
-        if n.eq_ignore_ascii_case("received") || n.eq_ignore_ascii_case("rport") {
-            continue;
-        }
-        match v {
-            Some(v) => {
-                let _ = write!(top, ";{n}={v}");
-            }
-            None => {
-                let _ = write!(top, ";{n}");
-            }
-        }
-    }
+    let mut top = via.rebuild(None, &["received", "rport"]);
     let _ = write!(top, ";received={}", source.ip());
     if wants_rport {
         let _ = write!(top, ";rport={}", source.port());

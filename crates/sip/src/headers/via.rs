@@ -58,6 +58,33 @@ impl<'a> Via<'a> {
         self.branch().is_some_and(|b| b.starts_with(MAGIC_COOKIE))
     }
 
+    /// This Via written again, optionally with another transport, without the parameters
+    /// named in `drop` (case-insensitive); the caller appends what replaces them. Used to
+    /// stamp `received`/`rport` and to give a retried request a new branch.
+    pub fn rebuild(&self, transport: Option<&str>, drop: &[&str]) -> String {
+        use std::fmt::Write;
+        let mut out = format!(
+            "{}/{}/{} {}",
+            self.protocol,
+            self.version,
+            transport.unwrap_or(self.transport),
+            self.host
+        );
+        if let Some(p) = self.port {
+            let _ = write!(out, ":{p}");
+        }
+        for (n, v) in self.params.iter() {
+            if drop.iter().any(|d| d.eq_ignore_ascii_case(n)) {
+                continue;
+            }
+            let _ = match v {
+                Some(v) => write!(out, ";{n}={v}"),
+                None => write!(out, ";{n}"),
+            };
+        }
+        out
+    }
+
     /// True for a reliable (stream) transport.
     pub fn is_reliable(&self) -> bool {
         !self.transport.eq_ignore_ascii_case("UDP")
@@ -151,6 +178,22 @@ mod tests {
         assert_eq!(
             v.to_string(),
             "SIP/2.0/TCP spindle.example.com;\r\n  branch  =   z9hG4bK9ikj8"
+        );
+    }
+
+    #[test]
+    fn rebuilds_without_dropped_parameters() {
+        let v = Via::parse(
+            "SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bKx;rport;received=192.0.2.1;ttl=3",
+        )
+        .unwrap();
+        assert_eq!(
+            v.rebuild(Some("TCP"), &["BRANCH", "received"]),
+            "SIP/2.0/TCP [2001:db8::9]:5070;rport;ttl=3"
+        );
+        assert_eq!(
+            v.rebuild(None, &[]),
+            "SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bKx;rport;received=192.0.2.1;ttl=3"
         );
     }
 
