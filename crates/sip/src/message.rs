@@ -14,6 +14,7 @@ use crate::method::Method;
 use crate::text::{is_token_byte, split_list, split_list_single};
 use crate::uri::Uri;
 use bytes::Bytes;
+use bytestring::ByteString;
 use smallvec::SmallVec;
 use std::fmt;
 
@@ -83,6 +84,9 @@ pub struct Message {
     start_line_end: u32,
     headers: SmallVec<[HeaderField; 20]>,
     body: Span,
+    /// The start line and headers (up to the body) as text, when they are valid UTF-8:
+    /// checked once per message, so typed reads need not check each value again.
+    head: Option<ByteString>,
 }
 
 /// How a message arrived, which decides how a missing Content-Length is treated.
@@ -203,11 +207,13 @@ impl Message {
                 return Err(ParseError::ContentLength("missing on a stream transport"))
             }
         };
+        let head = ByteString::try_from(buf.slice(..body_start)).ok();
         Ok(Message {
             start,
             start_line_end: sl_end as u32,
             headers,
             body: Span::new(body_start, body_start + body_len),
+            head,
             buf,
         })
     }
@@ -260,7 +266,12 @@ impl Message {
     }
 
     pub(crate) fn str_at(&self, span: Span) -> &str {
-        // Values are checked for UTF-8 when read, not when the message is framed.
+        if let Some(head) = &self.head {
+            if let Some(s) = head.get(span.range()) {
+                return s;
+            }
+        }
+        // A head that is not UTF-8 as a whole: check the value itself.
         std::str::from_utf8(&self.buf[span.range()]).unwrap_or("")
     }
 

@@ -11,6 +11,9 @@ use std::fmt;
 enum Mode {
     /// `generic-param` of header fields: LWS around `;` and `=`, quoted values.
     Header,
+    /// A header parameter list with no LWS and no quoted values (the common case),
+    /// which iterates without the LWS and quote handling.
+    HeaderPlain,
     /// `uri-parameter`: no LWS, `paramchar`s and `%XX` escapes.
     Uri,
 }
@@ -40,10 +43,6 @@ impl Default for Params<'_> {
 /// `paramchar` of RFC 3261 §25.1 (without `%`, checked as an escape).
 const URI_PARAM: [bool; 256] = byte_class(b"-_.!~*'()[]/:&+$", true);
 
-fn is_uri_param_byte(b: u8) -> bool {
-    URI_PARAM[b as usize]
-}
-
 /// Checks `%XX` escapes and the allowed characters of a URI component.
 pub(crate) fn valid_escaped(s: &str, allowed: impl Fn(u8) -> bool) -> bool {
     let b = s.as_bytes();
@@ -62,6 +61,26 @@ pub(crate) fn valid_escaped(s: &str, allowed: impl Fn(u8) -> bool) -> bool {
         }
     }
     true
+}
+
+/// Scans `b[from..to]` over bytes of `class` and `%XX` escapes; returns where the scan
+/// stopped (`to`, or the first byte outside the class), or `None` for a bad escape.
+pub(crate) fn scan_escaped(b: &[u8], from: usize, to: usize, class: &[bool; 256]) -> Option<usize> {
+    let mut i = from;
+    while i < to {
+        let c = b[i];
+        if class[c as usize] {
+            i += 1;
+        } else if c == b'%' {
+            if i + 2 >= to || !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
+                return None;
+            }
+            i += 3;
+        } else {
+            return Some(i);
+        }
+    }
+    Some(to)
 }
 
 /// A 256-entry membership table for a byte class, built at compile time.
@@ -93,9 +112,11 @@ impl<'a> Params<'a> {
         let raw = trim(raw);
         let b = raw.as_bytes();
         let mut i = 0;
-        let skip = |i: &mut usize| {
+        let mut plain = true;
+        let skip = |i: &mut usize, plain: &mut bool| {
             while *i < b.len() && is_lws(b[*i]) {
-                *i += 1
+                *i += 1;
+                *plain = false;
             }
         };
         while i < b.len() {
@@ -103,7 +124,7 @@ impl<'a> Params<'a> {
                 return Err("expected ';' before a parameter");
             }
             i += 1;
-            skip(&mut i);
+            skip(&mut i, &mut plain);
             let start = i;
             while i < b.len() && is_token_byte(b[i]) {
                 i += 1
@@ -111,11 +132,12 @@ impl<'a> Params<'a> {
             if i == start {
                 return Err("empty parameter name");
             }
-            skip(&mut i);
+            skip(&mut i, &mut plain);
             if i < b.len() && b[i] == b'=' {
                 i += 1;
-                skip(&mut i);
+                skip(&mut i, &mut plain);
                 if i < b.len() && b[i] == b'"' {
+                    plain = false;
                     i += quoted_len(&raw[i..]).ok_or("unterminated quoted parameter value")?;
                 } else {
                     let vs = i;
@@ -126,12 +148,16 @@ impl<'a> Params<'a> {
                         return Err("empty parameter value");
                     }
                 }
-                skip(&mut i);
+                skip(&mut i, &mut plain);
             }
         }
         Ok(Params {
             raw,
-            mode: Mode::Header,
+            mode: if plain {
+                Mode::HeaderPlain
+            } else {
+                Mode::Header
+            },
         })
     }
 
@@ -143,22 +169,36 @@ impl<'a> Params<'a> {
                 mode: Mode::Uri,
             });
         }
-        if !raw.starts_with(';') {
+        let b = raw.as_bytes();
+        if b[0] != b';' {
             return Err("expected ';' before a URI parameter");
         }
-        for p in raw[1..].split(';') {
-            let (name, value) = match crate::text::split_once_byte(p, b'=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (p, None),
-            };
-            if name.is_empty() || !valid_escaped(name, is_uri_param_byte) {
+        let mut i = 1;
+        loop {
+            let end = scan_escaped(b, i, b.len(), &URI_PARAM).ok_or("bad URI parameter name")?;
+            if end == i {
                 return Err("bad URI parameter name");
             }
-            if let Some(v) = value {
-                if v.is_empty() || !valid_escaped(v, is_uri_param_byte) {
+            i = end;
+            if i < b.len() && b[i] == b'=' {
+                let start = i + 1;
+                let end =
+                    scan_escaped(b, start, b.len(), &URI_PARAM).ok_or("bad URI parameter value")?;
+                if end == start {
+                    return Err("bad URI parameter value");
+                }
+                i = end;
+                if i < b.len() && b[i] != b';' {
                     return Err("bad URI parameter value");
                 }
             }
+            if i == b.len() {
+                break;
+            }
+            if b[i] != b';' {
+                return Err("bad URI parameter name");
+            }
+            i += 1;
         }
         Ok(Params {
             raw,
@@ -218,13 +258,19 @@ impl<'a> Iterator for ParamIter<'a> {
     type Item = (&'a str, Option<&'a str>);
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.rest.strip_prefix(';')?;
-        let (item, rest) = match self.mode {
-            Mode::Uri => match crate::text::find_byte(s, b';') {
+        if self.mode != Mode::Header {
+            // No LWS and no quotes: plain byte splits.
+            let (item, rest) = match crate::text::find_byte(s, b';') {
                 Some(i) => (&s[..i], &s[i..]),
                 None => (s, ""),
-            },
-            Mode::Header => crate::text::split_at_unquoted(s, |b| b == b';'),
-        };
+            };
+            self.rest = rest;
+            return Some(match crate::text::split_once_byte(item, b'=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (item, None),
+            });
+        }
+        let (item, rest) = crate::text::split_at_unquoted(s, |b| b == b';');
         self.rest = trim(rest);
         let (name, value) = match crate::text::split_once_byte(item, b'=') {
             Some((n, v)) => (trim(n), Some(trim(v))),

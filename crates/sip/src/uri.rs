@@ -5,7 +5,7 @@
 //! outlives a message (dialog targets, registrations).
 
 use crate::error::UriError;
-use crate::params::{byte_class, valid_escaped, Params};
+use crate::params::{byte_class, scan_escaped, valid_escaped, Params};
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -33,20 +33,26 @@ impl<'a> Host<'a> {
                 .map(Host::Ipv6)
                 .map_err(|_| UriError("bad IPv6 address"));
         }
-        if s.is_empty() {
+        let b = s.as_bytes();
+        if b.is_empty() {
             return Err(UriError("empty host"));
         }
-        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            if let Ok(a) = s.parse() {
+        let mut digits_and_dots = true;
+        for &c in b {
+            if !HOSTNAME[c as usize] {
+                return Err(UriError("bad host name"));
+            }
+            digits_and_dots &= c.is_ascii_digit() || c == b'.';
+        }
+        if digits_and_dots {
+            if let Some(a) = parse_ipv4(b) {
                 return Ok(Host::Ipv4(a));
             }
         }
-        let ok = s.bytes().all(|b| HOSTNAME[b as usize]) && !s.starts_with(['.', '-']);
-        if ok {
-            Ok(Host::Domain(s))
-        } else {
-            Err(UriError("bad host name"))
+        if matches!(b[0], b'.' | b'-') {
+            return Err(UriError("bad host name"));
         }
+        Ok(Host::Domain(s))
     }
 
     /// The address, when the host is an IP literal.
@@ -77,6 +83,35 @@ impl fmt::Display for Host<'_> {
             Host::Ipv6(a) => write!(f, "[{a}]"),
         }
     }
+}
+
+/// A dotted quad, as `Ipv4Addr::from_str` reads it (no leading zeros), in one pass:
+/// every Via and most Contacts carry one.
+fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut n = 0;
+    let mut i = 0;
+    while n < 4 {
+        let start = i;
+        let mut v: u32 = 0;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || v > 255 || (len > 1 && b[start] == b'0') {
+            return None;
+        }
+        octets[n] = v as u8;
+        n += 1;
+        if n < 4 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    (i == b.len()).then_some(Ipv4Addr::from(octets))
 }
 
 /// Splits `host[:port]`, with IPv6 references in brackets.
@@ -111,6 +146,21 @@ const HEADER_CHAR: [bool; 256] = byte_class(b"-_.!~*'()[]/?:+$", true);
 /// Host name characters (lenient: `_` is seen in the wild).
 const HOSTNAME: [bool; 256] = byte_class(b"-._", true);
 
+/// Bytes that never appear in a URI: controls, space, `<`, `>`, `"` and DEL.
+const NOT_IN_URI: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i <= b' ' as usize {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'"' as usize] = true;
+    t[0x7f] = true;
+    t
+};
+
 /// A `sip:` or `sips:` URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SipUri<'a> {
@@ -131,43 +181,70 @@ pub struct SipUri<'a> {
 }
 
 impl<'a> SipUri<'a> {
-    /// Parses what follows `sip:` or `sips:`.
+    /// Parses what follows `sip:` or `sips:`. Each component is scanned once: the
+    /// userinfo with its character class, the host with the host-name class, the
+    /// parameters with theirs (this is on every typed From/To/Contact read).
     fn parse_rest(secure: bool, rest: &'a str) -> Result<SipUri<'a>, UriError> {
+        let b = rest.as_bytes();
         // No unescaped '@' may appear in the user, password, parameters or headers, so the
         // first one ends the userinfo even when the user contains '?' or ';' (RFC 4475 3.1.1.2).
-        let (userinfo, hostpart) = match crate::text::find_byte(rest, b'@') {
-            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
-            None => (None, rest),
-        };
-        let (user, password) = match userinfo {
-            Some(ui) => {
-                let (u, p) = match crate::text::split_once_byte(ui, b':') {
-                    Some((u, p)) => (u, Some(p)),
-                    None => (ui, None),
-                };
-                if u.is_empty() || !valid_escaped(u, |b| USER[b as usize]) {
+        let (user, password, host_start) = match crate::text::find_byte(rest, b'@') {
+            Some(at) => {
+                let colon = scan_escaped(b, 0, at, &USER).ok_or(UriError("bad user part"))?;
+                if colon == 0 {
                     return Err(UriError("bad user part"));
                 }
-                if let Some(p) = p {
-                    if !valid_escaped(p, |b| PASSWORD[b as usize]) {
+                if colon < at {
+                    if b[colon] != b':' {
+                        return Err(UriError("bad user part"));
+                    }
+                    if scan_escaped(b, colon + 1, at, &PASSWORD) != Some(at) {
                         return Err(UriError("bad password"));
                     }
+                    (Some(&rest[..colon]), Some(&rest[colon + 1..at]), at + 1)
+                } else {
+                    (Some(&rest[..at]), None, at + 1)
                 }
-                (Some(u), p)
             }
-            None => (None, None),
+            None => (None, None, 0),
         };
-        let (hp_params, headers) = match crate::text::split_once_byte(hostpart, b'?') {
-            Some((a, h)) => (a, Some(h)),
-            None => (hostpart, None),
+        // The host ends at the port's ':', the parameters' ';' or the headers' '?'.
+        let mut i = host_start;
+        if b.get(i) == Some(&b'[') {
+            while i < b.len() && b[i] != b']' {
+                i += 1;
+            }
+            if i == b.len() {
+                return Err(UriError("unterminated IPv6 reference"));
+            }
+            i += 1;
+        } else {
+            while i < b.len() && !matches!(b[i], b':' | b';' | b'?') {
+                i += 1;
+            }
+        }
+        let host = Host::parse(&rest[host_start..i])?;
+        let port = if b.get(i) == Some(&b':') {
+            let start = i + 1;
+            i = start;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            Some(crate::text::parse_u16(&rest[start..i]).ok_or(UriError("bad port"))?)
+        } else {
+            None
         };
-        let (hostport, params) = match crate::text::find_byte(hp_params, b';') {
-            Some(i) => (&hp_params[..i], &hp_params[i..]),
-            None => (hp_params, ""),
-        };
-        let (host, port) = parse_hostport(hostport)?;
-        let params = Params::parse_uri(params).map_err(UriError)?;
-        if let Some(h) = headers {
+        let params_end = crate::text::find_byte(&rest[i..], b'?').map_or(b.len(), |q| i + q);
+        if i < params_end && b[i] != b';' {
+            return Err(UriError(if port.is_some() {
+                "bad port"
+            } else {
+                "junk after the host"
+            }));
+        }
+        let params = Params::parse_uri(&rest[i..params_end]).map_err(UriError)?;
+        let headers = if params_end < b.len() {
+            let h = &rest[params_end + 1..];
             let ok = !h.is_empty()
                 && h.split('&')
                     .all(|hv| match crate::text::split_once_byte(hv, b'=') {
@@ -180,7 +257,10 @@ impl<'a> SipUri<'a> {
             if !ok {
                 return Err(UriError("bad URI headers"));
             }
-        }
+            Some(h)
+        } else {
+            None
+        };
         Ok(SipUri {
             secure,
             user,
@@ -341,9 +421,22 @@ pub enum Uri<'a> {
 impl<'a> Uri<'a> {
     /// Parses an absolute URI. Whitespace, `<`, `>` and `"` are never part of a URI.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
-        if s.bytes()
-            .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"' || b == 0x7f)
-        {
+        // The component scanners of sip:, sips: and tel: accept none of the bytes that
+        // never appear in a URI, so only other schemes need the separate scan.
+        let b = s.as_bytes();
+        let known = |n: usize, name: &[u8]| {
+            b.len() > n && b[n] == b':' && b[..n].eq_ignore_ascii_case(name)
+        };
+        if known(3, b"sip") {
+            return SipUri::parse_rest(false, &s[4..]).map(Uri::Sip);
+        }
+        if known(4, b"sips") {
+            return SipUri::parse_rest(true, &s[5..]).map(Uri::Sip);
+        }
+        if known(3, b"tel") {
+            return TelUri::parse_rest(&s[4..]).map(Uri::Tel);
+        }
+        if b.iter().any(|&c| NOT_IN_URI[c as usize]) {
             return Err(UriError("URI contains white space or a delimiter"));
         }
         let (scheme, rest) = crate::text::split_once_byte(s, b':').ok_or(UriError("no scheme"))?;
@@ -359,15 +452,7 @@ impl<'a> Uri<'a> {
         if rest.is_empty() {
             return Err(UriError("nothing after the scheme"));
         }
-        if scheme.eq_ignore_ascii_case("sip") {
-            SipUri::parse_rest(false, rest).map(Uri::Sip)
-        } else if scheme.eq_ignore_ascii_case("sips") {
-            SipUri::parse_rest(true, rest).map(Uri::Sip)
-        } else if scheme.eq_ignore_ascii_case("tel") {
-            TelUri::parse_rest(rest).map(Uri::Tel)
-        } else {
-            Ok(Uri::Other { scheme, rest })
-        }
+        Ok(Uri::Other { scheme, rest })
     }
 
     /// The SIP URI, if this is one.
@@ -543,6 +628,34 @@ mod tests {
             Uri::Other { scheme: "isbn", .. }
         ));
         assert!(Uri::parse("tel:+").is_err());
+    }
+
+    #[test]
+    fn ipv4_reads_like_std() {
+        for s in [
+            "192.0.2.10",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.",
+            "1.2.3.4.5",
+            "1..2.3",
+            "1234.1.1.1",
+            "",
+            "1.2.3.4a",
+            "10.0.0.010",
+        ] {
+            assert_eq!(parse_ipv4(s.as_bytes()), s.parse().ok(), "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ipv4_agrees_with_std(s in "[0-9.]{0,17}") {
+            proptest::prop_assert_eq!(parse_ipv4(s.as_bytes()), s.parse().ok());
+        }
     }
 
     #[test]

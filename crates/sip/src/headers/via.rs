@@ -113,21 +113,17 @@ impl<'a> TypedHeader<'a> for Via<'a> {
         }
         let (host, port) = parse_hostport(sent_by).map_err(|u| e(u.0))?;
         for (name, value) in params.iter() {
-            let is = |n: &str| name.eq_ignore_ascii_case(n);
-            let ok = if is("ttl") {
-                value
+            // Dispatch on the length first: most parameters are none of these.
+            let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n);
+            let ok = match name.len() {
+                3 if is("ttl") => value
                     .and_then(crate::text::parse_u32)
-                    .is_some_and(|t| t <= 255)
-            } else if is("rport") {
-                value.is_none_or(|v| crate::text::parse_u16(v).is_some())
-            } else if is("branch") {
-                value.is_some_and(is_token)
-            } else if is("received") {
-                value.is_some_and(|v| v.parse::<std::net::IpAddr>().is_ok())
-            } else if is("maddr") {
-                value.is_some_and(|v| Host::parse(v).is_ok())
-            } else {
-                true
+                    .is_some_and(|t| t <= 255),
+                5 if is("rport") => value.is_none_or(|v| crate::text::parse_u16(v).is_some()),
+                5 if is("maddr") => value.is_some_and(|v| Host::parse(v).is_ok()),
+                6 if is("branch") => value.is_some_and(is_token),
+                8 if is("received") => value.is_some_and(|v| v.parse::<std::net::IpAddr>().is_ok()),
+                _ => true,
             };
             if !ok {
                 return Err(e("bad parameter"));
