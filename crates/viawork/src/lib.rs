@@ -6,6 +6,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod lab;
 pub mod server;
 pub mod sip_service;
 pub mod store;
