@@ -1,0 +1,352 @@
+//! One engine stream: an RTP/RTCP socket pair facing one remote, and the three tasks that
+//! drive it (RTP receive, RTCP receive, the 20 ms ticker).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+use crate::dtmf::DtmfDigit;
+use crate::playout::Source;
+use crate::ports::PortLease;
+use crate::relay::{MuteMode, Port, RemoteMedia};
+use crate::rtcp::{self, Demux};
+use crate::stats::StreamStats;
+
+use super::stream_core::StreamCore;
+use super::MediaError;
+
+/// Received digits waiting for the application; beyond this they are dropped (and logged).
+const DTMF_QUEUE: usize = 32;
+/// Large enough for any RTP packet on an Ethernet path.
+const RECV_BUF: usize = 2048;
+
+/// State shared by a stream's handle, its tasks and a bridged peer's tasks.
+pub(crate) struct Shared {
+    core: Mutex<StreamCore>,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    /// Declared after the sockets so the port returns to the pool only once they are closed.
+    _lease: PortLease,
+    wake: Notify,
+    dtmf_tx: mpsc::Sender<DtmfDigit>,
+    mute_mode: MuteMode,
+    local_rtp: SocketAddr,
+    local_rtcp: SocketAddr,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, StreamCore> {
+        // Core methods leave the state consistent at every return; a panic in one (a bug)
+        // should not take every later packet of the call down with it.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn socket(&self, port: Port) -> &UdpSocket {
+        match port {
+            Port::Rtp => &self.rtp,
+            Port::Rtcp => &self.rtcp,
+        }
+    }
+
+    fn peer(core: &StreamCore) -> Option<Arc<Shared>> {
+        core.peer.as_ref().and_then(Weak::upgrade)
+    }
+
+    async fn send(&self, port: Port, bytes: &[u8], dest: SocketAddr) {
+        if let Err(e) = self.socket(port).send_to(bytes, dest).await {
+            tracing::debug!(%dest, error = %e, "media send failed");
+        }
+    }
+
+    async fn handle_datagram(&self, port: Port, src: SocketAddr, bytes: &[u8], out: &mut Vec<u8>) {
+        let now = Instant::now();
+        match (port, rtcp::demux(bytes)) {
+            (_, Demux::Rtcp) => {
+                let (inbound, peer) = {
+                    let mut core = self.lock();
+                    (
+                        core.leg.receive_rtcp(src, bytes, now, port),
+                        Self::peer(&core),
+                    )
+                };
+                let inbound = match inbound {
+                    Ok(i) => i,
+                    Err(reason) => {
+                        tracing::trace!(%src, %reason, "RTCP dropped");
+                        return;
+                    }
+                };
+                if let Some(peer) = peer {
+                    let r = peer.lock().leg.forward_rtcp(&inbound, bytes, out);
+                    if let Ok((port, dest)) = r {
+                        peer.send(port, out, dest).await;
+                    }
+                }
+            }
+            (Port::Rtp, Demux::Rtp) => {
+                let (received, peer) = {
+                    let mut core = self.lock();
+                    (core.receive_rtp(src, bytes, now), Self::peer(&core))
+                };
+                let Some((inbound, digit)) = received else {
+                    return;
+                };
+                if let Some(d) = digit {
+                    if self.dtmf_tx.try_send(d).is_err() {
+                        tracing::warn!(digit = %d, "DTMF digit dropped: nobody is reading them");
+                    }
+                }
+                if let Some(peer) = peer {
+                    let r = {
+                        let mut pc = peer.lock();
+                        if pc.playout.dtmf_busy() {
+                            // Our own DTMF toward the peer has the slot.
+                            return;
+                        }
+                        pc.leg.forward_rtp(&inbound, bytes, now, out)
+                    };
+                    match r {
+                        Ok(dest) => peer.send(Port::Rtp, out, dest).await,
+                        Err(reason) => tracing::trace!(%reason, "RTP not relayed"),
+                    }
+                }
+            }
+            _ => tracing::trace!(%src, "not media, dropped"),
+        }
+    }
+}
+
+async fn receive_loop(shared: Arc<Shared>, port: Port) {
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut out = Vec::with_capacity(RECV_BUF);
+    loop {
+        match shared.socket(port).recv_from(&mut buf).await {
+            Ok((n, src)) => shared.handle_datagram(port, src, &buf[..n], &mut out).await,
+            Err(e) => {
+                // UDP receive errors are transient (e.g. ICMP reports); don't spin on them.
+                tracing::debug!(error = %e, ?port, "media receive error");
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+async fn tick_loop(shared: Arc<Shared>) {
+    let mut out = Vec::new();
+    loop {
+        let deadline = shared.lock().poll_timeout();
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline.into()) => {}
+            _ = shared.wake.notified() => continue,
+        }
+        shared.lock().handle_timeout(Instant::now(), &mut out);
+        for o in out.drain(..) {
+            shared.send(o.port, &o.bytes, o.dest).await;
+        }
+    }
+}
+
+/// One media stream: a local RTP/RTCP socket pair facing one remote party.
+///
+/// It plays a [`Source`], sends and receives DTMF, or relays its bridged peer. Dropping it
+/// stops its tasks and, once they have let go of the sockets, returns the ports to the
+/// pool; [`close`](Self::close) does the same and waits for it.
+pub struct Stream {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+    dtmf_rx: mpsc::Receiver<DtmfDigit>,
+}
+
+impl Stream {
+    pub(crate) fn start(
+        core: StreamCore,
+        rtp: UdpSocket,
+        rtcp: UdpSocket,
+        lease: PortLease,
+        mute_mode: MuteMode,
+    ) -> Result<Stream, MediaError> {
+        let local_rtp = rtp.local_addr().map_err(|source| MediaError::Socket {
+            port: lease.port(),
+            source,
+        })?;
+        let local_rtcp = rtcp.local_addr().map_err(|source| MediaError::Socket {
+            port: lease.port() + 1,
+            source,
+        })?;
+        let (dtmf_tx, dtmf_rx) = mpsc::channel(DTMF_QUEUE);
+        let shared = Arc::new(Shared {
+            core: Mutex::new(core),
+            rtp,
+            rtcp,
+            _lease: lease,
+            wake: Notify::new(),
+            dtmf_tx,
+            mute_mode,
+            local_rtp,
+            local_rtcp,
+        });
+        let tasks = vec![
+            tokio::spawn(receive_loop(shared.clone(), Port::Rtp)),
+            tokio::spawn(receive_loop(shared.clone(), Port::Rtcp)),
+            tokio::spawn(tick_loop(shared.clone())),
+        ];
+        Ok(Stream {
+            shared,
+            tasks,
+            dtmf_rx,
+        })
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The local RTP address, for the SDP `c=`/`m=` lines.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_rtp
+    }
+
+    /// The local RTCP address (RTP port + 1).
+    pub fn local_rtcp_addr(&self) -> SocketAddr {
+        self.shared.local_rtcp
+    }
+
+    /// Sets or changes (re-INVITE) where this stream's remote is and what it negotiated.
+    /// Outgoing media continues seamlessly toward the new address.
+    pub fn set_remote(&self, remote: RemoteMedia) {
+        let mut core = self.shared.lock();
+        core.leg.set_remote(remote);
+        core.playout.set_dtmf_payload_type(remote.dtmf_payload_type);
+        core.kick(Instant::now());
+        drop(core);
+        self.shared.wake.notify_one();
+    }
+
+    /// Plays a source toward the remote (while not bridged; bridging replaces it).
+    pub fn play(&self, source: Source) {
+        let mut core = self.shared.lock();
+        core.playout.set_source(source);
+        core.kick(Instant::now());
+        drop(core);
+        self.shared.wake.notify_one();
+    }
+
+    /// Sends digits (0-9 * # A-D) as RFC 4733 telephone-events with the payload type the
+    /// remote negotiated, after any digits still queued. Works while bridged too: the
+    /// peer's audio toward this remote pauses for each event.
+    pub fn send_dtmf(&self, digits: &str) -> Result<(), MediaError> {
+        let digits = DtmfDigit::parse_str(digits)?;
+        let mut core = self.shared.lock();
+        let remote = core.leg.remote().copied().ok_or(MediaError::NoRemote)?;
+        let pt = remote
+            .dtmf_payload_type
+            .ok_or(MediaError::NoDtmfPayloadType)?;
+        core.playout.queue_dtmf(pt, &digits)?;
+        core.kick(Instant::now());
+        drop(core);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Digits the remote sent as RFC 4733 events, each once. Read them (e.g. in a
+    /// `select!`); up to 32 wait, later ones are dropped.
+    pub fn dtmf_events(&mut self) -> &mut mpsc::Receiver<DtmfDigit> {
+        &mut self.dtmf_rx
+    }
+
+    /// Mutes what this stream's remote says: while bridged, its audio toward the peer is
+    /// replaced by silence (or dropped, per [`MediaConfig::mute_mode`](super::MediaConfig))
+    /// and its DTMF is not relayed. To mute the user's desk phone toward the far party,
+    /// mute the stream facing the desk phone. Stays set across bridges until unmuted.
+    pub fn set_mute(&self, muted: bool) {
+        let mode = muted.then_some(self.shared.mute_mode);
+        self.shared.lock().leg.set_mute(mode);
+    }
+
+    /// Whether this stream's remote is muted.
+    pub fn is_muted(&self) -> bool {
+        self.shared.lock().leg.mute().is_some()
+    }
+
+    /// Stops relaying between this stream and its peer (both directions). Neither plays
+    /// anything until told to.
+    pub fn unbridge(&self) {
+        unbridge(&self.shared);
+    }
+
+    /// Whether the stream is bridged.
+    pub fn is_bridged(&self) -> bool {
+        self.shared.lock().bridged()
+    }
+
+    /// Counters, loss, jitter and the last remote address seen.
+    pub fn stats(&self) -> StreamStats {
+        self.shared.lock().leg.stats()
+    }
+
+    /// Stops the stream and waits until its ports are back in the pool.
+    pub async fn close(mut self) {
+        unbridge(&self.shared);
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+        // `self` drops here, and with it the last reference to the sockets and lease.
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        unbridge(&self.shared);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("local_addr", &self.shared.local_rtp)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Links two streams as each other's peer (after unlinking any previous peers) and stops
+/// what they were playing.
+pub(crate) fn bridge(a: &Arc<Shared>, b: &Arc<Shared>) {
+    unbridge(a);
+    unbridge(b);
+    for (me, peer) in [(a, b), (b, a)] {
+        let mut core = me.lock();
+        core.peer = Some(Arc::downgrade(peer));
+        core.playout.set_source(Source::Nothing);
+        drop(core);
+        me.wake.notify_one();
+    }
+}
+
+/// Unlinks `shared` from its peer, one lock at a time (two bridged streams' tasks lock them
+/// in opposite orders, so never hold both).
+fn unbridge(shared: &Arc<Shared>) {
+    let peer = shared.lock().peer.take();
+    if let Some(peer) = peer.and_then(|w| w.upgrade()) {
+        let mut pc = peer.lock();
+        if pc
+            .peer
+            .as_ref()
+            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(shared)))
+        {
+            pc.peer = None;
+        }
+        drop(pc);
+        peer.wake.notify_one();
+    }
+    shared.wake.notify_one();
+}

@@ -1,0 +1,213 @@
+//! What a stream plays by itself (sans-IO): a tone, silence or nothing, with RFC 4733 DTMF
+//! laid over it. The engine calls [`Playout::tick`] every 20 ms while
+//! [`wants_ticks`](Playout::wants_ticks) says so; while a stream is bridged only DTMF is
+//! generated, and relayed audio is held back while an event is on the wire.
+
+use crate::dtmf::{DtmfDigit, DtmfError, DtmfSender, DtmfTiming};
+use crate::g711::{Codec, FRAME_SAMPLES};
+use crate::rtp::TxContext;
+use crate::tone::{Region, ToneGenerator, ToneKind};
+
+/// What a stream sends when it is not relaying its peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// A generated tone.
+    Tone(ToneKind),
+    /// Frames of digital silence (keeps NAT bindings and jitter buffers alive).
+    Silence,
+    /// No packets at all.
+    #[default]
+    Nothing,
+}
+
+/// The local generator of one stream.
+#[derive(Clone, Debug)]
+pub struct Playout {
+    source: Source,
+    region: Region,
+    generator: Option<ToneGenerator>,
+    timing: DtmfTiming,
+    dtmf: Option<DtmfSender>,
+    pcm: [i16; FRAME_SAMPLES],
+    payload: [u8; FRAME_SAMPLES],
+}
+
+impl Playout {
+    /// Plays nothing yet; tones will use `region`'s cadences.
+    pub fn new(region: Region, timing: DtmfTiming) -> Self {
+        Playout {
+            source: Source::Nothing,
+            region,
+            generator: None,
+            timing,
+            dtmf: None,
+            pcm: [0; FRAME_SAMPLES],
+            payload: [0; FRAME_SAMPLES],
+        }
+    }
+
+    /// Switches what to play. A tone starts at the beginning of its cadence.
+    pub fn set_source(&mut self, source: Source) {
+        self.generator = match source {
+            Source::Tone(kind) => Some(ToneGenerator::new(kind, self.region)),
+            _ => None,
+        };
+        self.source = source;
+    }
+
+    /// What is playing.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// Queues digits to send as telephone-events with the remote's payload type.
+    pub fn queue_dtmf(&mut self, payload_type: u8, digits: &[DtmfDigit]) -> Result<(), DtmfError> {
+        let sender = self
+            .dtmf
+            .get_or_insert_with(|| DtmfSender::new(payload_type, self.timing));
+        sender.set_payload_type(payload_type);
+        sender.push(digits)
+    }
+
+    /// Follows a re-negotiated telephone-event payload type; without one, queued digits
+    /// are dropped.
+    pub fn set_dtmf_payload_type(&mut self, payload_type: Option<u8>) {
+        if let Some(d) = &mut self.dtmf {
+            match payload_type {
+                Some(pt) => d.set_payload_type(pt),
+                None => d.clear_queue(),
+            }
+        }
+    }
+
+    /// Advances a slot in which nothing is generated (see [`sends_this_tick`](Self::sends_this_tick)).
+    pub fn skip_tick(&mut self) {
+        if let Some(d) = &mut self.dtmf {
+            d.skip_tick();
+        }
+    }
+
+    /// Whether the next [`tick`](Self::tick) produces a packet, so the caller should open a
+    /// slot of the outgoing stream for it.
+    pub fn sends_this_tick(&self, bridged: bool) -> bool {
+        self.dtmf_busy() || (!bridged && self.source != Source::Nothing)
+    }
+
+    /// True while a DTMF event occupies the stream (relayed audio must wait).
+    pub fn dtmf_busy(&self) -> bool {
+        self.dtmf.as_ref().is_some_and(|d| d.is_sending_event())
+    }
+
+    /// True while digits are queued or being sent.
+    pub fn dtmf_pending(&self) -> bool {
+        self.dtmf.as_ref().is_some_and(|d| !d.is_idle())
+    }
+
+    /// Whether the stream needs 20 ms ticks.
+    pub fn wants_ticks(&self, bridged: bool) -> bool {
+        self.dtmf_pending() || (!bridged && self.source != Source::Nothing)
+    }
+
+    /// Generates this slot's packet into `out` (cleared first) and returns its payload
+    /// length, or None when nothing is sent this slot.
+    pub fn tick(
+        &mut self,
+        ctx: &mut TxContext,
+        codec: Codec,
+        payload_type: u8,
+        bridged: bool,
+        out: &mut Vec<u8>,
+    ) -> Option<usize> {
+        out.clear();
+        if let Some(dtmf) = &mut self.dtmf {
+            if dtmf.tick(ctx, out) {
+                return Some(out.len() - crate::rtp::HEADER_LEN);
+            }
+        }
+        if bridged {
+            return None;
+        }
+        match self.source {
+            Source::Nothing => return None,
+            Source::Silence => self.payload.fill(codec.silence_byte()),
+            Source::Tone(_) => {
+                if let Some(g) = &mut self.generator {
+                    g.fill(&mut self.pcm);
+                }
+                codec.encode(&self.pcm, &mut self.payload);
+            }
+        }
+        ctx.write_audio(out, payload_type, &self.payload);
+        Some(FRAME_SAMPLES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtmf::TelephoneEvent;
+    use crate::rtp::RtpPacket;
+
+    fn step(
+        p: &mut Playout,
+        ctx: &mut TxContext,
+        bridged: bool,
+    ) -> Option<(u8, bool, u32, Vec<u8>)> {
+        let mut out = Vec::new();
+        let r = p.tick(ctx, Codec::Pcma, 8, bridged, &mut out);
+        ctx.timestamp = ctx.timestamp.wrapping_add(160);
+        r.map(|len| {
+            let pkt = RtpPacket::parse(&out).unwrap();
+            assert_eq!(pkt.payload.len(), len);
+            (
+                pkt.header.payload_type,
+                pkt.header.marker,
+                pkt.header.timestamp,
+                pkt.payload.to_vec(),
+            )
+        })
+    }
+
+    #[test]
+    fn plays_tone_frames_then_dtmf_over_them_then_the_tone_again() {
+        let mut p = Playout::new(Region::Eu, DtmfTiming::default());
+        let mut ctx = TxContext::new(1, 0, 0);
+        assert!(!p.wants_ticks(false));
+        p.set_source(Source::Tone(ToneKind::Busy));
+        assert!(p.wants_ticks(false) && !p.wants_ticks(true));
+        let (pt, marker, ts, payload) = step(&mut p, &mut ctx, false).unwrap();
+        assert_eq!((pt, marker, ts, payload.len()), (8, true, 0, 160));
+        p.queue_dtmf(100, &DtmfDigit::parse_str("7").unwrap())
+            .unwrap();
+        assert!(p.dtmf_busy());
+        let kinds: Vec<u8> = (0..12)
+            .map(|_| step(&mut p, &mut ctx, false).unwrap().0)
+            .collect();
+        // 5 updates + 2 repeated ends, then tone frames resume during the gap.
+        assert_eq!(kinds, [vec![100; 7], vec![8; 5]].concat());
+        assert!(!p.dtmf_busy() && p.dtmf_pending());
+    }
+
+    #[test]
+    fn bridged_streams_only_generate_dtmf() {
+        let mut p = Playout::new(Region::Us, DtmfTiming::default());
+        p.set_source(Source::Silence);
+        let mut ctx = TxContext::new(1, 0, 0);
+        assert_eq!(step(&mut p, &mut ctx, true), None);
+        p.queue_dtmf(101, &DtmfDigit::parse_str("#").unwrap())
+            .unwrap();
+        assert!(p.wants_ticks(true));
+        let (pt, marker, _, payload) = step(&mut p, &mut ctx, true).unwrap();
+        assert_eq!((pt, marker), (101, true));
+        assert_eq!(TelephoneEvent::decode(&payload).unwrap().event, 11);
+    }
+
+    #[test]
+    fn silence_uses_the_codec_silence_byte() {
+        let mut p = Playout::new(Region::Us, DtmfTiming::default());
+        p.set_source(Source::Silence);
+        let mut ctx = TxContext::new(1, 0, 0);
+        let (_, _, _, payload) = step(&mut p, &mut ctx, false).unwrap();
+        assert_eq!(payload, vec![0xD5; 160]);
+    }
+}
