@@ -10,6 +10,10 @@ need_pkgs=()
 command -v sipp >/dev/null 2>&1 || need_pkgs+=(sip-tester)
 command -v sipsak >/dev/null 2>&1 || need_pkgs+=(sipsak)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+# The lab PBX (crates/viawork/src/lab): Kamailio as registrar and router, baresip phones.
+# Both live in sbin/bin directories that a non-root PATH may lack.
+command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need_pkgs+=(kamailio)
+command -v baresip >/dev/null 2>&1 || need_pkgs+=(baresip-core)
 # PostgreSQL for the store tests (they start a private cluster on loopback themselves).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -18,9 +22,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${need_pkgs[@]}"
 fi
-for tool in sipp sipsak openssl; do
+for tool in sipp sipsak openssl baresip; do
   command -v "$tool" >/dev/null 2>&1 || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
+command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || { echo "test.sh: kamailio is required and could not be installed" >&2; exit 1; }
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
