@@ -28,6 +28,69 @@ pub struct Config {
     pub pbx: Option<PbxConfig>,
     /// How long an API access token stays valid.
     pub token_lifetime: std::time::Duration,
+    /// The `[calls]` table.
+    pub calls: CallsConfig,
+    /// The `[media]` table.
+    pub media: MediaConfig,
+}
+
+/// The `[calls]` table: how Call Via Work calls behave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallsConfig {
+    /// How long the user's own phone may ring (`calls.callback_ring_timeout_secs`).
+    pub callback_ring_timeout: std::time::Duration,
+    /// How long the far party's phone may ring (`calls.far_ring_timeout_secs`).
+    pub far_ring_timeout: std::time::Duration,
+    /// Calls one user may start per minute (`calls.max_calls_per_minute`): the callback
+    /// rings a phone, so this guards against harassment and toll fraud.
+    pub max_calls_per_minute: u32,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        CallsConfig {
+            callback_ring_timeout: std::time::Duration::from_secs(45),
+            far_ring_timeout: std::time::Duration::from_secs(90),
+            max_calls_per_minute: 10,
+        }
+    }
+}
+
+/// How the two legs' media are joined (`media.anchor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// Directly between the phones, by re-INVITE (RFC 3725); ViaWork's media engine only
+    /// plays ringback while the far party rings.
+    Never,
+    /// Through ViaWork's relay for the whole call.
+    Always,
+}
+
+/// The `[media]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// Join mode.
+    pub anchor: Anchor,
+    /// The address RTP is bound to and advertised in SDP (`media.address`).
+    pub address: std::net::IpAddr,
+    /// First RTP port (`media.rtp_port_min`), even.
+    pub rtp_port_min: u16,
+    /// Last RTP port (`media.rtp_port_max`).
+    pub rtp_port_max: u16,
+    /// Call-progress tone cadences (`media.tone_region`: us, uk, eu, de, fr, ru).
+    pub tone_region: String,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            anchor: Anchor::Never,
+            address: std::net::IpAddr::from([127, 0, 0, 1]),
+            rtp_port_min: 20_000,
+            rtp_port_max: 29_999,
+            tone_region: "us".into(),
+        }
+    }
 }
 
 /// The `[pbx]` table: the PBX or SIP trunk ViaWork routes phone calls through.
@@ -39,6 +102,33 @@ pub struct PbxConfig {
     pub port: Option<u16>,
     /// Transport to reach it on.
     pub transport: PbxTransport,
+    /// Digest credentials for 401/407 challenges from the PBX (`pbx.username`,
+    /// `pbx.password`, or `VIAWORK_PBX_USERNAME` / `VIAWORK_PBX_PASSWORD`).
+    pub credentials: Option<(String, String)>,
+    /// Seconds between OPTIONS keep-alives; 0 turns them off and the trunk is always up
+    /// (`pbx.options_interval_secs`, default 30).
+    pub options_interval_secs: u64,
+    /// How numbers are written toward the PBX (`pbx.number_format`).
+    pub number_format: NumberFormat,
+    /// Digits put before every number sent to the PBX, such as an outside-line `9`
+    /// (`pbx.dial_prefix`).
+    pub dial_prefix: String,
+    /// The PBX supports REFER with Replaces (`pbx.refer_with_replaces`, default true).
+    pub refer_with_replaces: bool,
+    /// The PBX answers a re-INVITE without SDP with an offer (`pbx.reinvite_without_sdp`,
+    /// default true). Without it calls are anchored through ViaWork's media relay.
+    pub reinvite_without_sdp: bool,
+    /// Send P-Asserted-Identity with the caller's number (`pbx.send_pai`, default true).
+    pub send_pai: bool,
+}
+
+/// The number format toward the PBX (`pbx.number_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberFormat {
+    /// `+14255550101` (the default).
+    E164,
+    /// `14255550101`.
+    E164NoPlus,
 }
 
 /// The transport of the PBX connection (`pbx.transport`).
@@ -111,6 +201,8 @@ struct RawConfig {
     database: Option<String>,
     token_lifetime_secs: Option<u64>,
     pbx: Option<RawPbx>,
+    calls: Option<RawCalls>,
+    media: Option<RawMedia>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -118,6 +210,125 @@ struct RawConfig {
 struct RawPbx {
     address: Option<String>,
     transport: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    options_interval_secs: Option<u64>,
+    number_format: Option<String>,
+    dial_prefix: Option<String>,
+    refer_with_replaces: Option<bool>,
+    reinvite_without_sdp: Option<bool>,
+    send_pai: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalls {
+    callback_ring_timeout_secs: Option<u64>,
+    far_ring_timeout_secs: Option<u64>,
+    max_calls_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMedia {
+    anchor: Option<String>,
+    address: Option<String>,
+    rtp_port_min: Option<u16>,
+    rtp_port_max: Option<u16>,
+    tone_region: Option<String>,
+}
+
+fn calls_from_raw(raw: Option<RawCalls>) -> Result<CallsConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let mut c = CallsConfig::default();
+    let secs = |key: &'static str, v: Option<u64>, d: std::time::Duration| match v {
+        None => Ok(d),
+        Some(n) if (5..=600).contains(&n) => Ok(std::time::Duration::from_secs(n)),
+        Some(n) => Err(ConfigError::Invalid {
+            key,
+            message: format!("{n} is outside 5..=600 seconds"),
+        }),
+    };
+    c.callback_ring_timeout = secs(
+        "calls.callback_ring_timeout_secs",
+        raw.callback_ring_timeout_secs,
+        c.callback_ring_timeout,
+    )?;
+    c.far_ring_timeout = secs(
+        "calls.far_ring_timeout_secs",
+        raw.far_ring_timeout_secs,
+        c.far_ring_timeout,
+    )?;
+    if let Some(n) = raw.max_calls_per_minute {
+        if n == 0 || n > 100_000 {
+            return Err(ConfigError::Invalid {
+                key: "calls.max_calls_per_minute",
+                message: format!("{n} is outside 1..=100000"),
+            });
+        }
+        c.max_calls_per_minute = n;
+    }
+    Ok(c)
+}
+
+fn media_from_raw(raw: Option<RawMedia>) -> Result<MediaConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let mut m = MediaConfig::default();
+    match raw.anchor.as_deref().map(str::trim) {
+        None => {}
+        Some(a) if a.eq_ignore_ascii_case("never") => m.anchor = Anchor::Never,
+        Some(a) if a.eq_ignore_ascii_case("always") => m.anchor = Anchor::Always,
+        Some(a) => {
+            return Err(ConfigError::Invalid {
+                key: "media.anchor",
+                message: format!("{a:?} is not one of never, always"),
+            })
+        }
+    }
+    if let Some(a) = raw.address {
+        m.address = a.trim().parse().map_err(|_| ConfigError::Invalid {
+            key: "media.address",
+            message: format!("{a:?} is not an IP address"),
+        })?;
+        if m.address.is_unspecified() {
+            return Err(ConfigError::Invalid {
+                key: "media.address",
+                message: "must be an address phones can reach, not 0.0.0.0 or ::".into(),
+            });
+        }
+    }
+    if let Some(p) = raw.rtp_port_min {
+        m.rtp_port_min = p;
+    }
+    if let Some(p) = raw.rtp_port_max {
+        m.rtp_port_max = p;
+    }
+    if m.rtp_port_min < 1024 || m.rtp_port_min % 2 != 0 {
+        return Err(ConfigError::Invalid {
+            key: "media.rtp_port_min",
+            message: format!("{} must be even and at least 1024", m.rtp_port_min),
+        });
+    }
+    if m.rtp_port_max <= m.rtp_port_min {
+        return Err(ConfigError::Invalid {
+            key: "media.rtp_port_max",
+            message: format!(
+                "{} must be above media.rtp_port_min ({})",
+                m.rtp_port_max, m.rtp_port_min
+            ),
+        });
+    }
+    if let Some(r) = raw.tone_region {
+        let r = r.trim().to_ascii_lowercase();
+        if !["us", "uk", "eu", "de", "fr", "ru"].contains(&r.as_str()) {
+            return Err(ConfigError::Invalid {
+                key: "media.tone_region",
+                message: format!("{r:?} is not one of us, uk, eu, de, fr, ru"),
+            });
+        }
+        m.tone_region = r;
+    }
+    Ok(m)
 }
 
 /// Parses `pbx.address`: `host`, `host:port`, `[v6]` or `[v6]:port`.
@@ -259,6 +470,24 @@ impl Config {
         if let Some(v) = env("VIAWORK_PBX_TRANSPORT") {
             raw.pbx.get_or_insert_with(RawPbx::default).transport = Some(v);
         }
+        if let Some(v) = env("VIAWORK_PBX_OPTIONS_INTERVAL_SECS") {
+            raw.pbx
+                .get_or_insert_with(RawPbx::default)
+                .options_interval_secs =
+                Some(v.trim().parse().map_err(|_| ConfigError::Invalid {
+                    key: "pbx.options_interval_secs",
+                    message: format!("{v:?} is not a whole number of seconds"),
+                })?);
+        }
+        if let Some(v) = env("VIAWORK_PBX_USERNAME") {
+            raw.pbx.get_or_insert_with(RawPbx::default).username = Some(v);
+        }
+        if let Some(v) = env("VIAWORK_PBX_PASSWORD") {
+            raw.pbx.get_or_insert_with(RawPbx::default).password = Some(v);
+        }
+        if let Some(v) = env("VIAWORK_MEDIA_ANCHOR") {
+            raw.media.get_or_insert_with(RawMedia::default).anchor = Some(v);
+        }
         let http_listen = match &raw.http_listen {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
             Some(s) => s.trim().parse().map_err(|_| ConfigError::Invalid {
@@ -315,10 +544,62 @@ impl Config {
                         })
                     }
                 };
+                let credentials = match (p.username, p.password) {
+                    (Some(u), Some(pw)) if !u.is_empty() => Some((u, pw)),
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(ConfigError::Invalid {
+                            key: "pbx.password",
+                            message: "pbx.username is set but its password is not".into(),
+                        })
+                    }
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            key: "pbx.username",
+                            message: "must be set (and non-empty) with pbx.password".into(),
+                        })
+                    }
+                };
+                let options_interval_secs = p.options_interval_secs.unwrap_or(30);
+                if options_interval_secs != 0 && !(5..=3600).contains(&options_interval_secs) {
+                    return Err(ConfigError::Invalid {
+                        key: "pbx.options_interval_secs",
+                        message: format!(
+                            "{options_interval_secs} is outside 5..=3600 seconds (0 turns keep-alives off)"
+                        ),
+                    });
+                }
+                let number_format = match p.number_format.as_deref().map(str::trim) {
+                    None | Some("e164") => NumberFormat::E164,
+                    Some("e164_no_plus") => NumberFormat::E164NoPlus,
+                    Some(f) => {
+                        return Err(ConfigError::Invalid {
+                            key: "pbx.number_format",
+                            message: format!("{f:?} is not one of e164, e164_no_plus"),
+                        })
+                    }
+                };
+                let dial_prefix = p.dial_prefix.unwrap_or_default();
+                if !dial_prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+                {
+                    return Err(ConfigError::Invalid {
+                        key: "pbx.dial_prefix",
+                        message: format!("{dial_prefix:?} may hold only digits, * and #"),
+                    });
+                }
                 Some(PbxConfig {
                     host,
                     port,
                     transport,
+                    credentials,
+                    options_interval_secs,
+                    number_format,
+                    dial_prefix,
+                    refer_with_replaces: p.refer_with_replaces.unwrap_or(true),
+                    reinvite_without_sdp: p.reinvite_without_sdp.unwrap_or(true),
+                    send_pai: p.send_pai.unwrap_or(true),
                 })
             }
         };
@@ -446,6 +727,8 @@ impl Config {
             database,
             pbx,
             token_lifetime: std::time::Duration::from_secs(token_secs),
+            calls: calls_from_raw(raw.calls.take())?,
+            media: media_from_raw(raw.media.take())?,
         })
     }
 }
@@ -525,6 +808,60 @@ mod tests {
     }
 
     #[test]
+    fn trunk_calls_and_media_keys_are_validated() {
+        let c = load_str(
+            "[pbx]\naddress = \"10.0.0.5\"\nusername = \"vw\"\npassword = \"s3cret\"\n\
+             number_format = \"e164_no_plus\"\ndial_prefix = \"9\"\noptions_interval_secs = 0\n\
+             [calls]\nfar_ring_timeout_secs = 30\nmax_calls_per_minute = 3\n\
+             [media]\nanchor = \"always\"\naddress = \"10.0.0.1\"\nrtp_port_min = 30000\n\
+             rtp_port_max = 30999\ntone_region = \"UK\"",
+            &[("VIAWORK_PBX_PASSWORD", "from-env")],
+        )
+        .unwrap();
+        let pbx = c.pbx.unwrap();
+        assert_eq!(pbx.credentials, Some(("vw".into(), "from-env".into())));
+        assert_eq!(pbx.number_format, NumberFormat::E164NoPlus);
+        assert_eq!(pbx.dial_prefix, "9");
+        assert_eq!(pbx.options_interval_secs, 0);
+        assert_eq!(c.calls.far_ring_timeout.as_secs(), 30);
+        assert_eq!(c.calls.max_calls_per_minute, 3);
+        assert_eq!(c.media.anchor, Anchor::Always);
+        assert_eq!(c.media.tone_region, "uk");
+        assert_eq!((c.media.rtp_port_min, c.media.rtp_port_max), (30000, 30999));
+        for (toml, key) in [
+            ("[pbx]\naddress = \"p\"\nusername = \"u\"", "`pbx.password`"),
+            (
+                "[pbx]\naddress = \"p\"\nnumber_format = \"national\"",
+                "`pbx.number_format`",
+            ),
+            (
+                "[pbx]\naddress = \"p\"\ndial_prefix = \"9x\"",
+                "`pbx.dial_prefix`",
+            ),
+            (
+                "[pbx]\naddress = \"p\"\noptions_interval_secs = 2",
+                "`pbx.options_interval_secs`",
+            ),
+            (
+                "[calls]\ncallback_ring_timeout_secs = 1",
+                "`calls.callback_ring_timeout_secs`",
+            ),
+            (
+                "[calls]\nmax_calls_per_minute = 0",
+                "`calls.max_calls_per_minute`",
+            ),
+            ("[media]\nanchor = \"sometimes\"", "`media.anchor`"),
+            ("[media]\naddress = \"0.0.0.0\"", "`media.address`"),
+            ("[media]\nrtp_port_min = 20001", "`media.rtp_port_min`"),
+            ("[media]\nrtp_port_max = 100", "`media.rtp_port_max`"),
+            ("[media]\ntone_region = \"mars\"", "`media.tone_region`"),
+        ] {
+            let e = load_str(toml, &[]).unwrap_err().to_string();
+            assert!(e.contains(key), "{toml}: {e}");
+        }
+    }
+
+    #[test]
     fn http_database_and_pbx_have_defaults_and_are_validated() {
         let c = load_str("", &[]).unwrap();
         assert_eq!(c.http_listen.to_string(), "127.0.0.1:8080");
@@ -544,6 +881,13 @@ mod tests {
                 host: "pbx.example.com".into(),
                 port: Some(5061),
                 transport: PbxTransport::Tls,
+                credentials: None,
+                options_interval_secs: 30,
+                number_format: NumberFormat::E164,
+                dial_prefix: String::new(),
+                refer_with_replaces: true,
+                reinvite_without_sdp: true,
+                send_pai: true,
             })
         );
         let c = load_str("[pbx]\naddress = \"[2001:db8::1]\"", &[]).unwrap();

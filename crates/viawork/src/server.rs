@@ -61,7 +61,27 @@ pub async fn run(
         token_lifetime_secs: i64::try_from(config.token_lifetime.as_secs()).unwrap_or(i64::MAX),
         ..SessionSettings::default()
     };
-    let app = api::router(AppState::new(store.clone(), settings, listeners));
+    let trunk = match &config.pbx {
+        Some(pbx) => Some(resolve_trunk(&config, pbx, &handle).await?),
+        None => None,
+    };
+    let (calls_handle, mut calls, finished) =
+        crate::calls::service::new(trunk, std::time::Instant::now());
+    tokio::spawn(crate::calls::log::writer(store.clone(), finished));
+    let mut state = AppState::new(store.clone(), settings, listeners);
+    if calls_handle.trunk().is_some() {
+        state = state.with_calls(api::calls::CallsApi::new(
+            calls_handle.clone(),
+            crate::calls::media::CallMedia::new(&config.media).map_err(|e| {
+                anyhow::anyhow!(
+                    "config key `media.rtp_port_min`: cannot use the RTP port range: {e}"
+                )
+            })?,
+            config.calls.clone(),
+            config.media.anchor,
+        ));
+    }
+    let app = api::router(state);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let mut http_task = tokio::spawn(async move {
         axum::serve(http, app)
@@ -74,6 +94,7 @@ pub async fn run(
     let service = SipService::new(&config.domain, &config.server_name);
     tokio::pin!(shutdown);
     let result = loop {
+        let deadline = calls.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
@@ -84,10 +105,24 @@ pub async fn run(
             }
             event = events.recv() => {
                 let Some(event) = event else { break Ok(()) };
+                let event = match event {
+                    EndpointEvent::Tu(tu) => match calls.on_tu_event(tu, &handle).await {
+                        Some(tu) => EndpointEvent::Tu(tu),
+                        None => continue,
+                    },
+                    other => other,
+                };
                 handle_event(&service, &handle, event).await;
+            }
+            Some(cmd) = calls.next_command() => {
+                calls.on_command(cmd, &handle).await;
+            }
+            _ = sleep_until(deadline) => {
+                calls.on_timer(&handle).await;
             }
         }
     };
+    drop(calls_handle);
     let _ = stop_tx.send(true);
     if !http_task.is_finished()
         && tokio::time::timeout(HTTP_DRAIN, &mut http_task)
@@ -99,6 +134,51 @@ pub async fn run(
     }
     store.close().await;
     result
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves the PBX's address (once, at startup) and finds our listener for its transport.
+async fn resolve_trunk(
+    config: &Config,
+    pbx: &crate::config::PbxConfig,
+    handle: &EndpointHandle,
+) -> anyhow::Result<crate::calls::trunk::Trunk> {
+    let transport = pbx.transport.transport();
+    let local = handle.local_addr(transport).ok_or_else(|| {
+        anyhow::anyhow!(
+            "config key `pbx.transport`: no {} listener in sip_listen to reach the PBX from",
+            transport.as_str().to_ascii_lowercase()
+        )
+    })?;
+    let port = pbx.port.unwrap_or(match transport {
+        sip_stack::transaction::Transport::Tls => 5061,
+        _ => 5060,
+    });
+    let addr = tokio::net::lookup_host((pbx.host.as_str(), port))
+        .await
+        .map_err(|e| anyhow::anyhow!("config key `pbx.address`: cannot resolve {}: {e}", pbx.host))?
+        .find(|a| a.is_ipv4() == local.is_ipv4())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "config key `pbx.address`: {} has no address of the listener's IP version",
+                pbx.host
+            )
+        })?;
+    tracing::info!(%addr, transport = %transport, "PBX trunk");
+    Ok(crate::calls::trunk::Trunk::new(
+        pbx.clone(),
+        addr,
+        local,
+        &config.domain,
+        &config.server_name,
+    ))
 }
 
 fn count_sip(direction: &'static str) {

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use sqlx::Connection;
 use viawork::store::{
-    self, generate_token, hash_token, Backend, DialPlanRuleRow, ImportRowResult, LockoutPolicy,
-    PolicyRemoval, PolicyRow, RoutingRow, Store, StoreError, TokenRow, UserRow, GLOBAL_POLICY,
-    GLOBAL_SCOPE,
+    self, generate_token, hash_token, Backend, CallLogQuery, CallRecordRow, DialPlanRuleRow,
+    ImportRowResult, LockoutPolicy, PolicyRemoval, PolicyRow, RoutingRow, Store, StoreError,
+    TokenRow, UserRow, GLOBAL_POLICY, GLOBAL_SCOPE,
 };
 
 /// One test's database.
@@ -104,6 +104,12 @@ both_backends!(
     login_failures_count_lock_and_reset,
     import_is_all_or_nothing_or_good_rows_only,
     two_handles_share_one_database_concurrently,
+    call_records_are_inserted_then_updated_and_rewrites_are_idempotent,
+    an_ended_call_record_is_never_reopened,
+    open_call_records_are_closed_as_failed_by_system,
+    the_call_log_pages_newest_first_without_duplicates_or_gaps,
+    the_call_log_filters_by_owner_time_and_end_reason,
+    call_log_limits_and_values_are_validated_naming_the_field,
 );
 
 /// A valid user row with the given SIP URI.
@@ -143,7 +149,7 @@ async fn migrations_apply_once_and_reopening_is_a_no_op(fx: Fixture) {
     first.create_user(&user("sip:a@example.com")).await.unwrap();
     let second = fx.open().await;
     second.ping().await.unwrap();
-    assert_eq!(fx.migration_versions().await, vec![1]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2]);
     assert_eq!(second.count_users().await.unwrap(), 1);
     let policies = second.list_policies().await.unwrap();
     assert_eq!(policies.len(), 1, "{policies:?}");
@@ -1137,4 +1143,388 @@ async fn sqlite_in_memory_is_one_private_database() {
     assert_eq!((x.unwrap(), y.unwrap(), z.unwrap()), (1, 1, 1));
     assert_eq!(b.count_users().await.unwrap(), 0);
     assert!(a.get_policy(GLOBAL_POLICY).await.unwrap().is_some());
+}
+
+// ---- call log ------------------------------------------------------------------------------
+
+/// A live outbound call of `owner` placed at `created_at` (ms).
+fn call(id: &str, owner: &str, created_at: i64) -> CallRecordRow {
+    CallRecordRow {
+        id: id.into(),
+        owner_sip_uri: owner.into(),
+        direction: "outbound".into(),
+        to_text: "Bob".into(),
+        to_number: "+14255550123".into(),
+        callback_number: "+14255550100".into(),
+        created_at,
+        ..CallRecordRow::default()
+    }
+}
+
+/// `call` once it ended, connected for a minute.
+fn ended(mut row: CallRecordRow, reason: &str) -> CallRecordRow {
+    row.end_reason = Some(reason.into());
+    row.hung_up_by = Some("far_end".into());
+    row.callback_answered_at = Some(row.created_at + 3_000);
+    row.connected_at = Some(row.created_at + 5_000);
+    row.ended_at = Some(row.created_at + 65_000);
+    row
+}
+
+/// A 32-hex-digit call id from a number.
+fn call_id(n: u32) -> String {
+    format!("{n:032x}")
+}
+
+fn all_calls(limit: u32) -> CallLogQuery {
+    CallLogQuery {
+        limit,
+        ..CallLogQuery::default()
+    }
+}
+
+async fn call_records_are_inserted_then_updated_and_rewrites_are_idempotent(fx: Fixture) {
+    let store = fx.open().await;
+    let live = call(&call_id(1), "sip:Alice@Example.com", 1_714_555_800_000);
+    store
+        .upsert_call_records(std::slice::from_ref(&live))
+        .await
+        .unwrap();
+    let stored = store.list_call_records(&all_calls(10)).await.unwrap();
+    let lower = CallRecordRow {
+        owner_sip_uri: "sip:alice@example.com".into(),
+        ..live.clone()
+    };
+    assert_eq!(stored, vec![lower.clone()], "owner stored lower-case");
+
+    let done = CallRecordRow {
+        callback_sip_call_id: Some("cb-1@viawork".into()),
+        far_sip_call_id: Some("far-1@viawork".into()),
+        media_stats: Some(r#"{"callback":{"packets":3000,"lost":2,"jitter_ms":4.5}}"#.into()),
+        ..ended(lower.clone(), "completed")
+    };
+    store
+        .upsert_call_records(std::slice::from_ref(&done))
+        .await
+        .unwrap();
+    store
+        .upsert_call_records(std::slice::from_ref(&done))
+        .await
+        .unwrap();
+    let stored = store.list_call_records(&all_calls(10)).await.unwrap();
+    assert_eq!(stored, vec![done.clone()], "updated in place, once");
+
+    // A batch with a new row and an update of another is one transaction.
+    let second = call(&call_id(2), "sip:bob@example.com", 1_714_555_900_000);
+    store
+        .upsert_call_records(&[second.clone(), done.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_call_records(&all_calls(10)).await.unwrap(),
+        vec![second.clone(), done.clone()]
+    );
+    // A refused row fails the whole batch: nothing of it is written.
+    let third = call(&call_id(3), "sip:carol@example.com", 1_714_556_000_000);
+    let bad = CallRecordRow {
+        to_text: "nul\0".into(),
+        ..call(&call_id(4), "sip:dan@example.com", 1)
+    };
+    let err = store.upsert_call_records(&[third, bad]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Invalid {
+                field: "to_text",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.list_call_records(&all_calls(10)).await.unwrap().len(),
+        2
+    );
+    store.upsert_call_records(&[]).await.unwrap();
+}
+
+async fn an_ended_call_record_is_never_reopened(fx: Fixture) {
+    let store = fx.open().await;
+    let live = call(&call_id(1), "sip:alice@example.com", 1_000);
+    let done = ended(live.clone(), "far_end_busy");
+    store
+        .upsert_call_records(std::slice::from_ref(&done))
+        .await
+        .unwrap();
+    // A late "still live" write, alone or in a batch, changes nothing.
+    store
+        .upsert_call_records(std::slice::from_ref(&live))
+        .await
+        .unwrap();
+    store
+        .upsert_call_records(&[CallRecordRow {
+            to_text: "changed".into(),
+            ..live.clone()
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_call_records(&all_calls(10)).await.unwrap(),
+        vec![done.clone()]
+    );
+    // A write that still carries ended_at does update (e.g. media statistics added).
+    let with_stats = CallRecordRow {
+        media_stats: Some("{}".into()),
+        ..done
+    };
+    store
+        .upsert_call_records(std::slice::from_ref(&with_stats))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_call_records(&all_calls(10)).await.unwrap(),
+        vec![with_stats]
+    );
+}
+
+async fn open_call_records_are_closed_as_failed_by_system(fx: Fixture) {
+    let store = fx.open().await;
+    let a = call(&call_id(1), "sip:alice@example.com", 1_000);
+    let b = CallRecordRow {
+        connected_at: Some(2_500),
+        ..call(&call_id(2), "sip:alice@example.com", 2_000)
+    };
+    let c = ended(call(&call_id(3), "sip:bob@example.com", 3_000), "completed");
+    store
+        .upsert_call_records(&[a.clone(), b.clone(), c.clone()])
+        .await
+        .unwrap();
+    assert_eq!(store.close_open_call_records(90_000).await.unwrap(), 2);
+    assert_eq!(store.close_open_call_records(95_000).await.unwrap(), 0);
+    let closed = |r: CallRecordRow| CallRecordRow {
+        end_reason: Some("failed".into()),
+        hung_up_by: Some("system".into()),
+        ended_at: Some(90_000),
+        ..r
+    };
+    assert_eq!(
+        store.list_call_records(&all_calls(10)).await.unwrap(),
+        vec![c, closed(b), closed(a)]
+    );
+}
+
+async fn the_call_log_pages_newest_first_without_duplicates_or_gaps(fx: Fixture) {
+    let store = fx.open().await;
+    // 57 calls; several share a created_at, so the id breaks the ties.
+    let rows: Vec<CallRecordRow> = (0..57)
+        .map(|n| {
+            call(
+                &call_id(n * 7919 % 1000),
+                "sip:alice@example.com",
+                i64::from(n / 3),
+            )
+        })
+        .collect();
+    store.upsert_call_records(&rows).await.unwrap();
+    let mut expected = rows.clone();
+    expected.sort_by(|x, y| (y.created_at, &y.id).cmp(&(x.created_at, &x.id)));
+    for limit in [1, 5, 10, 57, 100] {
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .list_call_records(&CallLogQuery {
+                    before: before.clone(),
+                    limit,
+                    ..CallLogQuery::default()
+                })
+                .await
+                .unwrap();
+            assert!(page.len() <= limit as usize);
+            let Some(last) = page.last() else { break };
+            before = Some((last.created_at, last.id.clone()));
+            seen.extend(page);
+        }
+        assert_eq!(seen, expected, "limit {limit}");
+    }
+    // A call placed while paging (newer than the cursor) does not shift later pages.
+    let first = store.list_call_records(&all_calls(10)).await.unwrap();
+    let last = first.last().unwrap();
+    store
+        .upsert_call_records(&[call(&call_id(5000), "sip:alice@example.com", 1_000)])
+        .await
+        .unwrap();
+    let next = store
+        .list_call_records(&CallLogQuery {
+            before: Some((last.created_at, last.id.clone())),
+            limit: 10,
+            ..CallLogQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(next, expected[10..20]);
+}
+
+async fn the_call_log_filters_by_owner_time_and_end_reason(fx: Fixture) {
+    let store = fx.open().await;
+    let alice = "sip:alice@example.com";
+    let bob = "sip:bob@example.com";
+    let rows = vec![
+        ended(call(&call_id(1), alice, 1_000), "completed"),
+        ended(call(&call_id(2), bob, 2_000), "completed"),
+        ended(call(&call_id(3), alice, 3_000), "far_end_busy"),
+        call(&call_id(4), alice, 4_000),
+        ended(call(&call_id(5), bob, 5_000), "far_end_busy"),
+    ];
+    store.upsert_call_records(&rows).await.unwrap();
+    let ids = |q: CallLogQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .list_call_records(&CallLogQuery { limit: 100, ..q })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let of = |ns: &[u32]| ns.iter().map(|n| call_id(*n)).collect::<Vec<_>>();
+    let owner = |o: &str| CallLogQuery {
+        owner: Some(o.into()),
+        ..CallLogQuery::default()
+    };
+    assert_eq!(ids(owner(alice)).await, of(&[4, 3, 1]));
+    assert_eq!(ids(owner("SIP:Bob@Example.COM")).await, of(&[5, 2]));
+    assert_eq!(ids(owner("sip:nobody@example.com")).await, of(&[]));
+    let window = CallLogQuery {
+        since: Some(2_000),
+        until: Some(5_000),
+        ..CallLogQuery::default()
+    };
+    assert_eq!(
+        ids(window.clone()).await,
+        of(&[4, 3, 2]),
+        "since inclusive, until not"
+    );
+    let reason = CallLogQuery {
+        end_reason: Some("far_end_busy".into()),
+        ..CallLogQuery::default()
+    };
+    assert_eq!(ids(reason.clone()).await, of(&[5, 3]));
+    let all = CallLogQuery {
+        owner: Some(alice.into()),
+        before: Some((4_000, call_id(4))),
+        ..window
+    };
+    assert_eq!(ids(all.clone()).await, of(&[3]));
+    assert_eq!(
+        ids(CallLogQuery {
+            end_reason: Some("completed".into()),
+            ..all
+        })
+        .await,
+        of(&[])
+    );
+    // Filter values are bound, never spliced into the SQL.
+    assert_eq!(ids(owner("x' OR '1'='1")).await, of(&[]));
+}
+
+async fn call_log_limits_and_values_are_validated_naming_the_field(fx: Fixture) {
+    let store = fx.open().await;
+    for limit in [0, 1001] {
+        let err = store
+            .list_call_records(&all_calls(limit))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Invalid { field: "limit", .. }),
+            "{limit}: {err:?}"
+        );
+    }
+    store.list_call_records(&all_calls(1000)).await.unwrap();
+    let row = call(&call_id(1), "sip:alice@example.com", 1);
+    let refused = [
+        (
+            "id",
+            CallRecordRow {
+                id: String::new(),
+                ..row.clone()
+            },
+        ),
+        (
+            "id",
+            CallRecordRow {
+                id: "a".repeat(65),
+                ..row.clone()
+            },
+        ),
+        (
+            "owner_sip_uri",
+            CallRecordRow {
+                owner_sip_uri: " ".into(),
+                ..row.clone()
+            },
+        ),
+        (
+            "direction",
+            CallRecordRow {
+                direction: String::new(),
+                ..row.clone()
+            },
+        ),
+        (
+            "to_text",
+            CallRecordRow {
+                to_text: "x".repeat(2049),
+                ..row.clone()
+            },
+        ),
+        (
+            "to_number",
+            CallRecordRow {
+                to_number: "\0".into(),
+                ..row.clone()
+            },
+        ),
+        (
+            "end_reason",
+            CallRecordRow {
+                end_reason: Some("x".repeat(65)),
+                ..row.clone()
+            },
+        ),
+        (
+            "media_stats",
+            CallRecordRow {
+                media_stats: Some("x".repeat(65 * 1024)),
+                ..row.clone()
+            },
+        ),
+    ];
+    for (field, bad) in refused {
+        let err = store.upsert_call_records(&[bad]).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Invalid { field: f, .. } if *f == field),
+            "{field}: {err:?}"
+        );
+    }
+    assert!(store
+        .list_call_records(&all_calls(10))
+        .await
+        .unwrap()
+        .is_empty());
+    // Unicode and SQL-looking text round-trip verbatim.
+    let odd = CallRecordRow {
+        to_text: "王秀英'; DROP TABLE call_log; --".into(),
+        ..row
+    };
+    store
+        .upsert_call_records(std::slice::from_ref(&odd))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_call_records(&all_calls(10)).await.unwrap(),
+        vec![odd]
+    );
 }

@@ -67,6 +67,12 @@ impl ApiError {
         .with_field(field)
     }
 
+    /// The same error with a `Retry-After` header.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
     /// 401: no valid bearer token.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "Unauthenticated", message)

@@ -72,8 +72,8 @@ struct CallViaWork {
     unavailable_reason: Option<String>,
 }
 
-/// Builds the profile of `user`.
-pub async fn profile(store: &dyn Store, user: UserRow) -> Result<Profile, ApiError> {
+/// The Call Via Work policy that applies to `user` (grant → site → global).
+pub async fn user_policy(store: &dyn Store, user: &UserRow) -> Result<CallViaWorkPolicy, ApiError> {
     let load = |identity: String| async move {
         match store.get_policy(&identity).await? {
             Some(row) => policy_from_row(&row)
@@ -93,7 +93,12 @@ pub async fn profile(store: &dyn Store, user: UserRow) -> Result<Profile, ApiErr
     let global = load(GLOBAL_POLICY.to_owned())
         .await?
         .unwrap_or_else(CallViaWorkPolicy::default_global);
-    let policy = effective_policy(grant.as_ref(), site.as_ref(), &global).clone();
+    Ok(effective_policy(grant.as_ref(), site.as_ref(), &global).clone())
+}
+
+/// Builds the profile of `user`.
+pub async fn profile(store: &dyn Store, user: UserRow) -> Result<Profile, ApiError> {
+    let policy = user_policy(store, &user).await?;
     let line_uri = (!user.line_uri.is_empty())
         .then(|| user.line_uri.parse::<LineUri>().ok())
         .flatten();

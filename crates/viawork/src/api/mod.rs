@@ -10,6 +10,8 @@
 //! | `metrics.rs` | `GET /metrics` (and the request counter middleware) |
 //! | `auth.rs` | `POST`/`DELETE /api/v1/auth/token`, the [`CurrentUser`] and [`AdminUser`] extractors |
 //! | `me.rs` | `GET /api/v1/me` |
+//! | `call_log.rs` | `GET /api/v1/call-log` |
+//! | `calls.rs` | `POST`/`GET /api/v1/calls`, `GET`/`DELETE /api/v1/calls/{id}` |
 //! | `admin/` | `/api/v1/admin/...`: users, policies and grants, routing, dial plans (the admin CLI's operations) |
 //!
 //! The behaviour behind sign-in lives in `sessions.rs` ([`Sessions`]), which knows nothing of
@@ -23,6 +25,8 @@
 
 mod admin;
 mod auth;
+mod call_log;
+pub mod calls;
 mod error;
 mod health;
 mod json;
@@ -51,6 +55,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// The bound SIP listeners, as `transport:address` (`udp:127.0.0.1:5060`).
     pub sip_listeners: Arc<[String]>,
+    /// Calls, when the server runs a call service.
+    pub calls: Option<calls::CallsApi>,
 }
 
 impl AppState {
@@ -64,7 +70,14 @@ impl AppState {
             sessions: Arc::new(Sessions::new(store.clone(), settings)),
             store,
             sip_listeners: sip_listeners.into(),
+            calls: None,
         }
+    }
+
+    /// The same state with the calls API.
+    pub fn with_calls(mut self, calls: calls::CallsApi) -> Self {
+        self.calls = Some(calls);
+        self
     }
 }
 
@@ -76,6 +89,8 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(auth::router())
         .merge(me::router())
+        .merge(calls::router())
+        .merge(call_log::router())
         .merge(admin::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(metrics::count_requests))

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
+use super::call_log::{self, Audience, CallLogFilter, Cursor};
 use super::dialplan::{self, RuleInput};
 use super::import;
 use super::output::{print, Format};
@@ -31,6 +32,9 @@ pub enum AdminCommand {
     /// Dial plans: normalisation rules and the test verb.
     #[command(subcommand)]
     Dialplan(DialplanCommand),
+    /// The call log: list calls, export them as CSV.
+    #[command(subcommand)]
+    Calllog(CalllogCommand),
 }
 
 /// `viawork user ...`
@@ -317,6 +321,64 @@ pub enum RuleCommand {
     },
 }
 
+/// `viawork calllog ...`
+#[derive(Debug, Subcommand)]
+pub enum CalllogCommand {
+    /// List calls, newest first, a page at a time.
+    List {
+        #[command(flatten)]
+        filter: CallLogArgs,
+        /// At most this many (1 to 500).
+        #[arg(long, default_value_t = call_log::DEFAULT_LIMIT)]
+        limit: u32,
+        /// Continue after the previous page (the cursor it printed).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Write calls, newest first, to a CSV file (RFC 4180, UTF-8).
+    Export {
+        /// The CSV file to write (replaced if it exists).
+        file: PathBuf,
+        #[command(flatten)]
+        filter: CallLogArgs,
+        /// At most this many calls (1 to 100000).
+        #[arg(long, default_value_t = call_log::MAX_EXPORT_ROWS)]
+        limit: u32,
+        /// Continue after a previous export that stopped at its limit.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
+
+/// The filters of `calllog list` and `calllog export`.
+#[derive(Debug, Args)]
+pub struct CallLogArgs {
+    /// Only the calls of this user (SIP address).
+    #[arg(long)]
+    user: Option<String>,
+    /// Only calls placed at or after this time (RFC 3339, e.g. 2024-05-01T09:00:00Z, or a
+    /// date).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only calls placed before this time (RFC 3339 or a date).
+    #[arg(long)]
+    until: Option<String>,
+    /// Only calls that ended for this reason (completed, far_end_busy, ...).
+    #[arg(long)]
+    end_reason: Option<String>,
+}
+
+impl CallLogArgs {
+    fn parse(&self) -> Result<CallLogFilter, AdminError> {
+        Ok(CallLogFilter::parse(
+            self.user.as_deref(),
+            self.since.as_deref(),
+            self.until.as_deref(),
+            self.end_reason.as_deref(),
+        )?)
+    }
+}
+
 /// How a command ended when it did not fail outright.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -346,6 +408,7 @@ pub async fn run(
             done(format, &routing::get_routing(store).await?)
         }
         AdminCommand::Dialplan(c) => run_dialplan(store, c, format).await,
+        AdminCommand::Calllog(c) => run_calllog(store, c, format).await,
     }
 }
 
@@ -484,5 +547,44 @@ async fn run_dialplan(
             format,
             &dialplan::remove_rule(store, user.as_deref(), &name).await?,
         ),
+    }
+}
+
+async fn run_calllog(
+    store: &dyn Store,
+    command: CalllogCommand,
+    format: Format,
+) -> Result<Status, AdminError> {
+    let cursor = |c: Option<String>| c.as_deref().map(Cursor::parse).transpose();
+    match command {
+        CalllogCommand::List {
+            filter,
+            limit,
+            cursor: after,
+        } => {
+            let (filter, after) = (filter.parse()?, cursor(after)?);
+            done(
+                format,
+                &call_log::list_calls(store, &filter, after.as_ref(), limit, Audience::Admin)
+                    .await?,
+            )
+        }
+        CalllogCommand::Export {
+            file,
+            filter,
+            limit,
+            cursor: after,
+        } => {
+            let (filter, after) = (filter.parse()?, cursor(after)?);
+            let mut csv = String::new();
+            let mut summary =
+                call_log::export_csv(store, &filter, after.as_ref(), limit, &mut csv).await?;
+            std::fs::write(&file, csv).map_err(|e| AdminError::File {
+                path: file.display().to_string(),
+                message: e.to_string(),
+            })?;
+            summary.file = Some(file.display().to_string());
+            done(format, &summary)
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The admin command line: the operations an administrator performs on the directory, Call
-//! Via Work policies, routing and dial plans — the same ones the admin API exposes.
+//! Via Work policies, routing and dial plans, and the call log — the same ones the admin API
+//! exposes.
 //!
 //! Each area is a file of service functions that take a `&dyn Store` and plain input,
 //! check everything through the domain layer before writing, and return a serialisable
@@ -14,7 +15,9 @@
 //! | `New-`/`Set-`/`Get-`/`Remove-`/`Grant-CsCallViaWorkPolicy` | `viawork policy ...` | `policies.rs` |
 //! | `Set-CsRoutingConfiguration -CallViaWorkCallerId` | `viawork routing set/get` | `routing.rs` |
 //! | `New-`/`Remove-CsVoiceNormalizationRule`, `Test-CsVoiceNormalizationRule` | `viawork dialplan rule ...`, `viawork dialplan test` | `dialplan.rs` |
+//! | (call detail records) | `viawork calllog list`, `viawork calllog export FILE.csv` | `call_log.rs` (times: `rfc3339.rs`) |
 
+pub mod call_log;
 pub mod command;
 pub mod csv;
 pub mod dialplan;
@@ -22,6 +25,7 @@ mod error;
 pub mod import;
 pub mod output;
 pub mod policies;
+pub mod rfc3339;
 pub mod routing;
 pub mod users;
 

@@ -3,9 +3,13 @@
 //!
 //! These are integrity rules, not the domain's validation: a role outside `user`/`admin`, a
 //! grant that is not a `Tag:` policy, text with a NUL character (which PostgreSQL cannot store
-//! and SQLite can, so the two would otherwise disagree).
+//! and SQLite can, so the two would otherwise disagree), call-log text longer than any real
+//! value (so that a runaway writer cannot fill the database).
 
-use super::model::{DialPlanRuleRow, PolicyRow, UserRow, GLOBAL_POLICY, GLOBAL_SCOPE};
+use super::model::{
+    CallLogQuery, CallRecordRow, DialPlanRuleRow, PolicyRow, UserRow, CALL_LOG_MAX_LIMIT,
+    GLOBAL_POLICY, GLOBAL_SCOPE,
+};
 use super::StoreError;
 
 /// Text the store can hold in either backend.
@@ -120,4 +124,65 @@ pub(crate) fn rule(r: &DialPlanRuleRow) -> Result<Option<i64>, StoreError> {
     text("pattern", &r.pattern)?;
     text("translation", &r.translation)?;
     Ok(user)
+}
+
+/// Text of at most `max` bytes that the store can hold.
+fn bounded(field: &'static str, value: &str, max: usize) -> Result<(), StoreError> {
+    if value.len() > max {
+        return Err(StoreError::invalid(
+            field,
+            format!("is longer than {max} bytes"),
+        ));
+    }
+    text(field, value)
+}
+
+/// The same for an optional value.
+fn opt_bounded(field: &'static str, value: &Option<String>, max: usize) -> Result<(), StoreError> {
+    value.as_deref().map_or(Ok(()), |v| bounded(field, v, max))
+}
+
+/// A call-log row about to be written. The limits are far above real values: a call id is
+/// 32 hex digits, a SIP Call-ID rarely passes 100 bytes, media statistics a few hundred.
+pub(crate) fn call_record(r: &CallRecordRow) -> Result<(), StoreError> {
+    if r.id.is_empty() {
+        return Err(StoreError::invalid("id", "is empty"));
+    }
+    if r.owner_sip_uri.trim().is_empty() {
+        return Err(StoreError::invalid("owner_sip_uri", "is empty"));
+    }
+    if r.direction.is_empty() {
+        return Err(StoreError::invalid("direction", "is empty"));
+    }
+    bounded("id", &r.id, 64)?;
+    bounded("owner_sip_uri", &r.owner_sip_uri, 1024)?;
+    bounded("direction", &r.direction, 32)?;
+    bounded("to_text", &r.to_text, 2048)?;
+    bounded("to_number", &r.to_number, 256)?;
+    bounded("callback_number", &r.callback_number, 256)?;
+    opt_bounded("end_reason", &r.end_reason, 64)?;
+    opt_bounded("hung_up_by", &r.hung_up_by, 32)?;
+    opt_bounded("callback_sip_call_id", &r.callback_sip_call_id, 1024)?;
+    opt_bounded("far_sip_call_id", &r.far_sip_call_id, 1024)?;
+    opt_bounded("media_stats", &r.media_stats, 64 * 1024)
+}
+
+/// A call-log query.
+pub(crate) fn call_log_query(q: &CallLogQuery) -> Result<(), StoreError> {
+    if q.limit == 0 || q.limit > CALL_LOG_MAX_LIMIT {
+        return Err(StoreError::invalid(
+            "limit",
+            format!("must be from 1 to {CALL_LOG_MAX_LIMIT}"),
+        ));
+    }
+    if let Some(owner) = &q.owner {
+        text("owner", owner)?;
+    }
+    if let Some((_, id)) = &q.before {
+        text("before", id)?;
+    }
+    if let Some(reason) = &q.end_reason {
+        text("end_reason", reason)?;
+    }
+    Ok(())
 }

@@ -35,18 +35,32 @@ impl Migration {
 }
 
 /// The SQLite migrations.
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "call_log",
+        sql: include_str!("../../migrations/sqlite/0002_call_log.sql"),
+    },
+];
 
 /// The PostgreSQL migrations.
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/postgres/0001_initial.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "call_log",
+        sql: include_str!("../../migrations/postgres/0002_call_log.sql"),
+    },
+];
 
 /// The table that records applied migrations (same text for both dialects).
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -106,7 +120,10 @@ mod tests {
     #[test]
     fn pending_skips_applied_and_refuses_unknown_or_changed() {
         let applied = vec![(1, SQLITE[0].checksum())];
-        assert!(pending(SQLITE, &applied).unwrap().is_empty());
+        let rest = pending(SQLITE, &applied).unwrap();
+        assert_eq!(rest.iter().map(|m| m.version).collect::<Vec<_>>(), [2]);
+        let all: Vec<_> = SQLITE.iter().map(|m| (m.version, m.checksum())).collect();
+        assert!(pending(SQLITE, &all).unwrap().is_empty());
         assert_eq!(pending(SQLITE, &[]).unwrap().len(), SQLITE.len());
         assert!(matches!(
             pending(SQLITE, &[(999, String::new())]),

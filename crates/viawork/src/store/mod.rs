@@ -26,7 +26,8 @@
 //! with `include_str!` (see `migrate.rs`).
 //!
 //! # Files
-//! - `model.rs` — the row structs and token hashing.
+//! - `model.rs` — the row structs (the directory, policies, dial plans, tokens, the call log)
+//!   and token hashing.
 //! - `error.rs` — [`StoreError`] and how driver errors map to it.
 //! - `check.rs` — integrity checks made before writing, identical for both backends.
 //! - `migrate.rs` — the embedded per-dialect migrations and the rules for applying them.
@@ -48,9 +49,9 @@ use async_trait::async_trait;
 
 pub use error::StoreError;
 pub use model::{
-    generate_token, hash_token, DialPlanRuleRow, ImportReport, ImportRowResult, LockoutPolicy,
-    LoginFailureRow, PolicyRemoval, PolicyRow, RoutingRow, TokenRow, UserRow, GLOBAL_POLICY,
-    GLOBAL_SCOPE,
+    generate_token, hash_token, CallLogQuery, CallRecordRow, DialPlanRuleRow, ImportReport,
+    ImportRowResult, LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, RoutingRow,
+    TokenRow, UserRow, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY, GLOBAL_SCOPE,
 };
 
 /// Which database a [`Store`] runs on.
@@ -258,4 +259,22 @@ pub trait Store: Send + Sync {
 
     /// Forgets the failures of `key` (after a successful sign-in, or by an administrator).
     async fn reset_login_failures(&self, key: &str) -> Result<(), StoreError>;
+
+    // ---- call log --------------------------------------------------------------------------
+
+    /// Inserts each row, or updates the row with the same id, in one transaction for the
+    /// batch. A row that already ended is never reopened: a later write of it without
+    /// `ended_at` (a late "still live" update) is ignored. A row the store refuses
+    /// ([`StoreError::Invalid`] naming the field) fails the whole batch.
+    async fn upsert_call_records(&self, rows: &[CallRecordRow]) -> Result<(), StoreError>;
+
+    /// Closes the rows still open (`ended_at` is NULL) as `end_reason` `failed`,
+    /// `hung_up_by` `system`, `ended_at` = `now_ms`; returns how many. Used at startup, for
+    /// the calls a crash or restart cut off.
+    async fn close_open_call_records(&self, now_ms: i64) -> Result<u64, StoreError>;
+
+    /// The rows matching `q`, newest first (`created_at` then `id`, descending), at most
+    /// `q.limit`. A limit outside 1 to [`CALL_LOG_MAX_LIMIT`] is [`StoreError::Invalid`] on
+    /// `limit`.
+    async fn list_call_records(&self, q: &CallLogQuery) -> Result<Vec<CallRecordRow>, StoreError>;
 }

@@ -3,7 +3,8 @@
 //!
 //! They carry no invariants beyond what the schema enforces; the domain layer parses and
 //! validates (SIP URIs, E.164 numbers, policy identities) before it hands a row to the store,
-//! and turns rows back into its types after reading. Times are unix seconds.
+//! and turns rows back into its types after reading. Times are unix seconds, except in the
+//! call log ([`CallRecordRow`]), whose times are unix milliseconds.
 
 use std::fmt;
 
@@ -178,6 +179,68 @@ pub struct TokenRow {
     /// Revoked tokens are never valid again.
     pub revoked: bool,
 }
+
+/// One call in the call log (table `call_log`). Times are unix milliseconds.
+///
+/// The call service writes the row when the call starts and again as it changes and ends
+/// ([`Store::upsert_call_records`](super::Store::upsert_call_records)); the store keeps the
+/// values as given (only `owner_sip_uri` is lower-cased) and never reopens a row that ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallRecordRow {
+    /// The call id (32 lower-case hex digits); the primary key.
+    pub id: String,
+    /// The SIP URI of the user who placed it; stored lower-case.
+    pub owner_sip_uri: String,
+    /// `"outbound"` (Call Via Work); later `"inbound"`, `"desk_phone"`.
+    pub direction: String,
+    /// What the user asked to call, as they wrote it.
+    pub to_text: String,
+    /// The dialled number (E.164) or extension.
+    pub to_number: String,
+    /// The E.164 number the user's phone was rung on.
+    pub callback_number: String,
+    /// `None` while live; else `completed`, `cancelled`, `your_phone_busy`, ... (snake_case).
+    pub end_reason: Option<String>,
+    /// `None` while live; else `user`, `your_phone`, `far_end` or `system`.
+    pub hung_up_by: Option<String>,
+    /// When the call was placed.
+    pub created_at: i64,
+    /// When the user's phone answered the callback.
+    pub callback_answered_at: Option<i64>,
+    /// When the far end answered and the two legs were joined.
+    pub connected_at: Option<i64>,
+    /// When the call ended; `None` while live.
+    pub ended_at: Option<i64>,
+    /// The SIP Call-ID of the leg to the user's phone.
+    pub callback_sip_call_id: Option<String>,
+    /// The SIP Call-ID of the leg to the far end.
+    pub far_sip_call_id: Option<String>,
+    /// Per-leg media statistics as JSON text; opaque to the store.
+    pub media_stats: Option<String>,
+}
+
+/// Which call-log rows [`Store::list_call_records`](super::Store::list_call_records) returns;
+/// every filter that is set must match. Rows come newest first (`created_at` then `id`,
+/// both descending).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallLogQuery {
+    /// Only the calls of this owner (compared case-insensitively).
+    pub owner: Option<String>,
+    /// Keyset cursor: only rows strictly after `(created_at, id)` in the newest-first order,
+    /// i.e. the last row of the previous page.
+    pub before: Option<(i64, String)>,
+    /// Only rows with `created_at >= since` (unix ms).
+    pub since: Option<i64>,
+    /// Only rows with `created_at < until` (unix ms).
+    pub until: Option<i64>,
+    /// Only rows that ended for this reason.
+    pub end_reason: Option<String>,
+    /// At most this many rows, 1 to [`CALL_LOG_MAX_LIMIT`].
+    pub limit: u32,
+}
+
+/// The most rows one [`CallLogQuery`] may ask for.
+pub const CALL_LOG_MAX_LIMIT: u32 = 1000;
 
 /// Failed sign-ins for one user name (table `login_failures`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

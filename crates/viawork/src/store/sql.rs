@@ -4,7 +4,10 @@
 //! Every statement here is written in the subset of SQL that SQLite and PostgreSQL both accept
 //! (`$n` parameters, `ON CONFLICT ... DO UPDATE`, `RETURNING`, `TRUE`/`FALSE`), and is always
 //! parameterised: every statement is a `&'static str` (column lists are spliced in with
-//! `concat!` at compile time) and values are bound, never formatted into the text. sqlx's query API is the
+//! `concat!` at compile time) and values are bound, never formatted into the text. The one
+//! exception is the call-log listing, whose WHERE clause holds only the filters asked for
+//! (so that each combination gets its own plan and uses its index): it is assembled with
+//! sqlx's `QueryBuilder` from `&'static str` fragments, the values still bound. sqlx's query API is the
 //! same for both databases, but its types are not (a `Query<Sqlite, _>` is not a
 //! `Query<Postgres, _>`), and writing the code generically over `sqlx::Database` needs a wall
 //! of trait bounds per function. So the implementation is one macro, [`impl_store!`],
@@ -67,6 +70,40 @@ macro_rules! failure_columns {
     };
 }
 pub(crate) use failure_columns;
+
+/// The columns of `call_log` as [`CallRecordRow`](super::CallRecordRow) has them, bound as
+/// `$1..$15` by [`bind_call_record!`].
+macro_rules! call_log_columns {
+    () => {
+        "id, owner_sip_uri, direction, to_text, to_number, callback_number, end_reason, \
+         hung_up_by, created_at, callback_answered_at, connected_at, ended_at, \
+         callback_sip_call_id, far_sip_call_id, media_stats"
+    };
+}
+pub(crate) use call_log_columns;
+
+/// Binds a call-log row (`$1..$15`, the order of [`call_log_columns!`]).
+macro_rules! bind_call_record {
+    ($query:expr, $r:expr) => {
+        $query
+            .bind(&$r.id)
+            .bind($r.owner_sip_uri.to_lowercase())
+            .bind(&$r.direction)
+            .bind(&$r.to_text)
+            .bind(&$r.to_number)
+            .bind(&$r.callback_number)
+            .bind(&$r.end_reason)
+            .bind(&$r.hung_up_by)
+            .bind($r.created_at)
+            .bind($r.callback_answered_at)
+            .bind($r.connected_at)
+            .bind($r.ended_at)
+            .bind(&$r.callback_sip_call_id)
+            .bind(&$r.far_sip_call_id)
+            .bind(&$r.media_stats)
+    };
+}
+pub(crate) use bind_call_record;
 
 /// In the login-failure upsert: the failure at `$2` starts a new count, the window (`$4`
 /// seconds) since the first counted failure having passed.
@@ -146,12 +183,14 @@ macro_rules! impl_store {
         use sqlx::Row as _;
 
         use $crate::store::model::{
-            DialPlanRuleRow, ImportReport, ImportRowResult, LockoutPolicy, LoginFailureRow,
-            PolicyRemoval, PolicyRow, RoutingRow, TokenRow, UserRow, GLOBAL_POLICY,
+            CallLogQuery, CallRecordRow, DialPlanRuleRow, ImportReport, ImportRowResult,
+            LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, RoutingRow, TokenRow,
+            UserRow, GLOBAL_POLICY,
         };
         use $crate::store::sql::{
-            bind_user, failure_columns, new_failure_window, next_failure_count, next_updated_at,
-            policy_columns, rule_columns, token_columns, user_columns, user_writable,
+            bind_call_record, bind_user, call_log_columns, failure_columns, new_failure_window,
+            next_failure_count, next_updated_at, policy_columns, rule_columns, token_columns,
+            user_columns, user_writable,
         };
         use $crate::store::{check, migrate, unix_now, Backend, Store, StoreError};
 
@@ -224,6 +263,26 @@ macro_rules! impl_store {
                 failures: r.try_get("failures")?,
                 first_failure_at: r.try_get("first_failure_at")?,
                 locked_until: r.try_get("locked_until")?,
+            })
+        }
+
+        fn call_record_from_row(r: &$row) -> Result<CallRecordRow, sqlx::Error> {
+            Ok(CallRecordRow {
+                id: r.try_get("id")?,
+                owner_sip_uri: r.try_get("owner_sip_uri")?,
+                direction: r.try_get("direction")?,
+                to_text: r.try_get("to_text")?,
+                to_number: r.try_get("to_number")?,
+                callback_number: r.try_get("callback_number")?,
+                end_reason: r.try_get("end_reason")?,
+                hung_up_by: r.try_get("hung_up_by")?,
+                created_at: r.try_get("created_at")?,
+                callback_answered_at: r.try_get("callback_answered_at")?,
+                connected_at: r.try_get("connected_at")?,
+                ended_at: r.try_get("ended_at")?,
+                callback_sip_call_id: r.try_get("callback_sip_call_id")?,
+                far_sip_call_id: r.try_get("far_sip_call_id")?,
+                media_stats: r.try_get("media_stats")?,
             })
         }
 
@@ -857,6 +916,98 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            // ---- call log ----------------------------------------------------------------
+
+            async fn upsert_call_records(&self, rows: &[CallRecordRow]) -> Result<(), StoreError> {
+                // The WHERE of the update keeps an ended row ended: a write without
+                // ended_at (a late "still live" update) leaves it as it is.
+                const SQL: &str = concat!(
+                    "INSERT INTO call_log (",
+                    call_log_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                     $15) ON CONFLICT (id) DO UPDATE SET \
+                     owner_sip_uri = excluded.owner_sip_uri, \
+                     direction = excluded.direction, \
+                     to_text = excluded.to_text, \
+                     to_number = excluded.to_number, \
+                     callback_number = excluded.callback_number, \
+                     end_reason = excluded.end_reason, \
+                     hung_up_by = excluded.hung_up_by, \
+                     created_at = excluded.created_at, \
+                     callback_answered_at = excluded.callback_answered_at, \
+                     connected_at = excluded.connected_at, \
+                     ended_at = excluded.ended_at, \
+                     callback_sip_call_id = excluded.callback_sip_call_id, \
+                     far_sip_call_id = excluded.far_sip_call_id, \
+                     media_stats = excluded.media_stats \
+                     WHERE call_log.ended_at IS NULL OR excluded.ended_at IS NOT NULL"
+                );
+                for row in rows {
+                    check::call_record(row)?;
+                }
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.begin_write().await?;
+                for row in rows {
+                    bind_call_record!(sqlx::query(SQL), row)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn close_open_call_records(&self, now_ms: i64) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE call_log SET end_reason = 'failed', hung_up_by = 'system', \
+                     ended_at = $1 WHERE ended_at IS NULL",
+                )
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn list_call_records(
+                &self,
+                q: &CallLogQuery,
+            ) -> Result<Vec<CallRecordRow>, StoreError> {
+                check::call_log_query(q)?;
+                let mut sql = sqlx::QueryBuilder::<$db>::new(concat!(
+                    "SELECT ",
+                    call_log_columns!(),
+                    " FROM call_log WHERE 1 = 1"
+                ));
+                if let Some(owner) = &q.owner {
+                    sql.push(" AND owner_sip_uri = ")
+                        .push_bind(owner.to_lowercase());
+                }
+                if let Some((created_at, id)) = &q.before {
+                    sql.push(" AND (created_at, id) < (")
+                        .push_bind(*created_at)
+                        .push(", ")
+                        .push_bind(id.clone())
+                        .push(")");
+                }
+                if let Some(since) = q.since {
+                    sql.push(" AND created_at >= ").push_bind(since);
+                }
+                if let Some(until) = q.until {
+                    sql.push(" AND created_at < ").push_bind(until);
+                }
+                if let Some(reason) = &q.end_reason {
+                    sql.push(" AND end_reason = ").push_bind(reason.clone());
+                }
+                sql.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+                    .push_bind(i64::from(q.limit));
+                let rows = sql.build().fetch_all(&self.pool).await?;
+                Ok(rows
+                    .iter()
+                    .map(call_record_from_row)
+                    .collect::<Result<_, _>>()?)
             }
         }
     };

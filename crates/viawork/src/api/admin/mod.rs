@@ -17,6 +17,7 @@
 //! key of the new thing (`sipUri`, `identity`, `user`) next to the CLI's input type; query
 //! parameters are checked by [`Params`], which also refuses unknown ones.
 
+mod call_log;
 mod dialplan;
 mod policies;
 mod routing;
@@ -42,6 +43,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(policies::router())
         .merge(routing::router())
         .merge(dialplan::router())
+        .merge(call_log::router())
 }
 
 impl From<AdminError> for ApiError {

@@ -1,0 +1,483 @@
+//! Click to call: `POST /api/v1/calls`, `GET /api/v1/calls`, `GET`/`DELETE
+//! /api/v1/calls/{id}`.
+//!
+//! [`place_call`] decides everything before a single SIP message goes out: the user may
+//! call (Enterprise Voice and an enabled Call Via Work policy, else 403
+//! `DialoutNotAllowed`), `to` normalises through the user's dial plan (else 400
+//! `NormalizationFailed`), the callback number follows the policy and the toll-fraud
+//! guard (else 403 `PhoneNumberConflict`), the user is under the per-minute limit (else
+//! 429), the trunk is there and up (else 503 `CallbackUriUnreachable`). Then the call
+//! service starts the callback leg.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use super::{ApiError, ApiJson, AppState, CurrentUser};
+use crate::calls::guard::{check_callback, GuardPolicy, RateLimiter};
+use crate::calls::media::CallMedia;
+use crate::calls::sdp_relay::LegSession;
+use crate::calls::service::CallsHandle;
+use crate::calls::{CallSetup, CallView, Control, ControlError, NewCall, StartError};
+use crate::config::{Anchor, CallsConfig};
+use crate::domain::{callback_number, CallbackError, DialPlan, Dialable, LineUri, E164};
+use crate::store::{Store, UserRow, GLOBAL_SCOPE};
+
+/// What the calls API needs besides the store.
+#[derive(Clone)]
+pub struct CallsApi {
+    /// The call service.
+    pub handle: CallsHandle,
+    /// The media engine's side for calls.
+    pub media: CallMedia,
+    /// `[calls]`.
+    pub config: CallsConfig,
+    /// `media.anchor`.
+    pub anchor: Anchor,
+    /// What user-chosen callback numbers may be.
+    pub guard: GuardPolicy,
+    limiter: Arc<Mutex<RateLimiter>>,
+}
+
+impl CallsApi {
+    /// The calls API over a running call service.
+    pub fn new(
+        handle: CallsHandle,
+        media: CallMedia,
+        config: CallsConfig,
+        anchor: Anchor,
+    ) -> CallsApi {
+        CallsApi {
+            limiter: Arc::new(Mutex::new(RateLimiter::new(config.max_calls_per_minute))),
+            handle,
+            media,
+            config,
+            anchor,
+            guard: GuardPolicy::default(),
+        }
+    }
+}
+
+/// The routes of this file.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/calls", get(list).post(create))
+        .route("/api/v1/calls/{id}", get(get_one).delete(hang_up))
+        .route("/api/v1/calls/{id}/hold", post(hold))
+        .route("/api/v1/calls/{id}/resume", post(resume))
+        .route("/api/v1/calls/{id}/mute", post(mute))
+        .route("/api/v1/calls/{id}/unmute", post(unmute))
+        .route("/api/v1/calls/{id}/dtmf", post(dtmf))
+        .route("/api/v1/calls/{id}/transfer", post(transfer))
+}
+
+/// `POST /api/v1/calls/{id}/dtmf` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DtmfRequest {
+    /// `0-9`, `*`, `#`, `A-D`; at most 32.
+    pub digits: String,
+}
+
+/// `POST /api/v1/calls/{id}/transfer` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// Where to send the far party: a `sip:` URI, a `tel:` URI or digits.
+    pub to: String,
+}
+
+async fn control(
+    state: &AppState,
+    user: &UserRow,
+    id: &str,
+    c: Control,
+) -> Result<Response, ApiError> {
+    let api = calls(state)?;
+    match api
+        .handle
+        .control(id, &user.sip_uri, c)
+        .await
+        .map_err(stopped)?
+    {
+        None => Err(ApiError::not_found("no such call")),
+        Some(Ok(view)) => Ok((StatusCode::ACCEPTED, Json(view)).into_response()),
+        Some(Err(e)) => {
+            let code = match e {
+                ControlError::NotConnected => "CallNotConnected",
+                ControlError::Busy => "CallBusy",
+                ControlError::Unsupported => "NotSupported",
+            };
+            Err(ApiError::new(StatusCode::CONFLICT, code, e.to_string()))
+        }
+    }
+}
+
+async fn hold(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    control(&state, &user.user, &id, Control::Hold).await
+}
+
+async fn resume(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    control(&state, &user.user, &id, Control::Resume).await
+}
+
+async fn mute(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    control(&state, &user.user, &id, Control::Mute).await
+}
+
+async fn unmute(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    control(&state, &user.user, &id, Control::Unmute).await
+}
+
+async fn dtmf(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<DtmfRequest>,
+) -> Result<Response, ApiError> {
+    let digits = req.digits.trim().to_ascii_uppercase();
+    if digits.is_empty()
+        || digits.len() > 32
+        || !digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'))
+    {
+        return Err(ApiError::bad_request(
+            "digits",
+            "1 to 32 of 0-9, *, # and A-D",
+        ));
+    }
+    control(&state, &user.user, &id, Control::Dtmf(digits)).await
+}
+
+async fn transfer(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<TransferRequest>,
+) -> Result<Response, ApiError> {
+    let api = calls(&state)?;
+    let store = state.store.as_ref();
+    let plan = dial_plan(store, &user.user).await?;
+    let to = resolve_to(store, &plan, &req.to).await?;
+    let trunk = api
+        .handle
+        .trunk()
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("no such call"))?;
+    control(
+        &state,
+        &user.user,
+        &id,
+        Control::Transfer(trunk.uri_for(&to)),
+    )
+    .await
+}
+
+/// `POST /api/v1/calls` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallRequest {
+    /// Who to call: a `sip:` URI, a `tel:` URI or digits.
+    pub to: String,
+    /// The number to ring first, if the user chooses one.
+    #[serde(default)]
+    pub callback_number: Option<String>,
+}
+
+fn calls(state: &AppState) -> Result<&CallsApi, ApiError> {
+    state.calls.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CallbackUriUnreachable",
+            "calls are not available: no PBX trunk is configured",
+        )
+    })
+}
+
+fn stopped(_: crate::calls::service::ServiceError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        "the call service is shutting down",
+    )
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<CallRequest>,
+) -> Result<Response, ApiError> {
+    let view = place_call(&state, &user.user, req).await?;
+    let location = format!("/api/v1/calls/{}", view.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let api = calls(&state)?;
+    let list = api.handle.list(&user.user.sip_uri).await.map_err(stopped)?;
+    Ok(Json(serde_json::json!({ "calls": list })))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<CallView>, ApiError> {
+    let api = calls(&state)?;
+    api.handle
+        .get(&id, &user.user.sip_uri)
+        .await
+        .map_err(stopped)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no such call"))
+}
+
+async fn hang_up(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<CallView>, ApiError> {
+    let api = calls(&state)?;
+    api.handle
+        .hang_up(&id, &user.user.sip_uri)
+        .await
+        .map_err(stopped)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no such call"))
+}
+
+fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "PhoneNumberConflict", message)
+        .with_field("callback_number")
+}
+
+async fn dial_plan(store: &dyn Store, user: &UserRow) -> Result<DialPlan, ApiError> {
+    let own = crate::cli::dialplan::load_plan(store, &user.id.to_string())
+        .await
+        .map_err(|e| ApiError::internal(format!("dial plan of {}: {e}", user.sip_uri)))?;
+    if !own.rules().is_empty() {
+        return Ok(own);
+    }
+    crate::cli::dialplan::load_plan(store, GLOBAL_SCOPE)
+        .await
+        .map_err(|e| ApiError::internal(format!("global dial plan: {e}")))
+}
+
+/// Turns `to` into something to dial: a directory user's line, or a number through the
+/// dial plan.
+async fn resolve_to(store: &dyn Store, plan: &DialPlan, to: &str) -> Result<Dialable, ApiError> {
+    let failed = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "NormalizationFailed",
+            format!("the dial plan cannot normalise {to:?}"),
+        )
+        .with_field("to")
+    };
+    let to = to.trim();
+    if to.is_empty() || to.len() > 256 {
+        return Err(ApiError::bad_request(
+            "to",
+            "give a SIP URI, a tel: URI or a number",
+        ));
+    }
+    let typed = match sip::Uri::parse(to) {
+        Ok(sip::Uri::Sip(u)) => {
+            // A directory user: call their line.
+            let canonical = format!("sip:{}@{}", u.user.unwrap_or(""), u.host);
+            if let Some(row) = store.get_user_by_sip_uri(&canonical.to_lowercase()).await? {
+                let line = row.line_uri.parse::<LineUri>().map_err(|_| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "NormalizationFailed",
+                        format!("{} has no phone line", row.sip_uri),
+                    )
+                    .with_field("to")
+                })?;
+                return Ok(Dialable::E164(line.number().clone()));
+            }
+            u.user_decoded()
+                .map(|c| c.into_owned())
+                .ok_or_else(failed)?
+        }
+        Ok(sip::Uri::Tel(t)) => t.digits(),
+        Ok(sip::Uri::Other { .. }) => {
+            return Err(ApiError::bad_request(
+                "to",
+                "only sip:, sips: and tel: URIs can be called",
+            ))
+        }
+        Err(_) => to.to_owned(),
+    };
+    plan.normalize(&typed)
+        .map(|n| n.result)
+        .map_err(|_| failed())
+}
+
+/// Checks and starts a call for `user`. See the [module docs](self).
+pub async fn place_call(
+    state: &AppState,
+    user: &UserRow,
+    req: CallRequest,
+) -> Result<CallView, ApiError> {
+    let api = calls(state)?;
+    let store = state.store.as_ref();
+    if !user.enterprise_voice {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "DialoutNotAllowed",
+            "the user is not enabled for Enterprise Voice",
+        ));
+    }
+    let policy = super::me::user_policy(store, user).await?;
+    let plan = dial_plan(store, user).await?;
+    let line = user.line_uri.parse::<LineUri>().ok();
+    let choice = match req.callback_number.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(typed) => {
+            // Before normalising: a dial plan may well not know emergency short codes.
+            if crate::calls::guard::is_emergency(typed) {
+                return Err(conflict(
+                    crate::calls::guard::GuardError::Emergency.to_string(),
+                ));
+            }
+            let n = match plan.normalize(typed) {
+                Ok(n) => n.result,
+                Err(_) => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "NormalizationFailed",
+                        format!("the dial plan cannot normalise {typed:?}"),
+                    )
+                    .with_field("callback_number"))
+                }
+            };
+            let Dialable::E164(n) = n else {
+                return Err(conflict(
+                    "a callback number must be a full phone number, not an extension",
+                ));
+            };
+            check_callback(typed, &n, line.as_ref().map(LineUri::number), api.guard)
+                .map_err(|e| conflict(e.to_string()))?;
+            Some(n)
+        }
+    };
+    let callback = callback_number(&policy, choice, line.as_ref()).map_err(|e| match e {
+        CallbackError::Disabled { .. } => {
+            ApiError::new(StatusCode::FORBIDDEN, e.subcode(), e.to_string())
+        }
+        CallbackError::UserChoiceNotAllowed { .. } => conflict(e.to_string()),
+        CallbackError::NoNumber => ApiError::bad_request("callback_number", e.to_string()),
+    })?;
+    let to = resolve_to(store, &plan, &req.to).await?;
+    let trunk = api.handle.trunk().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CallbackUriUnreachable",
+            "no PBX trunk is configured",
+        )
+    })?;
+    let caller_id: E164 = store
+        .get_routing()
+        .await?
+        .call_via_work_caller_id
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CallbackUriUnreachable",
+                "the administrator has not set the Call Via Work caller ID (CallViaWorkCallerId)",
+            )
+        })?;
+    if let Err(wait) = api.limiter.lock().await.admit(user.id, Instant::now()) {
+        let secs = wait.as_secs().max(1);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyCalls",
+            format!("too many calls in the last minute; try again in {secs} seconds"),
+        )
+        .with_retry_after(secs));
+    }
+    let own_number = line
+        .as_ref()
+        .map(|l| l.number().clone())
+        .unwrap_or_else(|| callback.number().clone());
+    let callback_dial = Dialable::E164(callback.number().clone());
+    let (streams, local) = api.media.open_call().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            e.to_string(),
+        )
+    })?;
+    let [m1, m2] = local;
+    let display = (!user.display_name.is_empty()).then(|| user.display_name.clone());
+    let setup = CallSetup {
+        callback: trunk.leg(
+            trunk.uri_for(&callback_dial),
+            &caller_id,
+            Some("Call Via Work".to_owned()),
+        ),
+        far: trunk.leg(trunk.uri_for(&to), &own_number, display),
+        sessions: [LegSession::new(m1), LegSession::new(m2)],
+        anchor: api.anchor == Anchor::Always || !trunk.config().reinvite_without_sdp,
+        ring_timeouts: [
+            api.config.callback_ring_timeout,
+            api.config.far_ring_timeout,
+        ],
+    };
+    let id = format!("{:032x}", rand::random::<u128>());
+    let new = NewCall {
+        owner: user.sip_uri.clone(),
+        to: req.to.trim().to_owned(),
+        to_number: to.to_string(),
+        callback_number: callback.number().to_string(),
+        setup,
+    };
+    match api
+        .handle
+        .start(id, new, Some(streams))
+        .await
+        .map_err(stopped)?
+    {
+        Ok(view) => Ok(view),
+        Err(StartError::TrunkUnavailable) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CallbackUriUnreachable",
+            "the trunk to the PBX is unavailable (trunk_unavailable)",
+        )),
+        Err(e @ StartError::Build(_)) => Err(ApiError::internal(e)),
+    }
+}

@@ -1,0 +1,866 @@
+//! The Call Via Work call: RFC 3725 third-party call control over two [`Leg`]s, as a
+//! sans-IO state machine. It is fed SIP messages for its legs, API commands and the
+//! time; it returns SIP messages to send ([`SipOut`]), media actions for the engine
+//! ([`MediaAction`]) and notices for the event bus ([`CallNotice`]).
+//!
+//! The flow (chosen to survive a far end that rings for minutes, late offers, glare,
+//! CANCEL crossing 2xx and forked 2xx):
+//!
+//! ```text
+//!  user's phone (A)            ViaWork                    far party (B)
+//!   ◀── INVITE (offer: engine stream M1, caller ID = CallViaWorkCallerId)
+//!   ── 180 / 200 (answer) ──▶  ACK                      (A is in a stable session
+//!                              ringback M1 ──▶ A          with ViaWork's engine)
+//!                              INVITE (offer: M2, caller ID = the user) ──▶
+//!                              ◀── 180 (ringback) / 183+SDP (B's early media relayed)
+//!                              ◀── 200 (answer) · ACK ──▶             state: connected
+//!  anchored: relay M1 ⇄ M2 for the whole call. Direct (RFC 3725 §4.2, with both sides
+//!  already answered, so no 2xx waits on a ringing phone):
+//!   ◀── re-INVITE (no SDP)
+//!   ── 200 (offer A) ──▶       re-INVITE (offer A, our origin) ──▶
+//!                              ◀── 200 (answer B) · ACK ──▶
+//!   ◀── ACK (answer B, our origin)             media flows A ⇄ B; M1, M2 released
+//! ```
+//!
+//! A re-INVITE refused during the join (or a phone that will not offer in a 2xx) falls
+//! back to anchoring, so the call still connects. Each leg keeps one origin (ours) with
+//! growing versions ([`LegSession`]). A glare 491 is retried by the dialog's back-off.
+
+use super::leg::{Leg, LegEvent, LegFailure, LegRole, LegSetup, SipOut};
+use super::model::{CallState, EndReason, HungUpBy};
+use super::sdp_relay::LegSession;
+use bytes::Bytes;
+use sip::{Message, Method};
+use sip_stack::transaction::TransactionKey;
+use std::time::{Duration, Instant};
+
+/// How long ViaWork waits for legs to finish hanging up before forgetting the call
+/// (RFC 3261 §9.1 lets a UAC give up on a CANCELled INVITE after 64·T1).
+pub const LINGER: Duration = Duration::from_secs(32);
+
+/// What the media engine should do for this call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaAction {
+    /// The leg's party answered with (or offered) this SDP: send the engine's stream for
+    /// that leg there.
+    SetRemote(LegRole, Bytes),
+    /// Play ringback to the user's phone.
+    Ringback,
+    /// Relay the two streams to each other (early media, or an anchored call).
+    Bridge,
+    /// The phones talk directly now: stop and free both streams.
+    Release,
+    /// Anchored: hold (music to the far party, silence to the user) or resume.
+    Hold(bool),
+    /// Anchored: stop (or resume) relaying the user's phone to the far party.
+    Mute(bool),
+    /// Anchored: send these digits to the far party as RFC 4733 events.
+    Dtmf(String),
+}
+
+/// What the call tells the rest of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallNotice {
+    /// The state changed.
+    State(CallState),
+    /// The call ended, with why and who.
+    Ended(EndReason, HungUpBy),
+    /// Every leg is finished: the call can be logged and forgotten.
+    Finished,
+    /// A transfer did not happen (the far side's status).
+    TransferFailed(u16),
+}
+
+/// What starting a call needs.
+#[derive(Debug)]
+pub struct CallSetup {
+    /// The callback leg to the user's phone.
+    pub callback: LegSetup,
+    /// The far leg, started once the user answers.
+    pub far: LegSetup,
+    /// ViaWork's media for each leg.
+    pub sessions: [LegSession; 2],
+    /// Relay media for the whole call.
+    pub anchor: bool,
+    /// Ring limits of the callback and far legs.
+    pub ring_timeouts: [Duration; 2],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    NotYet,
+    Joining,
+    Direct,
+    Anchored,
+}
+
+/// What a re-INVITE of ours on a leg is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Offerless, to the user's phone: its offer starts the join.
+    JoinAskOffer,
+    /// The user's phone's offer, to the far party: its answer completes the join.
+    JoinOffer,
+    /// An offer relayed for the other leg's re-INVITE.
+    Relay,
+    /// Hold (`inactive`) in a direct call.
+    Hold,
+    /// Mute the user's phone (`sendonly` toward it) in a direct call.
+    Mute,
+}
+
+/// An in-call control from the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Put the far party on hold (music from the relay when anchored, silence otherwise).
+    Hold,
+    /// Take it off hold.
+    Resume,
+    /// Stop the user's phone being heard by the far party.
+    Mute,
+    /// Undo [`Control::Mute`].
+    Unmute,
+    /// Send DTMF digits to the far party.
+    Dtmf(String),
+    /// Blind-transfer the far party to this URI; the user's call ends as `transferred`.
+    Transfer(String),
+}
+
+/// Why a control cannot be carried out now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// The call is not connected (yet, or any more).
+    #[error("the call is not connected")]
+    NotConnected,
+    /// Another change of the call is in progress.
+    #[error("another change of this call is in progress; try again")]
+    Busy,
+    /// The far side does not support it.
+    #[error("the far side does not support this")]
+    Unsupported,
+}
+
+/// When each phase happened, for the call log.
+#[derive(Debug, Clone, Default)]
+pub struct CallTimes {
+    /// The callback INVITE went out.
+    pub started: Option<Instant>,
+    /// The user's phone answered.
+    pub callback_answered: Option<Instant>,
+    /// The far INVITE went out.
+    pub far_started: Option<Instant>,
+    /// The far party answered.
+    pub connected: Option<Instant>,
+    /// The call ended.
+    pub ended: Option<Instant>,
+}
+
+/// One Call Via Work call. See the [module docs](self).
+#[derive(Debug)]
+pub struct Call {
+    state: CallState,
+    end: Option<(EndReason, HungUpBy)>,
+    legs: [Option<Leg>; 2],
+    far_setup: Option<LegSetup>,
+    sessions: [LegSession; 2],
+    anchor: bool,
+    join: Join,
+    /// Our re-INVITE in progress on each leg, and what for.
+    pending: [Option<Purpose>; 2],
+    /// The last SDP each phone sent (offer or answer).
+    remote_sdp: [Option<Bytes>; 2],
+    /// The user's phone is muted toward the far party.
+    muted: bool,
+    /// A hold or resume is in progress: the state to report when it completes.
+    target: Option<CallState>,
+    /// A blind transfer is in progress.
+    transferring: bool,
+    early_media: bool,
+    ring_timeouts: [Duration; 2],
+    ring_deadline: Option<Instant>,
+    linger_until: Option<Instant>,
+    call_ids: [Option<String>; 2],
+    times: CallTimes,
+    out: Vec<SipOut>,
+    media: Vec<MediaAction>,
+    notices: Vec<CallNotice>,
+    finished: bool,
+}
+
+impl Call {
+    /// Starts the call: the callback INVITE is queued.
+    pub fn start(setup: CallSetup, now: Instant) -> Result<Call, String> {
+        let mut sessions = setup.sessions;
+        let offer = sessions[0].own_offer();
+        let callback = Leg::start(LegRole::Callback, setup.callback, Some(offer))?;
+        let mut call = Call {
+            state: CallState::ConnectingYourPhone,
+            end: None,
+            call_ids: [Some(callback.call_id()), None],
+            legs: [Some(callback), None],
+            far_setup: Some(setup.far),
+            sessions,
+            anchor: setup.anchor,
+            join: Join::NotYet,
+            pending: [None, None],
+            remote_sdp: [None, None],
+            muted: false,
+            target: None,
+            transferring: false,
+            early_media: false,
+            ring_timeouts: setup.ring_timeouts,
+            ring_deadline: Some(now + setup.ring_timeouts[0]),
+            linger_until: None,
+            times: CallTimes {
+                started: Some(now),
+                ..CallTimes::default()
+            },
+            out: Vec::new(),
+            media: Vec::new(),
+            notices: vec![CallNotice::State(CallState::ConnectingYourPhone)],
+            finished: false,
+        };
+        call.collect();
+        Ok(call)
+    }
+
+    /// The current state.
+    pub fn state(&self) -> CallState {
+        self.state
+    }
+
+    /// Why and by whom it ended, once it has.
+    pub fn end(&self) -> Option<(EndReason, HungUpBy)> {
+        self.end
+    }
+
+    /// The SIP Call-IDs of the callback and far legs.
+    pub fn call_ids(&self) -> &[Option<String>; 2] {
+        &self.call_ids
+    }
+
+    /// Phase timestamps.
+    pub fn times(&self) -> &CallTimes {
+        &self.times
+    }
+
+    /// Where the media runs: `engine` (ViaWork's engine toward each leg: ringback,
+    /// early media, a join in progress), `direct` (phone to phone) or `relayed`
+    /// (anchored through ViaWork's relay).
+    pub fn media_path(&self) -> &'static str {
+        match self.join {
+            Join::Direct => "direct",
+            Join::Anchored => "relayed",
+            Join::NotYet | Join::Joining => "engine",
+        }
+    }
+
+    /// The user's phone is muted toward the far party.
+    pub fn is_muted(&self) -> bool {
+        self.muted
+    }
+
+    /// Messages to send.
+    pub fn drain_sip(&mut self) -> std::vec::Drain<'_, SipOut> {
+        self.out.drain(..)
+    }
+
+    /// Media actions, in order.
+    pub fn drain_media(&mut self) -> std::vec::Drain<'_, MediaAction> {
+        self.media.drain(..)
+    }
+
+    /// Notices, in order.
+    pub fn drain_notices(&mut self) -> std::vec::Drain<'_, CallNotice> {
+        self.notices.drain(..)
+    }
+
+    fn leg(&mut self, role: LegRole) -> Option<&mut Leg> {
+        self.legs[role.index()].as_mut()
+    }
+
+    /// A response on one of the legs.
+    pub fn on_response(&mut self, role: LegRole, msg: &Message, now: Instant) {
+        if let Some(l) = self.leg(role) {
+            l.on_response(msg, now);
+        }
+        self.process(now);
+    }
+
+    /// A request inside one of the legs' dialogs.
+    pub fn on_request(&mut self, role: LegRole, key: TransactionKey, msg: &Message, now: Instant) {
+        if let Some(l) = self.leg(role) {
+            l.on_request(key, msg, now);
+        }
+        self.process(now);
+    }
+
+    /// An ACK for a 2xx we sent on a leg.
+    pub fn on_ack(
+        &mut self,
+        role: LegRole,
+        invite_key: TransactionKey,
+        msg: &Message,
+        now: Instant,
+    ) {
+        if let Some(l) = self.leg(role) {
+            l.on_ack(invite_key, msg);
+        }
+        self.process(now);
+    }
+
+    /// A client transaction of a leg timed out or hit a transport error.
+    pub fn on_failure(&mut self, role: LegRole, method: &Method, timeout: bool, now: Instant) {
+        if let Some(l) = self.leg(role) {
+            l.on_transaction_failure(method, timeout, now);
+        }
+        self.process(now);
+    }
+
+    /// Hang up at whatever phase the call is in.
+    pub fn hang_up(&mut self, by: HungUpBy, now: Instant) {
+        let reason = if self.times.connected.is_some() {
+            EndReason::Completed
+        } else {
+            EndReason::Cancelled
+        };
+        self.finish(reason, by, now);
+        self.process(now);
+    }
+
+    /// When [`Call::handle_timeout`] must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let legs = self.legs.iter().flatten().filter_map(Leg::poll_timeout);
+        legs.chain(self.ring_deadline)
+            .chain(self.linger_until)
+            .min()
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for l in self.legs.iter_mut().flatten() {
+            if l.poll_timeout().is_some_and(|t| t <= now) {
+                l.handle_timeout(now);
+            }
+        }
+        if self.ring_deadline.is_some_and(|t| t <= now) {
+            self.ring_deadline = None;
+            match self.state {
+                CallState::ConnectingYourPhone | CallState::YourPhoneRinging => {
+                    self.finish(EndReason::YourPhoneNoAnswer, HungUpBy::System, now)
+                }
+                CallState::Connecting | CallState::Ringing => {
+                    self.finish(EndReason::FarEndNoAnswer, HungUpBy::System, now)
+                }
+                _ => {}
+            }
+        }
+        if self.linger_until.is_some_and(|t| t <= now) {
+            self.linger_until = None;
+            self.finished = true;
+            self.notices.push(CallNotice::Finished);
+        }
+        self.process(now);
+    }
+
+    fn set_state(&mut self, s: CallState) {
+        if self.state != s && self.state != CallState::Ended {
+            self.state = s;
+            self.notices.push(CallNotice::State(s));
+        }
+    }
+
+    fn finish(&mut self, reason: EndReason, by: HungUpBy, now: Instant) {
+        if self.end.is_some() {
+            return;
+        }
+        self.end = Some((reason, by));
+        self.times.ended = Some(now);
+        self.ring_deadline = None;
+        self.linger_until = Some(now + LINGER);
+        for l in self.legs.iter_mut().flatten() {
+            l.hang_up(now);
+        }
+        self.far_setup = None;
+        self.set_state(CallState::Ended);
+        self.notices.push(CallNotice::Ended(reason, by));
+        self.media.push(MediaAction::Release);
+    }
+
+    /// Moves leg events into call decisions until nothing is left to do.
+    fn process(&mut self, now: Instant) {
+        loop {
+            let mut any = false;
+            for role in [LegRole::Callback, LegRole::Far] {
+                let events: Vec<LegEvent> = match self.leg(role) {
+                    Some(l) => l.drain_events().collect(),
+                    None => Vec::new(),
+                };
+                for ev in events {
+                    any = true;
+                    self.on_leg_event(role, ev, now);
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+        self.collect();
+        if self.end.is_some() && !self.finished && self.legs.iter().flatten().all(Leg::is_ended) {
+            self.finished = true;
+            self.linger_until = None;
+            self.notices.push(CallNotice::Finished);
+        }
+    }
+
+    fn collect(&mut self) {
+        for l in self.legs.iter_mut().flatten() {
+            self.out.extend(l.drain_outbox());
+        }
+    }
+
+    fn on_leg_event(&mut self, role: LegRole, ev: LegEvent, now: Instant) {
+        match (role, ev) {
+            (LegRole::Callback, LegEvent::Progress { .. }) => {
+                if self.state == CallState::ConnectingYourPhone {
+                    self.set_state(CallState::YourPhoneRinging);
+                }
+            }
+            (LegRole::Callback, LegEvent::Answered { sdp }) => {
+                if self.end.is_some() {
+                    return;
+                }
+                self.times.callback_answered = Some(now);
+                if let Some(sdp) = sdp {
+                    self.media
+                        .push(MediaAction::SetRemote(LegRole::Callback, sdp));
+                }
+                self.start_far(now);
+            }
+            (LegRole::Far, LegEvent::Progress { sdp, .. }) => {
+                if self.end.is_some() {
+                    return;
+                }
+                if matches!(self.state, CallState::Connecting | CallState::Ringing) {
+                    match sdp {
+                        Some(sdp) if !self.early_media => {
+                            self.early_media = true;
+                            self.media.push(MediaAction::SetRemote(LegRole::Far, sdp));
+                            self.media.push(MediaAction::Bridge);
+                        }
+                        Some(_) => {}
+                        None if self.state == CallState::Connecting && !self.early_media => {
+                            self.media.push(MediaAction::Ringback);
+                        }
+                        None => {}
+                    }
+                    self.set_state(CallState::Ringing);
+                }
+            }
+            (LegRole::Far, LegEvent::Answered { sdp }) => {
+                if self.end.is_some() {
+                    return;
+                }
+                self.times.connected = Some(now);
+                self.ring_deadline = None;
+                if let Some(sdp) = sdp {
+                    self.remote_sdp[1] = Some(sdp.clone());
+                    self.media.push(MediaAction::SetRemote(LegRole::Far, sdp));
+                }
+                self.set_state(CallState::Connected);
+                self.join_media();
+            }
+            (role, LegEvent::Failed(f)) => self.leg_failed(role, f, now),
+            (role, LegEvent::RemoteBye) => {
+                let by = match role {
+                    LegRole::Callback => HungUpBy::YourPhone,
+                    LegRole::Far => HungUpBy::FarEnd,
+                };
+                let reason = if self.times.connected.is_some() {
+                    EndReason::Completed
+                } else {
+                    EndReason::Cancelled
+                };
+                self.finish(reason, by, now);
+            }
+            (role, LegEvent::ReinviteAnswered { sdp }) => self.reinvite_answered(role, sdp, now),
+            (role, LegEvent::ReinviteFailed(code)) => self.reinvite_failed(role, code, now),
+            (role, LegEvent::RemoteReinvite { sdp }) => self.remote_reinvite(role, sdp, now),
+            (_, LegEvent::Ended) => {}
+            (_, LegEvent::ReferFailed(code)) => {
+                tracing::info!(code, "the far side refused the transfer");
+                self.transferring = false;
+                self.notices.push(CallNotice::TransferFailed(code));
+            }
+            (_, LegEvent::TransferProgress(code)) if self.transferring => {
+                if (200..300).contains(&code) {
+                    self.finish(EndReason::Transferred, HungUpBy::User, now);
+                } else if code >= 300 {
+                    self.transferring = false;
+                    self.notices.push(CallNotice::TransferFailed(code));
+                }
+            }
+            (_, LegEvent::TransferProgress(_)) => {}
+        }
+    }
+
+    fn start_far(&mut self, now: Instant) {
+        let Some(setup) = self.far_setup.take() else {
+            return;
+        };
+        let offer = self.sessions[1].own_offer();
+        match Leg::start(LegRole::Far, setup, Some(offer)) {
+            Ok(leg) => {
+                self.call_ids[1] = Some(leg.call_id());
+                self.legs[1] = Some(leg);
+                self.times.far_started = Some(now);
+                self.ring_deadline = Some(now + self.ring_timeouts[1]);
+                self.set_state(CallState::Connecting);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot build the far leg's INVITE");
+                self.finish(EndReason::Failed, HungUpBy::System, now);
+            }
+        }
+    }
+
+    fn leg_failed(&mut self, role: LegRole, f: LegFailure, now: Instant) {
+        if self.end.is_some() {
+            return;
+        }
+        let reason = match (role, f) {
+            (LegRole::Callback, LegFailure::Status(486 | 600)) => EndReason::YourPhoneBusy,
+            (LegRole::Callback, LegFailure::Status(603)) => EndReason::YourPhoneDeclined,
+            (LegRole::Callback, LegFailure::Status(408 | 487)) => EndReason::YourPhoneNoAnswer,
+            (LegRole::Callback, LegFailure::Status(503) | LegFailure::Timeout) => {
+                EndReason::TrunkUnavailable
+            }
+            (LegRole::Callback, _) => EndReason::YourPhoneUnreachable,
+            (LegRole::Far, LegFailure::Status(486 | 600)) => EndReason::FarEndBusy,
+            (LegRole::Far, LegFailure::Status(603)) => EndReason::FarEndDeclined,
+            (LegRole::Far, LegFailure::Status(408 | 487)) => EndReason::FarEndNoAnswer,
+            (LegRole::Far, _) => EndReason::FarEndUnreachable,
+        };
+        let by = match (role, f) {
+            (_, LegFailure::Timeout | LegFailure::Transport) => HungUpBy::System,
+            (LegRole::Callback, _) => HungUpBy::YourPhone,
+            (LegRole::Far, _) => HungUpBy::FarEnd,
+        };
+        self.finish(reason, by, now);
+    }
+
+    fn join_media(&mut self) {
+        if self.anchor {
+            self.join = Join::Anchored;
+            self.media.push(MediaAction::Bridge);
+            return;
+        }
+        if !self.send_reinvite(LegRole::Callback, None, Purpose::JoinAskOffer) {
+            self.anchor_fallback();
+        }
+    }
+
+    /// Sends a re-INVITE on `role` for `purpose`; false when the leg cannot now.
+    fn send_reinvite(&mut self, role: LegRole, sdp: Option<Bytes>, purpose: Purpose) -> bool {
+        if self.pending[role.index()].is_some() {
+            return false;
+        }
+        let sent = self.leg(role).is_some_and(|l| l.reinvite(sdp));
+        if sent {
+            self.pending[role.index()] = Some(purpose);
+            if matches!(purpose, Purpose::JoinAskOffer | Purpose::JoinOffer) {
+                self.join = Join::Joining;
+            }
+        }
+        sent
+    }
+
+    fn anchor_fallback(&mut self) {
+        tracing::info!("joining the legs through the media relay instead of directly");
+        self.join = Join::Anchored;
+        self.media.push(MediaAction::Bridge);
+        self.after_join();
+    }
+
+    /// A join (the first, or a resume or unmute) completed.
+    fn after_join(&mut self) {
+        if self.muted {
+            if self.join == Join::Anchored {
+                self.media.push(MediaAction::Mute(true));
+            } else if let Some(far) = self.remote_sdp[1].clone() {
+                let offer = self.sessions[0].relay_with_direction(&far, sdp::Direction::SendOnly);
+                if let Some(o) = offer {
+                    self.send_reinvite(LegRole::Callback, Some(o), Purpose::Mute);
+                }
+            }
+        }
+        if self.target == Some(CallState::Connected) {
+            self.target = None;
+            self.set_state(CallState::Connected);
+        }
+    }
+
+    fn reinvite_answered(&mut self, role: LegRole, sdp: Option<Bytes>, now: Instant) {
+        let purpose = self.pending[role.index()].take();
+        match (purpose, role) {
+            (Some(Purpose::JoinAskOffer), LegRole::Callback) => {
+                let Some(offer_a) = sdp else {
+                    self.anchor_fallback();
+                    return;
+                };
+                self.remote_sdp[0] = Some(offer_a.clone());
+                let relayed = self.sessions[1].relay(&offer_a);
+                let sent = match relayed {
+                    Some(o) => self.send_reinvite(LegRole::Far, Some(o), Purpose::JoinOffer),
+                    None => false,
+                };
+                if !sent {
+                    self.answer_a_locally(offer_a);
+                }
+            }
+            (Some(Purpose::JoinOffer), LegRole::Far) => {
+                let answer = sdp.clone().and_then(|b| self.sessions[0].relay(&b));
+                match answer {
+                    Some(a) => {
+                        self.remote_sdp[1] = sdp;
+                        if let Some(l) = self.leg(LegRole::Callback) {
+                            l.ack_with_answer(a);
+                        }
+                        self.join = Join::Direct;
+                        self.media.push(MediaAction::Release);
+                        self.after_join();
+                    }
+                    None => {
+                        if let Some(offer_a) = self.remote_sdp[0].clone() {
+                            self.answer_a_locally(offer_a);
+                        }
+                    }
+                }
+            }
+            (Some(Purpose::Relay), r) => {
+                // The other leg answered the offer we relayed for the peer's re-INVITE.
+                let from = r.other();
+                if let Some(b) = &sdp {
+                    self.remote_sdp[r.index()] = Some(b.clone());
+                }
+                let answer = sdp.and_then(|b| self.sessions[from.index()].relay(&b));
+                if let Some(l) = self.leg(from) {
+                    match answer {
+                        Some(a) => l.answer_reinvite(200, Some(a), now),
+                        None => l.answer_reinvite(488, None, now),
+                    }
+                }
+            }
+            (Some(Purpose::Hold), _)
+                if self.pending.iter().all(|p| p != &Some(Purpose::Hold))
+                    && self.target == Some(CallState::OnHold) =>
+            {
+                self.target = None;
+                self.set_state(CallState::OnHold);
+            }
+            _ => {}
+        }
+    }
+
+    /// The far leg cannot take A's offer: answer A from the engine and anchor.
+    fn answer_a_locally(&mut self, offer_a: Bytes) {
+        let answer = self.sessions[0].own_answer(&offer_a);
+        if let Some(a) = answer {
+            if let Some(l) = self.leg(LegRole::Callback) {
+                l.ack_with_answer(a);
+            }
+            self.media
+                .push(MediaAction::SetRemote(LegRole::Callback, offer_a));
+        }
+        self.anchor_fallback();
+    }
+
+    fn reinvite_failed(&mut self, role: LegRole, code: u16, now: Instant) {
+        let purpose = self.pending[role.index()].take();
+        match (purpose, role) {
+            (Some(Purpose::JoinAskOffer), LegRole::Callback) => self.anchor_fallback(),
+            (Some(Purpose::JoinOffer), LegRole::Far) => {
+                if let Some(offer_a) = self.remote_sdp[0].clone() {
+                    self.answer_a_locally(offer_a);
+                }
+            }
+            (Some(Purpose::Relay), r) => {
+                let from = r.other();
+                if let Some(l) = self.leg(from) {
+                    l.answer_reinvite(if code == 491 { 491 } else { 488 }, None, now);
+                }
+            }
+            (Some(Purpose::Hold), _) => {
+                tracing::warn!(code, "a phone refused to be held");
+                if self.pending.iter().all(|p| p != &Some(Purpose::Hold)) {
+                    self.target = None;
+                    self.set_state(CallState::OnHold);
+                }
+            }
+            (Some(Purpose::Mute), _) => tracing::warn!(code, "the user's phone refused mute"),
+            _ => {}
+        }
+    }
+
+    fn remote_reinvite(&mut self, role: LegRole, sdp: Option<Bytes>, now: Instant) {
+        if self.pending.iter().any(Option::is_some) {
+            // Our own offer is out on this call: glare (RFC 3261 §14.2).
+            if let Some(l) = self.leg(role) {
+                l.answer_reinvite(491, None, now);
+            }
+            return;
+        }
+        let Some(offer) = sdp else {
+            // An offerless re-INVITE: offer what this leg last got from us.
+            let last = self.sessions[role.index()].last_sent();
+            if let Some(l) = self.leg(role) {
+                l.answer_reinvite(200, last, now);
+            }
+            return;
+        };
+        if self.join == Join::Direct && self.state != CallState::OnHold {
+            self.remote_sdp[role.index()] = Some(offer.clone());
+            let relayed = self.sessions[role.other().index()].relay(&offer);
+            let sent = match relayed {
+                Some(o) => self.send_reinvite(role.other(), Some(o), Purpose::Relay),
+                None => false,
+            };
+            if !sent {
+                if let Some(l) = self.leg(role) {
+                    l.answer_reinvite(491, None, now);
+                }
+            }
+        } else {
+            // The engine holds this leg's media (or the call is held): answer from it.
+            let answer = self.sessions[role.index()].own_answer(&offer);
+            match answer {
+                Some(a) => {
+                    self.remote_sdp[role.index()] = Some(offer.clone());
+                    self.media.push(MediaAction::SetRemote(role, offer));
+                    if let Some(l) = self.leg(role) {
+                        l.answer_reinvite(200, Some(a), now);
+                    }
+                }
+                None => {
+                    if let Some(l) = self.leg(role) {
+                        l.answer_reinvite(488, None, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out an in-call control.
+    pub fn control(&mut self, c: Control, now: Instant) -> Result<(), ControlError> {
+        let r = self.control_inner(c, now);
+        self.process(now);
+        r
+    }
+
+    fn control_inner(&mut self, c: Control, now: Instant) -> Result<(), ControlError> {
+        if self.end.is_some() || !matches!(self.state, CallState::Connected | CallState::OnHold) {
+            return Err(ControlError::NotConnected);
+        }
+        let busy = self.join == Join::Joining
+            || self.pending.iter().any(Option::is_some)
+            || self.target.is_some()
+            || self.transferring;
+        let anchored = self.join == Join::Anchored;
+        match c {
+            Control::Dtmf(digits) => {
+                if anchored {
+                    self.media.push(MediaAction::Dtmf(digits));
+                } else if let Some(l) = self.leg(LegRole::Far) {
+                    for d in digits.chars() {
+                        l.info_dtmf(d);
+                    }
+                }
+                Ok(())
+            }
+            _ if busy => Err(ControlError::Busy),
+            Control::Hold if self.state == CallState::OnHold => Ok(()),
+            Control::Hold if anchored => {
+                self.media.push(MediaAction::Hold(true));
+                self.set_state(CallState::OnHold);
+                Ok(())
+            }
+            Control::Hold => {
+                let (a, b) = (self.remote_sdp[0].clone(), self.remote_sdp[1].clone());
+                let (Some(a), Some(b)) = (a, b) else {
+                    return Err(ControlError::Unsupported);
+                };
+                let inactive = sdp::Direction::Inactive;
+                let to_far = self.sessions[1].relay_with_direction(&a, inactive);
+                let to_user = self.sessions[0].relay_with_direction(&b, inactive);
+                self.target = Some(CallState::OnHold);
+                let far = to_far
+                    .is_some_and(|o| self.send_reinvite(LegRole::Far, Some(o), Purpose::Hold));
+                let user = to_user
+                    .is_some_and(|o| self.send_reinvite(LegRole::Callback, Some(o), Purpose::Hold));
+                if !far && !user {
+                    self.target = None;
+                    return Err(ControlError::Busy);
+                }
+                Ok(())
+            }
+            Control::Resume if self.state != CallState::OnHold => Ok(()),
+            Control::Resume if anchored => {
+                self.media.push(MediaAction::Hold(false));
+                self.set_state(CallState::Connected);
+                Ok(())
+            }
+            Control::Resume => {
+                self.target = Some(CallState::Connected);
+                if self.send_reinvite(LegRole::Callback, None, Purpose::JoinAskOffer) {
+                    Ok(())
+                } else {
+                    self.target = None;
+                    Err(ControlError::Busy)
+                }
+            }
+            Control::Mute | Control::Unmute => {
+                let on = c == Control::Mute;
+                if self.muted == on {
+                    return Ok(());
+                }
+                self.muted = on;
+                if anchored {
+                    self.media.push(MediaAction::Mute(on));
+                } else if self.state == CallState::OnHold {
+                    // Applied when the call is resumed.
+                } else if on {
+                    let far = self.remote_sdp[1]
+                        .clone()
+                        .ok_or(ControlError::Unsupported)?;
+                    let offer = self.sessions[0]
+                        .relay_with_direction(&far, sdp::Direction::SendOnly)
+                        .ok_or(ControlError::Unsupported)?;
+                    if !self.send_reinvite(LegRole::Callback, Some(offer), Purpose::Mute) {
+                        self.muted = false;
+                        return Err(ControlError::Busy);
+                    }
+                } else if !self.send_reinvite(LegRole::Callback, None, Purpose::JoinAskOffer) {
+                    self.muted = true;
+                    return Err(ControlError::Busy);
+                }
+                Ok(())
+            }
+            Control::Transfer(target) => {
+                let referred_by = self.leg(LegRole::Far).map(|l| l.local_uri());
+                let Some(l) = self.leg(LegRole::Far) else {
+                    return Err(ControlError::NotConnected);
+                };
+                if !l.peer_allows_refer() {
+                    return Err(ControlError::Unsupported);
+                }
+                if l.refer(&target, referred_by.as_deref()) {
+                    self.transferring = true;
+                    let _ = now;
+                    Ok(())
+                } else {
+                    Err(ControlError::Busy)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,836 @@
+//! One leg of a Call Via Work call: a SIP dialog that ViaWork starts as the UAC (RFC 3261
+//! §13) toward the PBX — the callback leg to the user's phone or the far leg to the other
+//! party. Sans-IO: the leg builds requests and responses into an outbox and turns what
+//! the peer sends into [`LegEvent`]s for the call; the call manager moves messages.
+//!
+//! What the leg owns: the initial INVITE and its forks ([`InviteClient`]: ACK for every
+//! 2xx, ACK + BYE for extra forks), one digest retry per challenge (401/407), CANCEL (only
+//! after a provisional, RFC 3261 §9.1; a 2xx crossing the CANCEL is ACKed and BYEd),
+//! re-INVITEs with or without an offer (the answer for an offer in the 2xx goes in the
+//! ACK, given later by the call), the 491 back-off of the dialog, in-dialog requests
+//! from the peer (BYE, re-INVITE, INFO, OPTIONS, NOTIFY, REFER) and BYE.
+
+use bytes::Bytes;
+use rand::Rng;
+use sip::headers::{TypedHeader, Via};
+use sip::{HeaderName, Message, Method, ResponseBuilder};
+use sip_stack::auth::DigestClient;
+use sip_stack::dialog::{
+    DialogEvent, InviteAction, InviteClient, LocalVia, RequestOutcome, ResponseOutcome,
+};
+use sip_stack::transaction::{build_cancel, Peer};
+use std::time::Instant;
+
+/// Which leg of the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LegRole {
+    /// To the user's own phone.
+    Callback,
+    /// To the other party.
+    Far,
+}
+
+impl LegRole {
+    /// The other leg.
+    pub fn other(self) -> LegRole {
+        match self {
+            LegRole::Callback => LegRole::Far,
+            LegRole::Far => LegRole::Callback,
+        }
+    }
+    /// Index into per-leg arrays.
+    pub fn index(self) -> usize {
+        match self {
+            LegRole::Callback => 0,
+            LegRole::Far => 1,
+        }
+    }
+}
+
+/// Why a leg's INVITE failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegFailure {
+    /// A final status (3xx–6xx).
+    Status(u16),
+    /// No final response before Timer B.
+    Timeout,
+    /// The transport could not deliver the INVITE.
+    Transport,
+}
+
+/// What the leg tells the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegEvent {
+    /// 180/183, with the early-media answer when the response carried SDP.
+    Progress {
+        /// The status.
+        code: u16,
+        /// SDP, if any.
+        sdp: Option<Bytes>,
+    },
+    /// The first 2xx: the dialog is confirmed (and ACKed unless the 2xx held an offer).
+    Answered {
+        /// The SDP answer (or offer, when our INVITE had none).
+        sdp: Option<Bytes>,
+    },
+    /// The INVITE failed (or was cancelled: 487).
+    Failed(LegFailure),
+    /// A 2xx to our re-INVITE. When our re-INVITE had no offer, `sdp` is the peer's
+    /// offer and the call must answer it with [`Leg::ack_with_answer`].
+    ReinviteAnswered {
+        /// The SDP of the 2xx.
+        sdp: Option<Bytes>,
+    },
+    /// Our re-INVITE failed for good (491 retries are internal).
+    ReinviteFailed(u16),
+    /// The peer hung up (BYE, already answered 200).
+    RemoteBye,
+    /// The peer sent a re-INVITE; answer it with [`Leg::answer_reinvite`].
+    RemoteReinvite {
+        /// The offer, if any.
+        sdp: Option<Bytes>,
+    },
+    /// The dialog is over (our BYE answered or timed out, or a CANCEL completed).
+    Ended,
+    /// Our REFER was refused with this status.
+    ReferFailed(u16),
+    /// A NOTIFY of our REFER's subscription reported the transfer's status (RFC 3515).
+    TransferProgress(u16),
+}
+
+/// Something for the call manager to send.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum SipOut {
+    /// A request in a new client transaction.
+    Request {
+        /// The request.
+        msg: Message,
+        /// Where to.
+        peer: Peer,
+    },
+    /// A response on a server transaction.
+    Response {
+        /// The server transaction.
+        key: sip_stack::transaction::TransactionKey,
+        /// The response.
+        msg: Message,
+    },
+    /// A message outside transactions (ACK for a 2xx).
+    Stateless {
+        /// The message.
+        msg: Message,
+        /// Where to.
+        peer: Peer,
+    },
+    /// Tell the transaction layer the ACK for our 2xx arrived.
+    AckReceived(sip_stack::transaction::TransactionKey),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Calling,
+    Early,
+    Confirmed,
+    Ending,
+    Ended,
+}
+
+/// A re-INVITE of ours in progress.
+#[derive(Debug, Clone)]
+struct OurReinvite {
+    sdp: Option<Bytes>,
+    /// The 2xx carried an offer: the ACK waits for the call's answer.
+    awaiting_answer: bool,
+}
+
+/// The identity and addressing a leg is built from.
+#[derive(Debug, Clone)]
+pub struct LegSetup {
+    /// The Request-URI and To URI.
+    pub target: String,
+    /// The From URI (caller ID user and host).
+    pub from_uri: String,
+    /// The From display name.
+    pub from_display: Option<String>,
+    /// P-Asserted-Identity, if sent.
+    pub asserted: Option<String>,
+    /// Our Contact URI.
+    pub contact: String,
+    /// Transport and sent-by of our Via.
+    pub via: LocalVia,
+    /// The next hop.
+    pub peer: Peer,
+    /// The Call-ID host part and the User-Agent.
+    pub local_host: String,
+    /// User-Agent header value.
+    pub user_agent: String,
+    /// Credentials for the PBX's challenges.
+    pub auth: Option<DigestClient>,
+}
+
+/// One UAC leg. See the [module docs](self).
+#[derive(Debug)]
+pub struct Leg {
+    role: LegRole,
+    peer: Peer,
+    via: LocalVia,
+    client: InviteClient,
+    auth: Option<DigestClient>,
+    auth_tried: bool,
+    phase: Phase,
+    provisional_seen: bool,
+    cancel_wanted: bool,
+    cancel_sent: bool,
+    ours: Option<OurReinvite>,
+    allows_refer: bool,
+    /// DTMF digits waiting to go as INFO, one transaction at a time (many PBXs mishandle
+    /// overlapping INFOs).
+    dtmf: std::collections::VecDeque<char>,
+    info_in_flight: bool,
+    theirs: Option<(sip_stack::transaction::TransactionKey, Message)>,
+    user_agent: String,
+    outbox: Vec<SipOut>,
+    events: Vec<LegEvent>,
+}
+
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
+
+fn random_hex(n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+impl Leg {
+    /// Builds the INVITE (with `offer` as its body, if any) and queues it.
+    pub fn start(role: LegRole, setup: LegSetup, offer: Option<Bytes>) -> Result<Leg, String> {
+        let call_id = format!("{}@{}", random_hex(24), setup.local_host);
+        let via = setup.via.fresh(&mut rand::rng());
+        let from = match &setup.from_display {
+            Some(d) => {
+                let mut s = String::new();
+                let _ = sip::name_addr::write_name_addr(&mut s, Some(d), &setup.from_uri);
+                format!("{s};tag={}", random_hex(12))
+            }
+            None => format!("<{}>;tag={}", setup.from_uri, random_hex(12)),
+        };
+        let mut b = sip::RequestBuilder::new(&Method::Invite, &setup.target)
+            .header(HeaderName::Via, via)
+            .header(HeaderName::MaxForwards, 70)
+            .header(HeaderName::From, from)
+            .header(HeaderName::To, format_args!("<{}>", setup.target))
+            .header(HeaderName::CallId, call_id)
+            .header(HeaderName::CSeq, "1 INVITE")
+            .header(HeaderName::Contact, format_args!("<{}>", setup.contact))
+            .header(HeaderName::Allow, ALLOW)
+            .header(HeaderName::Supported, "replaces")
+            .header(HeaderName::UserAgent, &setup.user_agent);
+        if let Some(pai) = &setup.asserted {
+            b = b.header(HeaderName::PAssertedIdentity, pai);
+        }
+        let b = match &offer {
+            Some(sdp) => b.body("application/sdp", sdp.clone()),
+            None => b,
+        };
+        let invite = b.build().map_err(|e| e.to_string())?;
+        let client =
+            InviteClient::new(invite.clone(), setup.via.clone()).map_err(|e| e.to_string())?;
+        let mut leg = Leg {
+            role,
+            peer: setup.peer,
+            via: setup.via,
+            client,
+            auth: setup.auth,
+            auth_tried: false,
+            phase: Phase::Calling,
+            provisional_seen: false,
+            cancel_wanted: false,
+            cancel_sent: false,
+            ours: None,
+            allows_refer: false,
+            dtmf: std::collections::VecDeque::new(),
+            info_in_flight: false,
+            theirs: None,
+            user_agent: setup.user_agent,
+            outbox: Vec::new(),
+            events: Vec::new(),
+        };
+        leg.outbox.push(SipOut::Request {
+            msg: invite,
+            peer: leg.peer,
+        });
+        Ok(leg)
+    }
+
+    /// Which leg this is.
+    pub fn role(&self) -> LegRole {
+        self.role
+    }
+
+    /// The Call-ID of the leg's dialog.
+    pub fn call_id(&self) -> String {
+        self.client.invite().call_id().unwrap_or("").to_owned()
+    }
+
+    /// True once the dialog is over.
+    pub fn is_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    /// True once the INVITE got a 2xx and the dialog is up.
+    pub fn is_confirmed(&self) -> bool {
+        self.phase == Phase::Confirmed
+    }
+
+    /// Messages to send, in order.
+    pub fn drain_outbox(&mut self) -> std::vec::Drain<'_, SipOut> {
+        self.outbox.drain(..)
+    }
+
+    /// Events for the call, in order.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, LegEvent> {
+        self.events.drain(..)
+    }
+
+    fn fresh_via(&self) -> String {
+        self.via.fresh(&mut rand::rng())
+    }
+
+    /// A response to a request this leg sent.
+    pub fn on_response(&mut self, msg: &Message, now: Instant) {
+        let Ok(cseq) = msg.cseq() else { return };
+        let method = cseq.method();
+        let status = msg.status().unwrap_or(0);
+        let initial_seq = self.client.invite().cseq().map(|c| c.seq).unwrap_or(0);
+        if method == Method::Invite && cseq.seq == initial_seq {
+            self.on_invite_response(msg, status, now);
+        } else if method == Method::Invite {
+            self.on_reinvite_response(msg, status, now);
+        } else if method == Method::Bye && status >= 200 {
+            self.end();
+        } else if method == Method::Cancel {
+            // The INVITE's 487 (or 2xx) decides what happens next.
+        } else if method == Method::Info && status >= 200 {
+            self.info_in_flight = false;
+            self.next_dtmf();
+        } else if method == Method::Refer && status >= 300 {
+            self.events.push(LegEvent::ReferFailed(status));
+        } else if let Some(d) = self.client.dialog_mut() {
+            let _ = d.handle_response(msg, now);
+        }
+    }
+
+    fn on_invite_response(&mut self, msg: &Message, status: u16, now: Instant) {
+        if (status == 401 || status == 407) && !self.auth_tried && self.phase == Phase::Calling {
+            if let Some(auth) = self.auth.as_mut() {
+                self.auth_tried = true;
+                let branch = sip_stack::transaction::new_branch();
+                if let Ok(retry) = auth.retry(msg, self.client.invite(), &branch) {
+                    if let Ok(client) = InviteClient::new(retry.clone(), self.via.clone()) {
+                        self.client = client;
+                        self.outbox.push(SipOut::Request {
+                            msg: retry,
+                            peer: self.peer,
+                        });
+                        return;
+                    }
+                }
+            }
+        }
+        let actions = match self.client.handle_response(msg, now) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!(error = %e, "response not for this leg's INVITE");
+                return;
+            }
+        };
+        if (100..200).contains(&status) && status != 100 && self.phase == Phase::Calling {
+            self.phase = Phase::Early;
+        }
+        if (101..200).contains(&status) {
+            self.provisional_seen = true;
+            if self.cancel_wanted && !self.cancel_sent {
+                self.send_cancel();
+            } else if !self.cancel_wanted {
+                let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
+                self.events.push(LegEvent::Progress { code: status, sdp });
+            }
+        }
+        for a in actions {
+            match a {
+                InviteAction::Confirmed(_) => {
+                    if self.cancel_wanted || self.phase == Phase::Ending {
+                        // The 2xx crossed our CANCEL: the ACK goes out below, then BYE.
+                        self.phase = Phase::Confirmed;
+                        self.pending_bye_after_ack();
+                    } else {
+                        self.phase = Phase::Confirmed;
+                        self.allows_refer = msg
+                            .get_all(HeaderName::Allow)
+                            .any(|a| a.to_ascii_uppercase().contains("REFER"));
+                        let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
+                        self.events.push(LegEvent::Answered { sdp });
+                    }
+                }
+                InviteAction::SendAck { ack, .. } => {
+                    // ACK goes before any BYE queued for the same dialog.
+                    let pos = self
+                        .outbox
+                        .iter()
+                        .position(|o| matches!(o, SipOut::Request { msg, .. } if msg.method() == Some(&Method::Bye)))
+                        .unwrap_or(self.outbox.len());
+                    self.outbox.insert(
+                        pos,
+                        SipOut::Stateless {
+                            msg: ack,
+                            peer: self.peer,
+                        },
+                    );
+                }
+                InviteAction::SendBye { bye, .. } => self.outbox.push(SipOut::Request {
+                    msg: bye,
+                    peer: self.peer,
+                }),
+                InviteAction::SendPrack { prack, .. } => self.outbox.push(SipOut::Request {
+                    msg: prack,
+                    peer: self.peer,
+                }),
+                InviteAction::AnswerNeeded { .. } => {
+                    // Our initial INVITEs always carry an offer; a peer offering in a
+                    // 2xx anyway is answered by the call like a re-INVITE's offer.
+                }
+                InviteAction::Failed { status } => {
+                    self.phase = Phase::Ended;
+                    self.events
+                        .push(LegEvent::Failed(LegFailure::Status(status)));
+                }
+                InviteAction::EarlyDialog(_) => {}
+            }
+        }
+    }
+
+    fn pending_bye_after_ack(&mut self) {
+        let via = self.fresh_via();
+        let Ok(via) = Via::parse(&via) else { return };
+        let bye = self
+            .client
+            .dialog_mut()
+            .and_then(|d| d.request(Method::Bye, &via).ok())
+            .and_then(|r| r.build().ok());
+        if let Some(bye) = bye {
+            self.phase = Phase::Ending;
+            self.outbox.push(SipOut::Request {
+                msg: bye,
+                peer: self.peer,
+            });
+        }
+    }
+
+    fn on_reinvite_response(&mut self, msg: &Message, status: u16, now: Instant) {
+        let Some(d) = self.client.dialog_mut() else {
+            return;
+        };
+        let outcome = d.handle_response(msg, now);
+        match outcome {
+            Ok(ResponseOutcome::AckNeeded { offer, .. }) => {
+                let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
+                if offer {
+                    if let Some(o) = self.ours.as_mut() {
+                        o.awaiting_answer = true;
+                    }
+                } else {
+                    self.send_ack(None);
+                    self.ours = None;
+                }
+                self.events.push(LegEvent::ReinviteAnswered { sdp });
+            }
+            Ok(ResponseOutcome::ResendAck(ack)) => self.outbox.push(SipOut::Stateless {
+                msg: ack,
+                peer: self.peer,
+            }),
+            Ok(ResponseOutcome::RetryScheduled { .. }) => {}
+            Ok(ResponseOutcome::Terminated) if status >= 300 => {
+                self.ours = None;
+                self.events.push(LegEvent::ReinviteFailed(status));
+                self.phase = Phase::Ended;
+                self.events.push(LegEvent::Ended);
+            }
+            _ if status >= 300 => {
+                self.ours = None;
+                self.events.push(LegEvent::ReinviteFailed(status));
+            }
+            _ => {}
+        }
+    }
+
+    fn send_ack(&mut self, answer: Option<Bytes>) {
+        let via = self.fresh_via();
+        let Ok(via) = Via::parse(&via) else { return };
+        let Some(d) = self.client.dialog_mut() else {
+            return;
+        };
+        let Ok(r) = d.ack(&via) else { return };
+        let r = match answer {
+            Some(sdp) => r.body("application/sdp", sdp),
+            None => r,
+        };
+        if let Ok(ack) = r.build() {
+            self.outbox.push(SipOut::Stateless {
+                msg: ack,
+                peer: self.peer,
+            });
+        }
+    }
+
+    /// The answer to the offer in the 2xx of our offerless re-INVITE, sent in the ACK.
+    pub fn ack_with_answer(&mut self, sdp: Bytes) {
+        if self.ours.as_ref().is_some_and(|o| o.awaiting_answer) {
+            self.ours = None;
+            self.send_ack(Some(sdp));
+        }
+    }
+
+    /// Sends a re-INVITE with `sdp` as the offer, or without an offer to ask the peer
+    /// for one. Returns false when one is already in progress or the dialog is not up.
+    pub fn reinvite(&mut self, sdp: Option<Bytes>) -> bool {
+        if self.phase != Phase::Confirmed || self.ours.is_some() || self.theirs.is_some() {
+            return false;
+        }
+        self.ours = Some(OurReinvite {
+            sdp: sdp.clone(),
+            awaiting_answer: false,
+        });
+        self.send_reinvite()
+    }
+
+    fn send_reinvite(&mut self) -> bool {
+        let Some(sdp) = self.ours.as_ref().map(|o| o.sdp.clone()) else {
+            return false;
+        };
+        let via = self.fresh_via();
+        let Ok(via) = Via::parse(&via) else {
+            return false;
+        };
+        let ua = self.user_agent.clone();
+        let Some(d) = self.client.dialog_mut() else {
+            return false;
+        };
+        let Ok(r) = d.request(Method::Invite, &via) else {
+            return false;
+        };
+        let r = r
+            .header(HeaderName::Allow, ALLOW)
+            .header(HeaderName::UserAgent, ua);
+        let r = match sdp {
+            Some(s) => r.body("application/sdp", s),
+            None => r,
+        };
+        match r.build() {
+            Ok(msg) => {
+                self.outbox.push(SipOut::Request {
+                    msg,
+                    peer: self.peer,
+                });
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot build re-INVITE");
+                self.ours = None;
+                false
+            }
+        }
+    }
+
+    /// A request inside this leg's dialog.
+    pub fn on_request(
+        &mut self,
+        key: sip_stack::transaction::TransactionKey,
+        msg: &Message,
+        now: Instant,
+    ) {
+        let Some(method) = msg.method().cloned() else {
+            return;
+        };
+        let Some(d) = self.client.dialog_mut() else {
+            self.reply_plain(key, msg, 481);
+            return;
+        };
+        match d.handle_request(msg) {
+            Ok(RequestOutcome::Accepted { .. }) => {}
+            Ok(RequestOutcome::Rejected(resp)) => {
+                self.outbox.push(SipOut::Response { key, msg: resp });
+                return;
+            }
+            Ok(RequestOutcome::Ignored) => return,
+            Err(_) => {
+                self.reply_plain(key, msg, 481);
+                return;
+            }
+        }
+        match method {
+            Method::Bye => {
+                self.reply(key, msg, 200, None, now);
+                self.phase = Phase::Ended;
+                self.events.push(LegEvent::RemoteBye);
+            }
+            Method::Invite => {
+                let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
+                self.theirs = Some((key, msg.clone()));
+                self.events.push(LegEvent::RemoteReinvite { sdp });
+            }
+            Method::Ack => {}
+            Method::Notify => {
+                self.reply(key, msg, 200, None, now);
+                let is_refer = msg
+                    .get(HeaderName::Event)
+                    .is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("refer"));
+                if is_refer {
+                    // The body is a sipfrag: "SIP/2.0 200 OK".
+                    let status = std::str::from_utf8(msg.body())
+                        .ok()
+                        .and_then(|b| b.strip_prefix("SIP/2.0 "))
+                        .and_then(|b| b.get(..3))
+                        .and_then(|c| c.parse().ok());
+                    if let Some(code) = status {
+                        self.events.push(LegEvent::TransferProgress(code));
+                    }
+                }
+            }
+            Method::Options | Method::Info | Method::Update => self.reply(key, msg, 200, None, now),
+            _ => self.reply(key, msg, 501, None, now),
+        }
+    }
+
+    /// An ACK for the 2xx we sent to the peer's re-INVITE.
+    pub fn on_ack(&mut self, invite_key: sip_stack::transaction::TransactionKey, msg: &Message) {
+        if let Some(d) = self.client.dialog_mut() {
+            let _ = d.handle_request(msg);
+        }
+        self.outbox.push(SipOut::AckReceived(invite_key));
+    }
+
+    /// Answers the peer's re-INVITE: 200 with `sdp`, or `code` >= 300 to refuse it.
+    pub fn answer_reinvite(&mut self, code: u16, sdp: Option<Bytes>, now: Instant) {
+        if let Some((key, req)) = self.theirs.take() {
+            self.reply(key, &req, code, sdp, now);
+        }
+    }
+
+    fn reply(
+        &mut self,
+        key: sip_stack::transaction::TransactionKey,
+        req: &Message,
+        code: u16,
+        sdp: Option<Bytes>,
+        now: Instant,
+    ) {
+        let ua = self.user_agent.clone();
+        let Some(d) = self.client.dialog_mut() else {
+            return;
+        };
+        let Ok(r) = d.reply(req, code) else { return };
+        let r = r.header(HeaderName::Server, ua);
+        let r = match sdp {
+            Some(s) => r.body("application/sdp", s),
+            None => r,
+        };
+        if let Ok(resp) = r.build(now) {
+            self.outbox.push(SipOut::Response { key, msg: resp });
+        }
+    }
+
+    fn reply_plain(
+        &mut self,
+        key: sip_stack::transaction::TransactionKey,
+        req: &Message,
+        code: u16,
+    ) {
+        if let Ok(resp) = ResponseBuilder::reply(req, code, None).build() {
+            self.outbox.push(SipOut::Response { key, msg: resp });
+        }
+    }
+
+    fn send_cancel(&mut self) {
+        if let Ok(cancel) = build_cancel(self.client.invite()) {
+            self.cancel_sent = true;
+            self.outbox.push(SipOut::Request {
+                msg: cancel,
+                peer: self.peer,
+            });
+        }
+    }
+
+    /// Hangs up in any phase: CANCEL while ringing (deferred until a provisional
+    /// arrives), BYE once confirmed. No event is reported for the hang-up itself; the leg
+    /// reports [`LegEvent::Ended`] or [`LegEvent::Failed`] when the dialog is over.
+    pub fn hang_up(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Calling | Phase::Early => {
+                self.cancel_wanted = true;
+                if self.provisional_seen && !self.cancel_sent {
+                    self.send_cancel();
+                }
+            }
+            Phase::Confirmed => {
+                if let Some((key, req)) = self.theirs.take() {
+                    self.reply(key, &req, 487, None, now);
+                }
+                self.pending_bye_after_ack();
+            }
+            Phase::Ending | Phase::Ended => {}
+        }
+    }
+
+    /// True when the peer's 2xx listed REFER in Allow.
+    pub fn peer_allows_refer(&self) -> bool {
+        self.allows_refer
+    }
+
+    /// Our From URI (the identity this leg shows).
+    pub fn local_uri(&self) -> String {
+        self.client
+            .invite()
+            .from_header()
+            .map(|f| f.uri.to_string())
+            .unwrap_or_default()
+    }
+
+    fn in_dialog(
+        &mut self,
+        method: Method,
+        headers: &[(HeaderName, String)],
+        body: Option<(&str, Bytes)>,
+    ) -> bool {
+        if self.phase != Phase::Confirmed {
+            return false;
+        }
+        let via = self.fresh_via();
+        let Ok(via) = Via::parse(&via) else {
+            return false;
+        };
+        let Some(d) = self.client.dialog_mut() else {
+            return false;
+        };
+        let Ok(mut r) = d.request(method, &via) else {
+            return false;
+        };
+        for (n, v) in headers {
+            r = r.header(*n, v);
+        }
+        if let Some((ct, b)) = body {
+            r = r.body(ct, b);
+        }
+        match r.build() {
+            Ok(msg) => {
+                self.outbox.push(SipOut::Request {
+                    msg,
+                    peer: self.peer,
+                });
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Queues one DTMF digit to go as SIP INFO (`application/dtmf-relay`, 160 ms), after
+    /// the previous digit's INFO is answered.
+    pub fn info_dtmf(&mut self, digit: char) {
+        self.dtmf.push_back(digit);
+        self.next_dtmf();
+    }
+
+    fn next_dtmf(&mut self) {
+        if self.info_in_flight {
+            return;
+        }
+        if let Some(digit) = self.dtmf.pop_front() {
+            let body = Bytes::from(format!("Signal={digit}\r\nDuration=160\r\n"));
+            self.info_in_flight =
+                self.in_dialog(Method::Info, &[], Some(("application/dtmf-relay", body)));
+        }
+    }
+
+    /// Sends REFER (RFC 3515) asking the peer to call `target`.
+    pub fn refer(&mut self, target: &str, referred_by: Option<&str>) -> bool {
+        let mut headers = vec![(HeaderName::ReferTo, format!("<{target}>"))];
+        if let Some(by) = referred_by {
+            headers.push((HeaderName::ReferredBy, format!("<{by}>")));
+        }
+        self.in_dialog(Method::Refer, &headers, None)
+    }
+
+    /// The INVITE transaction or a later one failed without a response.
+    pub fn on_transaction_failure(&mut self, method: &Method, timeout: bool, now: Instant) {
+        match (method, self.phase) {
+            (Method::Invite, Phase::Calling | Phase::Early) => {
+                self.phase = Phase::Ended;
+                self.events.push(LegEvent::Failed(if timeout {
+                    LegFailure::Timeout
+                } else {
+                    LegFailure::Transport
+                }));
+            }
+            (Method::Invite, Phase::Confirmed) => {
+                // A re-INVITE without an answer: the dialog is gone (RFC 3261 §14.1).
+                self.ours = None;
+                self.events.push(LegEvent::ReinviteFailed(408));
+                self.hang_up(now);
+            }
+            (Method::Bye, _) => self.end(),
+            (Method::Info, _) => {
+                self.info_in_flight = false;
+                self.next_dtmf();
+            }
+            _ => {}
+        }
+    }
+
+    fn end(&mut self) {
+        if self.phase != Phase::Ended {
+            self.phase = Phase::Ended;
+            self.events.push(LegEvent::Ended);
+        }
+    }
+
+    /// When the dialog's timers next need [`Leg::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.client.dialog().and_then(|d| d.poll_timeout())
+    }
+
+    /// Runs the dialog's timers: the 491 back-off retry.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(d) = self.client.dialog_mut() else {
+            return;
+        };
+        for ev in d.handle_timeout(now) {
+            match ev {
+                DialogEvent::RetryOffer {
+                    method: Method::Invite,
+                } => {
+                    self.send_reinvite();
+                }
+                DialogEvent::SessionExpired => self.hang_up(now),
+                _ => {}
+            }
+        }
+    }
+
+    /// An answer to an offer in a 2xx to the initial INVITE (a peer that offered anyway).
+    pub fn answer_initial(&mut self, sdp: Bytes) {
+        let Some(id) = self.client.dialog().map(|d| d.id().clone()) else {
+            return;
+        };
+        if let Ok(actions) = self.client.answer(&id, "application/sdp", sdp) {
+            for a in actions {
+                if let InviteAction::SendAck { ack, .. } = a {
+                    self.outbox.push(SipOut::Stateless {
+                        msg: ack,
+                        peer: self.peer,
+                    });
+                }
+            }
+        }
+    }
+}

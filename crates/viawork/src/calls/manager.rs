@@ -1,0 +1,559 @@
+//! Every live call of the server, as one sans-IO core: it routes SIP events to the call
+//! and leg they belong to (by Call-ID, and by transaction key for timeouts), runs the
+//! calls' timers from one heap, keeps the trunk's health, and hands back what to send,
+//! what to tell the media engine and what changed. The tokio side
+//! ([`super::service`]) only moves these.
+//!
+//! Cost per call is a few hash-map entries and the two legs' dialog state; nothing is
+//! scanned per event, so the work per SIP message does not grow with the number of calls.
+
+use super::call::{Call, CallNotice, CallSetup, Control, ControlError, MediaAction};
+use super::leg::{LegRole, SipOut};
+use super::model::{CallState, EndReason, HungUpBy};
+use super::trunk::TrunkHealth;
+use serde::Serialize;
+use sip::{Message, Method};
+use sip_stack::transaction::TransactionKey;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// What a client sees of a call.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CallView {
+    /// The call's id.
+    pub id: String,
+    /// The state.
+    pub state: CallState,
+    /// Who is called, as the user gave it.
+    pub to: String,
+    /// The number dialled for `to` (E.164 or an extension).
+    pub to_number: String,
+    /// The number the user's phone is rung on (E.164).
+    pub callback_number: String,
+    /// Where the media runs: `engine`, `direct` or `relayed`.
+    pub media: &'static str,
+    /// The user's phone is muted toward the far party.
+    pub muted: bool,
+    /// Why the last transfer did not happen (the far side's status), if one failed.
+    pub transfer_failed: Option<u16>,
+    /// Why it ended, once it has.
+    pub end_reason: Option<EndReason>,
+    /// Who ended it, once it has.
+    pub hung_up_by: Option<HungUpBy>,
+    /// When it was created (Unix milliseconds).
+    pub created_at: u64,
+    /// When it connected (Unix milliseconds).
+    pub connected_at: Option<u64>,
+    /// When it ended (Unix milliseconds).
+    pub ended_at: Option<u64>,
+}
+
+/// A finished call, for the call log.
+#[derive(Debug, Clone)]
+pub struct FinishedCall {
+    /// The last view.
+    pub view: CallView,
+    /// The owner's SIP URI.
+    pub owner: String,
+    /// The SIP Call-IDs of the callback and far legs.
+    pub sip_call_ids: [Option<String>; 2],
+    /// When the user's phone answered (Unix milliseconds).
+    pub callback_answered_at: Option<u64>,
+}
+
+/// What the manager asks for.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Output {
+    /// Send this for `call`'s `role` leg; bind a request's key with [`CallManager::bind`].
+    Sip {
+        /// The call.
+        call: Arc<str>,
+        /// The leg.
+        role: LegRole,
+        /// The message.
+        out: SipOut,
+    },
+    /// Drive the media engine.
+    Media {
+        /// The call.
+        call: Arc<str>,
+        /// The action.
+        action: MediaAction,
+    },
+    /// The call changed (for the event bus).
+    Changed {
+        /// The owner's SIP URI.
+        owner: Arc<str>,
+        /// The new view.
+        view: CallView,
+    },
+    /// The call is over and forgotten: write it to the call log.
+    Finished(FinishedCall),
+    /// Send an OPTIONS keep-alive to the trunk; report with [`CallManager::bind_probe`].
+    Probe,
+}
+
+/// Why a call cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// The trunk is down.
+    #[error("the trunk to the PBX is unavailable")]
+    TrunkUnavailable,
+    /// The INVITE could not be built.
+    #[error("cannot build the call: {0}")]
+    Build(String),
+}
+
+struct Entry {
+    call: Call,
+    owner: Arc<str>,
+    to: String,
+    to_number: String,
+    callback_number: String,
+    created_at: u64,
+    connected_at: Option<u64>,
+    ended_at: Option<u64>,
+    callback_answered_at: Option<u64>,
+    /// Client transactions bound to this call, to unbind when it is forgotten.
+    keys: Vec<TransactionKey>,
+    /// The media path last reported.
+    media: &'static str,
+    transfer_failed: Option<u16>,
+}
+
+impl Entry {
+    fn view(&self, id: &str) -> CallView {
+        let end = self.call.end();
+        CallView {
+            id: id.to_owned(),
+            state: self.call.state(),
+            to: self.to.clone(),
+            to_number: self.to_number.clone(),
+            callback_number: self.callback_number.clone(),
+            media: self.call.media_path(),
+            muted: self.call.is_muted(),
+            transfer_failed: self.transfer_failed,
+            end_reason: end.map(|e| e.0),
+            hung_up_by: end.map(|e| e.1),
+            created_at: self.created_at,
+            connected_at: self.connected_at,
+            ended_at: self.ended_at,
+        }
+    }
+}
+
+/// A new call, with everything decided by the API (policy, numbers, legs).
+#[derive(Debug)]
+pub struct NewCall {
+    /// The owner's SIP URI.
+    pub owner: String,
+    /// `to` as the user gave it.
+    pub to: String,
+    /// The dialled number.
+    pub to_number: String,
+    /// The callback number.
+    pub callback_number: String,
+    /// The legs and media.
+    pub setup: CallSetup,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// How long a finished call stays readable by `GET /api/v1/calls/{id}`.
+pub const RECENT_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+/// At most this many finished calls are kept readable.
+const RECENT_MAX: usize = 10_000;
+
+/// Every live call. See the [module docs](self).
+pub struct CallManager {
+    /// Finished calls, readable for [`RECENT_FOR`]: a client polling a call sees how it
+    /// ended. Oldest first.
+    recent: std::collections::VecDeque<(Instant, Arc<str>, CallView)>,
+    calls: HashMap<Arc<str>, Entry>,
+    by_call_id: HashMap<String, (Arc<str>, LegRole)>,
+    by_key: HashMap<TransactionKey, (Arc<str>, LegRole, Method)>,
+    timers: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
+    health: TrunkHealth,
+    probe: Option<TransactionKey>,
+    out: Vec<Output>,
+}
+
+impl CallManager {
+    /// A manager whose trunk is kept alive as `health` says.
+    pub fn new(health: TrunkHealth) -> CallManager {
+        CallManager {
+            recent: std::collections::VecDeque::new(),
+            calls: HashMap::new(),
+            by_call_id: HashMap::new(),
+            by_key: HashMap::new(),
+            timers: BinaryHeap::new(),
+            health,
+            probe: None,
+            out: Vec::new(),
+        }
+    }
+
+    /// The trunk's keep-alive state.
+    pub fn health(&self) -> &TrunkHealth {
+        &self.health
+    }
+
+    /// Live calls (ended ones linger until their legs are done).
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True with no live call.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// Starts a call; its id is `id`.
+    pub fn start(&mut self, id: &str, new: NewCall, now: Instant) -> Result<CallView, StartError> {
+        if !self.health.is_up() {
+            return Err(StartError::TrunkUnavailable);
+        }
+        let call = Call::start(new.setup, now).map_err(StartError::Build)?;
+        let id: Arc<str> = Arc::from(id);
+        let entry = Entry {
+            call,
+            owner: Arc::from(new.owner.as_str()),
+            to: new.to,
+            to_number: new.to_number,
+            callback_number: new.callback_number,
+            created_at: unix_ms(),
+            connected_at: None,
+            ended_at: None,
+            callback_answered_at: None,
+            keys: Vec::new(),
+            media: "engine",
+            transfer_failed: None,
+        };
+        let view = entry.view(&id);
+        self.calls.insert(id.clone(), entry);
+        self.after(&id, now);
+        Ok(view)
+    }
+
+    /// A call's view, if `owner` may see it.
+    pub fn get(&self, id: &str, owner: &str) -> Option<CallView> {
+        match self.calls.get(id) {
+            Some(e) => (&*e.owner == owner).then(|| e.view(id)),
+            None => self
+                .recent
+                .iter()
+                .rev()
+                .find(|(_, o, v)| v.id == id && &**o == owner)
+                .map(|(_, _, v)| v.clone()),
+        }
+    }
+
+    /// `owner`'s live calls.
+    pub fn list(&self, owner: &str) -> Vec<CallView> {
+        let mut v: Vec<CallView> = self
+            .calls
+            .iter()
+            .filter(|(_, e)| &*e.owner == owner && e.call.end().is_none())
+            .map(|(id, e)| e.view(id))
+            .collect();
+        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        v
+    }
+
+    /// Every live call (admin view).
+    pub fn all(&self) -> Vec<(String, CallView)> {
+        self.calls
+            .iter()
+            .map(|(id, e)| (e.owner.to_string(), e.view(id)))
+            .collect()
+    }
+
+    /// Hangs up `owner`'s call `id`.
+    pub fn hang_up(&mut self, id: &str, owner: &str, now: Instant) -> Option<CallView> {
+        let (key, entry) = self.calls.get_key_value(id)?;
+        if &*entry.owner != owner {
+            return None;
+        }
+        let key = key.clone();
+        if let Some(e) = self.calls.get_mut(&key) {
+            e.call.hang_up(HungUpBy::User, now);
+        }
+        let view = self.calls.get(&key).map(|e| e.view(&key));
+        self.after(&key, now);
+        view
+    }
+
+    /// Carries out an in-call control on `owner`'s call `id`.
+    pub fn control(
+        &mut self,
+        id: &str,
+        owner: &str,
+        c: Control,
+        now: Instant,
+    ) -> Option<Result<CallView, ControlError>> {
+        let (key, entry) = self.calls.get_key_value(id)?;
+        if &*entry.owner != owner {
+            return None;
+        }
+        let key = key.clone();
+        let e = self.calls.get_mut(&key)?;
+        let was_muted = e.call.is_muted();
+        let r = e.call.control(c, now);
+        let muted_changed = e.call.is_muted() != was_muted;
+        self.after(&key, now);
+        let e = self.calls.get(&key)?;
+        let view = e.view(&key);
+        if muted_changed {
+            self.out.push(Output::Changed {
+                owner: e.owner.clone(),
+                view: view.clone(),
+            });
+        }
+        Some(r.map(|()| view))
+    }
+
+    /// Records the transaction key of a request sent for `call`'s `role` leg.
+    pub fn bind(&mut self, key: TransactionKey, call: Arc<str>, role: LegRole, method: Method) {
+        if let Some(e) = self.calls.get_mut(&call) {
+            e.keys.push(key);
+            self.by_key.insert(key, (call, role, method));
+        }
+    }
+
+    /// Records the key of the keep-alive just sent.
+    pub fn bind_probe(&mut self, key: Option<TransactionKey>, now: Instant) {
+        match key {
+            Some(k) => self.probe = Some(k),
+            None => self.health.on_failure(now),
+        }
+    }
+
+    fn route(&self, msg: &Message) -> Option<(Arc<str>, LegRole)> {
+        let cid = msg.call_id().ok()?;
+        self.by_call_id.get(cid).cloned()
+    }
+
+    /// A response to a client transaction (or a stray 2xx retransmission).
+    pub fn on_response(&mut self, key: Option<TransactionKey>, msg: &Message, now: Instant) {
+        if key.is_some() && key == self.probe {
+            if msg.status().is_some_and(|s| s >= 200) {
+                self.probe = None;
+                self.health.on_response(msg.status().unwrap_or(0), now);
+            }
+            return;
+        }
+        let Some((call, role)) = self.route(msg) else {
+            return;
+        };
+        if let Some(e) = self.calls.get_mut(&call) {
+            e.call.on_response(role, msg, now);
+        }
+        self.after(&call, now);
+    }
+
+    /// A new request. Returns false when no call owns its dialog (the caller answers it).
+    pub fn on_request(&mut self, key: TransactionKey, msg: &Message, now: Instant) -> bool {
+        let Some((call, role)) = self.route(msg) else {
+            return false;
+        };
+        if let Some(e) = self.calls.get_mut(&call) {
+            e.call.on_request(role, key, msg, now);
+        }
+        self.after(&call, now);
+        true
+    }
+
+    /// An ACK for a 2xx we sent. Returns false when no call owns it.
+    pub fn on_ack(&mut self, invite_key: TransactionKey, msg: &Message, now: Instant) -> bool {
+        let Some((call, role)) = self.route(msg) else {
+            return false;
+        };
+        if let Some(e) = self.calls.get_mut(&call) {
+            e.call.on_ack(role, invite_key, msg, now);
+        }
+        self.after(&call, now);
+        true
+    }
+
+    /// A client transaction timed out (`timeout`) or hit a transport error.
+    pub fn on_failure(&mut self, key: TransactionKey, timeout: bool, now: Instant) {
+        if Some(key) == self.probe {
+            self.probe = None;
+            self.health.on_failure(now);
+            return;
+        }
+        let Some((call, role, method)) = self.by_key.get(&key).cloned() else {
+            return;
+        };
+        if let Some(e) = self.calls.get_mut(&call) {
+            e.call.on_failure(role, &method, timeout, now);
+        }
+        self.after(&call, now);
+    }
+
+    /// A transaction is gone.
+    pub fn on_terminated(&mut self, key: TransactionKey) {
+        self.by_key.remove(&key);
+        if Some(key) == self.probe {
+            self.probe = None;
+        }
+    }
+
+    /// When [`CallManager::handle_timeout`] must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let call = self.timers.peek().map(|Reverse((t, _))| *t);
+        [call, self.health.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Runs what is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|(t, _, _)| now.duration_since(*t) >= RECENT_FOR)
+        {
+            self.recent.pop_front();
+        }
+        if self.health.probe_due(now) {
+            self.out.push(Output::Probe);
+        }
+        while let Some(Reverse((t, id))) = self.timers.peek().cloned() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            // Entries are not removed when a call's deadline moves: check it is real.
+            let due = self
+                .calls
+                .get(&id)
+                .and_then(|e| e.call.poll_timeout())
+                .is_some_and(|d| d <= now);
+            if due {
+                if let Some(e) = self.calls.get_mut(&id) {
+                    e.call.handle_timeout(now);
+                }
+                self.after(&id, now);
+            }
+        }
+    }
+
+    /// What to do, in order.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Output> {
+        self.out.drain(..)
+    }
+
+    /// Collects a call's outputs after it ran.
+    fn after(&mut self, id: &Arc<str>, now: Instant) {
+        let Some(e) = self.calls.get_mut(id) else {
+            return;
+        };
+        for cid in e.call.call_ids().iter().enumerate() {
+            if let (i, Some(c)) = cid {
+                let role = if i == 0 {
+                    LegRole::Callback
+                } else {
+                    LegRole::Far
+                };
+                self.by_call_id
+                    .entry(c.clone())
+                    .or_insert_with(|| (id.clone(), role));
+            }
+        }
+        let mut out = Vec::new();
+        let sip: Vec<SipOut> = e.call.drain_sip().collect();
+        for o in sip {
+            let role = match &o {
+                SipOut::Request { msg, .. }
+                | SipOut::Stateless { msg, .. }
+                | SipOut::Response { msg, .. } => {
+                    let cid = msg.call_id().unwrap_or("");
+                    if e.call.call_ids()[1].as_deref() == Some(cid) {
+                        LegRole::Far
+                    } else {
+                        LegRole::Callback
+                    }
+                }
+                SipOut::AckReceived(_) => LegRole::Callback,
+            };
+            out.push(Output::Sip {
+                call: id.clone(),
+                role,
+                out: o,
+            });
+        }
+        for action in e.call.drain_media() {
+            out.push(Output::Media {
+                call: id.clone(),
+                action,
+            });
+        }
+        let mut changed = false;
+        let mut finished = false;
+        for n in e.call.drain_notices() {
+            match n {
+                CallNotice::State(CallState::Connected) => {
+                    e.connected_at.get_or_insert_with(unix_ms);
+                    changed = true;
+                }
+                CallNotice::State(CallState::Ended) | CallNotice::Ended(..) => {
+                    e.ended_at.get_or_insert_with(unix_ms);
+                    changed = true;
+                }
+                CallNotice::State(_) => changed = true,
+                CallNotice::Finished => finished = true,
+                CallNotice::TransferFailed(code) => {
+                    e.transfer_failed = Some(code);
+                    changed = true;
+                }
+            }
+        }
+        if e.call.media_path() != e.media {
+            e.media = e.call.media_path();
+            changed = true;
+        }
+        if e.call.times().callback_answered.is_some() {
+            e.callback_answered_at.get_or_insert_with(unix_ms);
+        }
+        if changed {
+            out.push(Output::Changed {
+                owner: e.owner.clone(),
+                view: e.view(id),
+            });
+        }
+        if let Some(t) = e.call.poll_timeout() {
+            self.timers.push(Reverse((t, id.clone())));
+        }
+        if finished {
+            if let Some(e) = self.calls.remove(id) {
+                for c in e.call.call_ids().iter().flatten() {
+                    self.by_call_id.remove(c);
+                }
+                for k in &e.keys {
+                    self.by_key.remove(k);
+                }
+                if self.recent.len() >= RECENT_MAX {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back((now, e.owner.clone(), e.view(id)));
+                out.push(Output::Finished(FinishedCall {
+                    view: e.view(id),
+                    owner: e.owner.to_string(),
+                    sip_call_ids: e.call.call_ids().clone(),
+                    callback_answered_at: e.callback_answered_at,
+                }));
+            }
+        }
+        self.out.extend(out);
+    }
+}

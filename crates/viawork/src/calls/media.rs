@@ -1,0 +1,214 @@
+//! The calls' side of the media engine ([`media`]): the two streams a call needs (one
+//! toward each leg), their descriptions for SDP, and carrying out the call's
+//! [`MediaAction`]s — ringback, relaying early media, anchoring, hold music, mute, DTMF —
+//! and the per-leg statistics for the call log.
+
+use super::call::MediaAction;
+use super::leg::LegRole;
+use crate::config::MediaConfig;
+use media::{Codec, MediaEngine, RemoteMedia, Source, Stream, StreamStats, ToneKind};
+use sdp::{LocalMedia, SessionDescription};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use media::MediaError;
+
+/// Opens streams for calls. Cheap to clone.
+#[derive(Clone)]
+pub struct CallMedia {
+    engine: MediaEngine,
+    address: std::net::IpAddr,
+}
+
+impl CallMedia {
+    /// The engine for `config`; fails on an unusable port range.
+    pub fn new(config: &MediaConfig) -> Result<CallMedia, MediaError> {
+        let mut c = media::MediaConfig::new(config.address);
+        c.port_min = config.rtp_port_min;
+        c.port_max = config.rtp_port_max;
+        c.region = match config.tone_region.as_str() {
+            "uk" => media::Region::Uk,
+            "eu" => media::Region::Eu,
+            "de" => media::Region::De,
+            "fr" => media::Region::Fr,
+            "ru" => media::Region::Ru,
+            _ => media::Region::Us,
+        };
+        Ok(CallMedia {
+            engine: MediaEngine::new(c)?,
+            address: config.address,
+        })
+    }
+
+    /// Opens the two streams of a call and describes them for SDP.
+    pub async fn open_call(&self) -> Result<(CallStreams, [LocalMedia; 2]), MediaError> {
+        let a = self.engine.open().await?;
+        let b = self.engine.open().await?;
+        let local = |s: &Stream| LocalMedia::new(self.address, s.local_addr().port());
+        let media = [local(&a), local(&b)];
+        Ok((
+            CallStreams {
+                engine: self.engine.clone(),
+                streams: [a, b],
+            },
+            media,
+        ))
+    }
+
+    /// Streams open now.
+    pub fn streams_open(&self) -> usize {
+        self.engine.streams_open()
+    }
+}
+
+/// One call's two streams: toward the user's phone and toward the far party.
+pub struct CallStreams {
+    engine: MediaEngine,
+    streams: [Stream; 2],
+}
+
+impl CallStreams {
+    fn stream(&self, role: LegRole) -> &Stream {
+        &self.streams[role.index()]
+    }
+
+    fn stats(&self) -> [StreamStats; 2] {
+        [self.streams[0].stats(), self.streams[1].stats()]
+    }
+
+    fn bridge(&self) {
+        if let Err(e) = self.engine.bridge(&self.streams[0], &self.streams[1]) {
+            tracing::warn!(error = %e, "cannot bridge the call's streams");
+        }
+    }
+}
+
+/// Where and how to send to a party, from the SDP it sent (offer or answer): its first
+/// audio stream's address, the first G.711 payload type in it, and telephone-event.
+pub fn remote_media(body: &[u8]) -> Option<RemoteMedia> {
+    let sdp = SessionDescription::parse(std::str::from_utf8(body).ok()?).ok()?;
+    let m = sdp.media().iter().find(|m| !m.is_rejected())?;
+    let ip = sdp.media_connection(m)?.ip()?;
+    let mut codec = None;
+    let mut dtmf = None;
+    for pt in m.payload_types() {
+        match m.payload_format(pt) {
+            Some(sdp::PayloadFormat::Audio(sdp::Codec::Pcmu)) if codec.is_none() => {
+                codec = Some((Codec::Pcmu, pt))
+            }
+            Some(sdp::PayloadFormat::Audio(sdp::Codec::Pcma)) if codec.is_none() => {
+                codec = Some((Codec::Pcma, pt))
+            }
+            Some(sdp::PayloadFormat::TelephoneEvent { .. }) if dtmf.is_none() => dtmf = Some(pt),
+            _ => {}
+        }
+    }
+    let (codec, pt) = codec?;
+    let mut r = RemoteMedia::new(SocketAddr::new(ip, m.port()), codec);
+    r.payload_type = pt;
+    if let Some(d) = dtmf {
+        r = r.with_dtmf(d);
+    }
+    Some(r)
+}
+
+/// The streams of live calls, by call id, on the SIP loop.
+#[derive(Default)]
+pub struct MediaTable {
+    calls: HashMap<Arc<str>, CallStreams>,
+    /// Statistics of streams already released, kept for the call log.
+    released: HashMap<Arc<str>, [StreamStats; 2]>,
+}
+
+impl MediaTable {
+    /// Keeps `streams` for `call`.
+    pub fn insert(&mut self, call: Arc<str>, streams: CallStreams) {
+        self.calls.insert(call, streams);
+    }
+
+    /// Applies a call's media action.
+    pub fn apply(&mut self, call: &Arc<str>, action: &MediaAction) {
+        if let MediaAction::Release = action {
+            if let Some(s) = self.calls.remove(call) {
+                self.released.insert(call.clone(), s.stats());
+            }
+            return;
+        }
+        let Some(s) = self.calls.get(call) else {
+            return;
+        };
+        match action {
+            MediaAction::SetRemote(role, sdp) => match remote_media(sdp) {
+                Some(r) => s.stream(*role).set_remote(r),
+                None => tracing::debug!(%call, "no usable audio in the SDP"),
+            },
+            MediaAction::Ringback => {
+                s.stream(LegRole::Callback)
+                    .play(Source::Tone(ToneKind::Ringback));
+            }
+            MediaAction::Bridge | MediaAction::Hold(false) => s.bridge(),
+            MediaAction::Hold(true) => {
+                s.stream(LegRole::Callback).unbridge();
+                s.stream(LegRole::Callback).play(Source::Silence);
+                s.stream(LegRole::Far)
+                    .play(Source::Tone(ToneKind::HoldMusic));
+            }
+            MediaAction::Mute(on) => s.stream(LegRole::Callback).set_mute(*on),
+            MediaAction::Dtmf(digits) => {
+                if let Err(e) = s.stream(LegRole::Far).send_dtmf(digits) {
+                    tracing::info!(%call, error = %e, "cannot send DTMF");
+                }
+            }
+            MediaAction::Release => {}
+        }
+    }
+
+    /// Frees a finished call's streams and returns their statistics as JSON for the
+    /// call log (`{"callback": {...}, "far": {...}}`), if it had any.
+    pub fn finish(&mut self, call: &Arc<str>) -> Option<String> {
+        let stats = match self.calls.remove(call) {
+            Some(s) => Some(s.stats()),
+            None => self.released.remove(call),
+        }?;
+        let leg = |s: &StreamStats| {
+            serde_json::json!({
+                "packets_sent": s.packets_sent,
+                "packets_received": s.packets_received,
+                "bytes_sent": s.bytes_sent,
+                "bytes_received": s.bytes_received,
+                "packets_lost": s.packets_lost,
+                "jitter_ms": (s.jitter_ms * 100.0).round() / 100.0,
+                "remote": s.remote_addr.map(|a| a.to_string()),
+            })
+        };
+        Some(serde_json::json!({"callback": leg(&stats[0]), "far": leg(&stats[1])}).to_string())
+    }
+
+    /// Calls holding streams.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True with none.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_media_takes_the_first_g711_and_the_negotiated_event_type() {
+        let sdp = "v=0\r\no=x 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\n\
+                   m=audio 40000 RTP/AVP 9 8 0 96\r\na=rtpmap:96 telephone-event/8000\r\n";
+        let r = remote_media(sdp.as_bytes()).unwrap();
+        assert_eq!(r.addr, "192.0.2.5:40000".parse().unwrap());
+        assert_eq!(r.codec, Codec::Pcma);
+        assert_eq!(r.payload_type, 8);
+        assert_eq!(r.dtmf_payload_type, Some(96));
+        assert!(remote_media(b"garbage").is_none());
+    }
+}

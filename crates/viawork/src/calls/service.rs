@@ -1,0 +1,416 @@
+//! The tokio side of the calls: the API talks to the SIP loop through a [`CallsHandle`]
+//! (a bounded command channel), the loop owns the [`CallManager`] and moves its outputs
+//! to the endpoint, the media engine, the event bus and the call log.
+//!
+//! Everything runs on the SIP loop's task, so call state needs no locks; the API waits
+//! for each answer on a oneshot channel.
+
+use super::call::{Control, ControlError};
+use super::log::LogEntry;
+use super::manager::{CallManager, CallView, NewCall, Output, StartError};
+use super::media::{CallStreams, MediaTable};
+use super::trunk::Trunk;
+use sip::Method;
+use sip_stack::endpoint::EndpointHandle;
+use sip_stack::transaction::TuEvent;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// A change of a call, for whoever listens (the client API's event streams).
+#[derive(Debug, Clone)]
+pub struct CallEvent {
+    /// The owner's SIP URI.
+    pub owner: Arc<str>,
+    /// The call as it is now.
+    pub view: CallView,
+}
+
+/// What the trunk looks like, for `/api/v1/admin/trunk` and the metrics.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrunkStatus {
+    /// Configured at all.
+    pub configured: bool,
+    /// Up (or keep-alives off).
+    pub up: bool,
+    /// Seconds since the last answered keep-alive.
+    pub last_ok_secs_ago: Option<u64>,
+    /// Live calls.
+    pub live_calls: usize,
+}
+
+enum Command {
+    Start {
+        id: String,
+        new: Box<NewCall>,
+        streams: Option<CallStreams>,
+        reply: oneshot::Sender<Result<CallView, StartError>>,
+    },
+    HangUp {
+        id: String,
+        owner: String,
+        reply: oneshot::Sender<Option<CallView>>,
+    },
+    Get {
+        id: String,
+        owner: String,
+        reply: oneshot::Sender<Option<CallView>>,
+    },
+    List {
+        owner: String,
+        reply: oneshot::Sender<Vec<CallView>>,
+    },
+    Status {
+        reply: oneshot::Sender<TrunkStatus>,
+    },
+    Control {
+        id: String,
+        owner: String,
+        control: Control,
+        reply: oneshot::Sender<Option<Result<CallView, ControlError>>>,
+    },
+}
+
+/// Why the calls service did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The SIP loop is gone (shutting down).
+    #[error("the call service is not running")]
+    Stopped,
+}
+
+/// The API's side. Cheap to clone.
+#[derive(Clone)]
+pub struct CallsHandle {
+    tx: mpsc::Sender<Command>,
+    events: broadcast::Sender<CallEvent>,
+    trunk: Option<Arc<Trunk>>,
+}
+
+impl CallsHandle {
+    /// The trunk, when one is configured.
+    pub fn trunk(&self) -> Option<&Arc<Trunk>> {
+        self.trunk.as_ref()
+    }
+
+    /// Subscribes to call changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<CallEvent> {
+        self.events.subscribe()
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ServiceError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| ServiceError::Stopped)?;
+        rx.await.map_err(|_| ServiceError::Stopped)
+    }
+
+    /// Starts a call.
+    pub async fn start(
+        &self,
+        id: String,
+        new: NewCall,
+        streams: Option<CallStreams>,
+    ) -> Result<Result<CallView, StartError>, ServiceError> {
+        self.ask(|reply| Command::Start {
+            id,
+            new: Box::new(new),
+            streams,
+            reply,
+        })
+        .await
+    }
+
+    /// Hangs up `owner`'s call.
+    pub async fn hang_up(&self, id: &str, owner: &str) -> Result<Option<CallView>, ServiceError> {
+        self.ask(|reply| Command::HangUp {
+            id: id.to_owned(),
+            owner: owner.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// One of `owner`'s calls.
+    pub async fn get(&self, id: &str, owner: &str) -> Result<Option<CallView>, ServiceError> {
+        self.ask(|reply| Command::Get {
+            id: id.to_owned(),
+            owner: owner.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// `owner`'s live calls.
+    pub async fn list(&self, owner: &str) -> Result<Vec<CallView>, ServiceError> {
+        self.ask(|reply| Command::List {
+            owner: owner.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Carries out an in-call control; `None` when the call is not `owner`'s.
+    pub async fn control(
+        &self,
+        id: &str,
+        owner: &str,
+        control: Control,
+    ) -> Result<Option<Result<CallView, ControlError>>, ServiceError> {
+        self.ask(|reply| Command::Control {
+            id: id.to_owned(),
+            owner: owner.to_owned(),
+            control,
+            reply,
+        })
+        .await
+    }
+
+    /// The trunk's state.
+    pub async fn status(&self) -> Result<TrunkStatus, ServiceError> {
+        self.ask(|reply| Command::Status { reply }).await
+    }
+}
+
+/// The SIP loop's side.
+pub struct CallsCore {
+    manager: CallManager,
+    trunk: Option<Arc<Trunk>>,
+    rx: mpsc::Receiver<Command>,
+    events: broadcast::Sender<CallEvent>,
+    finished: mpsc::UnboundedSender<LogEntry>,
+    media: MediaTable,
+}
+
+/// Creates the two sides. Finished calls go out on the returned receiver (the call log
+/// writer drains it off the SIP loop, so a slow store never delays signalling).
+pub fn new(
+    trunk: Option<Trunk>,
+    now: Instant,
+) -> (CallsHandle, CallsCore, mpsc::UnboundedReceiver<LogEntry>) {
+    let (tx, rx) = mpsc::channel(1024);
+    let (events, _) = broadcast::channel(4096);
+    let (ftx, frx) = mpsc::unbounded_channel();
+    let interval = trunk
+        .as_ref()
+        .map(|t| t.config().options_interval_secs)
+        .filter(|s| *s > 0)
+        .map(std::time::Duration::from_secs);
+    let health = super::trunk::TrunkHealth::new(interval, now);
+    let trunk = trunk.map(Arc::new);
+    (
+        CallsHandle {
+            tx,
+            events: events.clone(),
+            trunk: trunk.clone(),
+        },
+        CallsCore {
+            manager: CallManager::new(health),
+            trunk,
+            rx,
+            events,
+            finished: ftx,
+            media: MediaTable::default(),
+        },
+        frx,
+    )
+}
+
+impl CallsCore {
+    /// The next command from the API; `None` when every handle is gone.
+    pub async fn next_command(&mut self) -> Option<CommandMsg> {
+        self.rx.recv().await.map(CommandMsg)
+    }
+
+    /// When [`CallsCore::on_timer`] must run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.manager.poll_timeout()
+    }
+
+    /// Runs due timers, then sends what they produced.
+    pub async fn on_timer(&mut self, endpoint: &EndpointHandle) {
+        self.manager.handle_timeout(Instant::now());
+        self.flush(endpoint).await;
+    }
+
+    /// Handles an API command.
+    pub async fn on_command(&mut self, cmd: CommandMsg, endpoint: &EndpointHandle) {
+        let now = Instant::now();
+        match cmd.0 {
+            Command::Start {
+                id,
+                new,
+                streams,
+                reply,
+            } => {
+                let owner = new.owner.clone();
+                let r = self.manager.start(&id, *new, now);
+                if let Ok(view) = &r {
+                    if let Some(streams) = streams {
+                        self.media.insert(Arc::from(id.as_str()), streams);
+                    }
+                    let _ = self.finished.send(LogEntry::Started {
+                        view: view.clone(),
+                        owner,
+                    });
+                }
+                let _ = reply.send(r);
+            }
+            Command::HangUp { id, owner, reply } => {
+                let _ = reply.send(self.manager.hang_up(&id, &owner, now));
+            }
+            Command::Get { id, owner, reply } => {
+                let _ = reply.send(self.manager.get(&id, &owner));
+            }
+            Command::List { owner, reply } => {
+                let _ = reply.send(self.manager.list(&owner));
+            }
+            Command::Control {
+                id,
+                owner,
+                control,
+                reply,
+            } => {
+                let _ = reply.send(self.manager.control(&id, &owner, control, now));
+            }
+            Command::Status { reply } => {
+                let h = self.manager.health();
+                let _ = reply.send(TrunkStatus {
+                    configured: self.trunk.is_some(),
+                    up: self.trunk.is_some() && h.is_up(),
+                    last_ok_secs_ago: h.last_ok().map(|t| now.duration_since(t).as_secs()),
+                    live_calls: self.manager.len(),
+                });
+            }
+        }
+        self.flush(endpoint).await;
+    }
+
+    /// Offers a transaction event to the calls; returns it back when no call wants it.
+    pub async fn on_tu_event(
+        &mut self,
+        event: TuEvent,
+        endpoint: &EndpointHandle,
+    ) -> Option<TuEvent> {
+        let now = Instant::now();
+        let rest = match event {
+            TuEvent::Response { key, msg } => {
+                self.manager.on_response(Some(key), &msg, now);
+                None
+            }
+            TuEvent::Stray { msg, peer } if msg.status().is_some() => {
+                self.manager.on_response(None, &msg, now);
+                let _ = peer;
+                None
+            }
+            TuEvent::Request { key, msg, peer } => {
+                if self.manager.on_request(key, &msg, now) {
+                    None
+                } else {
+                    Some(TuEvent::Request { key, msg, peer })
+                }
+            }
+            TuEvent::Ack {
+                invite_key,
+                msg,
+                peer,
+            } => {
+                if self.manager.on_ack(invite_key, &msg, now) {
+                    None
+                } else {
+                    Some(TuEvent::Ack {
+                        invite_key,
+                        msg,
+                        peer,
+                    })
+                }
+            }
+            TuEvent::Timeout { key } => {
+                self.manager.on_failure(key, true, now);
+                Some(TuEvent::Timeout { key })
+            }
+            TuEvent::TransportError { key } => {
+                self.manager.on_failure(key, false, now);
+                Some(TuEvent::TransportError { key })
+            }
+            TuEvent::Terminated { key } => {
+                self.manager.on_terminated(key);
+                Some(TuEvent::Terminated { key })
+            }
+            other => Some(other),
+        };
+        self.flush(endpoint).await;
+        rest
+    }
+
+    async fn flush(&mut self, endpoint: &EndpointHandle) {
+        // Outputs can produce more outputs (a probe result), so loop until empty.
+        loop {
+            let outputs: Vec<Output> = self.manager.drain().collect();
+            if outputs.is_empty() {
+                break;
+            }
+            for o in outputs {
+                self.execute(o, endpoint).await;
+            }
+        }
+    }
+
+    async fn execute(&mut self, o: Output, endpoint: &EndpointHandle) {
+        use super::leg::SipOut;
+        match o {
+            Output::Sip { call, role, out } => match out {
+                SipOut::Request { msg, peer } => {
+                    let method = msg.method().cloned().unwrap_or(Method::Invite);
+                    match endpoint.send_request(msg, peer).await {
+                        Ok(key) => self.manager.bind(key, call, role, method),
+                        Err(e) => tracing::warn!(error = %e, %call, "could not send a request"),
+                    }
+                }
+                SipOut::Response { key, msg } => {
+                    if let Err(e) = endpoint.send_response(key, msg).await {
+                        tracing::debug!(error = %e, %call, "could not send a response");
+                    }
+                }
+                SipOut::Stateless { msg, peer } => {
+                    let _ = endpoint.send_stateless(msg, peer).await;
+                }
+                SipOut::AckReceived(key) => {
+                    let _ = endpoint.ack_received(key).await;
+                }
+            },
+            Output::Media { call, action } => self.media.apply(&call, &action),
+            Output::Changed { owner, view } => {
+                tracing::debug!(call = %view.id, state = view.state.as_str(), "call state");
+                // Nobody listening is fine: events are best effort until the event API.
+                let _ = self.events.send(CallEvent { owner, view });
+            }
+            Output::Finished(f) => {
+                let media_stats = self.media.finish(&Arc::from(f.view.id.as_str()));
+                let _ = self.finished.send(LogEntry::Finished {
+                    call: f,
+                    media_stats,
+                });
+            }
+            Output::Probe => {
+                let key = match self
+                    .trunk
+                    .as_ref()
+                    .and_then(|t| t.options().map(|m| (m, t.peer)))
+                {
+                    Some((msg, peer)) => endpoint.send_request(msg, peer).await.ok(),
+                    None => None,
+                };
+                self.manager.bind_probe(key, Instant::now());
+            }
+        }
+    }
+}
+
+/// An API command on its way to [`CallsCore::on_command`].
+pub struct CommandMsg(Command);

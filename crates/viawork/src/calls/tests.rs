@@ -1,0 +1,940 @@
+//! The call engine against a simulated PBX over a simulated, optionally lossy network,
+//! with simulated time. Both sides run the real sans-IO transaction layer, so lost
+//! messages are retransmitted exactly as on a wire; the PBX side is a small scripted
+//! user agent that answers each leg as a test says.
+
+use super::call::{CallSetup, MediaAction};
+use super::leg::{LegRole, SipOut};
+use super::manager::{CallManager, CallView, NewCall, Output};
+use super::model::{CallState, EndReason, HungUpBy};
+use super::sdp_relay::{media_target, LegSession};
+use super::trunk::{Trunk, TrunkHealth};
+use crate::config::{NumberFormat, PbxConfig, PbxTransport};
+use crate::domain::{Dialable, E164};
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sdp::LocalMedia;
+use sip::{HeaderName, Message, Method, RequestBuilder, ResponseBuilder};
+use sip_stack::transaction::{
+    Peer, TimerConfig, TransactionKey, TransactionLayer, Transport, TuEvent,
+};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const VW: &str = "127.0.0.1:5060";
+const PBX: &str = "127.0.0.1:5070";
+const CALLBACK: &str = "+14255550101";
+const FAR: &str = "+14255550199";
+const CALLER_ID: &str = "+15551234567";
+
+/// How the PBX answers one leg.
+#[derive(Debug, Clone)]
+struct Script {
+    /// Send 180 after this long (None: no 180).
+    ring_after: Option<Duration>,
+    /// Send 183 with SDP (early media) instead of a bare 180.
+    early_media: bool,
+    /// The final answer and when.
+    answer: Option<(u16, Duration)>,
+    /// How to answer a re-INVITE.
+    reinvite_code: u16,
+    /// Hang up (BYE) this long after the call is answered.
+    bye_after: Option<Duration>,
+    /// List REFER in Allow and accept REFER (202, then NOTIFY with this status).
+    refer: Option<u16>,
+}
+
+impl Script {
+    fn answers() -> Script {
+        Script {
+            ring_after: Some(Duration::from_millis(100)),
+            early_media: false,
+            answer: Some((200, Duration::from_secs(2))),
+            reinvite_code: 200,
+            bye_after: None,
+            refer: None,
+        }
+    }
+}
+
+/// The PBX's view of one leg.
+struct PbxLeg {
+    role: LegRole,
+    invite: Message,
+    invite_key: TransactionKey,
+    tag: String,
+    media: LegSession,
+    answered: bool,
+    cseq: u32,
+}
+
+enum Timed {
+    Respond { call_id: String, code: u16 },
+    Bye { call_id: String },
+    Notify { call_id: String, code: u16 },
+}
+
+struct Lab {
+    now: Instant,
+    rng: StdRng,
+    loss: f64,
+    vw: TransactionLayer,
+    pbx: TransactionLayer,
+    mgr: CallManager,
+    trunk: Trunk,
+    scripts: [Script; 2],
+    legs: HashMap<String, PbxLeg>,
+    timed: Vec<(Instant, Timed)>,
+    wire: Vec<(Instant, Message, bool)>,
+    /// Every message that reached the PBX, in order.
+    at_pbx: Vec<Message>,
+    views: Vec<CallView>,
+    media: Vec<MediaAction>,
+    finished: bool,
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn body(m: &Message) -> Option<Bytes> {
+    (!m.body().is_empty()).then(|| m.body_bytes())
+}
+
+impl Lab {
+    fn new(scripts: [Script; 2], loss: f64, seed: u64) -> Lab {
+        let now = Instant::now();
+        let config = PbxConfig {
+            host: "127.0.0.1".into(),
+            port: Some(5070),
+            transport: PbxTransport::Udp,
+            credentials: None,
+            options_interval_secs: 0,
+            number_format: NumberFormat::E164,
+            dial_prefix: String::new(),
+            refer_with_replaces: true,
+            reinvite_without_sdp: true,
+            send_pai: true,
+        };
+        let trunk = Trunk::new(config, addr(PBX), addr(VW), "example.com", "ViaWork/test");
+        Lab {
+            now,
+            rng: StdRng::seed_from_u64(seed),
+            loss,
+            vw: TransactionLayer::new(TimerConfig::default()),
+            pbx: TransactionLayer::new(TimerConfig::default()),
+            mgr: CallManager::new(TrunkHealth::new(None, now)),
+            trunk,
+            scripts,
+            legs: HashMap::new(),
+            timed: Vec::new(),
+            wire: Vec::new(),
+            at_pbx: Vec::new(),
+            views: Vec::new(),
+            media: Vec::new(),
+            finished: false,
+        }
+    }
+
+    fn start(&mut self, anchor: bool) -> String {
+        let local = |port| LocalMedia::new("127.0.0.1".parse().unwrap(), port);
+        let num = |s: &str| s.parse::<E164>().unwrap();
+        let setup = CallSetup {
+            callback: self.trunk.leg(
+                self.trunk.uri_for(&Dialable::E164(num(CALLBACK))),
+                &num(CALLER_ID),
+                Some("Call Via Work".into()),
+            ),
+            far: self.trunk.leg(
+                self.trunk.uri_for(&Dialable::E164(num(FAR))),
+                &num(CALLBACK),
+                Some("Alice Smith".into()),
+            ),
+            sessions: [LegSession::new(local(20000)), LegSession::new(local(20002))],
+            anchor,
+            ring_timeouts: [Duration::from_secs(30), Duration::from_secs(60)],
+        };
+        let new = NewCall {
+            owner: "sip:alice@example.com".into(),
+            to: FAR.into(),
+            to_number: FAR.into(),
+            callback_number: CALLBACK.into(),
+            setup,
+        };
+        let view = self.mgr.start("c1", new, self.now).unwrap();
+        self.flush();
+        view.id
+    }
+
+    /// Moves the manager's outputs into the ViaWork transaction layer.
+    fn flush(&mut self) {
+        loop {
+            let outs: Vec<Output> = self.mgr.drain().collect();
+            if outs.is_empty() {
+                break;
+            }
+            for o in outs {
+                match o {
+                    Output::Sip { call, role, out } => match out {
+                        SipOut::Request { msg, peer } => {
+                            let method = msg.method().cloned().unwrap();
+                            let key = self.vw.send_request(msg, peer, self.now).unwrap();
+                            self.mgr.bind(key, call, role, method);
+                        }
+                        SipOut::Response { key, msg } => {
+                            let _ = self.vw.send_response(&key, msg, self.now);
+                        }
+                        SipOut::Stateless { msg, peer } => self.vw.send_stateless(msg, peer),
+                        SipOut::AckReceived(key) => {
+                            self.vw.ack_received(&key);
+                        }
+                    },
+                    Output::Media { action, .. } => self.media.push(action),
+                    Output::Changed { view, .. } => self.views.push(view),
+                    Output::Finished(_) => self.finished = true,
+                    Output::Probe => {}
+                }
+            }
+        }
+    }
+
+    fn transmit(&mut self) {
+        while let Some(t) = self.vw.poll_transmit() {
+            self.wire
+                .push((self.now + Duration::from_millis(2), t.msg, true));
+        }
+        while let Some(t) = self.pbx.poll_transmit() {
+            self.wire
+                .push((self.now + Duration::from_millis(2), t.msg, false));
+        }
+    }
+
+    fn pbx_peer() -> Peer {
+        Peer::new(addr(PBX), Transport::Udp)
+    }
+    fn vw_peer() -> Peer {
+        Peer::new(addr(VW), Transport::Udp)
+    }
+
+    fn role_of(&self, invite: &Message) -> LegRole {
+        let uri = invite.request_uri_str().unwrap_or("");
+        if uri.contains(CALLBACK) {
+            LegRole::Callback
+        } else {
+            LegRole::Far
+        }
+    }
+
+    fn pbx_reply(
+        &mut self,
+        call_id: &str,
+        key: TransactionKey,
+        req: &Message,
+        code: u16,
+        sdp: Option<Bytes>,
+    ) {
+        let tag = self.legs.get(call_id).map(|l| l.tag.clone());
+        let refer = self
+            .legs
+            .get(call_id)
+            .is_some_and(|l| self.scripts[l.role.index()].refer.is_some());
+        let allow = if refer {
+            "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY"
+        } else {
+            "INVITE, ACK, BYE, CANCEL, OPTIONS"
+        };
+        let mut b = ResponseBuilder::reply(req, code, tag.as_deref())
+            .header(HeaderName::Contact, format_args!("<sip:pbx@{PBX}>"))
+            .header(HeaderName::Allow, allow);
+        if let Some(s) = sdp {
+            b = b.body("application/sdp", s);
+        }
+        let _ = self.pbx.send_response(&key, b.build().unwrap(), self.now);
+    }
+
+    /// The scripted PBX user agent.
+    fn pbx_event(&mut self, ev: TuEvent) {
+        match ev {
+            TuEvent::Request { key, msg, .. } => {
+                self.at_pbx.push(msg.clone());
+                let call_id = msg.call_id().unwrap().to_owned();
+                match msg.method() {
+                    Some(Method::Invite) if !self.legs.contains_key(&call_id) => {
+                        let role = self.role_of(&msg);
+                        let port = if role == LegRole::Callback {
+                            40000
+                        } else {
+                            40002
+                        };
+                        let leg = PbxLeg {
+                            role,
+                            invite: msg.clone(),
+                            invite_key: key,
+                            tag: format!("pbx{}", role.index()),
+                            media: LegSession::new(LocalMedia::new(
+                                "127.0.0.2".parse().unwrap(),
+                                port,
+                            )),
+                            answered: false,
+                            cseq: 1,
+                        };
+                        self.legs.insert(call_id.clone(), leg);
+                        self.pbx_reply(&call_id, key, &msg, 100, None);
+                        let s = self.scripts[role.index()].clone();
+                        if let Some(d) = s.ring_after {
+                            let code = if s.early_media { 183 } else { 180 };
+                            self.timed.push((
+                                self.now + d,
+                                Timed::Respond {
+                                    call_id: call_id.clone(),
+                                    code,
+                                },
+                            ));
+                        }
+                        if let Some((code, d)) = s.answer {
+                            self.timed
+                                .push((self.now + d, Timed::Respond { call_id, code }));
+                        }
+                    }
+                    Some(Method::Invite) => {
+                        // A re-INVITE: answer its offer, or offer when it has none.
+                        let role = self.legs[&call_id].role;
+                        let code = self.scripts[role.index()].reinvite_code;
+                        let sdp = if code == 200 {
+                            let leg = self.legs.get_mut(&call_id).unwrap();
+                            match body(&msg) {
+                                Some(offer) => leg.media.own_answer(&offer),
+                                None => Some(leg.media.own_offer()),
+                            }
+                        } else {
+                            None
+                        };
+                        self.pbx_reply(&call_id, key, &msg, code, sdp);
+                    }
+                    Some(Method::Bye) => {
+                        self.pbx_reply(&call_id, key, &msg, 200, None);
+                        self.legs.remove(&call_id);
+                    }
+                    Some(Method::Refer) => {
+                        let role = self.legs.get(&call_id).map(|l| l.role);
+                        match role.and_then(|r| self.scripts[r.index()].refer) {
+                            Some(code) => {
+                                self.pbx_reply(&call_id, key, &msg, 202, None);
+                                self.timed.push((
+                                    self.now + Duration::from_millis(300),
+                                    Timed::Notify { call_id, code },
+                                ));
+                            }
+                            None => self.pbx_reply(&call_id, key, &msg, 501, None),
+                        }
+                    }
+                    _ => self.pbx_reply(&call_id, key, &msg, 200, None),
+                }
+            }
+            TuEvent::Cancel {
+                key,
+                invite_key,
+                msg,
+                ..
+            } => {
+                self.at_pbx.push(msg.clone());
+                let call_id = msg.call_id().unwrap().to_owned();
+                self.pbx_reply(&call_id, key, &msg, 200, None);
+                if let (Some(ik), Some(leg)) = (invite_key, self.legs.get(&call_id)) {
+                    if !leg.answered {
+                        let inv = leg.invite.clone();
+                        self.pbx_reply(&call_id, ik, &inv, 487, None);
+                        self.legs.remove(&call_id);
+                    }
+                }
+            }
+            TuEvent::Ack { msg, .. } => self.at_pbx.push(msg),
+            TuEvent::Stray { msg, .. } => self.at_pbx.push(msg),
+            _ => {}
+        }
+    }
+
+    fn run_timed(&mut self, t: Timed) {
+        match t {
+            Timed::Respond { call_id, code } => {
+                let Some(leg) = self.legs.get_mut(&call_id) else {
+                    return;
+                };
+                if leg.answered {
+                    return;
+                }
+                let sdp = match (code, body(&leg.invite)) {
+                    (180, _) => None,
+                    (c, Some(offer)) if c == 183 || c < 300 => leg.media.own_answer(&offer),
+                    _ => None,
+                };
+                if code >= 200 {
+                    leg.answered = code < 300;
+                }
+                let (key, inv, role) = (leg.invite_key, leg.invite.clone(), leg.role);
+                self.pbx_reply(&call_id, key, &inv, code, sdp);
+                if code >= 300 {
+                    self.legs.remove(&call_id);
+                } else if code >= 200 {
+                    if let Some(d) = self.scripts[role.index()].bye_after {
+                        self.timed.push((self.now + d, Timed::Bye { call_id }));
+                    }
+                }
+            }
+            Timed::Bye { call_id } => self.in_dialog(&call_id, Method::Bye, None),
+            Timed::Notify { call_id, code } => {
+                let frag = format!("SIP/2.0 {code} {}", sip::builder::reason_phrase(code));
+                self.in_dialog(&call_id, Method::Notify, Some(frag));
+            }
+        }
+    }
+
+    /// Sends a request from the PBX inside a leg's dialog.
+    fn in_dialog(&mut self, call_id: &str, method: Method, sipfrag: Option<String>) {
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        leg.cseq += 1;
+        let inv = &leg.invite;
+        let from = inv.from_header().unwrap().to_string();
+        let to = inv.to_header().unwrap().to_string();
+        let target = inv
+            .typed::<sip::headers::Contact>()
+            .ok()
+            .flatten()
+            .and_then(|c| c.addr().map(|a| a.uri.to_string()))
+            .unwrap_or_else(|| format!("sip:{VW}"));
+        let mut b = RequestBuilder::new(&method, &target)
+            .header(
+                HeaderName::Via,
+                format_args!(
+                    "SIP/2.0/UDP {PBX};branch={}",
+                    sip_stack::transaction::new_branch()
+                ),
+            )
+            .header(HeaderName::MaxForwards, 70)
+            .header(HeaderName::From, format_args!("{to};tag={}", leg.tag))
+            .header(HeaderName::To, from)
+            .header(HeaderName::CallId, call_id)
+            .header(
+                HeaderName::CSeq,
+                format_args!("{} {}", leg.cseq, method.as_str()),
+            );
+        if let Some(frag) = sipfrag {
+            b = b
+                .header(HeaderName::Event, "refer")
+                .header(
+                    HeaderName::SubscriptionState,
+                    "terminated;reason=noresource",
+                )
+                .body("message/sipfrag;version=2.0", Bytes::from(frag));
+        }
+        let req = b.build().unwrap();
+        let _ = self.pbx.send_request(req, Self::vw_peer(), self.now);
+    }
+
+    /// Runs the world until `done` holds or `limit` of simulated time passes.
+    fn run(&mut self, limit: Duration, mut done: impl FnMut(&Lab) -> bool) -> bool {
+        let end = self.now + limit;
+        loop {
+            self.transmit();
+            if done(self) {
+                return true;
+            }
+            // Deliver what is due.
+            let mut due = Vec::new();
+            self.wire.retain(|(t, m, to_pbx)| {
+                if *t <= self.now {
+                    due.push((m.clone(), *to_pbx));
+                    false
+                } else {
+                    true
+                }
+            });
+            for (m, to_pbx) in due {
+                if self.rng.random::<f64>() < self.loss {
+                    continue;
+                }
+                if to_pbx {
+                    self.pbx.handle_message(m, Self::vw_peer(), self.now);
+                } else {
+                    self.vw.handle_message(m, Self::pbx_peer(), self.now);
+                }
+            }
+            let timed: Vec<Timed> = {
+                let now = self.now;
+                let (ready, later): (Vec<_>, Vec<_>) =
+                    self.timed.drain(..).partition(|(t, _)| *t <= now);
+                self.timed = later;
+                ready.into_iter().map(|(_, t)| t).collect()
+            };
+            for t in timed {
+                self.run_timed(t);
+            }
+            self.vw.handle_timeout(self.now);
+            self.pbx.handle_timeout(self.now);
+            self.mgr.handle_timeout(self.now);
+            while let Some(ev) = self.pbx.poll_event() {
+                self.pbx_event(ev);
+            }
+            while let Some(ev) = self.vw.poll_event() {
+                let now = self.now;
+                match ev {
+                    TuEvent::Response { key, msg } => self.mgr.on_response(Some(key), &msg, now),
+                    TuEvent::Stray { msg, .. } if msg.status().is_some() => {
+                        self.mgr.on_response(None, &msg, now)
+                    }
+                    TuEvent::Request { key, msg, .. } => {
+                        assert!(self.mgr.on_request(key, &msg, now), "unrouted {msg:?}");
+                    }
+                    TuEvent::Ack {
+                        invite_key, msg, ..
+                    } => {
+                        self.mgr.on_ack(invite_key, &msg, now);
+                    }
+                    TuEvent::Timeout { key } => self.mgr.on_failure(key, true, now),
+                    TuEvent::TransportError { key } => self.mgr.on_failure(key, false, now),
+                    TuEvent::Terminated { key } => self.mgr.on_terminated(key),
+                    _ => {}
+                }
+                self.flush();
+            }
+            self.flush();
+            self.transmit();
+            if done(self) {
+                return true;
+            }
+            let next = [
+                self.wire.iter().map(|(t, _, _)| *t).min(),
+                self.timed.iter().map(|(t, _)| *t).min(),
+                self.vw.poll_timeout(),
+                self.pbx.poll_timeout(),
+                self.mgr.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            match next {
+                Some(t) if t <= end => self.now = t.max(self.now),
+                _ => return done(self),
+            }
+        }
+    }
+
+    fn states(&self) -> Vec<CallState> {
+        let mut v: Vec<CallState> = self.views.iter().map(|v| v.state).collect();
+        v.dedup();
+        v
+    }
+
+    fn end(&self) -> Option<(EndReason, HungUpBy)> {
+        self.views
+            .last()
+            .and_then(|v| v.end_reason.zip(v.hung_up_by))
+    }
+
+    fn requests_to_pbx(&self, method: Method, role: LegRole) -> Vec<&Message> {
+        self.at_pbx
+            .iter()
+            .filter(|m| m.method() == Some(&method))
+            .filter(|m| {
+                let to_callback = m
+                    .to_header()
+                    .map(|t| t.uri.to_string().contains(CALLBACK))
+                    .unwrap_or(false);
+                to_callback == (role == LegRole::Callback)
+            })
+            .collect()
+    }
+}
+
+fn connected_then_far_hangs_up(anchor: bool, loss: f64, seed: u64) -> Lab {
+    let mut far = Script::answers();
+    far.bye_after = Some(Duration::from_secs(5));
+    let mut lab = Lab::new([Script::answers(), far], loss, seed);
+    lab.start(anchor);
+    assert!(
+        lab.run(Duration::from_secs(120), |l| l.finished),
+        "call never finished: states {:?}, end {:?}",
+        lab.states(),
+        lab.end()
+    );
+    lab
+}
+
+#[test]
+fn happy_path_joins_the_phones_directly_by_rfc3725_reinvites() {
+    let lab = connected_then_far_hangs_up(false, 0.0, 1);
+    assert_eq!(
+        lab.states(),
+        vec![
+            CallState::ConnectingYourPhone,
+            CallState::YourPhoneRinging,
+            CallState::Connecting,
+            CallState::Ringing,
+            CallState::Connected,
+            CallState::Ended
+        ]
+    );
+    assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::FarEnd)));
+    // Caller IDs: the global Call Via Work number on the callback leg, the user on the far.
+    let cb = &lab.requests_to_pbx(Method::Invite, LegRole::Callback)[0];
+    assert!(cb
+        .from_header()
+        .unwrap()
+        .uri
+        .to_string()
+        .contains(CALLER_ID));
+    let far = &lab.requests_to_pbx(Method::Invite, LegRole::Far)[0];
+    assert!(far
+        .from_header()
+        .unwrap()
+        .uri
+        .to_string()
+        .contains(CALLBACK));
+    assert_eq!(
+        far.from_header().unwrap().display_name.unwrap().text(),
+        "Alice Smith"
+    );
+    // The join: an offerless re-INVITE to the user's phone, its offer relayed to the far
+    // party, the far answer in the ACK to the user's phone.
+    let cb_invites = lab.requests_to_pbx(Method::Invite, LegRole::Callback);
+    assert_eq!(cb_invites.len(), 2);
+    assert!(cb_invites[1].body().is_empty());
+    let far_invites = lab.requests_to_pbx(Method::Invite, LegRole::Far);
+    assert_eq!(far_invites.len(), 2);
+    let relayed = media_target(far_invites[1].body()).unwrap().0;
+    assert_eq!(
+        relayed.port(),
+        40000,
+        "the far party is sent the user's phone"
+    );
+    let acks = lab.requests_to_pbx(Method::Ack, LegRole::Callback);
+    let answer = acks
+        .iter()
+        .find(|a| !a.body().is_empty())
+        .expect("ACK with answer");
+    assert_eq!(media_target(answer.body()).unwrap().0.port(), 40002);
+    // The far party's BYE ended the callback leg too.
+    assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Callback).len(), 1);
+    assert!(lab.media.contains(&MediaAction::Ringback));
+    assert!(lab.media.contains(&MediaAction::Release));
+    assert!(!lab.media.contains(&MediaAction::Bridge));
+    assert!(lab.mgr.is_empty(), "nothing outlives the call");
+}
+
+#[test]
+fn anchored_calls_bridge_without_reinvites() {
+    let lab = connected_then_far_hangs_up(true, 0.0, 2);
+    assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::FarEnd)));
+    assert_eq!(
+        lab.requests_to_pbx(Method::Invite, LegRole::Callback).len(),
+        1
+    );
+    assert_eq!(lab.requests_to_pbx(Method::Invite, LegRole::Far).len(), 1);
+    assert!(lab.media.contains(&MediaAction::Bridge));
+}
+
+#[test]
+fn the_call_completes_over_a_lossy_network() {
+    for seed in 0..20 {
+        let lab = connected_then_far_hangs_up(false, 0.3, 100 + seed);
+        assert_eq!(
+            lab.end(),
+            Some((EndReason::Completed, HungUpBy::FarEnd)),
+            "seed {seed}: states {:?}",
+            lab.states()
+        );
+        assert!(lab.mgr.is_empty(), "seed {seed}");
+    }
+}
+
+fn ends_with(scripts: [Script; 2], expected: (EndReason, HungUpBy)) -> Lab {
+    let mut lab = Lab::new(scripts, 0.0, 7);
+    lab.start(false);
+    assert!(
+        lab.run(Duration::from_secs(200), |l| l.finished),
+        "{:?}",
+        lab.states()
+    );
+    assert_eq!(lab.end(), Some(expected), "states {:?}", lab.states());
+    assert!(lab.mgr.is_empty());
+    lab
+}
+
+#[test]
+fn refusals_on_each_leg_give_their_end_reasons() {
+    let with = |code| Script {
+        answer: Some((code, Duration::from_secs(1))),
+        ..Script::answers()
+    };
+    for (code, reason) in [
+        (486, EndReason::YourPhoneBusy),
+        (603, EndReason::YourPhoneDeclined),
+        (404, EndReason::YourPhoneUnreachable),
+        (503, EndReason::TrunkUnavailable),
+    ] {
+        let lab = ends_with(
+            [with(code), Script::answers()],
+            (reason, HungUpBy::YourPhone),
+        );
+        assert!(lab.requests_to_pbx(Method::Invite, LegRole::Far).is_empty());
+    }
+    for (code, reason) in [
+        (486, EndReason::FarEndBusy),
+        (603, EndReason::FarEndDeclined),
+        (480, EndReason::FarEndUnreachable),
+    ] {
+        let lab = ends_with([Script::answers(), with(code)], (reason, HungUpBy::FarEnd));
+        assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Callback).len(), 1);
+    }
+}
+
+#[test]
+fn ring_timeouts_cancel_each_leg() {
+    let never = Script {
+        answer: None,
+        ..Script::answers()
+    };
+    let lab = ends_with(
+        [never.clone(), Script::answers()],
+        (EndReason::YourPhoneNoAnswer, HungUpBy::System),
+    );
+    assert_eq!(
+        lab.requests_to_pbx(Method::Cancel, LegRole::Callback).len(),
+        1
+    );
+    let lab = ends_with(
+        [Script::answers(), never],
+        (EndReason::FarEndNoAnswer, HungUpBy::System),
+    );
+    assert_eq!(lab.requests_to_pbx(Method::Cancel, LegRole::Far).len(), 1);
+    assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Callback).len(), 1);
+}
+
+#[test]
+fn hanging_up_while_the_far_party_rings_cancels_it() {
+    let slow = Script {
+        answer: Some((200, Duration::from_secs(50))),
+        ..Script::answers()
+    };
+    let mut lab = Lab::new([Script::answers(), slow], 0.0, 3);
+    let id = lab.start(false);
+    assert!(lab.run(Duration::from_secs(10), |l| l.states().last()
+        == Some(&CallState::Ringing)));
+    let now = lab.now;
+    let view = lab.mgr.hang_up(&id, "sip:alice@example.com", now).unwrap();
+    assert_eq!(view.state, CallState::Ended);
+    lab.flush();
+    assert!(lab.run(Duration::from_secs(60), |l| l.finished));
+    assert_eq!(lab.end(), Some((EndReason::Cancelled, HungUpBy::User)));
+    assert_eq!(lab.requests_to_pbx(Method::Cancel, LegRole::Far).len(), 1);
+    assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Callback).len(), 1);
+}
+
+#[test]
+fn a_2xx_crossing_the_cancel_is_acked_and_byed() {
+    // The far party answers 1 ms after ringing: the user's hang-up and the 200 cross.
+    let quick = Script {
+        ring_after: Some(Duration::from_millis(100)),
+        answer: Some((200, Duration::from_millis(104))),
+        ..Script::answers()
+    };
+    let mut lab = Lab::new([Script::answers(), quick], 0.0, 4);
+    let id = lab.start(false);
+    assert!(lab.run(Duration::from_secs(10), |l| l.states().last()
+        == Some(&CallState::Ringing)));
+    let now = lab.now;
+    lab.mgr.hang_up(&id, "sip:alice@example.com", now).unwrap();
+    lab.flush();
+    assert!(lab.run(Duration::from_secs(60), |l| l.finished));
+    assert_eq!(lab.end(), Some((EndReason::Cancelled, HungUpBy::User)));
+    assert_eq!(lab.requests_to_pbx(Method::Cancel, LegRole::Far).len(), 1);
+    assert!(!lab.requests_to_pbx(Method::Ack, LegRole::Far).is_empty());
+    assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Far).len(), 1);
+    assert!(lab.mgr.is_empty());
+}
+
+#[test]
+fn early_media_is_bridged_to_the_users_phone() {
+    let early = Script {
+        early_media: true,
+        ..Script::answers()
+    };
+    let mut far = early;
+    far.bye_after = Some(Duration::from_secs(1));
+    let mut lab = Lab::new([Script::answers(), far], 0.0, 5);
+    lab.start(false);
+    assert!(lab.run(Duration::from_secs(60), |l| l.finished));
+    assert!(lab.media.contains(&MediaAction::Bridge));
+    assert!(!lab.media.contains(&MediaAction::Ringback));
+    assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::FarEnd)));
+}
+
+#[test]
+fn a_refused_join_falls_back_to_anchoring() {
+    let mut far = Script::answers();
+    far.reinvite_code = 488;
+    far.bye_after = Some(Duration::from_secs(3));
+    let mut lab = Lab::new([Script::answers(), far], 0.0, 6);
+    lab.start(false);
+    assert!(lab.run(Duration::from_secs(60), |l| l.finished));
+    assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::FarEnd)));
+    assert!(lab.media.contains(&MediaAction::Bridge));
+    // The user's phone still got an answer in its ACK (from ViaWork's media).
+    let acks = lab.requests_to_pbx(Method::Ack, LegRole::Callback);
+    let answer = acks
+        .iter()
+        .find(|a| !a.body().is_empty())
+        .expect("ACK with answer");
+    assert_eq!(media_target(answer.body()).unwrap().0.port(), 20000);
+}
+
+/// A connected, directly joined call, ready for controls.
+fn connected(scripts: [Script; 2], anchor: bool) -> Lab {
+    let mut lab = Lab::new(scripts, 0.0, 9);
+    lab.start(anchor);
+    let want = if anchor { "relayed" } else { "direct" };
+    assert!(lab
+        .run(Duration::from_secs(30), |l| l.views.last().is_some_and(
+            |v| v.state == CallState::Connected && v.media == want
+        )));
+    lab
+}
+
+fn control(lab: &mut Lab, c: super::call::Control) -> Result<CallView, super::call::ControlError> {
+    let now = lab.now;
+    let r = lab
+        .mgr
+        .control("c1", "sip:alice@example.com", c, now)
+        .unwrap();
+    lab.flush();
+    r
+}
+
+fn last_state(lab: &Lab) -> CallState {
+    lab.views.last().unwrap().state
+}
+
+#[test]
+fn hold_and_resume_a_direct_call_by_reinvites() {
+    use super::call::Control;
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    let before = lab.at_pbx.len();
+    control(&mut lab, Control::Hold).unwrap();
+    assert!(lab.run(Duration::from_secs(10), |l| last_state(l)
+        == CallState::OnHold));
+    let holds: Vec<&Message> = lab.at_pbx[before..]
+        .iter()
+        .filter(|m| m.method() == Some(&Method::Invite))
+        .collect();
+    assert_eq!(holds.len(), 2, "both phones are re-INVITEd");
+    for m in &holds {
+        let text = std::str::from_utf8(m.body()).unwrap();
+        assert!(text.contains("a=inactive"), "{text}");
+    }
+    // Holding twice changes nothing; a control while a change runs is refused.
+    assert!(control(&mut lab, Control::Hold).is_ok());
+    control(&mut lab, Control::Resume).unwrap();
+    assert_eq!(
+        control(&mut lab, Control::Hold),
+        Err(super::call::ControlError::Busy)
+    );
+    assert!(lab.run(Duration::from_secs(10), |l| {
+        let v = l.views.last().unwrap();
+        v.state == CallState::Connected && v.media == "direct"
+    }));
+    let far_invites = lab.requests_to_pbx(Method::Invite, LegRole::Far);
+    let last = far_invites.last().unwrap();
+    assert_eq!(media_target(last.body()).unwrap().0.port(), 40000);
+    assert!(!std::str::from_utf8(last.body())
+        .unwrap()
+        .contains("a=inactive"));
+}
+
+#[test]
+fn mute_makes_the_users_phone_stop_sending() {
+    use super::call::Control;
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    let v = control(&mut lab, Control::Mute).unwrap();
+    assert!(v.muted);
+    // Done when the phone's 200 to the mute re-INVITE is acknowledged.
+    assert!(lab.run(Duration::from_secs(10), |l| {
+        l.requests_to_pbx(Method::Ack, LegRole::Callback).len() == 3
+    }));
+    let invites = lab.requests_to_pbx(Method::Invite, LegRole::Callback);
+    let mute = std::str::from_utf8(invites[2].body()).unwrap();
+    assert!(mute.contains("a=sendonly"), "{mute}");
+    assert_eq!(media_target(invites[2].body()).unwrap().0.port(), 40002);
+    let v = control(&mut lab, Control::Unmute).unwrap();
+    assert!(!v.muted);
+}
+
+#[test]
+fn dtmf_goes_as_info_on_direct_calls_and_to_the_engine_when_anchored() {
+    use super::call::Control;
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    control(&mut lab, Control::Dtmf("12#".into())).unwrap();
+    assert!(lab.run(Duration::from_secs(5), |l| {
+        l.requests_to_pbx(Method::Info, LegRole::Far).len() == 3
+    }));
+    let infos = lab.requests_to_pbx(Method::Info, LegRole::Far);
+    let bodies: Vec<&str> = infos
+        .iter()
+        .map(|m| std::str::from_utf8(m.body()).unwrap())
+        .collect();
+    assert!(bodies[0].starts_with("Signal=1"));
+    assert!(bodies[2].starts_with("Signal=#"));
+    let mut lab = connected([Script::answers(), Script::answers()], true);
+    control(&mut lab, Control::Dtmf("5".into())).unwrap();
+    assert!(lab.media.contains(&MediaAction::Dtmf("5".into())));
+    control(&mut lab, Control::Hold).unwrap();
+    assert!(lab.media.contains(&MediaAction::Hold(true)));
+    assert_eq!(last_state(&lab), CallState::OnHold);
+}
+
+#[test]
+fn blind_transfer_by_refer_ends_the_users_call_as_transferred() {
+    use super::call::Control;
+    let far = Script {
+        refer: Some(200),
+        ..Script::answers()
+    };
+    let mut lab = connected([Script::answers(), far], false);
+    control(
+        &mut lab,
+        Control::Transfer("sip:+14255550177@127.0.0.1:5070".into()),
+    )
+    .unwrap();
+    assert!(lab.run(Duration::from_secs(30), |l| l.finished));
+    assert_eq!(lab.end(), Some((EndReason::Transferred, HungUpBy::User)));
+    let refer = &lab.requests_to_pbx(Method::Refer, LegRole::Far)[0];
+    assert!(refer
+        .get(HeaderName::ReferTo)
+        .unwrap()
+        .contains("+14255550177"));
+    // A far side without REFER: refused up front.
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    assert_eq!(
+        control(&mut lab, Control::Transfer("sip:x@y".into())),
+        Err(super::call::ControlError::Unsupported)
+    );
+    // A failed transfer keeps the call.
+    let far = Script {
+        refer: Some(486),
+        ..Script::answers()
+    };
+    let mut lab = connected([Script::answers(), far], false);
+    control(
+        &mut lab,
+        Control::Transfer("sip:+14255550177@127.0.0.1:5070".into()),
+    )
+    .unwrap();
+    assert!(lab.run(Duration::from_secs(30), |l| l
+        .views
+        .last()
+        .is_some_and(|v| v.transfer_failed == Some(486))));
+    assert_eq!(last_state(&lab), CallState::Connected);
+}

@@ -1,0 +1,530 @@
+//! Click to call against SIPp playing the PBX: the API places a Call Via Work call, the
+//! callback and far legs reach the PBX with the right caller IDs, the legs are joined
+//! and hung up.
+
+mod common;
+
+use common::http::{request, sign_in};
+use common::pbx::SippPbx;
+use serde_json::{json, Value};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ALICE: &str = "sip:alice@example.com";
+const PASSWORD: &str = "S3cret-pass";
+
+/// A store with Alice (Enterprise Voice, line +1 425 555 0101), Call Via Work enabled
+/// globally and the global caller ID +1 555 123 4567.
+fn provisioned_store(dir: &std::path::Path) -> String {
+    let db = format!("sqlite://{}", dir.join("v.db").display());
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_viawork"))
+            .args(args)
+            .args(["--database", &db])
+            .output()
+            .expect("run the CLI");
+        assert!(
+            out.status.success(),
+            "viawork {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    cli(&[
+        "user",
+        "new",
+        "--sip-uri",
+        ALICE,
+        "--name",
+        "Alice Smith",
+        "--password",
+        PASSWORD,
+        "--line-uri",
+        "tel:+14255550101",
+        "--enterprise-voice",
+    ]);
+    cli(&["policy", "set", "--identity", "Global", "--enabled", "true"]);
+    cli(&[
+        "routing",
+        "set",
+        "--call-via-work-caller-id",
+        "+15551234567",
+    ]);
+    db
+}
+
+fn server_for(db: &str, pbx: &SippPbx, extra: &[(&str, &str)]) -> common::Server {
+    let pbx_addr = pbx.addr.to_string();
+    let mut env = vec![
+        ("VIAWORK_DATABASE", db),
+        ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
+        ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
+    ];
+    env.extend_from_slice(extra);
+    common::Server::start_with(&env)
+}
+
+/// Polls the call until `done` holds (bounded).
+fn wait_call(
+    http: std::net::SocketAddr,
+    token: &str,
+    id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = request(
+            http,
+            "GET",
+            &format!("/api/v1/calls/{id}"),
+            Some(token),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        if done(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "call never became {what}: {v}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn header<'a>(block: &'a str, name: &str) -> &'a str {
+    block
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+        .unwrap_or("")
+}
+
+fn click_to_call_connects_and_hangs_up(anchor: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned_store(dir.path());
+    let mut pbx = SippPbx::start("pbx_uas.xml", 2);
+    let server = server_for(&db, &pbx, &[("VIAWORK_MEDIA_ANCHOR", anchor)]);
+    let token = sign_in(server.http, ALICE, PASSWORD);
+
+    let r = request(
+        server.http,
+        "POST",
+        "/api/v1/calls",
+        Some(&token),
+        Some(&json!({"to": "+1 (425) 555-0199"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let call = r.json();
+    let id = call["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/api/v1/calls/{id}").as_str())
+    );
+    assert_eq!(call["callback_number"], "+14255550101");
+    assert_eq!(call["to"], "+1 (425) 555-0199");
+    assert_eq!(call["state"], "connecting_your_phone");
+
+    let want = if anchor == "always" {
+        "relayed"
+    } else {
+        "direct"
+    };
+    let v = wait_call(server.http, &token, &id, "connected", |v| {
+        v["state"] == "connected" && v["media"] == want
+    });
+    assert_eq!(v["to_number"], "+14255550199");
+
+    let list = request(server.http, "GET", "/api/v1/calls", Some(&token), None).json();
+    assert_eq!(list["calls"][0]["id"], id.as_str());
+
+    let r = request(
+        server.http,
+        "DELETE",
+        &format!("/api/v1/calls/{id}"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["state"], "ended");
+    assert_eq!(r.json()["end_reason"], "completed");
+    assert_eq!(r.json()["hung_up_by"], "user");
+    pbx.wait_success();
+
+    // Caller IDs: the callback leg shows the global Call Via Work number, the far leg the
+    // user's own number and name.
+    let invites = pbx.received("INVITE");
+    let callback = invites
+        .iter()
+        .find(|b| b.starts_with("INVITE sip:+14255550101@"))
+        .expect("callback INVITE");
+    assert!(
+        header(callback, "From").contains("sip:+15551234567@"),
+        "{callback}"
+    );
+    assert!(
+        header(callback, "From").contains("\"Call Via Work\""),
+        "{callback}"
+    );
+    let far = invites
+        .iter()
+        .find(|b| b.starts_with("INVITE sip:+14255550199@"))
+        .expect("far INVITE");
+    assert!(
+        header(far, "From").contains("\"Alice Smith\" <sip:+14255550101@"),
+        "{far}"
+    );
+    assert!(
+        header(far, "P-Asserted-Identity").contains("sip:+14255550101@"),
+        "{far}"
+    );
+    // Direct media: each leg got one re-INVITE; anchored: none.
+    let expected = if anchor == "always" { 2 } else { 4 };
+    assert_eq!(invites.len(), expected, "{invites:#?}");
+
+    // The call log has it, written off the signalling path (so wait for it).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let entry = loop {
+        let log = request(server.http, "GET", "/api/v1/call-log", Some(&token), None).json();
+        let found = log["calls"]
+            .as_array()
+            .and_then(|c| {
+                c.iter()
+                    .find(|e| e["id"] == id.as_str() && e["state"] == "ended")
+            })
+            .cloned();
+        if let Some(e) = found {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "not in the call log: {log}");
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    assert_eq!(entry["end_reason"], "completed");
+    assert_eq!(entry["hung_up_by"], "user");
+    assert_eq!(entry["callback_number"], "+14255550101");
+    assert!(entry["sip_call_ids"]["callback"].is_string(), "{entry}");
+    assert!(entry["sip_call_ids"]["far"].is_string(), "{entry}");
+    assert!(entry["connected_at"].is_string(), "{entry}");
+    assert!(entry["media_stats"]["callback"].is_object(), "{entry}");
+}
+
+#[test]
+fn click_to_call_joins_the_phones_directly() {
+    click_to_call_connects_and_hangs_up("never");
+}
+
+#[test]
+fn click_to_call_anchored_through_the_relay() {
+    click_to_call_connects_and_hangs_up("always");
+}
+
+#[test]
+fn refusals_name_their_ucwa_subcodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned_store(dir.path());
+    let pbx = SippPbx::start("pbx_uas.xml", 1);
+    let server = server_for(&db, &pbx, &[]);
+    let token = sign_in(server.http, ALICE, PASSWORD);
+    let post = |body: Value| {
+        request(
+            server.http,
+            "POST",
+            "/api/v1/calls",
+            Some(&token),
+            Some(&body),
+        )
+    };
+    let code =
+        |r: &common::http::Reply| r.json()["error"]["code"].as_str().unwrap_or("").to_owned();
+
+    let r = post(json!({"to": "not a number"}));
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "NormalizationFailed"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.json()["error"]["field"], "to");
+    let r = post(json!({"to": "+14255550199", "callback_number": "911"}));
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "PhoneNumberConflict"),
+        "{}",
+        r.body
+    );
+    let r = post(json!({"to": "+14255550199", "callback_number": "+442079460958"}));
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "PhoneNumberConflict"),
+        "{}",
+        r.body
+    );
+    let r = post(json!({"to": "+14255550199", "extra": 1}));
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = post(json!({"callback_number": "+14255550100"}));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "to");
+    let r = request(server.http, "GET", "/api/v1/calls/0123", Some(&token), None);
+    assert_eq!(r.status, 404);
+    let r = request(
+        server.http,
+        "POST",
+        "/api/v1/calls",
+        None,
+        Some(&json!({"to": "1"})),
+    );
+    assert_eq!(r.status, 401);
+}
+
+/// A signed-in Alice with a server and a SIPp PBX started with `keys` and `env`.
+struct Ctx {
+    server: common::Server,
+    pbx: SippPbx,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Ctx {
+    fn new(legs: u32, keys: &[(&str, &str)], env: &[(&str, &str)]) -> Ctx {
+        let dir = tempfile::tempdir().unwrap();
+        let db = provisioned_store(dir.path());
+        let pbx = SippPbx::start_keys("pbx_uas.xml", legs, keys);
+        let server = server_for(&db, &pbx, env);
+        let token = sign_in(server.http, ALICE, PASSWORD);
+        Ctx {
+            server,
+            pbx,
+            token,
+            _dir: dir,
+        }
+    }
+
+    fn call(&self) -> String {
+        let r = request(
+            self.server.http,
+            "POST",
+            "/api/v1/calls",
+            Some(&self.token),
+            Some(&json!({"to": "+14255550199"})),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Polls the call until `done` holds; on timeout, fails with what the PBX saw.
+    fn wait(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = request(
+                self.server.http,
+                "GET",
+                &format!("/api/v1/calls/{id}"),
+                Some(&self.token),
+                None,
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            let v = r.json();
+            if done(&v) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "call never became {what}: {v}\n--- the PBX saw ---\n{}",
+                self.pbx.messages()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn post(&self, id: &str, action: &str, body: Option<Value>) -> common::http::Reply {
+        request(
+            self.server.http,
+            "POST",
+            &format!("/api/v1/calls/{id}/{action}"),
+            Some(&self.token),
+            body.as_ref(),
+        )
+    }
+
+    fn hang_up(&self, id: &str) -> Value {
+        let r = request(
+            self.server.http,
+            "DELETE",
+            &format!("/api/v1/calls/{id}"),
+            Some(&self.token),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+}
+
+fn ended_as(v: &Value, reason: &str, by: &str) {
+    assert_eq!(v["state"], "ended", "{v}");
+    assert_eq!(v["end_reason"], reason, "{v}");
+    assert_eq!(v["hung_up_by"], by, "{v}");
+}
+
+#[test]
+fn refusals_by_the_users_phone_end_the_call() {
+    for (code, reason) in [
+        ("486", "your_phone_busy"),
+        ("603", "your_phone_declined"),
+        ("503", "trunk_unavailable"),
+    ] {
+        let mut ctx = Ctx::new(1, &[("cb_code", code)], &[]);
+        let id = ctx.call();
+        let v = ctx.wait(&id, "ended", |v| v["state"] == "ended");
+        ended_as(&v, reason, "your_phone");
+        ctx.pbx.wait_success();
+        assert_eq!(
+            ctx.pbx.received("INVITE").len(),
+            1,
+            "no far leg after {code}"
+        );
+    }
+}
+
+#[test]
+fn refusals_by_the_far_party_hang_up_the_users_phone() {
+    for (code, reason) in [("486", "far_end_busy"), ("603", "far_end_declined")] {
+        let mut ctx = Ctx::new(2, &[("far_code", code)], &[]);
+        let id = ctx.call();
+        let v = ctx.wait(&id, "ended", |v| v["state"] == "ended");
+        ended_as(&v, reason, "far_end");
+        ctx.pbx.wait_success();
+        assert_eq!(
+            ctx.pbx.received("BYE").len(),
+            1,
+            "the user's phone is hung up"
+        );
+    }
+}
+
+#[test]
+fn hanging_up_while_either_phone_rings_cancels_it() {
+    let mut ctx = Ctx::new(1, &[("cb_code", "0")], &[]);
+    let id = ctx.call();
+    ctx.wait(&id, "your_phone_ringing", |v| {
+        v["state"] == "your_phone_ringing"
+    });
+    ended_as(&ctx.hang_up(&id), "cancelled", "user");
+    ctx.pbx.wait_success();
+    assert_eq!(ctx.pbx.received("CANCEL").len(), 1);
+
+    let mut ctx = Ctx::new(2, &[("far_code", "0")], &[]);
+    let id = ctx.call();
+    ctx.wait(&id, "ringing", |v| v["state"] == "ringing");
+    ended_as(&ctx.hang_up(&id), "cancelled", "user");
+    ctx.pbx.wait_success();
+    assert_eq!(ctx.pbx.received("CANCEL").len(), 1);
+    assert_eq!(ctx.pbx.received("BYE").len(), 1);
+}
+
+#[test]
+fn the_far_party_hanging_up_ends_the_call() {
+    let mut ctx = Ctx::new(2, &[("far_bye", "1")], &[]);
+    let id = ctx.call();
+    let v = ctx.wait(&id, "ended", |v| v["state"] == "ended");
+    ended_as(&v, "completed", "far_end");
+    ctx.pbx.wait_success();
+}
+
+#[test]
+fn digest_challenges_from_the_pbx_are_answered() {
+    let mut ctx = Ctx::new(
+        2,
+        &[("challenge", "1")],
+        &[
+            ("VIAWORK_PBX_USERNAME", "vw"),
+            ("VIAWORK_PBX_PASSWORD", "s3cret"),
+        ],
+    );
+    let id = ctx.call();
+    ctx.wait(&id, "connected", |v| {
+        v["state"] == "connected" && v["media"] == "direct"
+    });
+    ended_as(&ctx.hang_up(&id), "completed", "user");
+    ctx.pbx.wait_success();
+    let invites = ctx.pbx.received("INVITE");
+    let authorized = invites
+        .iter()
+        .filter(|b| header(b, "Authorization").contains("username=\"vw\""))
+        .count();
+    assert!(
+        authorized >= 2,
+        "both legs retried with credentials: {invites:#?}"
+    );
+}
+
+#[test]
+fn hold_resume_mute_and_dtmf_on_a_direct_call() {
+    let mut ctx = Ctx::new(2, &[], &[]);
+    let id = ctx.call();
+    ctx.wait(&id, "connected", |v| {
+        v["state"] == "connected" && v["media"] == "direct"
+    });
+    let r = ctx.post(&id, "hold", None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    ctx.wait(&id, "on_hold", |v| v["state"] == "on_hold");
+    let r = ctx.post(&id, "resume", None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    ctx.wait(&id, "resumed", |v| {
+        v["state"] == "connected" && v["media"] == "direct"
+    });
+    let r = ctx.post(&id, "dtmf", Some(json!({"digits": "42#"})));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = ctx.post(&id, "dtmf", Some(json!({"digits": "9x"})));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["field"], "digits");
+    let r = ctx.post(&id, "mute", None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.json()["muted"], true);
+    ended_as(&ctx.hang_up(&id), "completed", "user");
+    ctx.pbx.wait_success();
+    let text = ctx.pbx.messages();
+    assert!(
+        text.matches("a=inactive").count() >= 2,
+        "hold re-INVITEs both phones"
+    );
+    assert!(
+        text.contains("a=sendonly"),
+        "mute re-INVITEs the user's phone"
+    );
+    let infos = ctx.pbx.received("INFO");
+    assert_eq!(infos.len(), 3, "{infos:#?}");
+    assert!(text.contains("Signal=4") && text.contains("Signal=#"));
+}
+
+#[test]
+fn blind_transfer_by_refer() {
+    let mut ctx = Ctx::new(2, &[], &[]);
+    let id = ctx.call();
+    ctx.wait(&id, "connected", |v| {
+        v["state"] == "connected" && v["media"] == "direct"
+    });
+    let r = ctx.post(&id, "transfer", Some(json!({"to": "+14255550177"})));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let v = ctx.wait(&id, "ended", |v| v["state"] == "ended");
+    ended_as(&v, "transferred", "user");
+    ctx.pbx.wait_success();
+    let refer = &ctx.pbx.received("REFER")[0];
+    assert!(
+        header(refer, "Refer-To").contains("sip:+14255550177@"),
+        "{refer}"
+    );
+
+    let mut ctx = Ctx::new(2, &[("refer_code", "603")], &[]);
+    let id = ctx.call();
+    ctx.wait(&id, "connected", |v| {
+        v["state"] == "connected" && v["media"] == "direct"
+    });
+    assert_eq!(
+        ctx.post(&id, "transfer", Some(json!({"to": "+14255550177"})))
+            .status,
+        202
+    );
+    ctx.wait(&id, "transfer failed", |v| v["transfer_failed"] == 603);
+    ended_as(&ctx.hang_up(&id), "completed", "user");
+    ctx.pbx.wait_success();
+}
