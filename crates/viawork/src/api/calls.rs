@@ -352,6 +352,7 @@ pub async fn place_call(
     user: &UserRow,
     req: CallRequest,
 ) -> Result<CallView, ApiError> {
+    let requested_at = Instant::now();
     let api = calls(state)?;
     let store = state.store.as_ref();
     if !user.enterprise_voice {
@@ -465,6 +466,7 @@ pub async fn place_call(
         to_number: to.to_string(),
         callback_number: callback.number().to_string(),
         setup,
+        requested_at: Some(requested_at),
     };
     match api
         .handle

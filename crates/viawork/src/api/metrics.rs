@@ -8,6 +8,11 @@
 //! | `viawork_http_requests_total` | `method`, `route`, `status` | HTTP requests answered |
 //! | `viawork_sip_messages_total` | `direction` (`in`/`out`) | SIP messages received and sent |
 //! | `viawork_store_errors_total` | | store failures (unreachable, failed queries) |
+//! | `viawork_calls_started_total` | | Call Via Work calls started |
+//! | `viawork_calls_ended_total` | `reason` | calls ended, by end reason |
+//! | `viawork_calls_live` (gauge) | | calls in progress (ended ones until their legs are done) |
+//! | `viawork_call_added_seconds` (summary) | `phase` | time ViaWork adds: `api_to_callback_invite` (API request → callback INVITE sent), `callback_answer_to_far_invite` (callback 200 → far INVITE sent) |
+//! | `viawork_call_log_write_errors_total` | | failed call-log batch writes |
 //!
 //! `route` is the matched route pattern (`/api/v1/me`), or `unmatched`, so that paths
 //! chosen by clients cannot grow the label set.
@@ -54,6 +59,14 @@ fn describe() {
         "SIP messages received (in) and sent (out)"
     );
     ::metrics::describe_counter!("viawork_store_errors_total", "store failures");
+    ::metrics::describe_counter!("viawork_calls_started_total", "Call Via Work calls started");
+    ::metrics::describe_counter!("viawork_calls_ended_total", "calls ended, by end reason");
+    ::metrics::describe_gauge!("viawork_calls_live", "calls in progress");
+    ::metrics::describe_histogram!(
+        "viawork_call_added_seconds",
+        ::metrics::Unit::Seconds,
+        "time ViaWork adds before sending a leg's INVITE"
+    );
 }
 
 /// The routes of this file.

@@ -107,6 +107,9 @@ enum Purpose {
     Hold,
     /// Mute the user's phone (`sendonly` toward it) in a direct call.
     Mute,
+    /// A transfer target's offer, to the party that stays: its answer completes the
+    /// transfer.
+    Replace,
 }
 
 /// An in-call control from the API.
@@ -138,6 +141,17 @@ pub enum ControlError {
     /// The far side does not support it.
     #[error("the far side does not support this")]
     Unsupported,
+}
+
+/// A leg being set up to replace one of the call's legs.
+#[derive(Debug)]
+struct Replacing {
+    /// The leg it replaces.
+    role: LegRole,
+    leg: Leg,
+    session: LegSession,
+    /// The new party's offer, waiting for the other leg's answer.
+    offer: Option<Bytes>,
 }
 
 /// When each phase happened, for the call log.
@@ -180,6 +194,16 @@ pub struct Call {
     ring_deadline: Option<Instant>,
     linger_until: Option<Instant>,
     call_ids: [Option<String>; 2],
+    /// A transfer done on the PBX side (REFER on a leg): the new leg that will take that
+    /// leg's place once it answers and is joined.
+    replacing: Option<Replacing>,
+    /// Legs that were replaced and are being hung up.
+    retired: Vec<Leg>,
+    /// The user's desk phone transferred the call away: it is over for the user
+    /// (`transferred`) while ViaWork keeps the remaining parties connected.
+    detached: bool,
+    /// Templates for new legs (a transfer target).
+    far_template: LegSetup,
     times: CallTimes,
     out: Vec<SipOut>,
     media: Vec<MediaAction>,
@@ -193,10 +217,15 @@ impl Call {
         let mut sessions = setup.sessions;
         let offer = sessions[0].own_offer();
         let callback = Leg::start(LegRole::Callback, setup.callback, Some(offer))?;
+        let far_template = setup.far.clone();
         let mut call = Call {
             state: CallState::ConnectingYourPhone,
             end: None,
             call_ids: [Some(callback.call_id()), None],
+            replacing: None,
+            retired: Vec::new(),
+            detached: false,
+            far_template,
             legs: [Some(callback), None],
             far_setup: Some(setup.far),
             sessions,
@@ -239,6 +268,27 @@ impl Call {
         &self.call_ids
     }
 
+    /// Every SIP Call-ID this call uses now (its legs, a replacement being set up, legs
+    /// being hung up), with the role each stands for.
+    pub fn all_call_ids(&self) -> Vec<(LegRole, String)> {
+        let mut v: Vec<(LegRole, String)> = self
+            .legs
+            .iter()
+            .flatten()
+            .chain(self.retired.iter())
+            .map(|l| (l.role(), l.call_id()))
+            .collect();
+        if let Some(r) = &self.replacing {
+            v.push((r.role, r.leg.call_id()));
+        }
+        v
+    }
+
+    /// True when the user's part is over but ViaWork still connects the other parties.
+    pub fn is_detached(&self) -> bool {
+        self.detached
+    }
+
     /// Phase timestamps.
     pub fn times(&self) -> &CallTimes {
         &self.times
@@ -279,17 +329,30 @@ impl Call {
         self.legs[role.index()].as_mut()
     }
 
+    /// The leg a message belongs to, by its Call-ID: one of the call's legs, a
+    /// replacement being set up, or a retired leg being hung up.
+    fn leg_for(&mut self, msg: &Message) -> Option<&mut Leg> {
+        let cid = msg.call_id().ok()?;
+        if let Some(r) = self.replacing.as_mut().filter(|r| r.leg.call_id() == cid) {
+            return Some(&mut r.leg);
+        }
+        if let Some(i) = self.retired.iter().position(|l| l.call_id() == cid) {
+            return self.retired.get_mut(i);
+        }
+        self.legs.iter_mut().flatten().find(|l| l.call_id() == cid)
+    }
+
     /// A response on one of the legs.
-    pub fn on_response(&mut self, role: LegRole, msg: &Message, now: Instant) {
-        if let Some(l) = self.leg(role) {
+    pub fn on_response(&mut self, _role: LegRole, msg: &Message, now: Instant) {
+        if let Some(l) = self.leg_for(msg) {
             l.on_response(msg, now);
         }
         self.process(now);
     }
 
     /// A request inside one of the legs' dialogs.
-    pub fn on_request(&mut self, role: LegRole, key: TransactionKey, msg: &Message, now: Instant) {
-        if let Some(l) = self.leg(role) {
+    pub fn on_request(&mut self, _role: LegRole, key: TransactionKey, msg: &Message, now: Instant) {
+        if let Some(l) = self.leg_for(msg) {
             l.on_request(key, msg, now);
         }
         self.process(now);
@@ -303,7 +366,8 @@ impl Call {
         msg: &Message,
         now: Instant,
     ) {
-        if let Some(l) = self.leg(role) {
+        let _ = role;
+        if let Some(l) = self.leg_for(msg) {
             l.on_ack(invite_key, msg);
         }
         self.process(now);
@@ -311,7 +375,31 @@ impl Call {
 
     /// A client transaction of a leg timed out or hit a transport error.
     pub fn on_failure(&mut self, role: LegRole, method: &Method, timeout: bool, now: Instant) {
-        if let Some(l) = self.leg(role) {
+        self.on_failure_of(role, None, method, timeout, now);
+    }
+
+    /// A client transaction of the leg with SIP Call-ID `call_id` failed.
+    pub fn on_failure_of(
+        &mut self,
+        role: LegRole,
+        call_id: Option<&str>,
+        method: &Method,
+        timeout: bool,
+        now: Instant,
+    ) {
+        let leg = match call_id {
+            Some(cid) => {
+                if let Some(r) = self.replacing.as_mut().filter(|r| r.leg.call_id() == cid) {
+                    Some(&mut r.leg)
+                } else if let Some(i) = self.retired.iter().position(|l| l.call_id() == cid) {
+                    self.retired.get_mut(i)
+                } else {
+                    self.legs.iter_mut().flatten().find(|l| l.call_id() == cid)
+                }
+            }
+            None => self.leg(role),
+        };
+        if let Some(l) = leg {
             l.on_transaction_failure(method, timeout, now);
         }
         self.process(now);
@@ -319,6 +407,11 @@ impl Call {
 
     /// Hang up at whatever phase the call is in.
     pub fn hang_up(&mut self, by: HungUpBy, now: Instant) {
+        if self.detached {
+            // The user's part ended with the transfer: closing the call in the client
+            // must not drop the parties it was transferred to (Skype's limitation).
+            return;
+        }
         let reason = if self.times.connected.is_some() {
             EndReason::Completed
         } else {
@@ -370,6 +463,20 @@ impl Call {
         }
     }
 
+    /// Hangs up every leg of a detached call (a remaining party hung up).
+    fn tear_down(&mut self, now: Instant) {
+        self.linger_until = Some(now + LINGER);
+        for l in self.legs.iter_mut().flatten() {
+            l.hang_up(now);
+        }
+        if let Some(r) = self.replacing.take() {
+            let mut leg = r.leg;
+            leg.hang_up(now);
+            self.retired.push(leg);
+        }
+        self.media.push(MediaAction::Release);
+    }
+
     fn finish(&mut self, reason: EndReason, by: HungUpBy, now: Instant) {
         if self.end.is_some() {
             return;
@@ -401,12 +508,27 @@ impl Call {
                     self.on_leg_event(role, ev, now);
                 }
             }
+            let events: Vec<LegEvent> = match self.replacing.as_mut() {
+                Some(r) => r.leg.drain_events().collect(),
+                None => Vec::new(),
+            };
+            for ev in events {
+                any = true;
+                self.on_replacement_event(ev, now);
+            }
+            for l in &mut self.retired {
+                // Retired legs only finish hanging up.
+                l.drain_events().for_each(drop);
+            }
             if !any {
                 break;
             }
         }
         self.collect();
-        if self.end.is_some() && !self.finished && self.legs.iter().flatten().all(Leg::is_ended) {
+        let all_ended = self.legs.iter().flatten().all(Leg::is_ended)
+            && self.retired.iter().all(Leg::is_ended)
+            && self.replacing.is_none();
+        if self.end.is_some() && !self.finished && all_ended {
             self.finished = true;
             self.linger_until = None;
             self.notices.push(CallNotice::Finished);
@@ -414,8 +536,16 @@ impl Call {
     }
 
     fn collect(&mut self) {
-        for l in self.legs.iter_mut().flatten() {
+        for l in self
+            .legs
+            .iter_mut()
+            .flatten()
+            .chain(self.retired.iter_mut())
+        {
             self.out.extend(l.drain_outbox());
+        }
+        if let Some(r) = self.replacing.as_mut() {
+            self.out.extend(r.leg.drain_outbox());
         }
     }
 
@@ -471,6 +601,7 @@ impl Call {
                 self.join_media();
             }
             (role, LegEvent::Failed(f)) => self.leg_failed(role, f, now),
+            (_, LegEvent::RemoteBye) if self.detached => self.tear_down(now),
             (role, LegEvent::RemoteBye) => {
                 let by = match role {
                     LegRole::Callback => HungUpBy::YourPhone,
@@ -501,6 +632,7 @@ impl Call {
                 }
             }
             (_, LegEvent::TransferProgress(_)) => {}
+            (role, LegEvent::RemoteRefer { target }) => self.remote_refer(role, target, now),
         }
     }
 
@@ -651,6 +783,7 @@ impl Call {
                     }
                 }
             }
+            (Some(Purpose::Replace), _) => self.replacement_answered(sdp, now),
             (Some(Purpose::Hold), _)
                 if self.pending.iter().all(|p| p != &Some(Purpose::Hold))
                     && self.target == Some(CallState::OnHold) =>
@@ -698,6 +831,7 @@ impl Call {
                 }
             }
             (Some(Purpose::Mute), _) => tracing::warn!(code, "the user's phone refused mute"),
+            (Some(Purpose::Replace), _) => self.abandon_replacement(code, now),
             _ => {}
         }
     }
@@ -860,6 +994,164 @@ impl Call {
                 } else {
                     Err(ControlError::Busy)
                 }
+            }
+        }
+    }
+}
+
+impl Call {
+    /// A REFER from the PBX on leg `role`: a transfer done on the PBX side. ViaWork calls
+    /// the target and, once it answers, joins it with the other party in place of `role`'s
+    /// party (RFC 3515; RFC 5589 §6 seen from the transferee's B2BUA).
+    fn remote_refer(&mut self, role: LegRole, target: String, now: Instant) {
+        let ready = matches!(self.state, CallState::Connected | CallState::OnHold)
+            && matches!(self.join, Join::Direct | Join::Anchored)
+            && self.replacing.is_none()
+            && self.pending.iter().all(Option::is_none);
+        if !ready {
+            if let Some(l) = self.leg(role) {
+                l.reject_refer(491, now);
+            }
+            return;
+        }
+        let mut setup = self.far_template.clone();
+        setup.target = target;
+        match Leg::start(role, setup, None) {
+            Ok(leg) => {
+                let local = self.sessions[role.index()].local.clone();
+                self.replacing = Some(Replacing {
+                    role,
+                    leg,
+                    session: LegSession::new(local),
+                    offer: None,
+                });
+                if let Some(l) = self.leg(role) {
+                    l.accept_refer(now);
+                }
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "cannot call the transfer target");
+                if let Some(l) = self.leg(role) {
+                    l.reject_refer(400, now);
+                }
+            }
+        }
+    }
+
+    fn on_replacement_event(&mut self, ev: LegEvent, now: Instant) {
+        let Some(role) = self.replacing.as_ref().map(|r| r.role) else {
+            return;
+        };
+        match ev {
+            LegEvent::Progress { code, .. } => {
+                if let Some(l) = self.leg(role) {
+                    l.notify_refer(code);
+                }
+            }
+            LegEvent::Answered { sdp: Some(offer) } => {
+                // The target answered our offerless INVITE with an offer.
+                let other = role.other();
+                if self.join == Join::Direct {
+                    let relayed = self.sessions[other.index()].relay(&offer);
+                    if let Some(r) = self.replacing.as_mut() {
+                        r.offer = Some(offer);
+                    }
+                    let sent = match relayed {
+                        Some(o) => self.send_reinvite(other, Some(o), Purpose::Replace),
+                        None => false,
+                    };
+                    if !sent {
+                        self.abandon_replacement(488, now);
+                    }
+                } else {
+                    // Anchored: the engine answers the target and keeps relaying.
+                    let answer = self
+                        .replacing
+                        .as_mut()
+                        .and_then(|r| r.session.own_answer(&offer));
+                    match answer {
+                        Some(a) => {
+                            if let Some(r) = self.replacing.as_mut() {
+                                r.leg.answer_initial(a);
+                            }
+                            self.media.push(MediaAction::SetRemote(role, offer.clone()));
+                            self.remote_sdp[role.index()] = Some(offer);
+                            self.complete_replacement(now);
+                        }
+                        None => self.abandon_replacement(488, now),
+                    }
+                }
+            }
+            LegEvent::Answered { sdp: None } => self.abandon_replacement(488, now),
+            LegEvent::Failed(f) => {
+                let code = match f {
+                    LegFailure::Status(c) => c,
+                    LegFailure::Timeout => 408,
+                    LegFailure::Transport => 503,
+                };
+                self.abandon_replacement(code, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// The other leg answered the target's offer: give the target that answer in its ACK.
+    fn replacement_answered(&mut self, sdp: Option<Bytes>, now: Instant) {
+        let Some(role) = self.replacing.as_ref().map(|r| r.role) else {
+            return;
+        };
+        let answer = sdp
+            .clone()
+            .and_then(|b| self.replacing.as_mut().and_then(|r| r.session.relay(&b)));
+        match answer {
+            Some(a) => {
+                if let Some(r) = self.replacing.as_mut() {
+                    r.leg.answer_initial(a);
+                    if let Some(o) = r.offer.take() {
+                        self.remote_sdp[role.index()] = Some(o);
+                    }
+                }
+                self.remote_sdp[role.other().index()] = sdp;
+                self.complete_replacement(now);
+            }
+            None => self.abandon_replacement(488, now),
+        }
+    }
+
+    /// The target is joined: it takes the replaced leg's place, which is told the
+    /// transfer worked and is hung up.
+    fn complete_replacement(&mut self, now: Instant) {
+        let Some(r) = self.replacing.take() else {
+            return;
+        };
+        let role = r.role;
+        self.call_ids[role.index()] = Some(r.leg.call_id());
+        self.sessions[role.index()] = r.session;
+        if let Some(mut old) = self.legs[role.index()].replace(r.leg) {
+            old.notify_refer(200);
+            old.hang_up(now);
+            self.retired.push(old);
+        }
+        if role == LegRole::Callback && !self.detached {
+            // The user's desk phone transferred the call away.
+            self.detached = true;
+            self.end = Some((EndReason::Transferred, HungUpBy::YourPhone));
+            self.times.ended = Some(now);
+            self.set_state(CallState::Ended);
+            self.notices.push(CallNotice::Ended(
+                EndReason::Transferred,
+                HungUpBy::YourPhone,
+            ));
+        }
+    }
+
+    fn abandon_replacement(&mut self, code: u16, now: Instant) {
+        if let Some(r) = self.replacing.take() {
+            let mut leg = r.leg;
+            leg.hang_up(now);
+            self.retired.push(leg);
+            if let Some(l) = self.leg(r.role) {
+                l.notify_refer(code.max(300));
             }
         }
     }

@@ -96,6 +96,12 @@ pub enum LegEvent {
     ReferFailed(u16),
     /// A NOTIFY of our REFER's subscription reported the transfer's status (RFC 3515).
     TransferProgress(u16),
+    /// The peer sent REFER (a transfer done on the PBX side): accept it with
+    /// [`Leg::accept_refer`] or refuse it with [`Leg::reject_refer`].
+    RemoteRefer {
+        /// The Refer-To URI, without its `?headers`.
+        target: String,
+    },
 }
 
 /// Something for the call manager to send.
@@ -184,6 +190,10 @@ pub struct Leg {
     cancel_sent: bool,
     ours: Option<OurReinvite>,
     allows_refer: bool,
+    /// A REFER from the peer waiting for the call's decision.
+    their_refer: Option<(sip_stack::transaction::TransactionKey, Message)>,
+    /// NOTIFYs sent for the peer's REFER (their CSeq grows; one subscription).
+    notify_count: u32,
     /// DTMF digits waiting to go as INFO, one transaction at a time (many PBXs mishandle
     /// overlapping INFOs).
     dtmf: std::collections::VecDeque<char>,
@@ -250,6 +260,8 @@ impl Leg {
             cancel_sent: false,
             ours: None,
             allows_refer: false,
+            their_refer: None,
+            notify_count: 0,
             dtmf: std::collections::VecDeque::new(),
             info_in_flight: false,
             theirs: None,
@@ -598,6 +610,24 @@ impl Leg {
                     }
                 }
             }
+            Method::Refer => {
+                let target = msg
+                    .typed::<sip::headers::ReferTo>()
+                    .ok()
+                    .flatten()
+                    .map(|r| {
+                        let uri = r.0.uri.to_string();
+                        uri.split('?').next().unwrap_or("").to_owned()
+                    });
+                match target {
+                    Some(target) if self.their_refer.is_none() => {
+                        self.their_refer = Some((key, msg.clone()));
+                        self.events.push(LegEvent::RemoteRefer { target });
+                    }
+                    Some(_) => self.reply(key, msg, 491, None, now),
+                    None => self.reply(key, msg, 400, None, now),
+                }
+            }
             Method::Options | Method::Info | Method::Update => self.reply(key, msg, 200, None, now),
             _ => self.reply(key, msg, 501, None, now),
         }
@@ -750,6 +780,41 @@ impl Leg {
             self.info_in_flight =
                 self.in_dialog(Method::Info, &[], Some(("application/dtmf-relay", body)));
         }
+    }
+
+    /// Accepts the peer's REFER: 202, then a NOTIFY saying the transfer is under way.
+    pub fn accept_refer(&mut self, now: Instant) {
+        if let Some((key, req)) = self.their_refer.take() {
+            self.reply(key, &req, 202, None, now);
+            self.notify_refer(100);
+        }
+    }
+
+    /// Refuses the peer's REFER with `code`.
+    pub fn reject_refer(&mut self, code: u16, now: Instant) {
+        if let Some((key, req)) = self.their_refer.take() {
+            self.reply(key, &req, code, None, now);
+        }
+    }
+
+    /// Reports the transfer's progress to the referrer (RFC 3515 §2.4.5): a sipfrag with
+    /// `code`; a final code ends the implicit subscription.
+    pub fn notify_refer(&mut self, code: u16) {
+        self.notify_count += 1;
+        let state = if code >= 200 {
+            "terminated;reason=noresource".to_owned()
+        } else {
+            "active;expires=60".to_owned()
+        };
+        let frag = format!("SIP/2.0 {code} {}\r\n", sip::builder::reason_phrase(code));
+        self.in_dialog(
+            Method::Notify,
+            &[
+                (HeaderName::Event, "refer".to_owned()),
+                (HeaderName::SubscriptionState, state),
+            ],
+            Some(("message/sipfrag;version=2.0", Bytes::from(frag))),
+        );
     }
 
     /// Sends REFER (RFC 3515) asking the peer to call `target`.

@@ -75,6 +75,9 @@ pub enum Output {
         role: LegRole,
         /// The message.
         out: SipOut,
+        /// For a leg's first INVITE: what it answers and since when, to measure the time
+        /// ViaWork adds (`api_to_callback_invite`, `callback_answer_to_far_invite`).
+        since: Option<(&'static str, Instant)>,
     },
     /// Drive the media engine.
     Media {
@@ -119,6 +122,7 @@ struct Entry {
     callback_answered_at: Option<u64>,
     /// Client transactions bound to this call, to unbind when it is forgotten.
     keys: Vec<TransactionKey>,
+    requested_at: Option<Instant>,
     /// The media path last reported.
     media: &'static str,
     transfer_failed: Option<u16>,
@@ -158,6 +162,9 @@ pub struct NewCall {
     pub callback_number: String,
     /// The legs and media.
     pub setup: CallSetup,
+    /// When the API received the request, to measure the time ViaWork adds before the
+    /// callback INVITE leaves.
+    pub requested_at: Option<Instant>,
 }
 
 fn unix_ms() -> u64 {
@@ -179,7 +186,7 @@ pub struct CallManager {
     recent: std::collections::VecDeque<(Instant, Arc<str>, CallView)>,
     calls: HashMap<Arc<str>, Entry>,
     by_call_id: HashMap<String, (Arc<str>, LegRole)>,
-    by_key: HashMap<TransactionKey, (Arc<str>, LegRole, Method)>,
+    by_key: HashMap<TransactionKey, (Arc<str>, LegRole, Method, String)>,
     timers: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
     health: TrunkHealth,
     probe: Option<TransactionKey>,
@@ -221,6 +228,7 @@ impl CallManager {
         if !self.health.is_up() {
             return Err(StartError::TrunkUnavailable);
         }
+        let requested_at = new.requested_at;
         let call = Call::start(new.setup, now).map_err(StartError::Build)?;
         let id: Arc<str> = Arc::from(id);
         let entry = Entry {
@@ -234,6 +242,7 @@ impl CallManager {
             ended_at: None,
             callback_answered_at: None,
             keys: Vec::new(),
+            requested_at,
             media: "engine",
             transfer_failed: None,
         };
@@ -321,10 +330,17 @@ impl CallManager {
     }
 
     /// Records the transaction key of a request sent for `call`'s `role` leg.
-    pub fn bind(&mut self, key: TransactionKey, call: Arc<str>, role: LegRole, method: Method) {
+    pub fn bind(
+        &mut self,
+        key: TransactionKey,
+        call: Arc<str>,
+        role: LegRole,
+        method: Method,
+        sip_call_id: String,
+    ) {
         if let Some(e) = self.calls.get_mut(&call) {
             e.keys.push(key);
-            self.by_key.insert(key, (call, role, method));
+            self.by_key.insert(key, (call, role, method, sip_call_id));
         }
     }
 
@@ -390,11 +406,12 @@ impl CallManager {
             self.health.on_failure(now);
             return;
         }
-        let Some((call, role, method)) = self.by_key.get(&key).cloned() else {
+        let Some((call, role, method, cid)) = self.by_key.get(&key).cloned() else {
             return;
         };
         if let Some(e) = self.calls.get_mut(&call) {
-            e.call.on_failure(role, &method, timeout, now);
+            e.call
+                .on_failure_of(role, Some(&cid), &method, timeout, now);
         }
         self.after(&call, now);
     }
@@ -458,17 +475,11 @@ impl CallManager {
         let Some(e) = self.calls.get_mut(id) else {
             return;
         };
-        for cid in e.call.call_ids().iter().enumerate() {
-            if let (i, Some(c)) = cid {
-                let role = if i == 0 {
-                    LegRole::Callback
-                } else {
-                    LegRole::Far
-                };
-                self.by_call_id
-                    .entry(c.clone())
-                    .or_insert_with(|| (id.clone(), role));
-            }
+        let ids = e.call.all_call_ids();
+        for (role, c) in &ids {
+            self.by_call_id
+                .entry(c.clone())
+                .or_insert_with(|| (id.clone(), *role));
         }
         let mut out = Vec::new();
         let sip: Vec<SipOut> = e.call.drain_sip().collect();
@@ -478,18 +489,28 @@ impl CallManager {
                 | SipOut::Stateless { msg, .. }
                 | SipOut::Response { msg, .. } => {
                     let cid = msg.call_id().unwrap_or("");
-                    if e.call.call_ids()[1].as_deref() == Some(cid) {
-                        LegRole::Far
-                    } else {
-                        LegRole::Callback
-                    }
+                    ids.iter()
+                        .find(|(_, c)| c == cid)
+                        .map_or(LegRole::Callback, |(r, _)| *r)
                 }
                 SipOut::AckReceived(_) => LegRole::Callback,
+            };
+            let first_invite = matches!(&o, SipOut::Request { msg, .. }
+                if msg.cseq().is_ok_and(|c| c.seq == 1 && c.method() == Method::Invite));
+            let since = match role {
+                _ if !first_invite => None,
+                LegRole::Callback => e.requested_at.map(|t| ("api_to_callback_invite", t)),
+                LegRole::Far => e
+                    .call
+                    .times()
+                    .callback_answered
+                    .map(|t| ("callback_answer_to_far_invite", t)),
             };
             out.push(Output::Sip {
                 call: id.clone(),
                 role,
                 out: o,
+                since,
             });
         }
         for action in e.call.drain_media() {
@@ -536,6 +557,9 @@ impl CallManager {
         }
         if finished {
             if let Some(e) = self.calls.remove(id) {
+                for (_, c) in e.call.all_call_ids() {
+                    self.by_call_id.remove(&c);
+                }
                 for c in e.call.call_ids().iter().flatten() {
                     self.by_call_id.remove(c);
                 }

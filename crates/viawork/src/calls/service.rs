@@ -250,6 +250,8 @@ impl CallsCore {
             } => {
                 let owner = new.owner.clone();
                 let r = self.manager.start(&id, *new, now);
+                metrics::counter!("viawork_calls_started_total").increment(u64::from(r.is_ok()));
+                metrics::gauge!("viawork_calls_live").set(self.manager.len() as f64);
                 if let Ok(view) = &r {
                     if let Some(streams) = streams {
                         self.media.insert(Arc::from(id.as_str()), streams);
@@ -364,11 +366,23 @@ impl CallsCore {
     async fn execute(&mut self, o: Output, endpoint: &EndpointHandle) {
         use super::leg::SipOut;
         match o {
-            Output::Sip { call, role, out } => match out {
+            Output::Sip {
+                call,
+                role,
+                out,
+                since,
+            } => match out {
                 SipOut::Request { msg, peer } => {
                     let method = msg.method().cloned().unwrap_or(Method::Invite);
+                    let sip_call_id = msg.call_id().unwrap_or("").to_owned();
                     match endpoint.send_request(msg, peer).await {
-                        Ok(key) => self.manager.bind(key, call, role, method),
+                        Ok(key) => {
+                            if let Some((phase, t)) = since {
+                                metrics::histogram!("viawork_call_added_seconds", "phase" => phase)
+                                    .record(t.elapsed().as_secs_f64());
+                            }
+                            self.manager.bind(key, call, role, method, sip_call_id)
+                        }
                         Err(e) => tracing::warn!(error = %e, %call, "could not send a request"),
                     }
                 }
@@ -386,11 +400,18 @@ impl CallsCore {
             },
             Output::Media { call, action } => self.media.apply(&call, &action),
             Output::Changed { owner, view } => {
+                if view.state == super::CallState::Ended {
+                    if let Some(r) = view.end_reason {
+                        metrics::counter!("viawork_calls_ended_total", "reason" => r.as_str())
+                            .increment(1);
+                    }
+                }
                 tracing::debug!(call = %view.id, state = view.state.as_str(), "call state");
                 // Nobody listening is fine: events are best effort until the event API.
                 let _ = self.events.send(CallEvent { owner, view });
             }
             Output::Finished(f) => {
+                metrics::gauge!("viawork_calls_live").set(self.manager.len() as f64);
                 let media_stats = self.media.finish(&Arc::from(f.view.id.as_str()));
                 let _ = self.finished.send(LogEntry::Finished {
                     call: f,

@@ -76,6 +76,9 @@ enum Timed {
     Notify { call_id: String, code: u16 },
 }
 
+/// A transfer target's number (a third party on the PBX).
+const TARGET: &str = "+14255550177";
+
 struct Lab {
     now: Instant,
     rng: StdRng,
@@ -93,6 +96,7 @@ struct Lab {
     views: Vec<CallView>,
     media: Vec<MediaAction>,
     finished: bool,
+    refer_to: Option<String>,
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -135,6 +139,7 @@ impl Lab {
             views: Vec::new(),
             media: Vec::new(),
             finished: false,
+            refer_to: None,
         }
     }
 
@@ -162,6 +167,7 @@ impl Lab {
             to_number: FAR.into(),
             callback_number: CALLBACK.into(),
             setup,
+            requested_at: None,
         };
         let view = self.mgr.start("c1", new, self.now).unwrap();
         self.flush();
@@ -177,11 +183,14 @@ impl Lab {
             }
             for o in outs {
                 match o {
-                    Output::Sip { call, role, out } => match out {
+                    Output::Sip {
+                        call, role, out, ..
+                    } => match out {
                         SipOut::Request { msg, peer } => {
                             let method = msg.method().cloned().unwrap();
+                            let cid = msg.call_id().unwrap().to_owned();
                             let key = self.vw.send_request(msg, peer, self.now).unwrap();
-                            self.mgr.bind(key, call, role, method);
+                            self.mgr.bind(key, call, role, method, cid);
                         }
                         SipOut::Response { key, msg } => {
                             let _ = self.vw.send_response(&key, msg, self.now);
@@ -368,6 +377,8 @@ impl Lab {
                 let sdp = match (code, body(&leg.invite)) {
                     (180, _) => None,
                     (c, Some(offer)) if c == 183 || c < 300 => leg.media.own_answer(&offer),
+                    // An offerless INVITE: the 2xx offers.
+                    (c, None) if (200..300).contains(&c) => Some(leg.media.own_offer()),
                     _ => None,
                 };
                 if code >= 200 {
@@ -389,6 +400,19 @@ impl Lab {
                 self.in_dialog(&call_id, Method::Notify, Some(frag));
             }
         }
+    }
+
+    /// The PBX sends REFER on the leg with this role (a transfer done on the PBX side).
+    fn pbx_refer(&mut self, role: LegRole, target: &str) {
+        let call_id = self
+            .legs
+            .iter()
+            .find(|(_, l)| l.role == role && l.answered)
+            .map(|(c, _)| c.clone())
+            .expect("an answered leg");
+        self.refer_to = Some(format!("<sip:{target}@{PBX}>"));
+        self.in_dialog(&call_id, Method::Refer, None);
+        self.refer_to = None;
     }
 
     /// Sends a request from the PBX inside a leg's dialog.
@@ -422,6 +446,9 @@ impl Lab {
                 HeaderName::CSeq,
                 format_args!("{} {}", leg.cseq, method.as_str()),
             );
+        if let Some(to) = &self.refer_to {
+            b = b.header(HeaderName::ReferTo, to);
+        }
         if let Some(frag) = sipfrag {
             b = b
                 .header(HeaderName::Event, "refer")
@@ -535,16 +562,17 @@ impl Lab {
             .and_then(|v| v.end_reason.zip(v.hung_up_by))
     }
 
+    /// What reached the PBX on the callback or far leg (not on a transfer target's).
     fn requests_to_pbx(&self, method: Method, role: LegRole) -> Vec<&Message> {
         self.at_pbx
             .iter()
             .filter(|m| m.method() == Some(&method))
             .filter(|m| {
-                let to_callback = m
-                    .to_header()
-                    .map(|t| t.uri.to_string().contains(CALLBACK))
-                    .unwrap_or(false);
-                to_callback == (role == LegRole::Callback)
+                let to = m.to_header().map(|t| t.uri.to_string()).unwrap_or_default();
+                if to.contains(TARGET) {
+                    return false;
+                }
+                to.contains(CALLBACK) == (role == LegRole::Callback)
             })
             .collect()
     }
@@ -937,4 +965,107 @@ fn blind_transfer_by_refer_ends_the_users_call_as_transferred() {
         .last()
         .is_some_and(|v| v.transfer_failed == Some(486))));
     assert_eq!(last_state(&lab), CallState::Connected);
+}
+
+fn sent_to_target(lab: &Lab, method: Method) -> usize {
+    lab.at_pbx
+        .iter()
+        .filter(|m| m.method() == Some(&method))
+        .filter(|m| {
+            m.to_header()
+                .map(|t| t.uri.to_string().contains(TARGET))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[test]
+fn a_transfer_from_the_users_desk_phone_keeps_the_others_connected() {
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    let far_invites_before = lab.requests_to_pbx(Method::Invite, LegRole::Far).len();
+    lab.pbx_refer(LegRole::Callback, TARGET);
+    assert!(lab.run(Duration::from_secs(30), |l| l
+        .views
+        .last()
+        .is_some_and(|v| v.state == CallState::Ended)));
+    assert_eq!(
+        lab.end(),
+        Some((EndReason::Transferred, HungUpBy::YourPhone))
+    );
+    // The target was called and joined with the far party: the far party got the
+    // target's offer.
+    assert_eq!(sent_to_target(&lab, Method::Invite), 1);
+    let far_invites = lab.requests_to_pbx(Method::Invite, LegRole::Far);
+    assert_eq!(far_invites.len(), far_invites_before + 1);
+    assert_eq!(
+        media_target(far_invites.last().unwrap().body())
+            .unwrap()
+            .0
+            .port(),
+        40002
+    );
+    // The referrer heard it worked, and its leg was hung up.
+    assert!(lab.run(Duration::from_secs(10), |l| {
+        l.requests_to_pbx(Method::Bye, LegRole::Callback).len() == 1
+    }));
+    let notify_200 = lab
+        .at_pbx
+        .iter()
+        .any(|m| m.method() == Some(&Method::Notify) && m.body().starts_with(b"SIP/2.0 200"));
+    assert!(notify_200);
+    // Closing the call in the client does not drop the transferred call.
+    let now = lab.now;
+    lab.mgr.hang_up("c1", "sip:alice@example.com", now);
+    lab.flush();
+    assert!(!lab.run(Duration::from_secs(5), |l| l.finished));
+    assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Far).len(), 0);
+    assert_eq!(sent_to_target(&lab, Method::Bye), 0);
+    // When the far party hangs up, ViaWork hangs up the target and forgets the call.
+    let far = lab
+        .legs
+        .iter()
+        .find(|(_, l)| {
+            l.role == LegRole::Far
+                && !l
+                    .invite
+                    .to_header()
+                    .unwrap()
+                    .uri
+                    .to_string()
+                    .contains(TARGET)
+        })
+        .map(|(c, _)| c.clone())
+        .unwrap();
+    lab.in_dialog(&far, Method::Bye, None);
+    assert!(lab.run(Duration::from_secs(30), |l| l.finished));
+    assert_eq!(sent_to_target(&lab, Method::Bye), 1);
+    assert!(lab.mgr.is_empty());
+}
+
+#[test]
+fn a_transfer_by_the_far_party_keeps_the_user_connected_to_the_target() {
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    lab.pbx_refer(LegRole::Far, TARGET);
+    assert!(
+        lab.run(Duration::from_secs(30), |l| sent_to_target(l, Method::Ack)
+            >= 1
+            && l.requests_to_pbx(Method::Bye, LegRole::Far).len() == 1)
+    );
+    assert_eq!(last_state(&lab), CallState::Connected);
+    // The user's phone was re-INVITEd with the target's media.
+    let cb_invites = lab.requests_to_pbx(Method::Invite, LegRole::Callback);
+    assert_eq!(
+        media_target(cb_invites.last().unwrap().body())
+            .unwrap()
+            .0
+            .port(),
+        40002
+    );
+    let now = lab.now;
+    lab.mgr.hang_up("c1", "sip:alice@example.com", now).unwrap();
+    lab.flush();
+    assert!(lab.run(Duration::from_secs(30), |l| l.finished));
+    assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::User)));
+    assert_eq!(sent_to_target(&lab, Method::Bye), 1);
+    assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Callback).len(), 1);
 }
