@@ -528,3 +528,28 @@ fn blind_transfer_by_refer() {
     ended_as(&ctx.hang_up(&id), "completed", "user");
     ctx.pbx.wait_success();
 }
+
+#[test]
+fn a_transfer_on_the_users_desk_phone_keeps_the_others_connected() {
+    // Three SIPp calls: the callback leg (which sends REFER), the far leg, the target.
+    let mut ctx = Ctx::new(3, &[("cb_refer", "1")], &[]);
+    let id = ctx.call();
+    let v = ctx.wait(&id, "transferred", |v| v["state"] == "ended");
+    ended_as(&v, "transferred", "your_phone");
+    // Closing it in the client leaves the transferred call alone.
+    ended_as(&ctx.hang_up(&id), "transferred", "your_phone");
+    // The target hangs up after 500 ms; ViaWork then hangs up the far party.
+    ctx.pbx.wait_success();
+    let invites = ctx.pbx.received("INVITE");
+    assert!(
+        invites.iter().any(|b| b.starts_with("INVITE sip:+14255550177@")),
+        "the target was called: {invites:#?}"
+    );
+    // NOTIFYs: the transfer is under way, then done (the final one ends the subscription).
+    let notifies = ctx.pbx.received("NOTIFY");
+    assert!(notifies.len() >= 2, "{notifies:#?}");
+    assert!(header(&notifies[0], "Subscription-State").starts_with("active"));
+    let last = notifies.last().unwrap();
+    assert!(header(last, "Subscription-State").starts_with("terminated"), "{last}");
+    assert_eq!(header(last, "Event"), "refer");
+}

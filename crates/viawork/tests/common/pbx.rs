@@ -22,7 +22,7 @@ impl SippPbx {
     }
 
     /// Starts with SIPp `-key NAME VALUE` pairs; see `tests/sipp/pbx_uas.xml` for its keys
-    /// (`cb_code`, `far_code`, `challenge`, `far_bye`, `refer_code`) and their defaults
+    /// (`cb_code`, `far_code`, `challenge`, `far_bye`, `cb_refer`, `refer_code`) and their defaults
     /// here (answer both legs, no challenge, no hang-up from the far leg, accept REFER).
     pub fn start_keys(scenario: &str, calls: u32, keys: &[(&str, &str)]) -> SippPbx {
         let mut all: Vec<(&str, &str)> = vec![
@@ -30,6 +30,7 @@ impl SippPbx {
             ("far_code", "200"),
             ("challenge", "0"),
             ("far_bye", "0"),
+            ("cb_refer", "0"),
             ("refer_code", "202"),
         ];
         for (k, v) in keys {
