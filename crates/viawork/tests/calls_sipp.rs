@@ -542,7 +542,9 @@ fn a_transfer_on_the_users_desk_phone_keeps_the_others_connected() {
     ctx.pbx.wait_success();
     let invites = ctx.pbx.received("INVITE");
     assert!(
-        invites.iter().any(|b| b.starts_with("INVITE sip:+14255550177@")),
+        invites
+            .iter()
+            .any(|b| b.starts_with("INVITE sip:+14255550177@")),
         "the target was called: {invites:#?}"
     );
     // NOTIFYs: the transfer is under way, then done (the final one ends the subscription).
@@ -550,6 +552,9 @@ fn a_transfer_on_the_users_desk_phone_keeps_the_others_connected() {
     assert!(notifies.len() >= 2, "{notifies:#?}");
     assert!(header(&notifies[0], "Subscription-State").starts_with("active"));
     let last = notifies.last().unwrap();
-    assert!(header(last, "Subscription-State").starts_with("terminated"), "{last}");
+    assert!(
+        header(last, "Subscription-State").starts_with("terminated"),
+        "{last}"
+    );
     assert_eq!(header(last, "Event"), "refer");
 }
