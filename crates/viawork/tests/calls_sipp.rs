@@ -558,3 +558,53 @@ fn a_transfer_on_the_users_desk_phone_keeps_the_others_connected() {
     );
     assert_eq!(header(last, "Event"), "refer");
 }
+
+#[test]
+fn an_invite_with_replaces_from_the_pbx_takes_the_users_place() {
+    let mut ctx = Ctx::new(2, &[], &[]);
+    let id = ctx.call();
+    ctx.wait(&id, "connected", |v| {
+        v["state"] == "connected" && v["media"] == "direct"
+    });
+    // The callback leg's dialog, as the PBX (SIPp) knows it: from ViaWork's ACK to it.
+    let acks = ctx.pbx.received("ACK");
+    let ack = acks
+        .iter()
+        .find(|b| header(b, "From").contains("Call Via Work"))
+        .expect("ACK on the callback leg");
+    let tag = |h: &str| h.split(";tag=").nth(1).unwrap_or("").to_owned();
+    let (call_id, vw_tag, pbx_tag) = (
+        header(ack, "Call-ID").to_owned(),
+        tag(header(ack, "From")),
+        tag(header(ack, "To")),
+    );
+    common::sipp::run(&common::sipp::Run {
+        scenario: "pbx_replaces_uac.xml",
+        target: ctx.server.udp,
+        tcp: false,
+        calls: 1,
+        rate: 1,
+        extra: &[
+            "-key",
+            "replaces_callid",
+            &call_id,
+            "-key",
+            "replaces_to_tag",
+            &vw_tag,
+            "-key",
+            "replaces_from_tag",
+            &pbx_tag,
+        ],
+    });
+    let v = ctx.wait(&id, "transferred", |v| v["state"] == "ended");
+    ended_as(&v, "transferred", "your_phone");
+    // The replaced leg was hung up, the far party re-INVITEd with the new party's media
+    // (port 40004) and, once the new party hung up, hung up too.
+    ctx.pbx.wait_success();
+    let invites = ctx.pbx.received("INVITE");
+    assert!(
+        ctx.pbx.messages().contains("m=audio 40004 "),
+        "{invites:#?}"
+    );
+    assert_eq!(ctx.pbx.received("BYE").len(), 2);
+}

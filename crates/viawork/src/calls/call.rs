@@ -110,6 +110,8 @@ enum Purpose {
     /// A transfer target's offer, to the party that stays: its answer completes the
     /// transfer.
     Replace,
+    /// A new description for a party (its answer changes nothing further).
+    Refresh,
 }
 
 /// An in-call control from the API.
@@ -633,6 +635,18 @@ impl Call {
             }
             (_, LegEvent::TransferProgress(_)) => {}
             (role, LegEvent::RemoteRefer { target }) => self.remote_refer(role, target, now),
+            (role, LegEvent::Acked { sdp }) => {
+                // A replacement we offered to (an offerless INVITE with Replaces) answered
+                // in its ACK after it took its place: the other party follows it.
+                if let (Some(answer), true) = (sdp, self.join == Join::Direct) {
+                    self.remote_sdp[role.index()] = Some(answer.clone());
+                    if let Some(o) = self.sessions[role.other().index()].relay(&answer) {
+                        self.send_reinvite(role.other(), Some(o), Purpose::Refresh);
+                    }
+                } else if self.join == Join::Anchored {
+                    // The engine already offered; nothing else to change.
+                }
+            }
         }
     }
 
@@ -1072,7 +1086,7 @@ impl Call {
                     match answer {
                         Some(a) => {
                             if let Some(r) = self.replacing.as_mut() {
-                                r.leg.answer_initial(a);
+                                r.leg.give_answer(a, now);
                             }
                             self.media.push(MediaAction::SetRemote(role, offer.clone()));
                             self.remote_sdp[role.index()] = Some(offer);
@@ -1106,7 +1120,7 @@ impl Call {
         match answer {
             Some(a) => {
                 if let Some(r) = self.replacing.as_mut() {
-                    r.leg.answer_initial(a);
+                    r.leg.give_answer(a, now);
                     if let Some(o) = r.offer.take() {
                         self.remote_sdp[role.index()] = Some(o);
                     }
@@ -1145,9 +1159,110 @@ impl Call {
         }
     }
 
+    /// An INVITE with Replaces from the PBX for the dialog of leg `role` (an attended
+    /// transfer or a pickup done on the PBX side, RFC 3891): the new party takes that
+    /// leg's place, joined with the other party like a REFER's target.
+    pub fn on_replaces(
+        &mut self,
+        role: LegRole,
+        key: TransactionKey,
+        invite: &Message,
+        peer: sip_stack::transaction::Peer,
+        now: Instant,
+    ) {
+        let mut leg = Leg::incoming(role, key, invite, &self.far_template, peer);
+        let ready = matches!(self.state, CallState::Connected | CallState::OnHold)
+            && matches!(self.join, Join::Direct | Join::Anchored)
+            && self.replacing.is_none()
+            && self.pending.iter().all(Option::is_none);
+        if !ready {
+            leg.reject_invite(486);
+            self.retired.push(leg);
+            self.process(now);
+            return;
+        }
+        let local = self.sessions[role.index()].local.clone();
+        let mut session = LegSession::new(local);
+        let other = role.other();
+        let offer = (!invite.body().is_empty()).then(|| invite.body_bytes());
+        match offer {
+            Some(offer) if self.join == Join::Direct => {
+                let relayed = self.sessions[other.index()].relay(&offer);
+                self.replacing = Some(Replacing {
+                    role,
+                    leg,
+                    session,
+                    offer: Some(offer),
+                });
+                let sent = match relayed {
+                    Some(o) => self.send_reinvite(other, Some(o), Purpose::Replace),
+                    None => false,
+                };
+                if !sent {
+                    self.abandon_replacement(488, now);
+                }
+            }
+            Some(offer) => match session.own_answer(&offer) {
+                Some(a) => {
+                    leg.accept_invite(Some(a), now);
+                    self.media.push(MediaAction::SetRemote(role, offer.clone()));
+                    self.remote_sdp[role.index()] = Some(offer);
+                    self.replacing = Some(Replacing {
+                        role,
+                        leg,
+                        session,
+                        offer: None,
+                    });
+                    self.complete_replacement(now);
+                }
+                None => {
+                    leg.reject_invite(488);
+                    self.retired.push(leg);
+                }
+            },
+            None => {
+                // Offerless: offer the other party's media (direct) or the engine's.
+                let ours = if self.join == Join::Direct {
+                    self.remote_sdp[other.index()]
+                        .clone()
+                        .and_then(|b| session.relay(&b))
+                } else {
+                    Some(session.own_offer())
+                };
+                match ours {
+                    Some(o) => {
+                        leg.accept_invite(Some(o), now);
+                        self.replacing = Some(Replacing {
+                            role,
+                            leg,
+                            session,
+                            offer: None,
+                        });
+                        self.complete_replacement(now);
+                    }
+                    None => {
+                        leg.reject_invite(488);
+                        self.retired.push(leg);
+                    }
+                }
+            }
+        }
+        self.process(now);
+    }
+
+    /// The leg with SIP Call-ID `call_id` and tags `a`, `b` (either way round), if any.
+    pub fn leg_with_dialog(&self, call_id: &str, a: &str, b: &str) -> Option<LegRole> {
+        self.legs
+            .iter()
+            .flatten()
+            .find(|l| l.call_id() == call_id && l.has_tags(a, b))
+            .map(Leg::role)
+    }
+
     fn abandon_replacement(&mut self, code: u16, now: Instant) {
         if let Some(r) = self.replacing.take() {
             let mut leg = r.leg;
+            leg.reject_invite(if code < 400 { 480 } else { code });
             leg.hang_up(now);
             self.retired.push(leg);
             if let Some(l) = self.leg(r.role) {

@@ -16,7 +16,7 @@ use sip::headers::{TypedHeader, Via};
 use sip::{HeaderName, Message, Method, ResponseBuilder};
 use sip_stack::auth::DigestClient;
 use sip_stack::dialog::{
-    DialogEvent, InviteAction, InviteClient, LocalVia, RequestOutcome, ResponseOutcome,
+    Dialog, DialogEvent, InviteAction, InviteClient, LocalVia, RequestOutcome, ResponseOutcome,
 };
 use sip_stack::transaction::{build_cancel, Peer};
 use std::time::Instant;
@@ -96,6 +96,11 @@ pub enum LegEvent {
     ReferFailed(u16),
     /// A NOTIFY of our REFER's subscription reported the transfer's status (RFC 3515).
     TransferProgress(u16),
+    /// The ACK for our 2xx to the peer's INVITE, with the answer when our 2xx offered.
+    Acked {
+        /// The SDP of the ACK, if any.
+        sdp: Option<Bytes>,
+    },
     /// The peer sent REFER (a transfer done on the PBX side): accept it with
     /// [`Leg::accept_refer`] or refuse it with [`Leg::reject_refer`].
     RemoteRefer {
@@ -175,13 +180,57 @@ pub struct LegSetup {
     pub auth: Option<DigestClient>,
 }
 
-/// One UAC leg. See the [module docs](self).
+/// Which end of the dialog ViaWork is.
+// Nearly every leg is a UAC: it stays inline; the rare UAS state is boxed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Side {
+    /// ViaWork sent the INVITE (the callback and far legs, a transfer target).
+    Uac(InviteClient),
+    /// The peer sent the INVITE (a PBX's INVITE with Replaces).
+    Uas(Box<Uas>),
+}
+
+/// ViaWork answering an INVITE.
+#[derive(Debug)]
+struct Uas {
+    invite: Message,
+    key: sip_stack::transaction::TransactionKey,
+    tag: String,
+    contact: String,
+    dialog: Option<Dialog>,
+}
+
+impl Side {
+    fn invite(&self) -> &Message {
+        match self {
+            Side::Uac(c) => c.invite(),
+            Side::Uas(u) => &u.invite,
+        }
+    }
+
+    fn dialog(&self) -> Option<&Dialog> {
+        match self {
+            Side::Uac(c) => c.dialog(),
+            Side::Uas(u) => u.dialog.as_ref(),
+        }
+    }
+
+    fn dialog_mut(&mut self) -> Option<&mut Dialog> {
+        match self {
+            Side::Uac(c) => c.dialog_mut(),
+            Side::Uas(u) => u.dialog.as_mut(),
+        }
+    }
+}
+
+/// One leg. See the [module docs](self).
 #[derive(Debug)]
 pub struct Leg {
     role: LegRole,
     peer: Peer,
     via: LocalVia,
-    client: InviteClient,
+    side: Side,
     auth: Option<DigestClient>,
     auth_tried: bool,
     phase: Phase,
@@ -192,6 +241,8 @@ pub struct Leg {
     allows_refer: bool,
     /// A REFER from the peer waiting for the call's decision.
     their_refer: Option<(sip_stack::transaction::TransactionKey, Message)>,
+    /// We accepted the peer's REFER: its NOTIFYs are due.
+    refer_accepted: bool,
     /// NOTIFYs sent for the peer's REFER (their CSeq grows; one subscription).
     notify_count: u32,
     /// DTMF digits waiting to go as INFO, one transaction at a time (many PBXs mishandle
@@ -251,7 +302,7 @@ impl Leg {
             role,
             peer: setup.peer,
             via: setup.via,
-            client,
+            side: Side::Uac(client),
             auth: setup.auth,
             auth_tried: false,
             phase: Phase::Calling,
@@ -262,6 +313,7 @@ impl Leg {
             allows_refer: false,
             their_refer: None,
             notify_count: 0,
+            refer_accepted: false,
             dtmf: std::collections::VecDeque::new(),
             info_in_flight: false,
             theirs: None,
@@ -276,6 +328,100 @@ impl Leg {
         Ok(leg)
     }
 
+    /// Takes an INVITE the peer sent (an INVITE with Replaces from the PBX) as a new leg
+    /// standing for `role`; answer it with [`Leg::accept_invite`] or refuse it with
+    /// [`Leg::reject_invite`].
+    pub fn incoming(
+        role: LegRole,
+        key: sip_stack::transaction::TransactionKey,
+        invite: &Message,
+        setup: &LegSetup,
+        peer: Peer,
+    ) -> Leg {
+        Leg {
+            role,
+            peer,
+            via: setup.via.clone(),
+            side: Side::Uas(Box::new(Uas {
+                invite: invite.clone(),
+                key,
+                tag: random_hex(12),
+                contact: setup.contact.clone(),
+                dialog: None,
+            })),
+            auth: None,
+            auth_tried: true,
+            phase: Phase::Early,
+            provisional_seen: true,
+            cancel_wanted: false,
+            cancel_sent: false,
+            ours: None,
+            allows_refer: invite
+                .get_all(HeaderName::Allow)
+                .any(|a| a.to_ascii_uppercase().contains("REFER")),
+            their_refer: None,
+            notify_count: 0,
+            refer_accepted: false,
+            dtmf: std::collections::VecDeque::new(),
+            info_in_flight: false,
+            theirs: None,
+            user_agent: setup.user_agent.clone(),
+            outbox: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Answers the peer's INVITE with 200 and `sdp` (the answer to its offer, or our offer
+    /// when it had none). Returns false when this is not an unanswered incoming leg.
+    pub fn accept_invite(&mut self, sdp: Option<Bytes>, now: Instant) -> bool {
+        let ua = self.user_agent.clone();
+        let Side::Uas(u) = &mut self.side else {
+            return false;
+        };
+        if u.dialog.is_some() {
+            return false;
+        }
+        let mut b = ResponseBuilder::reply(&u.invite, 200, Some(&u.tag))
+            .header(HeaderName::Contact, format_args!("<{}>", u.contact))
+            .header(HeaderName::Allow, ALLOW)
+            .header(HeaderName::Server, ua);
+        if let Some(sdp) = sdp {
+            b = b.body("application/sdp", sdp);
+        }
+        let Ok(resp) = b.build() else { return false };
+        match Dialog::uas(&u.invite, &resp, now) {
+            Ok(d) => {
+                u.dialog = Some(d);
+                self.outbox.push(SipOut::Response {
+                    key: u.key,
+                    msg: resp,
+                });
+                self.phase = Phase::Confirmed;
+                true
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "cannot answer the INVITE");
+                false
+            }
+        }
+    }
+
+    /// Refuses the peer's INVITE with `code`.
+    pub fn reject_invite(&mut self, code: u16) {
+        if let Side::Uas(u) = &mut self.side {
+            if u.dialog.is_none() && self.phase != Phase::Ended {
+                if let Ok(resp) = ResponseBuilder::reply(&u.invite, code, Some(&u.tag)).build() {
+                    self.outbox.push(SipOut::Response {
+                        key: u.key,
+                        msg: resp,
+                    });
+                }
+                self.phase = Phase::Ended;
+                self.events.push(LegEvent::Ended);
+            }
+        }
+    }
+
     /// Which leg this is.
     pub fn role(&self) -> LegRole {
         self.role
@@ -283,7 +429,7 @@ impl Leg {
 
     /// The Call-ID of the leg's dialog.
     pub fn call_id(&self) -> String {
-        self.client.invite().call_id().unwrap_or("").to_owned()
+        self.side.invite().call_id().unwrap_or("").to_owned()
     }
 
     /// True once the dialog is over.
@@ -315,7 +461,7 @@ impl Leg {
         let Ok(cseq) = msg.cseq() else { return };
         let method = cseq.method();
         let status = msg.status().unwrap_or(0);
-        let initial_seq = self.client.invite().cseq().map(|c| c.seq).unwrap_or(0);
+        let initial_seq = self.side.invite().cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Invite && cseq.seq == initial_seq {
             self.on_invite_response(msg, status, now);
         } else if method == Method::Invite {
@@ -329,7 +475,7 @@ impl Leg {
             self.next_dtmf();
         } else if method == Method::Refer && status >= 300 {
             self.events.push(LegEvent::ReferFailed(status));
-        } else if let Some(d) = self.client.dialog_mut() {
+        } else if let Some(d) = self.side.dialog_mut() {
             let _ = d.handle_response(msg, now);
         }
     }
@@ -339,9 +485,9 @@ impl Leg {
             if let Some(auth) = self.auth.as_mut() {
                 self.auth_tried = true;
                 let branch = sip_stack::transaction::new_branch();
-                if let Ok(retry) = auth.retry(msg, self.client.invite(), &branch) {
+                if let Ok(retry) = auth.retry(msg, self.side.invite(), &branch) {
                     if let Ok(client) = InviteClient::new(retry.clone(), self.via.clone()) {
-                        self.client = client;
+                        self.side = Side::Uac(client);
                         self.outbox.push(SipOut::Request {
                             msg: retry,
                             peer: self.peer,
@@ -351,7 +497,10 @@ impl Leg {
                 }
             }
         }
-        let actions = match self.client.handle_response(msg, now) {
+        let Side::Uac(client) = &mut self.side else {
+            return;
+        };
+        let actions = match client.handle_response(msg, now) {
             Ok(a) => a,
             Err(e) => {
                 tracing::debug!(error = %e, "response not for this leg's INVITE");
@@ -427,7 +576,7 @@ impl Leg {
         let via = self.fresh_via();
         let Ok(via) = Via::parse(&via) else { return };
         let bye = self
-            .client
+            .side
             .dialog_mut()
             .and_then(|d| d.request(Method::Bye, &via).ok())
             .and_then(|r| r.build().ok());
@@ -441,7 +590,7 @@ impl Leg {
     }
 
     fn on_reinvite_response(&mut self, msg: &Message, status: u16, now: Instant) {
-        let Some(d) = self.client.dialog_mut() else {
+        let Some(d) = self.side.dialog_mut() else {
             return;
         };
         let outcome = d.handle_response(msg, now);
@@ -480,7 +629,7 @@ impl Leg {
     fn send_ack(&mut self, answer: Option<Bytes>) {
         let via = self.fresh_via();
         let Ok(via) = Via::parse(&via) else { return };
-        let Some(d) = self.client.dialog_mut() else {
+        let Some(d) = self.side.dialog_mut() else {
             return;
         };
         let Ok(r) = d.ack(&via) else { return };
@@ -526,7 +675,7 @@ impl Leg {
             return false;
         };
         let ua = self.user_agent.clone();
-        let Some(d) = self.client.dialog_mut() else {
+        let Some(d) = self.side.dialog_mut() else {
             return false;
         };
         let Ok(r) = d.request(Method::Invite, &via) else {
@@ -565,7 +714,7 @@ impl Leg {
         let Some(method) = msg.method().cloned() else {
             return;
         };
-        let Some(d) = self.client.dialog_mut() else {
+        let Some(d) = self.side.dialog_mut() else {
             self.reply_plain(key, msg, 481);
             return;
         };
@@ -635,10 +784,15 @@ impl Leg {
 
     /// An ACK for the 2xx we sent to the peer's re-INVITE.
     pub fn on_ack(&mut self, invite_key: sip_stack::transaction::TransactionKey, msg: &Message) {
-        if let Some(d) = self.client.dialog_mut() {
+        if let Some(d) = self.side.dialog_mut() {
             let _ = d.handle_request(msg);
         }
         self.outbox.push(SipOut::AckReceived(invite_key));
+        let initial = matches!(&self.side, Side::Uas(u) if u.key == invite_key);
+        if initial {
+            let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
+            self.events.push(LegEvent::Acked { sdp });
+        }
     }
 
     /// Answers the peer's re-INVITE: 200 with `sdp`, or `code` >= 300 to refuse it.
@@ -657,7 +811,7 @@ impl Leg {
         now: Instant,
     ) {
         let ua = self.user_agent.clone();
-        let Some(d) = self.client.dialog_mut() else {
+        let Some(d) = self.side.dialog_mut() else {
             return;
         };
         let Ok(r) = d.reply(req, code) else { return };
@@ -683,7 +837,7 @@ impl Leg {
     }
 
     fn send_cancel(&mut self) {
-        if let Ok(cancel) = build_cancel(self.client.invite()) {
+        if let Ok(cancel) = build_cancel(self.side.invite()) {
             self.cancel_sent = true;
             self.outbox.push(SipOut::Request {
                 msg: cancel,
@@ -696,6 +850,10 @@ impl Leg {
     /// arrives), BYE once confirmed. No event is reported for the hang-up itself; the leg
     /// reports [`LegEvent::Ended`] or [`LegEvent::Failed`] when the dialog is over.
     pub fn hang_up(&mut self, now: Instant) {
+        if matches!(self.side, Side::Uas(_)) && self.phase == Phase::Early {
+            self.reject_invite(487);
+            return;
+        }
         match self.phase {
             Phase::Calling | Phase::Early => {
                 self.cancel_wanted = true;
@@ -720,7 +878,7 @@ impl Leg {
 
     /// Our From URI (the identity this leg shows).
     pub fn local_uri(&self) -> String {
-        self.client
+        self.side
             .invite()
             .from_header()
             .map(|f| f.uri.to_string())
@@ -740,7 +898,7 @@ impl Leg {
         let Ok(via) = Via::parse(&via) else {
             return false;
         };
-        let Some(d) = self.client.dialog_mut() else {
+        let Some(d) = self.side.dialog_mut() else {
             return false;
         };
         let Ok(mut r) = d.request(method, &via) else {
@@ -786,6 +944,7 @@ impl Leg {
     pub fn accept_refer(&mut self, now: Instant) {
         if let Some((key, req)) = self.their_refer.take() {
             self.reply(key, &req, 202, None, now);
+            self.refer_accepted = true;
             self.notify_refer(100);
         }
     }
@@ -800,6 +959,12 @@ impl Leg {
     /// Reports the transfer's progress to the referrer (RFC 3515 §2.4.5): a sipfrag with
     /// `code`; a final code ends the implicit subscription.
     pub fn notify_refer(&mut self, code: u16) {
+        if !self.refer_accepted {
+            return;
+        }
+        if code >= 200 {
+            self.refer_accepted = false;
+        }
         self.notify_count += 1;
         let state = if code >= 200 {
             "terminated;reason=noresource".to_owned()
@@ -861,12 +1026,12 @@ impl Leg {
 
     /// When the dialog's timers next need [`Leg::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.client.dialog().and_then(|d| d.poll_timeout())
+        self.side.dialog().and_then(|d| d.poll_timeout())
     }
 
     /// Runs the dialog's timers: the 491 back-off retry.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let Some(d) = self.client.dialog_mut() else {
+        let Some(d) = self.side.dialog_mut() else {
             return;
         };
         for ev in d.handle_timeout(now) {
@@ -882,12 +1047,35 @@ impl Leg {
         }
     }
 
+    /// Our answer for this leg's party: in the ACK of its 2xx (ViaWork's offerless
+    /// INVITE) or in our 2xx (the party's INVITE).
+    pub fn give_answer(&mut self, sdp: Bytes, now: Instant) {
+        match self.side {
+            Side::Uac(_) => self.answer_initial(sdp),
+            Side::Uas(_) => {
+                self.accept_invite(Some(sdp), now);
+            }
+        }
+    }
+
+    /// True when the dialog has these tags (either way round: RFC 3891's tags name the
+    /// dialog from the sender's side).
+    pub fn has_tags(&self, a: &str, b: &str) -> bool {
+        self.side.dialog().is_some_and(|d| {
+            let (l, r) = (d.local_tag(), d.remote_tag());
+            (l == a && r == b) || (l == b && r == a)
+        })
+    }
+
     /// An answer to an offer in a 2xx to the initial INVITE (a peer that offered anyway).
     pub fn answer_initial(&mut self, sdp: Bytes) {
-        let Some(id) = self.client.dialog().map(|d| d.id().clone()) else {
+        let Some(id) = self.side.dialog().map(|d| d.id().clone()) else {
             return;
         };
-        if let Ok(actions) = self.client.answer(&id, "application/sdp", sdp) {
+        let Side::Uac(client) = &mut self.side else {
+            return;
+        };
+        if let Ok(actions) = client.answer(&id, "application/sdp", sdp) {
             for a in actions {
                 if let InviteAction::SendAck { ack, .. } = a {
                     self.outbox.push(SipOut::Stateless {

@@ -97,6 +97,13 @@ pub enum Output {
     Finished(FinishedCall),
     /// Send an OPTIONS keep-alive to the trunk; report with [`CallManager::bind_probe`].
     Probe,
+    /// Answer a request no call took.
+    Reply {
+        /// The server transaction.
+        key: TransactionKey,
+        /// The response.
+        msg: Message,
+    },
 }
 
 /// Why a call cannot start.
@@ -377,6 +384,42 @@ impl CallManager {
 
     /// A new request. Returns false when no call owns its dialog (the caller answers it).
     pub fn on_request(&mut self, key: TransactionKey, msg: &Message, now: Instant) -> bool {
+        self.on_request_from(key, msg, None, now)
+    }
+
+    /// A new request from `peer`. An INVITE with Replaces naming one of our legs' dialogs
+    /// goes to that call (RFC 3891); one naming no dialog gets 481.
+    pub fn on_request_from(
+        &mut self,
+        key: TransactionKey,
+        msg: &Message,
+        peer: Option<sip_stack::transaction::Peer>,
+        now: Instant,
+    ) -> bool {
+        if msg.method() == Some(&Method::Invite) && self.route(msg).is_none() {
+            if let Ok(Some(r)) = msg.typed::<sip::headers::Replaces>() {
+                let target = self.by_call_id.get(r.call_id).cloned();
+                let found = target.and_then(|(call, _)| {
+                    let e = self.calls.get(&call)?;
+                    let role = e.call.leg_with_dialog(r.call_id, r.to_tag, r.from_tag)?;
+                    Some((call, role))
+                });
+                match (found, peer) {
+                    (Some((call, role)), Some(peer)) => {
+                        if let Some(e) = self.calls.get_mut(&call) {
+                            e.call.on_replaces(role, key, msg, peer, now);
+                        }
+                        self.after(&call, now);
+                    }
+                    _ => {
+                        if let Ok(resp) = sip::ResponseBuilder::reply(msg, 481, None).build() {
+                            self.out.push(Output::Reply { key, msg: resp });
+                        }
+                    }
+                }
+                return true;
+            }
+        }
         let Some((call, role)) = self.route(msg) else {
             return false;
         };

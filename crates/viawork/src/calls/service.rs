@@ -311,7 +311,7 @@ impl CallsCore {
                 None
             }
             TuEvent::Request { key, msg, peer } => {
-                if self.manager.on_request(key, &msg, now) {
+                if self.manager.on_request_from(key, &msg, Some(peer), now) {
                     None
                 } else {
                     Some(TuEvent::Request { key, msg, peer })
@@ -417,6 +417,9 @@ impl CallsCore {
                     call: f,
                     media_stats,
                 });
+            }
+            Output::Reply { key, msg } => {
+                let _ = endpoint.send_response(key, msg).await;
             }
             Output::Probe => {
                 let key = match self

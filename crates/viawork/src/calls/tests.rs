@@ -97,6 +97,12 @@ struct Lab {
     media: Vec<MediaAction>,
     finished: bool,
     refer_to: Option<String>,
+    /// 2xx responses to the PBX's own INVITEs.
+    answers_to_pbx: Vec<Message>,
+    /// INVITEs the PBX sent itself.
+    at_pbx_sent: Vec<Message>,
+    /// Final failure statuses the PBX got for its own requests.
+    pbx_responses: Vec<u16>,
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -140,6 +146,9 @@ impl Lab {
             media: Vec::new(),
             finished: false,
             refer_to: None,
+            answers_to_pbx: Vec::new(),
+            at_pbx_sent: Vec::new(),
+            pbx_responses: Vec::new(),
         }
     }
 
@@ -204,6 +213,9 @@ impl Lab {
                     Output::Changed { view, .. } => self.views.push(view),
                     Output::Finished(_) => self.finished = true,
                     Output::Probe => {}
+                    Output::Reply { key, msg } => {
+                        let _ = self.vw.send_response(&key, msg, self.now);
+                    }
                 }
             }
         }
@@ -360,6 +372,41 @@ impl Lab {
                 }
             }
             TuEvent::Ack { msg, .. } => self.at_pbx.push(msg),
+            TuEvent::Response { msg, .. } if msg.status().is_some_and(|c| c >= 300) => {
+                self.pbx_responses.push(msg.status().unwrap_or(0));
+            }
+            TuEvent::Response { msg, .. }
+                if msg.status().is_some_and(|c| (200..300).contains(&c))
+                    && msg.cseq().is_ok_and(|c| c.method() == Method::Invite) =>
+            {
+                // The PBX's own INVITE (with Replaces) was answered: ACK it.
+                self.answers_to_pbx.push(msg.clone());
+                let to = msg.to_header().unwrap().to_string();
+                let from = msg.from_header().unwrap().to_string();
+                let cid = msg.call_id().unwrap().to_owned();
+                let target = msg
+                    .typed::<sip::headers::Contact>()
+                    .ok()
+                    .flatten()
+                    .and_then(|c| c.addr().map(|a| a.uri.to_string()))
+                    .unwrap();
+                let ack = RequestBuilder::new(&Method::Ack, &target)
+                    .header(
+                        HeaderName::Via,
+                        format_args!(
+                            "SIP/2.0/UDP {PBX};branch={}",
+                            sip_stack::transaction::new_branch()
+                        ),
+                    )
+                    .header(HeaderName::MaxForwards, 70)
+                    .header(HeaderName::From, from)
+                    .header(HeaderName::To, to)
+                    .header(HeaderName::CallId, cid)
+                    .header(HeaderName::CSeq, "1 ACK")
+                    .build()
+                    .unwrap();
+                self.pbx.send_stateless(ack, Self::vw_peer());
+            }
             TuEvent::Stray { msg, .. } => self.at_pbx.push(msg),
             _ => {}
         }
@@ -413,6 +460,53 @@ impl Lab {
         self.refer_to = Some(format!("<sip:{target}@{PBX}>"));
         self.in_dialog(&call_id, Method::Refer, None);
         self.refer_to = None;
+    }
+
+    /// The PBX replaces the dialog of the leg with this role by a new one (RFC 3891: an
+    /// attended transfer done on the PBX), offering media at port 40004.
+    fn pbx_replaces(&mut self, role: LegRole) {
+        let (call_id, leg) = self
+            .legs
+            .iter()
+            .find(|(_, l)| l.role == role && l.answered)
+            .map(|(c, l)| (c.clone(), l))
+            .expect("an answered leg");
+        let our_tag = leg.tag.clone();
+        let their_tag = leg.invite.from_header().unwrap().tag().unwrap().to_owned();
+        let target = leg
+            .invite
+            .typed::<sip::headers::Contact>()
+            .ok()
+            .flatten()
+            .and_then(|c| c.addr().map(|a| a.uri.to_string()))
+            .unwrap();
+        let mut media = LegSession::new(LocalMedia::new("127.0.0.2".parse().unwrap(), 40004));
+        let invite = RequestBuilder::new(&Method::Invite, &target)
+            .header(
+                HeaderName::Via,
+                format_args!(
+                    "SIP/2.0/UDP {PBX};branch={}",
+                    sip_stack::transaction::new_branch()
+                ),
+            )
+            .header(HeaderName::MaxForwards, 70)
+            .header(
+                HeaderName::From,
+                format_args!("<sip:{TARGET}@{PBX}>;tag=replacer"),
+            )
+            .header(HeaderName::To, format_args!("<{target}>"))
+            .header(HeaderName::CallId, "replacer@pbx")
+            .header(HeaderName::CSeq, "1 INVITE")
+            .header(HeaderName::Contact, format_args!("<sip:replacer@{PBX}>"))
+            .header(
+                HeaderName::Replaces,
+                format_args!("{call_id};to-tag={their_tag};from-tag={our_tag}"),
+            )
+            .body("application/sdp", media.own_offer())
+            .build()
+            .unwrap();
+        self.at_pbx_sent.push(invite.clone());
+        let _ = self.pbx.send_request(invite, Self::vw_peer(), self.now);
     }
 
     /// Sends a request from the PBX inside a leg's dialog.
@@ -513,8 +607,9 @@ impl Lab {
                     TuEvent::Stray { msg, .. } if msg.status().is_some() => {
                         self.mgr.on_response(None, &msg, now)
                     }
-                    TuEvent::Request { key, msg, .. } => {
-                        assert!(self.mgr.on_request(key, &msg, now), "unrouted {msg:?}");
+                    TuEvent::Request { key, msg, peer } => {
+                        let taken = self.mgr.on_request_from(key, &msg, Some(peer), now);
+                        assert!(taken, "unrouted {msg:?}");
                     }
                     TuEvent::Ack {
                         invite_key, msg, ..
@@ -1068,4 +1163,45 @@ fn a_transfer_by_the_far_party_keeps_the_user_connected_to_the_target() {
     assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::User)));
     assert_eq!(sent_to_target(&lab, Method::Bye), 1);
     assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Callback).len(), 1);
+}
+
+#[test]
+fn an_invite_with_replaces_for_the_users_leg_transfers_the_call() {
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    lab.pbx_replaces(LegRole::Callback);
+    assert!(
+        lab.run(Duration::from_secs(30), |l| !l.answers_to_pbx.is_empty()
+            && l.requests_to_pbx(Method::Bye, LegRole::Callback).len() == 1)
+    );
+    // The far party was re-INVITEd with the new party's media, and the new party got the
+    // far party's media in the 2xx.
+    let far = lab.requests_to_pbx(Method::Invite, LegRole::Far);
+    assert_eq!(
+        media_target(far.last().unwrap().body()).unwrap().0.port(),
+        40004
+    );
+    assert_eq!(
+        media_target(lab.answers_to_pbx[0].body()).unwrap().0.port(),
+        40002
+    );
+    assert_eq!(
+        lab.end(),
+        Some((EndReason::Transferred, HungUpBy::YourPhone))
+    );
+    let now = lab.now;
+    lab.mgr.hang_up("c1", "sip:alice@example.com", now);
+    lab.flush();
+    assert!(!lab.run(Duration::from_secs(3), |l| l.finished));
+    assert!(lab.requests_to_pbx(Method::Bye, LegRole::Far).is_empty());
+}
+
+#[test]
+fn an_invite_with_replaces_for_no_dialog_gets_481() {
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    // Corrupt the tags: no dialog matches.
+    lab.legs.values_mut().for_each(|l| l.tag = "nope".into());
+    lab.pbx_replaces(LegRole::Callback);
+    let got_481 = |l: &Lab| l.pbx_responses.contains(&481);
+    assert!(lab.run(Duration::from_secs(10), got_481));
+    assert_eq!(last_state(&lab), CallState::Connected);
 }
