@@ -157,24 +157,66 @@ async fn resolve_trunk(
             transport.as_str().to_ascii_lowercase()
         )
     })?;
-    let port = pbx.port.unwrap_or(match transport {
-        sip_stack::transaction::Transport::Tls => 5061,
-        _ => 5060,
-    });
-    let addr = tokio::net::lookup_host((pbx.host.as_str(), port))
-        .await
-        .map_err(|e| anyhow::anyhow!("config key `pbx.address`: cannot resolve {}: {e}", pbx.host))?
-        .find(|a| a.is_ipv4() == local.is_ipv4())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "config key `pbx.address`: {} has no address of the listener's IP version",
-                pbx.host
-            )
-        })?;
-    tracing::info!(%addr, transport = %transport, "PBX trunk");
+    let family_ok = |a: &std::net::SocketAddr| a.is_ipv4() == local.is_ipv4();
+    let mut addrs: Vec<std::net::SocketAddr> = Vec::new();
+    // RFC 3263: NAPTR → SRV → A/AAAA for a name without a port; an IP literal or a name
+    // with a port needs no NAPTR/SRV. Bounded: a PBX name that does not resolve stops
+    // startup quickly with the key named.
+    if pbx.host.parse::<std::net::IpAddr>().is_err() {
+        let scheme = if transport == sip_stack::transaction::Transport::Tls {
+            "sips"
+        } else {
+            "sip"
+        };
+        let host = match pbx.port {
+            Some(p) => format!("{}:{p}", pbx.host),
+            None => pbx.host.clone(),
+        };
+        let uri_text = format!("{scheme}:{host}");
+        if let (Ok(uri), Ok(resolver)) = (
+            sip::Uri::parse(&uri_text),
+            sip_stack::resolve::DnsResolver::system(),
+        ) {
+            let policy = sip_stack::resolve::Policy::new([transport]);
+            let lookup = resolver.resolve_uri(&uri, &policy);
+            match tokio::time::timeout(std::time::Duration::from_secs(5), lookup).await {
+                Ok(Ok(plan)) => addrs.extend(
+                    plan.into_peers()
+                        .into_iter()
+                        .filter(|p| p.transport == transport)
+                        .map(|p| p.addr)
+                        .filter(family_ok),
+                ),
+                Ok(Err(e)) => {
+                    tracing::info!(error = %e, "RFC 3263 lookup failed; trying the system resolver")
+                }
+                Err(_) => tracing::info!("RFC 3263 lookup timed out; trying the system resolver"),
+            }
+        }
+    }
+    if addrs.is_empty() {
+        let port = pbx.port.unwrap_or(match transport {
+            sip_stack::transaction::Transport::Tls => 5061,
+            _ => 5060,
+        });
+        addrs = tokio::net::lookup_host((pbx.host.as_str(), port))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("config key `pbx.address`: cannot resolve {}: {e}", pbx.host)
+            })?
+            .filter(family_ok)
+            .collect();
+    }
+    if addrs.is_empty() {
+        anyhow::bail!(
+            "config key `pbx.address`: {} has no address of the listener's IP version",
+            pbx.host
+        );
+    }
+    tracing::info!(targets = ?addrs, transport = %transport, "PBX trunk");
     Ok(crate::calls::trunk::Trunk::new(
         pbx.clone(),
-        addr,
+        &addrs,
         local,
         &config.domain,
         &config.server_name,

@@ -218,7 +218,7 @@ impl Call {
     pub fn start(setup: CallSetup, now: Instant) -> Result<Call, String> {
         let mut sessions = setup.sessions;
         let offer = sessions[0].own_offer();
-        let callback = Leg::start(LegRole::Callback, setup.callback, Some(offer))?;
+        let callback = Leg::start(LegRole::Callback, setup.callback, Some(offer), now)?;
         let far_template = setup.far.clone();
         let mut call = Call {
             state: CallState::ConnectingYourPhone,
@@ -377,7 +377,7 @@ impl Call {
 
     /// A client transaction of a leg timed out or hit a transport error.
     pub fn on_failure(&mut self, role: LegRole, method: &Method, timeout: bool, now: Instant) {
-        self.on_failure_of(role, None, method, timeout, now);
+        self.on_failure_of(role, None, None, method, timeout, now);
     }
 
     /// A client transaction of the leg with SIP Call-ID `call_id` failed.
@@ -385,6 +385,7 @@ impl Call {
         &mut self,
         role: LegRole,
         call_id: Option<&str>,
+        branch: Option<&str>,
         method: &Method,
         timeout: bool,
         now: Instant,
@@ -402,7 +403,7 @@ impl Call {
             None => self.leg(role),
         };
         if let Some(l) = leg {
-            l.on_transaction_failure(method, timeout, now);
+            l.on_transaction_failure_of(method, branch, timeout, now);
         }
         self.process(now);
     }
@@ -655,7 +656,7 @@ impl Call {
             return;
         };
         let offer = self.sessions[1].own_offer();
-        match Leg::start(LegRole::Far, setup, Some(offer)) {
+        match Leg::start(LegRole::Far, setup, Some(offer), now) {
             Ok(leg) => {
                 self.call_ids[1] = Some(leg.call_id());
                 self.legs[1] = Some(leg);
@@ -1030,7 +1031,7 @@ impl Call {
         }
         let mut setup = self.far_template.clone();
         setup.target = target;
-        match Leg::start(role, setup, None) {
+        match Leg::start(role, setup, None, now) {
             Ok(leg) => {
                 let local = self.sessions[role.index()].local.clone();
                 self.replacing = Some(Replacing {

@@ -172,6 +172,8 @@ pub struct LegSetup {
     pub via: LocalVia,
     /// The next hop.
     pub peer: Peer,
+    /// Where to send the INVITE again if `peer` does not answer, fails or says 503.
+    pub alternates: Vec<Peer>,
     /// The Call-ID host part and the User-Agent.
     pub local_host: String,
     /// User-Agent header value.
@@ -233,6 +235,11 @@ pub struct Leg {
     side: Side,
     auth: Option<DigestClient>,
     auth_tried: bool,
+    /// The walk down the trunk's other targets for the initial INVITE.
+    failover: Option<sip_stack::failover::Failover>,
+    /// With other targets left: give up on the current one if it has not answered at all
+    /// by then (a fast failover timer; Timer B's 32 s would outlast the ring timeout).
+    attempt_deadline: Option<Instant>,
     phase: Phase,
     provisional_seen: bool,
     cancel_wanted: bool,
@@ -255,6 +262,9 @@ pub struct Leg {
     events: Vec<LegEvent>,
 }
 
+/// How long a trunk target may stay silent (not even a 100) before the next is tried.
+pub const FAST_FAILOVER: std::time::Duration = std::time::Duration::from_secs(4);
+
 const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
 
 fn random_hex(n: usize) -> String {
@@ -266,7 +276,12 @@ fn random_hex(n: usize) -> String {
 
 impl Leg {
     /// Builds the INVITE (with `offer` as its body, if any) and queues it.
-    pub fn start(role: LegRole, setup: LegSetup, offer: Option<Bytes>) -> Result<Leg, String> {
+    pub fn start(
+        role: LegRole,
+        setup: LegSetup,
+        offer: Option<Bytes>,
+        now: Instant,
+    ) -> Result<Leg, String> {
         let call_id = format!("{}@{}", random_hex(24), setup.local_host);
         let via = setup.via.fresh(&mut rand::rng());
         let from = match &setup.from_display {
@@ -303,6 +318,13 @@ impl Leg {
             peer: setup.peer,
             via: setup.via,
             side: Side::Uac(client),
+            attempt_deadline: (!setup.alternates.is_empty()).then(|| now + FAST_FAILOVER),
+            failover: (!setup.alternates.is_empty()).then(|| {
+                sip_stack::failover::Failover::new(
+                    invite.clone(),
+                    sip_stack::resolve::Plan::new(setup.alternates.clone(), None),
+                )
+            }),
             auth: setup.auth,
             auth_tried: false,
             phase: Phase::Calling,
@@ -351,6 +373,8 @@ impl Leg {
             })),
             auth: None,
             auth_tried: true,
+            failover: None,
+            attempt_deadline: None,
             phase: Phase::Early,
             provisional_seen: true,
             cancel_wanted: false,
@@ -481,6 +505,12 @@ impl Leg {
     }
 
     fn on_invite_response(&mut self, msg: &Message, status: u16, now: Instant) {
+        // A late answer from a target we already gave up on is not this INVITE's.
+        let branch = |m: &Message| m.top_via().ok().and_then(|v| v.branch().map(str::to_owned));
+        if self.failover.is_some() && branch(msg) != branch(self.side.invite()) {
+            return;
+        }
+        self.attempt_deadline = None;
         if (status == 401 || status == 407) && !self.auth_tried && self.phase == Phase::Calling {
             if let Some(auth) = self.auth.as_mut() {
                 self.auth_tried = true;
@@ -496,6 +526,12 @@ impl Leg {
                     }
                 }
             }
+        }
+        if status == 503
+            && self.phase == Phase::Calling
+            && self.try_next_target(sip_stack::failover::Outcome::Final(503), now)
+        {
+            return;
         }
         let Side::Uac(client) = &mut self.side else {
             return;
@@ -991,9 +1027,71 @@ impl Leg {
         self.in_dialog(Method::Refer, &headers, None)
     }
 
+    /// RFC 3263 §4.3: sends the INVITE again to the trunk's next target after `outcome`
+    /// on the current one. False when there is none left (or we are cancelling).
+    fn try_next_target(&mut self, outcome: sip_stack::failover::Outcome, now: Instant) -> bool {
+        if self.cancel_wanted {
+            return false;
+        }
+        let Some(f) = self.failover.as_mut() else {
+            return false;
+        };
+        match f.on_outcome(outcome) {
+            Ok(sip_stack::failover::Verdict::Retry(msg, peer)) => {
+                match InviteClient::new(msg.clone(), self.via.clone()) {
+                    Ok(client) => {
+                        tracing::info!(%peer, "trying the trunk's next target");
+                        self.side = Side::Uac(client);
+                        self.peer = peer;
+                        self.outbox.push(SipOut::Request { msg, peer });
+                        self.attempt_deadline = Some(now + FAST_FAILOVER);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
     /// The INVITE transaction or a later one failed without a response.
     pub fn on_transaction_failure(&mut self, method: &Method, timeout: bool, now: Instant) {
+        self.on_transaction_failure_of(method, None, timeout, now)
+    }
+
+    /// As [`Leg::on_transaction_failure`], for the transaction whose request had top-Via
+    /// `branch`: the failure of an INVITE we already moved away from (failover) is ignored.
+    pub fn on_transaction_failure_of(
+        &mut self,
+        method: &Method,
+        branch: Option<&str>,
+        timeout: bool,
+        now: Instant,
+    ) {
+        if *method == Method::Invite {
+            let current = self
+                .side
+                .invite()
+                .top_via()
+                .ok()
+                .and_then(|v| v.branch().map(str::to_owned));
+            if branch.is_some()
+                && branch.map(str::to_owned) != current
+                && self.phase == Phase::Calling
+            {
+                return;
+            }
+        }
         match (method, self.phase) {
+            (Method::Invite, Phase::Calling)
+                if self.try_next_target(
+                    if timeout {
+                        sip_stack::failover::Outcome::Timeout
+                    } else {
+                        sip_stack::failover::Outcome::TransportError
+                    },
+                    now,
+                ) => {}
             (Method::Invite, Phase::Calling | Phase::Early) => {
                 self.phase = Phase::Ended;
                 self.events.push(LegEvent::Failed(if timeout {
@@ -1026,11 +1124,21 @@ impl Leg {
 
     /// When the dialog's timers next need [`Leg::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.side.dialog().and_then(|d| d.poll_timeout())
+        let dialog = self.side.dialog().and_then(|d| d.poll_timeout());
+        match (dialog, self.attempt_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Runs the dialog's timers: the 491 back-off retry.
+    /// Runs the dialog's timers (the 491 back-off retry) and the fast failover timer.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.attempt_deadline.is_some_and(|t| t <= now) {
+            self.attempt_deadline = None;
+            if self.phase == Phase::Calling {
+                self.try_next_target(sip_stack::failover::Outcome::Timeout, now);
+            }
+        }
         let Some(d) = self.side.dialog_mut() else {
             return;
         };

@@ -193,7 +193,7 @@ pub struct CallManager {
     recent: std::collections::VecDeque<(Instant, Arc<str>, CallView)>,
     calls: HashMap<Arc<str>, Entry>,
     by_call_id: HashMap<String, (Arc<str>, LegRole)>,
-    by_key: HashMap<TransactionKey, (Arc<str>, LegRole, Method, String)>,
+    by_key: HashMap<TransactionKey, (Arc<str>, LegRole, Method, String, Option<String>)>,
     timers: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
     health: TrunkHealth,
     probe: Option<TransactionKey>,
@@ -344,10 +344,12 @@ impl CallManager {
         role: LegRole,
         method: Method,
         sip_call_id: String,
+        branch: Option<String>,
     ) {
         if let Some(e) = self.calls.get_mut(&call) {
             e.keys.push(key);
-            self.by_key.insert(key, (call, role, method, sip_call_id));
+            self.by_key
+                .insert(key, (call, role, method, sip_call_id, branch));
         }
     }
 
@@ -449,12 +451,12 @@ impl CallManager {
             self.health.on_failure(now);
             return;
         }
-        let Some((call, role, method, cid)) = self.by_key.get(&key).cloned() else {
+        let Some((call, role, method, cid, branch)) = self.by_key.get(&key).cloned() else {
             return;
         };
         if let Some(e) = self.calls.get_mut(&call) {
             e.call
-                .on_failure_of(role, Some(&cid), &method, timeout, now);
+                .on_failure_of(role, Some(&cid), branch.as_deref(), &method, timeout, now);
         }
         self.after(&call, now);
     }

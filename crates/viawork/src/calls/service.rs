@@ -375,13 +375,18 @@ impl CallsCore {
                 SipOut::Request { msg, peer } => {
                     let method = msg.method().cloned().unwrap_or(Method::Invite);
                     let sip_call_id = msg.call_id().unwrap_or("").to_owned();
+                    let branch = msg
+                        .top_via()
+                        .ok()
+                        .and_then(|v| v.branch().map(str::to_owned));
                     match endpoint.send_request(msg, peer).await {
                         Ok(key) => {
                             if let Some((phase, t)) = since {
                                 metrics::histogram!("viawork_call_added_seconds", "phase" => phase)
                                     .record(t.elapsed().as_secs_f64());
                             }
-                            self.manager.bind(key, call, role, method, sip_call_id)
+                            self.manager
+                                .bind(key, call, role, method, sip_call_id, branch)
                         }
                         Err(e) => tracing::warn!(error = %e, %call, "could not send a request"),
                     }

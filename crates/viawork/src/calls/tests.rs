@@ -103,6 +103,8 @@ struct Lab {
     at_pbx_sent: Vec<Message>,
     /// Final failure statuses the PBX got for its own requests.
     pbx_responses: Vec<u16>,
+    /// Messages ViaWork sent to other addresses than the PBX (dead trunk targets).
+    sent_elsewhere: usize,
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -128,7 +130,13 @@ impl Lab {
             reinvite_without_sdp: true,
             send_pai: true,
         };
-        let trunk = Trunk::new(config, addr(PBX), addr(VW), "example.com", "ViaWork/test");
+        let trunk = Trunk::new(
+            config,
+            &[addr(PBX)],
+            addr(VW),
+            "example.com",
+            "ViaWork/test",
+        );
         Lab {
             now,
             rng: StdRng::seed_from_u64(seed),
@@ -149,6 +157,7 @@ impl Lab {
             answers_to_pbx: Vec::new(),
             at_pbx_sent: Vec::new(),
             pbx_responses: Vec::new(),
+            sent_elsewhere: 0,
         }
     }
 
@@ -198,8 +207,12 @@ impl Lab {
                         SipOut::Request { msg, peer } => {
                             let method = msg.method().cloned().unwrap();
                             let cid = msg.call_id().unwrap().to_owned();
+                            let branch = msg
+                                .top_via()
+                                .ok()
+                                .and_then(|v| v.branch().map(str::to_owned));
                             let key = self.vw.send_request(msg, peer, self.now).unwrap();
-                            self.mgr.bind(key, call, role, method, cid);
+                            self.mgr.bind(key, call, role, method, cid, branch);
                         }
                         SipOut::Response { key, msg } => {
                             let _ = self.vw.send_response(&key, msg, self.now);
@@ -223,6 +236,11 @@ impl Lab {
 
     fn transmit(&mut self) {
         while let Some(t) = self.vw.poll_transmit() {
+            if t.peer.addr != addr(PBX) {
+                // A trunk target that is down: nothing answers.
+                self.sent_elsewhere += 1;
+                continue;
+            }
             self.wire
                 .push((self.now + Duration::from_millis(2), t.msg, true));
         }
@@ -1204,4 +1222,31 @@ fn an_invite_with_replaces_for_no_dialog_gets_481() {
     let got_481 = |l: &Lab| l.pbx_responses.contains(&481);
     assert!(lab.run(Duration::from_secs(10), got_481));
     assert_eq!(last_state(&lab), CallState::Connected);
+}
+
+#[test]
+fn a_silent_trunk_target_fails_over_to_the_next() {
+    let mut far = Script::answers();
+    far.bye_after = Some(Duration::from_secs(1));
+    let mut lab = Lab::new([Script::answers(), far], 0.0, 11);
+    // The first target is down; the PBX is the second (RFC 3263 order).
+    let config = lab.trunk.config().clone();
+    lab.trunk = Trunk::new(
+        config,
+        &[addr("127.0.0.1:5999"), addr(PBX)],
+        addr(VW),
+        "example.com",
+        "ViaWork/test",
+    );
+    lab.start(false);
+    assert!(
+        lab.run(Duration::from_secs(60), |l| l.finished),
+        "{:?}",
+        lab.states()
+    );
+    assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::FarEnd)));
+    assert!(lab.sent_elsewhere > 0, "the dead target was tried first");
+    // Each leg reached the PBX after the fast failover timer, well before its ring timeout.
+    let cb = lab.requests_to_pbx(Method::Invite, LegRole::Callback);
+    assert_eq!(cb[0].cseq().unwrap().seq, 1);
 }

@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 /// A resolved trunk. Built once at startup; nothing per call is expensive.
 #[derive(Debug, Clone)]
 pub struct Trunk {
-    /// The PBX's address.
+    /// The PBX's address (the first target of the RFC 3263 plan).
     pub peer: Peer,
+    /// The other targets, in order: a leg whose INVITE gets no answer, a transport error
+    /// or a 503 tries them in turn (RFC 3263 §4.3).
+    pub alternates: Vec<Peer>,
     /// The host written in Request-URIs.
     pub host: String,
     /// Our address on the trunk's transport.
@@ -28,14 +31,21 @@ pub struct Trunk {
 }
 
 impl Trunk {
-    /// A trunk to `peer` (already resolved) with our listener `local` on its transport.
+    /// A trunk to `peers` (already resolved, in order; at least one) with our listener
+    /// `local` on its transport.
     pub fn new(
         config: PbxConfig,
-        peer: SocketAddr,
+        peers: &[SocketAddr],
         local: SocketAddr,
         domain: &str,
         user_agent: &str,
     ) -> Trunk {
+        let t = config.transport.transport();
+        let mut all = peers.iter().map(|a| Peer::new(*a, t));
+        let peer = all
+            .next()
+            .unwrap_or_else(|| Peer::new(SocketAddr::from(([127, 0, 0, 1], 5060)), t));
+        let alternates = all.collect();
         let host = match config.port {
             Some(p) if config.host.contains(':') => format!("[{}]:{p}", config.host),
             Some(p) => format!("{}:{p}", config.host),
@@ -43,7 +53,8 @@ impl Trunk {
             None => config.host.clone(),
         };
         Trunk {
-            peer: Peer::new(peer, config.transport.transport()),
+            peer,
+            alternates,
             host,
             local,
             domain: domain.to_owned(),
@@ -126,6 +137,7 @@ impl Trunk {
             via: LocalVia::new(self.transport_name(), &self.sent_by())
                 .unwrap_or_else(|_| LocalVia::new("UDP", "127.0.0.1").expect("static via")),
             peer: self.peer,
+            alternates: self.alternates.clone(),
             local_host: self.domain.clone(),
             user_agent: self.user_agent.clone(),
             auth: self
