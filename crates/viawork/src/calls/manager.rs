@@ -186,6 +186,10 @@ pub const RECENT_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 /// At most this many finished calls are kept readable.
 const RECENT_MAX: usize = 10_000;
 
+/// What a client transaction was sent for: the call, the leg, the method, the leg's SIP
+/// Call-ID and the request's top-Via branch.
+type Bound = (Arc<str>, LegRole, Method, String, Option<String>);
+
 /// Every live call. See the [module docs](self).
 pub struct CallManager {
     /// Finished calls, readable for [`RECENT_FOR`]: a client polling a call sees how it
@@ -193,7 +197,7 @@ pub struct CallManager {
     recent: std::collections::VecDeque<(Instant, Arc<str>, CallView)>,
     calls: HashMap<Arc<str>, Entry>,
     by_call_id: HashMap<String, (Arc<str>, LegRole)>,
-    by_key: HashMap<TransactionKey, (Arc<str>, LegRole, Method, String, Option<String>)>,
+    by_key: HashMap<TransactionKey, Bound>,
     timers: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
     health: TrunkHealth,
     probe: Option<TransactionKey>,
