@@ -120,6 +120,80 @@ pub struct PbxConfig {
     pub reinvite_without_sdp: bool,
     /// Send P-Asserted-Identity with the caller's number (`pbx.send_pai`, default true).
     pub send_pai: bool,
+    /// Networks that may send requests outside a dialog to ViaWork (an INVITE with
+    /// Replaces, later incoming calls) as the PBX (`pbx.trusted_sources`, CIDR or
+    /// address; empty means the trunk's own addresses).
+    pub trusted_sources: Vec<Cidr>,
+}
+
+/// An IP network, `192.0.2.0/24` or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    /// The network address.
+    pub addr: std::net::IpAddr,
+    /// The prefix length.
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// True when `ip` is in the network.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        fn masked(bytes: &[u8], prefix: u8) -> Vec<u8> {
+            bytes
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let bits = (prefix as usize).saturating_sub(i * 8).min(8);
+                    if bits == 0 {
+                        0
+                    } else {
+                        b & (0xffu8 << (8 - bits))
+                    }
+                })
+                .collect()
+        }
+        match (self.addr, ip) {
+            (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => {
+                masked(&a.octets(), self.prefix) == masked(&b.octets(), self.prefix)
+            }
+            (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => {
+                masked(&a.octets(), self.prefix) == masked(&b.octets(), self.prefix)
+            }
+            (std::net::IpAddr::V6(a), std::net::IpAddr::V4(b)) => {
+                a.to_ipv4_mapped().is_some_and(|a| {
+                    Cidr {
+                        addr: a.into(),
+                        prefix: self.prefix.saturating_sub(96),
+                    }
+                    .contains(b.into())
+                })
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let (a, p) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: std::net::IpAddr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{p:?} is not a prefix length (0-{max})"))?,
+        };
+        Ok(Cidr { addr, prefix })
+    }
 }
 
 /// The number format toward the PBX (`pbx.number_format`).
@@ -218,6 +292,7 @@ struct RawPbx {
     refer_with_replaces: Option<bool>,
     reinvite_without_sdp: Option<bool>,
     send_pai: Option<bool>,
+    trusted_sources: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -600,6 +675,16 @@ impl Config {
                     refer_with_replaces: p.refer_with_replaces.unwrap_or(true),
                     reinvite_without_sdp: p.reinvite_without_sdp.unwrap_or(true),
                     send_pai: p.send_pai.unwrap_or(true),
+                    trusted_sources: p
+                        .trusted_sources
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|c| c.parse::<Cidr>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|message| ConfigError::Invalid {
+                            key: "pbx.trusted_sources",
+                            message,
+                        })?,
                 })
             }
         };
@@ -808,6 +893,23 @@ mod tests {
     }
 
     #[test]
+    fn cidrs_contain_their_addresses() {
+        let c: Cidr = "192.0.2.0/24".parse().unwrap();
+        assert!(c.contains("192.0.2.77".parse().unwrap()));
+        assert!(!c.contains("192.0.3.1".parse().unwrap()));
+        let one: Cidr = "10.1.2.3".parse().unwrap();
+        assert!(one.contains("10.1.2.3".parse().unwrap()));
+        assert!(!one.contains("10.1.2.4".parse().unwrap()));
+        let v6: Cidr = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
+        assert!(!v6.contains("10.1.2.3".parse().unwrap()));
+        let any: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(any.contains("203.0.113.9".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("nope".parse::<Cidr>().is_err());
+    }
+
+    #[test]
     fn trunk_calls_and_media_keys_are_validated() {
         let c = load_str(
             "[pbx]\naddress = \"10.0.0.5\"\nusername = \"vw\"\npassword = \"s3cret\"\n\
@@ -855,6 +957,10 @@ mod tests {
             ("[media]\nrtp_port_min = 20001", "`media.rtp_port_min`"),
             ("[media]\nrtp_port_max = 100", "`media.rtp_port_max`"),
             ("[media]\ntone_region = \"mars\"", "`media.tone_region`"),
+            (
+                "[pbx]\naddress = \"p\"\ntrusted_sources = [\"10.0.0.0/33\"]",
+                "`pbx.trusted_sources`",
+            ),
         ] {
             let e = load_str(toml, &[]).unwrap_err().to_string();
             assert!(e.contains(key), "{toml}: {e}");
@@ -888,6 +994,7 @@ mod tests {
                 refer_with_replaces: true,
                 reinvite_without_sdp: true,
                 send_pai: true,
+                trusted_sources: vec![],
             })
         );
         let c = load_str("[pbx]\naddress = \"[2001:db8::1]\"", &[]).unwrap();

@@ -200,6 +200,8 @@ pub struct CallManager {
     by_key: HashMap<TransactionKey, Bound>,
     timers: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
     health: TrunkHealth,
+    /// Who may send out-of-dialog requests as the PBX; empty trusts everyone (tests).
+    trusted: Vec<crate::config::Cidr>,
     probe: Option<TransactionKey>,
     out: Vec<Output>,
 }
@@ -214,9 +216,20 @@ impl CallManager {
             by_key: HashMap::new(),
             timers: BinaryHeap::new(),
             health,
+            trusted: Vec::new(),
             probe: None,
             out: Vec::new(),
         }
+    }
+
+    /// Only these networks may send out-of-dialog requests (an INVITE with Replaces).
+    pub fn set_trusted(&mut self, trusted: Vec<crate::config::Cidr>) {
+        self.trusted = trusted;
+    }
+
+    fn is_trusted(&self, peer: Option<sip_stack::transaction::Peer>) -> bool {
+        self.trusted.is_empty()
+            || peer.is_some_and(|p| self.trusted.iter().any(|c| c.contains(p.addr.ip())))
     }
 
     /// The trunk's keep-alive state.
@@ -404,6 +417,13 @@ impl CallManager {
     ) -> bool {
         if msg.method() == Some(&Method::Invite) && self.route(msg).is_none() {
             if let Ok(Some(r)) = msg.typed::<sip::headers::Replaces>() {
+                if !self.is_trusted(peer) {
+                    tracing::info!(peer = ?peer, "INVITE with Replaces from an untrusted source");
+                    if let Ok(resp) = sip::ResponseBuilder::reply(msg, 403, None).build() {
+                        self.out.push(Output::Reply { key, msg: resp });
+                    }
+                    return true;
+                }
                 let target = self.by_call_id.get(r.call_id).cloned();
                 let found = target.and_then(|(call, _)| {
                     let e = self.calls.get(&call)?;

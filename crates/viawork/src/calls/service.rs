@@ -203,6 +203,21 @@ pub fn new(
         .map(std::time::Duration::from_secs);
     let health = super::trunk::TrunkHealth::new(interval, now);
     let trunk = trunk.map(Arc::new);
+    let mut manager = CallManager::new(health);
+    if let Some(t) = &trunk {
+        let mut trusted = t.config().trusted_sources.clone();
+        if trusted.is_empty() {
+            // By default only the trunk's own addresses speak for the PBX.
+            for p in std::iter::once(&t.peer).chain(t.alternates.iter()) {
+                let ip = p.addr.ip();
+                trusted.push(crate::config::Cidr {
+                    addr: ip,
+                    prefix: if ip.is_ipv4() { 32 } else { 128 },
+                });
+            }
+        }
+        manager.set_trusted(trusted);
+    }
     (
         CallsHandle {
             tx,
@@ -210,7 +225,7 @@ pub fn new(
             trunk: trunk.clone(),
         },
         CallsCore {
-            manager: CallManager::new(health),
+            manager,
             trunk,
             rx,
             events,

@@ -129,6 +129,7 @@ impl Lab {
             refer_with_replaces: true,
             reinvite_without_sdp: true,
             send_pai: true,
+            trusted_sources: vec![],
         };
         let trunk = Trunk::new(
             config,
@@ -1249,4 +1250,13 @@ fn a_silent_trunk_target_fails_over_to_the_next() {
     // Each leg reached the PBX after the fast failover timer, well before its ring timeout.
     let cb = lab.requests_to_pbx(Method::Invite, LegRole::Callback);
     assert_eq!(cb[0].cseq().unwrap().seq, 1);
+}
+
+#[test]
+fn an_invite_with_replaces_from_an_untrusted_source_gets_403() {
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    lab.mgr.set_trusted(vec!["192.0.2.0/24".parse().unwrap()]);
+    lab.pbx_replaces(LegRole::Callback);
+    assert!(lab.run(Duration::from_secs(10), |l| l.pbx_responses.contains(&403)));
+    assert_eq!(last_state(&lab), CallState::Connected);
 }
