@@ -44,6 +44,9 @@ pub struct CallsConfig {
     /// Calls one user may start per minute (`calls.max_calls_per_minute`): the callback
     /// rings a phone, so this guards against harassment and toll fraud.
     pub max_calls_per_minute: u32,
+    /// SIP clients (by network) whose INVITEs ViaWork passes on to the PBX as a plain
+    /// back-to-back agent (`calls.bridge_clients`; empty: none).
+    pub bridge_clients: Vec<Cidr>,
 }
 
 impl Default for CallsConfig {
@@ -52,6 +55,7 @@ impl Default for CallsConfig {
             callback_ring_timeout: std::time::Duration::from_secs(45),
             far_ring_timeout: std::time::Duration::from_secs(90),
             max_calls_per_minute: 10,
+            bridge_clients: Vec::new(),
         }
     }
 }
@@ -301,6 +305,7 @@ struct RawCalls {
     callback_ring_timeout_secs: Option<u64>,
     far_ring_timeout_secs: Option<u64>,
     max_calls_per_minute: Option<u32>,
+    bridge_clients: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -343,6 +348,16 @@ fn calls_from_raw(raw: Option<RawCalls>) -> Result<CallsConfig, ConfigError> {
         }
         c.max_calls_per_minute = n;
     }
+    c.bridge_clients = raw
+        .bridge_clients
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.parse::<Cidr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|message| ConfigError::Invalid {
+            key: "calls.bridge_clients",
+            message,
+        })?;
     Ok(c)
 }
 
@@ -559,6 +574,11 @@ impl Config {
         }
         if let Some(v) = env("VIAWORK_PBX_PASSWORD") {
             raw.pbx.get_or_insert_with(RawPbx::default).password = Some(v);
+        }
+        if let Some(v) = env("VIAWORK_CALLS_BRIDGE_CLIENTS") {
+            raw.calls
+                .get_or_insert_with(RawCalls::default)
+                .bridge_clients = Some(v.split(',').map(|s| s.trim().to_owned()).collect());
         }
         if let Some(v) = env("VIAWORK_MEDIA_ANCHOR") {
             raw.media.get_or_insert_with(RawMedia::default).anchor = Some(v);

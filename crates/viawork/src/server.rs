@@ -65,8 +65,12 @@ pub async fn run(
         Some(pbx) => Some(resolve_trunk(&config, pbx, &handle).await?),
         None => None,
     };
-    let (calls_handle, mut calls, finished) =
-        crate::calls::service::new(trunk, std::time::Instant::now());
+    let (calls_handle, mut calls, finished) = crate::calls::service::new(
+        trunk,
+        config.calls.bridge_clients.clone(),
+        config.calls.far_ring_timeout,
+        std::time::Instant::now(),
+    );
     tokio::spawn(crate::calls::log::writer(store.clone(), finished));
     let mut state = AppState::new(store.clone(), settings, listeners);
     if calls_handle.trunk().is_some() {

@@ -608,3 +608,31 @@ fn an_invite_with_replaces_from_the_pbx_takes_the_users_place() {
     );
     assert_eq!(ctx.pbx.received("BYE").len(), 2);
 }
+
+#[test]
+fn a_sip_client_calls_the_pbx_through_viawork_as_a_plain_b2bua() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned_store(dir.path());
+    let mut pbx = SippPbx::start("pbx_uas.xml", 5);
+    let server = server_for(
+        &db,
+        &pbx,
+        &[("VIAWORK_CALLS_BRIDGE_CLIENTS", "127.0.0.0/8")],
+    );
+    // SIPp's built-in UAC: INVITE with SDP, ACK, a pause, BYE — five calls.
+    common::sipp::run(&common::sipp::Run {
+        scenario: "",
+        target: server.udp,
+        tcp: false,
+        calls: 5,
+        rate: 10,
+        extra: &["-sn", "uac", "-s", "+14255550199", "-d", "200"],
+    });
+    pbx.wait_success();
+    let invites = pbx.received("INVITE");
+    assert_eq!(invites.len(), 5, "{invites:#?}");
+    for b in &invites {
+        assert!(b.starts_with("INVITE sip:+14255550199@"), "{b}");
+    }
+    assert_eq!(pbx.received("BYE").len(), 5);
+}

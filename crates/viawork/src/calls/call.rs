@@ -206,6 +206,10 @@ pub struct Call {
     detached: bool,
     /// Templates for new legs (a transfer target).
     far_template: LegSetup,
+    /// A plain back-to-back call (a SIP client through ViaWork to the PBX), not a Call Via
+    /// Work call: leg 0 is the caller's INVITE, leg 1 ViaWork's INVITE to the PBX, and
+    /// the answer, failure or progress of one is passed to the other.
+    bridged: bool,
     times: CallTimes,
     out: Vec<SipOut>,
     media: Vec<MediaAction>,
@@ -228,6 +232,7 @@ impl Call {
             retired: Vec::new(),
             detached: false,
             far_template,
+            bridged: false,
             legs: [Some(callback), None],
             far_setup: Some(setup.far),
             sessions,
@@ -253,6 +258,126 @@ impl Call {
         };
         call.collect();
         Ok(call)
+    }
+
+    /// A plain back-to-back call: the caller's INVITE `invite` (server transaction `key`,
+    /// from `peer`) goes on to the PBX as `far` with the caller's offer relayed; there is
+    /// no media engine, the endpoints talk directly.
+    pub fn bridge(
+        invite: &Message,
+        key: TransactionKey,
+        peer: sip_stack::transaction::Peer,
+        far: LegSetup,
+        sessions: [LegSession; 2],
+        ring_timeout: Duration,
+        now: Instant,
+    ) -> Result<Call, String> {
+        let mut sessions = sessions;
+        let caller = Leg::incoming(LegRole::Callback, key, invite, &far, peer);
+        let offer = (!invite.body().is_empty()).then(|| invite.body_bytes());
+        let relayed = offer.as_ref().and_then(|o| sessions[1].relay(o));
+        if offer.is_some() && relayed.is_none() {
+            return Err("the caller's SDP does not parse".into());
+        }
+        let callee = Leg::start(LegRole::Far, far.clone(), relayed, now)?;
+        let mut call = Call {
+            state: CallState::Connecting,
+            end: None,
+            call_ids: [Some(caller.call_id()), Some(callee.call_id())],
+            replacing: None,
+            retired: Vec::new(),
+            detached: false,
+            far_template: far,
+            bridged: true,
+            legs: [Some(caller), Some(callee)],
+            far_setup: None,
+            sessions,
+            anchor: false,
+            join: Join::NotYet,
+            pending: [None, None],
+            remote_sdp: [offer, None],
+            muted: false,
+            target: None,
+            transferring: false,
+            early_media: false,
+            ring_timeouts: [ring_timeout, ring_timeout],
+            ring_deadline: Some(now + ring_timeout),
+            linger_until: None,
+            times: CallTimes {
+                started: Some(now),
+                callback_answered: Some(now),
+                far_started: Some(now),
+                ..CallTimes::default()
+            },
+            out: Vec::new(),
+            media: Vec::new(),
+            notices: vec![CallNotice::State(CallState::Connecting)],
+            finished: false,
+        };
+        call.collect();
+        Ok(call)
+    }
+
+    /// True for a plain back-to-back call.
+    pub fn is_bridged(&self) -> bool {
+        self.bridged
+    }
+
+    /// The caller CANCELled its INVITE (a bridged call).
+    pub fn on_cancel(&mut self, now: Instant) {
+        let unanswered = self.legs[0]
+            .as_ref()
+            .is_some_and(Leg::is_unanswered_incoming);
+        if unanswered {
+            if let Some(l) = self.leg(LegRole::Callback) {
+                l.cancelled();
+            }
+            self.finish(EndReason::Cancelled, HungUpBy::YourPhone, now);
+        }
+        self.process(now);
+    }
+
+    /// The bridge's own events: the PBX's progress, answer or failure goes to the caller.
+    fn on_bridge_event(&mut self, ev: LegEvent, now: Instant) {
+        match ev {
+            LegEvent::Progress { code, sdp } => {
+                if self.end.is_some() {
+                    return;
+                }
+                let sdp = sdp.and_then(|s| self.sessions[0].relay(&s));
+                if let Some(l) = self.leg(LegRole::Callback) {
+                    l.provisional(code, sdp);
+                }
+                self.set_state(CallState::Ringing);
+            }
+            LegEvent::Answered { sdp } => {
+                if self.end.is_some() {
+                    return;
+                }
+                self.ring_deadline = None;
+                self.times.connected = Some(now);
+                self.remote_sdp[1] = sdp.clone();
+                let relayed = sdp.and_then(|s| self.sessions[0].relay(&s));
+                if let Some(l) = self.leg(LegRole::Callback) {
+                    l.accept_invite(relayed, now);
+                }
+                self.join = Join::Direct;
+                self.set_state(CallState::Connected);
+            }
+            LegEvent::Failed(f) => {
+                let code = match f {
+                    LegFailure::Status(c) => c,
+                    LegFailure::Timeout => 408,
+                    LegFailure::Transport => 503,
+                };
+                if let Some(l) = self.leg(LegRole::Callback) {
+                    // 3xx–6xx pass through as they are; a timeout is a 408.
+                    l.reject_invite(code);
+                }
+                self.leg_failed(LegRole::Far, f, now);
+            }
+            _ => {}
+        }
     }
 
     /// The current state.
@@ -446,6 +571,9 @@ impl Call {
                     self.finish(EndReason::YourPhoneNoAnswer, HungUpBy::System, now)
                 }
                 CallState::Connecting | CallState::Ringing => {
+                    if let Some(l) = self.legs[0].as_mut().filter(|l| l.is_unanswered_incoming()) {
+                        l.reject_invite(408);
+                    }
                     self.finish(EndReason::FarEndNoAnswer, HungUpBy::System, now)
                 }
                 _ => {}
@@ -553,6 +681,15 @@ impl Call {
     }
 
     fn on_leg_event(&mut self, role: LegRole, ev: LegEvent, now: Instant) {
+        if self.bridged
+            && role == LegRole::Far
+            && matches!(
+                ev,
+                LegEvent::Progress { .. } | LegEvent::Answered { .. } | LegEvent::Failed(_)
+            )
+        {
+            return self.on_bridge_event(ev, now);
+        }
         match (role, ev) {
             (LegRole::Callback, LegEvent::Progress { .. }) => {
                 if self.state == CallState::ConnectingYourPhone {

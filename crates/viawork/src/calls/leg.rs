@@ -430,6 +430,35 @@ impl Leg {
         }
     }
 
+    /// Sends a provisional response (180/183, with early-media SDP) to the peer's INVITE.
+    pub fn provisional(&mut self, code: u16, sdp: Option<Bytes>) {
+        let Side::Uas(u) = &self.side else { return };
+        if u.dialog.is_some() || self.phase == Phase::Ended {
+            return;
+        }
+        let mut b = ResponseBuilder::reply(&u.invite, code, Some(&u.tag))
+            .header(HeaderName::Contact, format_args!("<{}>", u.contact));
+        if let Some(sdp) = sdp {
+            b = b.body("application/sdp", sdp);
+        }
+        if let Ok(resp) = b.build() {
+            self.outbox.push(SipOut::Response {
+                key: u.key,
+                msg: resp,
+            });
+        }
+    }
+
+    /// True for a leg whose INVITE came from the peer and is not answered yet.
+    pub fn is_unanswered_incoming(&self) -> bool {
+        matches!(&self.side, Side::Uas(u) if u.dialog.is_none()) && self.phase != Phase::Ended
+    }
+
+    /// The peer CANCELled its INVITE: 487 to it (the CANCEL's own 200 is the caller's).
+    pub fn cancelled(&mut self) {
+        self.reject_invite(487);
+    }
+
     /// Refuses the peer's INVITE with `code`.
     pub fn reject_invite(&mut self, code: u16) {
         if let Side::Uas(u) = &mut self.side {

@@ -49,7 +49,7 @@ fn row(entry: &LogEntry) -> CallRecordRow {
     CallRecordRow {
         id: view.id.clone(),
         owner_sip_uri: owner.clone(),
-        direction: "outbound".into(),
+        direction: view.direction.into(),
         to_text: view.to.clone(),
         to_number: view.to_number.clone(),
         callback_number: view.callback_number.clone(),

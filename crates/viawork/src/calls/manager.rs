@@ -34,6 +34,9 @@ pub struct CallView {
     pub callback_number: String,
     /// Where the media runs: `engine`, `direct` or `relayed`.
     pub media: &'static str,
+    /// `outbound` for a Call Via Work call, `b2bua` for a SIP client's call passed on
+    /// to the PBX.
+    pub direction: &'static str,
     /// The user's phone is muted toward the far party.
     pub muted: bool,
     /// Why the last transfer did not happen (the far side's status), if one failed.
@@ -145,6 +148,11 @@ impl Entry {
             to_number: self.to_number.clone(),
             callback_number: self.callback_number.clone(),
             media: self.call.media_path(),
+            direction: if self.call.is_bridged() {
+                "b2bua"
+            } else {
+                "outbound"
+            },
             muted: self.call.is_muted(),
             transfer_failed: self.transfer_failed,
             end_reason: end.map(|e| e.0),
@@ -190,6 +198,17 @@ const RECENT_MAX: usize = 10_000;
 /// Call-ID and the request's top-Via branch.
 type Bound = (Arc<str>, LegRole, Method, String, Option<String>);
 
+/// What plain back-to-back calls need.
+#[derive(Debug, Clone)]
+pub struct Bridging {
+    /// The trunk the calls go to.
+    pub trunk: Arc<super::trunk::Trunk>,
+    /// Which clients may call through.
+    pub clients: Vec<crate::config::Cidr>,
+    /// How long the PBX side may ring.
+    pub ring_timeout: std::time::Duration,
+}
+
 /// Every live call. See the [module docs](self).
 pub struct CallManager {
     /// Finished calls, readable for [`RECENT_FOR`]: a client polling a call sees how it
@@ -202,6 +221,8 @@ pub struct CallManager {
     health: TrunkHealth,
     /// Who may send out-of-dialog requests as the PBX; empty trusts everyone (tests).
     trusted: Vec<crate::config::Cidr>,
+    /// Plain back-to-back calls from SIP clients to the PBX, when enabled.
+    bridging: Option<Bridging>,
     probe: Option<TransactionKey>,
     out: Vec<Output>,
 }
@@ -217,9 +238,104 @@ impl CallManager {
             timers: BinaryHeap::new(),
             health,
             trusted: Vec::new(),
+            bridging: None,
             probe: None,
             out: Vec::new(),
         }
+    }
+
+    /// Passes INVITEs from `bridging.clients` on to the PBX (a plain B2BUA).
+    pub fn set_bridging(&mut self, bridging: Option<Bridging>) {
+        self.bridging = bridging;
+    }
+
+    /// A new INVITE from a bridge client: a plain back-to-back call to the PBX.
+    fn bridge(
+        &mut self,
+        key: TransactionKey,
+        msg: &Message,
+        peer: sip_stack::transaction::Peer,
+        now: Instant,
+    ) -> bool {
+        let Some(b) = self.bridging.clone() else {
+            return false;
+        };
+        if !b.clients.iter().any(|c| c.contains(peer.addr.ip())) {
+            return false;
+        }
+        let reply = |code| sip::ResponseBuilder::reply(msg, code, None).build().ok();
+        if !self.health.is_up() {
+            if let Some(resp) = reply(503) {
+                self.out.push(Output::Reply { key, msg: resp });
+            }
+            return true;
+        }
+        let user = match msg.request_uri() {
+            Some(Ok(sip::Uri::Sip(u))) => u.user.map(str::to_owned),
+            Some(Ok(sip::Uri::Tel(t))) => Some(t.number.to_owned()),
+            _ => None,
+        };
+        let (Some(user), Ok(from)) = (user, msg.from_header()) else {
+            if let Some(resp) = reply(404) {
+                self.out.push(Output::Reply { key, msg: resp });
+            }
+            return true;
+        };
+        let display = from.display_name.map(|d| d.text().into_owned());
+        let from_uri = from.uri.to_string();
+        let setup = b
+            .trunk
+            .leg_as(b.trunk.uri_for_user(&user), from_uri.clone(), display);
+        let local = sdp::LocalMedia::new(b.trunk.local.ip(), 9);
+        let sessions = [
+            super::sdp_relay::LegSession::new(local.clone()),
+            super::sdp_relay::LegSession::new(local),
+        ];
+        match Call::bridge(msg, key, peer, setup, sessions, b.ring_timeout, now) {
+            Ok(call) => {
+                let id: Arc<str> = Arc::from(format!("{:032x}", rand::random::<u128>()).as_str());
+                let entry = Entry {
+                    call,
+                    owner: Arc::from(from_uri.as_str()),
+                    to: user.clone(),
+                    to_number: user,
+                    callback_number: String::new(),
+                    created_at: unix_ms(),
+                    connected_at: None,
+                    ended_at: None,
+                    callback_answered_at: None,
+                    keys: Vec::new(),
+                    requested_at: None,
+                    media: "engine",
+                    transfer_failed: None,
+                };
+                self.calls.insert(id.clone(), entry);
+                self.after(&id, now);
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "cannot bridge the INVITE");
+                if let Some(resp) = reply(400) {
+                    self.out.push(Output::Reply { key, msg: resp });
+                }
+            }
+        }
+        true
+    }
+
+    /// A CANCEL for an INVITE a call took (a bridged caller giving up). Returns false
+    /// when no call owns it.
+    pub fn on_cancel(&mut self, key: TransactionKey, msg: &Message, now: Instant) -> bool {
+        let Some((call, _)) = self.route(msg) else {
+            return false;
+        };
+        if let Ok(resp) = sip::ResponseBuilder::reply(msg, 200, None).build() {
+            self.out.push(Output::Reply { key, msg: resp });
+        }
+        if let Some(e) = self.calls.get_mut(&call) {
+            e.call.on_cancel(now);
+        }
+        self.after(&call, now);
+        true
     }
 
     /// Only these networks may send out-of-dialog requests (an INVITE with Replaces).
@@ -447,7 +563,12 @@ impl CallManager {
             }
         }
         let Some((call, role)) = self.route(msg) else {
-            return false;
+            let new_invite = msg.method() == Some(&Method::Invite)
+                && msg.to_header().is_ok_and(|t| t.tag().is_none());
+            return match peer {
+                Some(peer) if new_invite => self.bridge(key, msg, peer, now),
+                _ => false,
+            };
         };
         if let Some(e) = self.calls.get_mut(&call) {
             e.call.on_request(role, key, msg, now);

@@ -191,6 +191,8 @@ pub struct CallsCore {
 /// writer drains it off the SIP loop, so a slow store never delays signalling).
 pub fn new(
     trunk: Option<Trunk>,
+    bridge_clients: Vec<crate::config::Cidr>,
+    ring_timeout: std::time::Duration,
     now: Instant,
 ) -> (CallsHandle, CallsCore, mpsc::UnboundedReceiver<LogEntry>) {
     let (tx, rx) = mpsc::channel(1024);
@@ -217,6 +219,13 @@ pub fn new(
             }
         }
         manager.set_trusted(trusted);
+        if !bridge_clients.is_empty() {
+            manager.set_bridging(Some(super::manager::Bridging {
+                trunk: t.clone(),
+                clients: bridge_clients,
+                ring_timeout,
+            }));
+        }
     }
     (
         CallsHandle {
@@ -341,6 +350,23 @@ impl CallsCore {
                     None
                 } else {
                     Some(TuEvent::Ack {
+                        invite_key,
+                        msg,
+                        peer,
+                    })
+                }
+            }
+            TuEvent::Cancel {
+                key,
+                invite_key,
+                msg,
+                peer,
+            } => {
+                if self.manager.on_cancel(key, &msg, now) {
+                    None
+                } else {
+                    Some(TuEvent::Cancel {
+                        key,
                         invite_key,
                         msg,
                         peer,

@@ -148,6 +148,40 @@ impl Trunk {
         }
     }
 
+    /// A leg toward `target` passing on a caller's own identity (`from_uri`, `display`)
+    /// as it is, for a plain back-to-back call.
+    pub fn leg_as(&self, target: String, from_uri: String, display: Option<String>) -> LegSetup {
+        LegSetup {
+            target,
+            from_uri,
+            from_display: display,
+            asserted: None,
+            contact: self.contact(),
+            via: LocalVia::new(self.transport_name(), &self.sent_by())
+                .unwrap_or_else(|_| LocalVia::new("UDP", "127.0.0.1").expect("static via")),
+            peer: self.peer,
+            alternates: self.alternates.clone(),
+            local_host: self.domain.clone(),
+            user_agent: self.user_agent.clone(),
+            auth: self
+                .config
+                .credentials
+                .as_ref()
+                .map(|(u, p)| DigestClient::new(u.clone(), p.clone())),
+        }
+    }
+
+    /// The Request-URI for a user part as it is (a number or an extension the caller
+    /// dialled).
+    pub fn uri_for_user(&self, user: &str) -> String {
+        let params = match self.peer.transport {
+            Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
+            _ => "",
+        };
+        format!("sip:{user}@{}{params}", self.host)
+    }
+
     /// An OPTIONS keep-alive request.
     pub fn options(&self) -> Option<sip::Message> {
         let target = format!("sip:{}", self.host);

@@ -45,8 +45,6 @@ pub fn run(r: &Run<'_>) -> Output {
         "60".into(),
         "sipp".into(),
         r.target.to_string(),
-        "-sf".into(),
-        scenario(r.scenario).display().to_string(),
         "-i".into(),
         "127.0.0.1".into(),
         "-p".into(),
@@ -66,6 +64,11 @@ pub fn run(r: &Run<'_>) -> Output {
     ];
     // -bg detaches; run in the foreground instead so the exit code is SIPp's.
     args.retain(|a| a != "-bg");
+    // An empty scenario name means a built-in one, given in `extra` (`-sn uac`).
+    if !r.scenario.is_empty() {
+        args.push("-sf".into());
+        args.push(scenario(r.scenario).display().to_string());
+    }
     args.extend(r.extra.iter().map(|s| s.to_string()));
     let out = Command::new("timeout")
         .args(&args)
