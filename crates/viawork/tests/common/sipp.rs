@@ -13,13 +13,17 @@ pub fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A free loopback port for SIPp's own socket.
+/// A free loopback port for SIPp's own socket: free for UDP and for TCP alike, since a
+/// run may use either.
 pub fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP");
 }
 
 /// Options for one SIPp run.
