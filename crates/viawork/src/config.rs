@@ -124,6 +124,14 @@ pub struct PbxConfig {
     pub reinvite_without_sdp: bool,
     /// Send P-Asserted-Identity with the caller's number (`pbx.send_pai`, default true).
     pub send_pai: bool,
+    /// `Privacy` on outgoing INVITEs (`pbx.privacy`: `none` (default, no header) or `id`).
+    pub privacy_id: bool,
+    /// Ask for RFC 4028 session timers on the legs with this interval in seconds
+    /// (`pbx.session_expires_secs`, 90–86400; 0, the default, turns them off). ViaWork
+    /// answers a PBX's session-timer requests either way.
+    pub session_expires_secs: u32,
+    /// Offer reliable provisional responses (RFC 3262, `Supported: 100rel`; `pbx.prack`).
+    pub prack: bool,
     /// Networks that may send requests outside a dialog to ViaWork (an INVITE with
     /// Replaces, later incoming calls) as the PBX (`pbx.trusted_sources`, CIDR or
     /// address; empty means the trunk's own addresses).
@@ -297,6 +305,9 @@ struct RawPbx {
     reinvite_without_sdp: Option<bool>,
     send_pai: Option<bool>,
     trusted_sources: Option<Vec<String>>,
+    privacy: Option<String>,
+    session_expires_secs: Option<u32>,
+    prack: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -695,6 +706,27 @@ impl Config {
                     refer_with_replaces: p.refer_with_replaces.unwrap_or(true),
                     reinvite_without_sdp: p.reinvite_without_sdp.unwrap_or(true),
                     send_pai: p.send_pai.unwrap_or(true),
+                    privacy_id: match p.privacy.as_deref().map(str::trim) {
+                        None | Some("none") => false,
+                        Some("id") => true,
+                        Some(v) => {
+                            return Err(ConfigError::Invalid {
+                                key: "pbx.privacy",
+                                message: format!("{v:?} is not one of none, id"),
+                            })
+                        }
+                    },
+                    session_expires_secs: match p.session_expires_secs {
+                        None | Some(0) => 0,
+                        Some(n) if (90..=86_400).contains(&n) => n,
+                        Some(n) => return Err(ConfigError::Invalid {
+                            key: "pbx.session_expires_secs",
+                            message: format!(
+                                "{n} is outside 90..=86400 seconds (0 turns session timers off)"
+                            ),
+                        }),
+                    },
+                    prack: p.prack.unwrap_or(false),
                     trusted_sources: p
                         .trusted_sources
                         .unwrap_or_default()
@@ -1015,6 +1047,9 @@ mod tests {
                 reinvite_without_sdp: true,
                 send_pai: true,
                 trusted_sources: vec![],
+                privacy_id: false,
+                session_expires_secs: 0,
+                prack: false,
             })
         );
         let c = load_str("[pbx]\naddress = \"[2001:db8::1]\"", &[]).unwrap();

@@ -150,6 +150,8 @@ enum Phase {
 /// A re-INVITE of ours in progress.
 #[derive(Debug, Clone)]
 struct OurReinvite {
+    /// A session refresh (RFC 4028): its 2xx is ACKed here and not reported.
+    refresh: bool,
     sdp: Option<Bytes>,
     /// The 2xx carried an offer: the ACK waits for the call's answer.
     awaiting_answer: bool,
@@ -180,6 +182,12 @@ pub struct LegSetup {
     pub user_agent: String,
     /// Credentials for the PBX's challenges.
     pub auth: Option<DigestClient>,
+    /// Send `Privacy: id` (the caller's identity is not to be shown).
+    pub privacy_id: bool,
+    /// Ask for RFC 4028 session timers.
+    pub session_timer: Option<sip_stack::dialog::SessionTimerConfig>,
+    /// Offer 100rel (RFC 3262).
+    pub prack: bool,
 }
 
 /// Which end of the dialog ViaWork is.
@@ -252,6 +260,8 @@ pub struct Leg {
     refer_accepted: bool,
     /// NOTIFYs sent for the peer's REFER (their CSeq grows; one subscription).
     notify_count: u32,
+    /// The last SDP this leg sent (offer or answer), for session refreshes.
+    last_sdp: Option<Bytes>,
     /// DTMF digits waiting to go as INFO, one transaction at a time (many PBXs mishandle
     /// overlapping INFOs).
     dtmf: std::collections::VecDeque<char>,
@@ -301,8 +311,22 @@ impl Leg {
             .header(HeaderName::CSeq, "1 INVITE")
             .header(HeaderName::Contact, format_args!("<{}>", setup.contact))
             .header(HeaderName::Allow, ALLOW)
-            .header(HeaderName::Supported, "replaces")
+            .header(
+                HeaderName::Supported,
+                match (setup.session_timer.is_some(), setup.prack) {
+                    (true, true) => "replaces, timer, 100rel",
+                    (true, false) => "replaces, timer",
+                    (false, true) => "replaces, 100rel",
+                    (false, false) => "replaces",
+                },
+            )
             .header(HeaderName::UserAgent, &setup.user_agent);
+        if setup.privacy_id {
+            b = b.header(HeaderName::Privacy, "id");
+        }
+        if let Some(st) = &setup.session_timer {
+            b = st.add_to_invite(b);
+        }
         if let Some(pai) = &setup.asserted {
             b = b.header(HeaderName::PAssertedIdentity, pai);
         }
@@ -311,8 +335,11 @@ impl Leg {
             None => b,
         };
         let invite = b.build().map_err(|e| e.to_string())?;
-        let client =
+        let mut client =
             InviteClient::new(invite.clone(), setup.via.clone()).map_err(|e| e.to_string())?;
+        if let Some(st) = setup.session_timer {
+            client.set_session_timer(st);
+        }
         let mut leg = Leg {
             role,
             peer: setup.peer,
@@ -336,6 +363,7 @@ impl Leg {
             their_refer: None,
             notify_count: 0,
             refer_accepted: false,
+            last_sdp: None,
             dtmf: std::collections::VecDeque::new(),
             info_in_flight: false,
             theirs: None,
@@ -343,6 +371,7 @@ impl Leg {
             outbox: Vec::new(),
             events: Vec::new(),
         };
+        leg.last_sdp = offer;
         leg.outbox.push(SipOut::Request {
             msg: invite,
             peer: leg.peer,
@@ -386,6 +415,7 @@ impl Leg {
             their_refer: None,
             notify_count: 0,
             refer_accepted: false,
+            last_sdp: None,
             dtmf: std::collections::VecDeque::new(),
             info_in_flight: false,
             theirs: None,
@@ -398,6 +428,9 @@ impl Leg {
     /// Answers the peer's INVITE with 200 and `sdp` (the answer to its offer, or our offer
     /// when it had none). Returns false when this is not an unanswered incoming leg.
     pub fn accept_invite(&mut self, sdp: Option<Bytes>, now: Instant) -> bool {
+        if let Some(s) = &sdp {
+            self.last_sdp = Some(s.clone());
+        }
         let ua = self.user_agent.clone();
         let Side::Uas(u) = &mut self.side else {
             return false;
@@ -660,6 +693,13 @@ impl Leg {
         };
         let outcome = d.handle_response(msg, now);
         match outcome {
+            Ok(ResponseOutcome::AckNeeded { .. })
+                if self.ours.as_ref().is_some_and(|o| o.refresh) =>
+            {
+                // Our session refresh went through: nothing changes for the call.
+                self.ours = None;
+                self.send_ack(None);
+            }
             Ok(ResponseOutcome::AckNeeded { offer, .. }) => {
                 let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
                 if offer {
@@ -683,6 +723,9 @@ impl Leg {
                 self.phase = Phase::Ended;
                 self.events.push(LegEvent::Ended);
             }
+            _ if status >= 300 && self.ours.as_ref().is_some_and(|o| o.refresh) => {
+                self.ours = None;
+            }
             _ if status >= 300 => {
                 self.ours = None;
                 self.events.push(LegEvent::ReinviteFailed(status));
@@ -692,6 +735,9 @@ impl Leg {
     }
 
     fn send_ack(&mut self, answer: Option<Bytes>) {
+        if let Some(a) = &answer {
+            self.last_sdp = Some(a.clone());
+        }
         let via = self.fresh_via();
         let Ok(via) = Via::parse(&via) else { return };
         let Some(d) = self.side.dialog_mut() else {
@@ -725,6 +771,7 @@ impl Leg {
             return false;
         }
         self.ours = Some(OurReinvite {
+            refresh: false,
             sdp: sdp.clone(),
             awaiting_answer: false,
         });
@@ -749,6 +796,9 @@ impl Leg {
         let r = r
             .header(HeaderName::Allow, ALLOW)
             .header(HeaderName::UserAgent, ua);
+        if let Some(s) = &sdp {
+            self.last_sdp = Some(s.clone());
+        }
         let r = match sdp {
             Some(s) => r.body("application/sdp", s),
             None => r,
@@ -875,6 +925,9 @@ impl Leg {
         sdp: Option<Bytes>,
         now: Instant,
     ) {
+        if let Some(s) = &sdp {
+            self.last_sdp = Some(s.clone());
+        }
         let ua = self.user_agent.clone();
         let Some(d) = self.side.dialog_mut() else {
             return;
@@ -1171,6 +1224,7 @@ impl Leg {
         let Some(d) = self.side.dialog_mut() else {
             return;
         };
+        let mut refresh = None;
         for ev in d.handle_timeout(now) {
             match ev {
                 DialogEvent::RetryOffer {
@@ -1178,9 +1232,36 @@ impl Leg {
                 } => {
                     self.send_reinvite();
                 }
-                DialogEvent::SessionExpired => self.hang_up(now),
+                DialogEvent::SessionExpired => {
+                    // RFC 4028 §10: no refresh came; the session is over for both sides.
+                    self.hang_up(now);
+                    self.events.push(LegEvent::RemoteBye);
+                }
+                DialogEvent::RefreshSession { method } => refresh = Some(method),
                 _ => {}
             }
+        }
+        if let Some(method) = refresh {
+            self.refresh_session(method);
+        }
+    }
+
+    /// Refreshes the session (RFC 4028 §7.4): UPDATE without a body when the peer allows
+    /// it, else a re-INVITE repeating our last SDP. An offer exchange already under way
+    /// refreshes it anyway.
+    fn refresh_session(&mut self, method: Method) {
+        if self.ours.is_some() || self.theirs.is_some() || self.phase != Phase::Confirmed {
+            return;
+        }
+        if method == Method::Update {
+            self.in_dialog(Method::Update, &[], None);
+        } else {
+            self.ours = Some(OurReinvite {
+                refresh: true,
+                sdp: self.last_sdp.clone(),
+                awaiting_answer: false,
+            });
+            self.send_reinvite();
         }
     }
 
@@ -1206,6 +1287,7 @@ impl Leg {
 
     /// An answer to an offer in a 2xx to the initial INVITE (a peer that offered anyway).
     pub fn answer_initial(&mut self, sdp: Bytes) {
+        self.last_sdp = Some(sdp.clone());
         let Some(id) = self.side.dialog().map(|d| d.id().clone()) else {
             return;
         };

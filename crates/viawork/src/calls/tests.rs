@@ -130,6 +130,9 @@ impl Lab {
             reinvite_without_sdp: true,
             send_pai: true,
             trusted_sources: vec![],
+            privacy_id: false,
+            session_expires_secs: 0,
+            prack: false,
         };
         let trunk = Trunk::new(
             config,
@@ -288,6 +291,18 @@ impl Lab {
         let mut b = ResponseBuilder::reply(req, code, tag.as_deref())
             .header(HeaderName::Contact, format_args!("<sip:pbx@{PBX}>"))
             .header(HeaderName::Allow, allow);
+        if code == 200 && req.method() == Some(&Method::Invite) {
+            // A PBX with session timers: the UAC (ViaWork) refreshes.
+            if let Some(se) = req.get(HeaderName::SessionExpires) {
+                let interval = se.split(';').next().unwrap_or("1800").trim().to_owned();
+                b = b
+                    .header(
+                        HeaderName::SessionExpires,
+                        format_args!("{interval};refresher=uac"),
+                    )
+                    .header(HeaderName::Require, "timer");
+            }
+        }
         if let Some(s) = sdp {
             b = b.body("application/sdp", s);
         }
@@ -1259,4 +1274,42 @@ fn an_invite_with_replaces_from_an_untrusted_source_gets_403() {
     lab.pbx_replaces(LegRole::Callback);
     assert!(lab.run(Duration::from_secs(10), |l| l.pbx_responses.contains(&403)));
     assert_eq!(last_state(&lab), CallState::Connected);
+}
+
+#[test]
+fn session_timers_are_refreshed_by_viawork() {
+    let mut lab = Lab::new([Script::answers(), Script::answers()], 0.0, 12);
+    let mut config = lab.trunk.config().clone();
+    config.session_expires_secs = 90;
+    lab.trunk = Trunk::new(
+        config,
+        &[addr(PBX)],
+        addr(VW),
+        "example.com",
+        "ViaWork/test",
+    );
+    lab.start(false);
+    assert!(lab.run(Duration::from_secs(30), |l| last_state(l)
+        == CallState::Connected));
+    let invites_before = lab
+        .at_pbx
+        .iter()
+        .filter(|m| m.method() == Some(&Method::Invite))
+        .count();
+    // Well past two refresh intervals (half of 90 s each).
+    assert!(!lab.run(Duration::from_secs(200), |l| l.finished));
+    assert_eq!(last_state(&lab), CallState::Connected);
+    let refreshes = lab
+        .at_pbx
+        .iter()
+        .filter(|m| m.method() == Some(&Method::Invite))
+        .count()
+        - invites_before;
+    assert!(
+        refreshes >= 4,
+        "both legs refreshed at least twice: {refreshes}"
+    );
+    let first = &lab.requests_to_pbx(Method::Invite, LegRole::Callback)[0];
+    assert!(first.get(HeaderName::SessionExpires).is_some());
+    assert!(first.get(HeaderName::Supported).unwrap().contains("timer"));
 }

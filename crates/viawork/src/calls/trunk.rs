@@ -140,6 +140,14 @@ impl Trunk {
             alternates: self.alternates.clone(),
             local_host: self.domain.clone(),
             user_agent: self.user_agent.clone(),
+            privacy_id: self.config.privacy_id,
+            session_timer: (self.config.session_expires_secs > 0).then(|| {
+                sip_stack::dialog::SessionTimerConfig {
+                    session_expires: self.config.session_expires_secs,
+                    ..Default::default()
+                }
+            }),
+            prack: self.config.prack,
             auth: self
                 .config
                 .credentials
@@ -163,6 +171,14 @@ impl Trunk {
             alternates: self.alternates.clone(),
             local_host: self.domain.clone(),
             user_agent: self.user_agent.clone(),
+            privacy_id: self.config.privacy_id,
+            session_timer: (self.config.session_expires_secs > 0).then(|| {
+                sip_stack::dialog::SessionTimerConfig {
+                    session_expires: self.config.session_expires_secs,
+                    ..Default::default()
+                }
+            }),
+            prack: self.config.prack,
             auth: self
                 .config
                 .credentials
