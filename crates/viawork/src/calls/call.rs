@@ -150,6 +150,9 @@ pub enum ControlError {
 struct Replacing {
     /// The leg it replaces.
     role: LegRole,
+    /// Who asked: the PBX side (a REFER or INVITE with Replaces, `YourPhone`) or the user
+    /// (a transfer re-targeted by ViaWork, `User`).
+    by: HungUpBy,
     leg: Leg,
     session: LegSession,
     /// The new party's offer, waiting for the other leg's answer.
@@ -1137,11 +1140,18 @@ impl Call {
                     return Err(ControlError::NotConnected);
                 };
                 if !l.peer_allows_refer() {
-                    return Err(ControlError::Unsupported);
+                    // No REFER on the far side: ViaWork calls the target itself and puts
+                    // it in the user's place (RFC 3725 re-targeting).
+                    return if self.start_replacement(LegRole::Callback, target, HungUpBy::User, now)
+                    {
+                        self.transferring = true;
+                        Ok(())
+                    } else {
+                        Err(ControlError::Unsupported)
+                    };
                 }
                 if l.refer(&target, referred_by.as_deref()) {
                     self.transferring = true;
-                    let _ = now;
                     Ok(())
                 } else {
                     Err(ControlError::Busy)
@@ -1166,6 +1176,23 @@ impl Call {
             }
             return;
         }
+        if self.start_replacement(role, target, HungUpBy::YourPhone, now) {
+            if let Some(l) = self.leg(role) {
+                l.accept_refer(now);
+            }
+        } else if let Some(l) = self.leg(role) {
+            l.reject_refer(400, now);
+        }
+    }
+
+    /// Calls `target` (offerless) to take leg `role`'s place once it answers.
+    fn start_replacement(
+        &mut self,
+        role: LegRole,
+        target: String,
+        by: HungUpBy,
+        now: Instant,
+    ) -> bool {
         let mut setup = self.far_template.clone();
         setup.target = target;
         match Leg::start(role, setup, None, now) {
@@ -1173,19 +1200,16 @@ impl Call {
                 let local = self.sessions[role.index()].local.clone();
                 self.replacing = Some(Replacing {
                     role,
+                    by,
                     leg,
                     session: LegSession::new(local),
                     offer: None,
                 });
-                if let Some(l) = self.leg(role) {
-                    l.accept_refer(now);
-                }
+                true
             }
             Err(e) => {
                 tracing::info!(error = %e, "cannot call the transfer target");
-                if let Some(l) = self.leg(role) {
-                    l.reject_refer(400, now);
-                }
+                false
             }
         }
     }
@@ -1276,7 +1300,7 @@ impl Call {
         let Some(r) = self.replacing.take() else {
             return;
         };
-        let role = r.role;
+        let (role, by) = (r.role, r.by);
         self.call_ids[role.index()] = Some(r.leg.call_id());
         self.sessions[role.index()] = r.session;
         if let Some(mut old) = self.legs[role.index()].replace(r.leg) {
@@ -1285,15 +1309,15 @@ impl Call {
             self.retired.push(old);
         }
         if role == LegRole::Callback && !self.detached {
-            // The user's desk phone transferred the call away.
+            // The user's phone is out of the call: transferred from the desk phone, or by
+            // the user re-targeting the far party through ViaWork.
             self.detached = true;
-            self.end = Some((EndReason::Transferred, HungUpBy::YourPhone));
+            self.transferring = false;
+            self.end = Some((EndReason::Transferred, by));
             self.times.ended = Some(now);
             self.set_state(CallState::Ended);
-            self.notices.push(CallNotice::Ended(
-                EndReason::Transferred,
-                HungUpBy::YourPhone,
-            ));
+            self.notices
+                .push(CallNotice::Ended(EndReason::Transferred, by));
         }
     }
 
@@ -1328,6 +1352,7 @@ impl Call {
                 let relayed = self.sessions[other.index()].relay(&offer);
                 self.replacing = Some(Replacing {
                     role,
+                    by: HungUpBy::YourPhone,
                     leg,
                     session,
                     offer: Some(offer),
@@ -1347,6 +1372,7 @@ impl Call {
                     self.remote_sdp[role.index()] = Some(offer);
                     self.replacing = Some(Replacing {
                         role,
+                        by: HungUpBy::YourPhone,
                         leg,
                         session,
                         offer: None,
@@ -1372,6 +1398,7 @@ impl Call {
                         leg.accept_invite(Some(o), now);
                         self.replacing = Some(Replacing {
                             role,
+                            by: HungUpBy::YourPhone,
                             leg,
                             session,
                             offer: None,
@@ -1398,6 +1425,14 @@ impl Call {
     }
 
     fn abandon_replacement(&mut self, code: u16, now: Instant) {
+        if self
+            .replacing
+            .as_ref()
+            .is_some_and(|r| r.by == HungUpBy::User)
+        {
+            self.transferring = false;
+            self.notices.push(CallNotice::TransferFailed(code));
+        }
         if let Some(r) = self.replacing.take() {
             let mut leg = r.leg;
             leg.reject_invite(if code < 400 { 480 } else { code });

@@ -318,10 +318,11 @@ impl Lab {
                 match msg.method() {
                     Some(Method::Invite) if !self.legs.contains_key(&call_id) => {
                         let role = self.role_of(&msg);
-                        let port = if role == LegRole::Callback {
-                            40000
-                        } else {
-                            40002
+                        let to_target = msg.request_uri_str().is_some_and(|u| u.contains(TARGET));
+                        let port = match role {
+                            _ if to_target => 40006,
+                            LegRole::Callback => 40000,
+                            LegRole::Far => 40002,
                         };
                         let leg = PbxLeg {
                             role,
@@ -1072,12 +1073,26 @@ fn blind_transfer_by_refer_ends_the_users_call_as_transferred() {
         .get(HeaderName::ReferTo)
         .unwrap()
         .contains("+14255550177"));
-    // A far side without REFER: refused up front.
+    // A far side without REFER: ViaWork calls the target and puts it in the user's place.
     let mut lab = connected([Script::answers(), Script::answers()], false);
+    control(
+        &mut lab,
+        Control::Transfer(format!("sip:{TARGET}@127.0.0.1:5070")),
+    )
+    .unwrap();
+    assert!(lab.run(Duration::from_secs(30), |l| last_state(l)
+        == CallState::Ended));
+    assert_eq!(lab.end(), Some((EndReason::Transferred, HungUpBy::User)));
+    assert_eq!(sent_to_target(&lab, Method::Invite), 1);
+    let far = lab.requests_to_pbx(Method::Invite, LegRole::Far);
     assert_eq!(
-        control(&mut lab, Control::Transfer("sip:x@y".into())),
-        Err(super::call::ControlError::Unsupported)
+        media_target(far.last().unwrap().body()).unwrap().0.port(),
+        40006,
+        "the far party now talks to the target"
     );
+    assert!(lab.run(Duration::from_secs(10), |l| {
+        l.requests_to_pbx(Method::Bye, LegRole::Callback).len() == 1
+    }));
     // A failed transfer keeps the call.
     let far = Script {
         refer: Some(486),
@@ -1131,7 +1146,7 @@ fn a_transfer_from_the_users_desk_phone_keeps_the_others_connected() {
             .unwrap()
             .0
             .port(),
-        40002
+        40006
     );
     // The referrer heard it worked, and its leg was hung up.
     assert!(lab.run(Duration::from_secs(10), |l| {
@@ -1188,7 +1203,7 @@ fn a_transfer_by_the_far_party_keeps_the_user_connected_to_the_target() {
             .unwrap()
             .0
             .port(),
-        40002
+        40006
     );
     let now = lab.now;
     lab.mgr.hang_up("c1", "sip:alice@example.com", now).unwrap();
