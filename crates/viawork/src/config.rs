@@ -132,6 +132,10 @@ pub struct PbxConfig {
     pub session_expires_secs: u32,
     /// Offer reliable provisional responses (RFC 3262, `Supported: 100rel`; `pbx.prack`).
     pub prack: bool,
+    /// An outbound proxy every request to the PBX goes through (`pbx.outbound_proxy`,
+    /// `host[:port]`): requests are sent to it, with a loose-routing Route header, while
+    /// their Request-URIs name the PBX.
+    pub outbound_proxy: Option<(String, Option<u16>)>,
     /// Networks that may send requests outside a dialog to ViaWork (an INVITE with
     /// Replaces, later incoming calls) as the PBX (`pbx.trusted_sources`, CIDR or
     /// address; empty means the trunk's own addresses).
@@ -308,6 +312,7 @@ struct RawPbx {
     privacy: Option<String>,
     session_expires_secs: Option<u32>,
     prack: Option<bool>,
+    outbound_proxy: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -580,6 +585,9 @@ impl Config {
                     message: format!("{v:?} is not a whole number of seconds"),
                 })?);
         }
+        if let Some(v) = env("VIAWORK_PBX_OUTBOUND_PROXY") {
+            raw.pbx.get_or_insert_with(RawPbx::default).outbound_proxy = Some(v);
+        }
         if let Some(v) = env("VIAWORK_PBX_USERNAME") {
             raw.pbx.get_or_insert_with(RawPbx::default).username = Some(v);
         }
@@ -719,14 +727,27 @@ impl Config {
                     session_expires_secs: match p.session_expires_secs {
                         None | Some(0) => 0,
                         Some(n) if (90..=86_400).contains(&n) => n,
-                        Some(n) => return Err(ConfigError::Invalid {
-                            key: "pbx.session_expires_secs",
-                            message: format!(
+                        Some(n) => {
+                            return Err(ConfigError::Invalid {
+                                key: "pbx.session_expires_secs",
+                                message: format!(
                                 "{n} is outside 90..=86400 seconds (0 turns session timers off)"
                             ),
-                        }),
+                            })
+                        }
                     },
                     prack: p.prack.unwrap_or(false),
+                    outbound_proxy: match p.outbound_proxy {
+                        None => None,
+                        Some(a) => {
+                            Some(
+                                parse_pbx_address(&a).map_err(|message| ConfigError::Invalid {
+                                    key: "pbx.outbound_proxy",
+                                    message,
+                                })?,
+                            )
+                        }
+                    },
                     trusted_sources: p
                         .trusted_sources
                         .unwrap_or_default()
@@ -1050,6 +1071,7 @@ mod tests {
                 privacy_id: false,
                 session_expires_secs: 0,
                 prack: false,
+                outbound_proxy: None,
             })
         );
         let c = load_str("[pbx]\naddress = \"[2001:db8::1]\"", &[]).unwrap();

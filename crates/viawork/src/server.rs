@@ -154,6 +154,7 @@ async fn resolve_trunk(
     pbx: &crate::config::PbxConfig,
     handle: &EndpointHandle,
 ) -> anyhow::Result<crate::calls::trunk::Trunk> {
+    let original = pbx;
     let transport = pbx.transport.transport();
     let local = handle.local_addr(transport).ok_or_else(|| {
         anyhow::anyhow!(
@@ -162,6 +163,16 @@ async fn resolve_trunk(
         )
     })?;
     let family_ok = |a: &std::net::SocketAddr| a.is_ipv4() == local.is_ipv4();
+    // With an outbound proxy, requests go to the proxy; their Request-URIs still name the PBX.
+    let (host, port) = match &pbx.outbound_proxy {
+        Some((h, p)) => (h.clone(), *p),
+        None => (pbx.host.clone(), pbx.port),
+    };
+    let pbx = &crate::config::PbxConfig {
+        host,
+        port,
+        ..pbx.clone()
+    };
     let mut addrs: Vec<std::net::SocketAddr> = Vec::new();
     // RFC 3263: NAPTR → SRV → A/AAAA for a name without a port; an IP literal or a name
     // with a port needs no NAPTR/SRV. Bounded: a PBX name that does not resolve stops
@@ -219,7 +230,7 @@ async fn resolve_trunk(
     }
     tracing::info!(targets = ?addrs, transport = %transport, "PBX trunk");
     Ok(crate::calls::trunk::Trunk::new(
-        pbx.clone(),
+        original.clone(),
         &addrs,
         local,
         &config.domain,

@@ -636,3 +636,46 @@ fn a_sip_client_calls_the_pbx_through_viawork_as_a_plain_b2bua() {
     }
     assert_eq!(pbx.received("BYE").len(), 5);
 }
+
+#[test]
+fn calls_go_through_the_outbound_proxy_with_the_pbx_in_the_request_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned_store(dir.path());
+    let mut pbx = SippPbx::start("pbx_uas.xml", 2);
+    let proxy = pbx.addr.to_string();
+    // The PBX's name need not resolve: every request goes to the proxy (SIPp here).
+    let server = common::Server::start_with(&[
+        ("VIAWORK_DATABASE", db.as_str()),
+        ("VIAWORK_PBX_ADDRESS", "pbx.invalid:5060"),
+        ("VIAWORK_PBX_OUTBOUND_PROXY", proxy.as_str()),
+        ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
+    ]);
+    let token = sign_in(server.http, ALICE, PASSWORD);
+    let r = request(
+        server.http,
+        "POST",
+        "/api/v1/calls",
+        Some(&token),
+        Some(&json!({"to": "+14255550199"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    wait_call(server.http, &token, &id, "connected", |v| {
+        v["state"] == "connected" && v["media"] == "direct"
+    });
+    request(
+        server.http,
+        "DELETE",
+        &format!("/api/v1/calls/{id}"),
+        Some(&token),
+        None,
+    );
+    pbx.wait_success();
+    let invites = pbx.received("INVITE");
+    let first = &invites[0];
+    assert!(
+        first.starts_with("INVITE sip:+14255550101@pbx.invalid:5060"),
+        "{first}"
+    );
+    assert_eq!(header(first, "Route"), format!("<sip:{proxy};lr>"));
+}

@@ -188,6 +188,8 @@ pub struct LegSetup {
     pub session_timer: Option<sip_stack::dialog::SessionTimerConfig>,
     /// Offer 100rel (RFC 3262).
     pub prack: bool,
+    /// A Route header (the outbound proxy), if any.
+    pub route: Option<String>,
 }
 
 /// Which end of the dialog ViaWork is.
@@ -323,6 +325,9 @@ impl Leg {
             .header(HeaderName::UserAgent, &setup.user_agent);
         if setup.privacy_id {
             b = b.header(HeaderName::Privacy, "id");
+        }
+        if let Some(route) = &setup.route {
+            b = b.header(HeaderName::Route, route);
         }
         if let Some(st) = &setup.session_timer {
             b = st.add_to_invite(b);

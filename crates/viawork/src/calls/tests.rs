@@ -133,6 +133,7 @@ impl Lab {
             privacy_id: false,
             session_expires_secs: 0,
             prack: false,
+            outbound_proxy: None,
         };
         let trunk = Trunk::new(
             config,

@@ -81,6 +81,24 @@ impl Trunk {
         format!("{}{digits}", self.config.dial_prefix)
     }
 
+    /// The Route header value toward the outbound proxy, if there is one.
+    pub fn route(&self) -> Option<String> {
+        self.config.outbound_proxy.as_ref().map(|(h, p)| {
+            let host = if h.contains(':') {
+                format!("[{h}]")
+            } else {
+                h.clone()
+            };
+            let port = p.map(|p| format!(":{p}")).unwrap_or_default();
+            let t = match self.peer.transport {
+                Transport::Tcp => ";transport=tcp",
+                Transport::Tls => ";transport=tls",
+                _ => "",
+            };
+            format!("<sip:{host}{port}{t};lr>")
+        })
+    }
+
     /// The Request-URI for a number.
     pub fn uri_for(&self, d: &Dialable) -> String {
         let params = match self.peer.transport {
@@ -148,6 +166,7 @@ impl Trunk {
                 }
             }),
             prack: self.config.prack,
+            route: self.route(),
             auth: self
                 .config
                 .credentials
@@ -179,6 +198,7 @@ impl Trunk {
                 }
             }),
             prack: self.config.prack,
+            route: self.route(),
             auth: self
                 .config
                 .credentials
@@ -206,7 +226,7 @@ impl Trunk {
             .fresh(&mut rand::rng());
         let tag: u64 = rand::random();
         let call_id: u128 = rand::random();
-        sip::RequestBuilder::new(&sip::Method::Options, &target)
+        let b = sip::RequestBuilder::new(&sip::Method::Options, &target)
             .header(sip::HeaderName::Via, via)
             .header(sip::HeaderName::MaxForwards, 70)
             .header(
@@ -219,9 +239,12 @@ impl Trunk {
                 format_args!("{call_id:x}@{}", self.domain),
             )
             .header(sip::HeaderName::CSeq, "1 OPTIONS")
-            .header(sip::HeaderName::UserAgent, &self.user_agent)
-            .build()
-            .ok()
+            .header(sip::HeaderName::UserAgent, &self.user_agent);
+        let b = match self.route() {
+            Some(r) => b.header(sip::HeaderName::Route, r),
+            None => b,
+        };
+        b.build().ok()
     }
 }
 
