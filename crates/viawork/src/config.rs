@@ -47,6 +47,12 @@ pub struct CallsConfig {
     /// SIP clients (by network) whose INVITEs ViaWork passes on to the PBX as a plain
     /// back-to-back agent (`calls.bridge_clients`; empty: none).
     pub bridge_clients: Vec<Cidr>,
+    /// A user-chosen callback number may be in another country than the user's line
+    /// (`calls.allow_international_callback`, default false).
+    pub allow_international_callback: bool,
+    /// A user-chosen callback number may be premium-rate
+    /// (`calls.allow_premium_callback`, default false).
+    pub allow_premium_callback: bool,
 }
 
 impl Default for CallsConfig {
@@ -56,6 +62,8 @@ impl Default for CallsConfig {
             far_ring_timeout: std::time::Duration::from_secs(90),
             max_calls_per_minute: 10,
             bridge_clients: Vec::new(),
+            allow_international_callback: false,
+            allow_premium_callback: false,
         }
     }
 }
@@ -322,6 +330,8 @@ struct RawCalls {
     far_ring_timeout_secs: Option<u64>,
     max_calls_per_minute: Option<u32>,
     bridge_clients: Option<Vec<String>>,
+    allow_international_callback: Option<bool>,
+    allow_premium_callback: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -364,6 +374,8 @@ fn calls_from_raw(raw: Option<RawCalls>) -> Result<CallsConfig, ConfigError> {
         }
         c.max_calls_per_minute = n;
     }
+    c.allow_international_callback = raw.allow_international_callback.unwrap_or(false);
+    c.allow_premium_callback = raw.allow_premium_callback.unwrap_or(false);
     c.bridge_clients = raw
         .bridge_clients
         .unwrap_or_default()

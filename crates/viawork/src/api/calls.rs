@@ -56,11 +56,14 @@ impl CallsApi {
     ) -> CallsApi {
         CallsApi {
             limiter: Arc::new(Mutex::new(RateLimiter::new(config.max_calls_per_minute))),
+            guard: GuardPolicy {
+                allow_international: config.allow_international_callback,
+                allow_premium: config.allow_premium_callback,
+            },
             handle,
             media,
             config,
             anchor,
-            guard: GuardPolicy::default(),
         }
     }
 }
@@ -454,6 +457,7 @@ pub async fn place_call(
         far: trunk.leg(trunk.uri_for(&to), &own_number, display),
         sessions: [LegSession::new(m1), LegSession::new(m2)],
         anchor: api.anchor == Anchor::Always || !trunk.config().reinvite_without_sdp,
+        pbx_refer_replaces: trunk.config().refer_with_replaces,
         ring_timeouts: [
             api.config.callback_ring_timeout,
             api.config.far_ring_timeout,

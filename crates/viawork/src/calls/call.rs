@@ -84,6 +84,10 @@ pub struct CallSetup {
     pub anchor: bool,
     /// Ring limits of the callback and far legs.
     pub ring_timeouts: [Duration; 2],
+    /// The PBX does REFER with Replaces. Without it a transfer on the desk phone shows
+    /// only as a re-INVITE of the callback leg asserting another party, which then
+    /// detaches the call from the user (so closing it in the client drops nothing).
+    pub pbx_refer_replaces: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +213,10 @@ pub struct Call {
     detached: bool,
     /// Templates for new legs (a transfer target).
     far_template: LegSetup,
+    /// See [`CallSetup::pbx_refer_replaces`].
+    pbx_refer_replaces: bool,
+    /// The user's phone's number (the callback number's digits), to recognise it.
+    callback_digits: String,
     /// A plain back-to-back call (a SIP client through ViaWork to the PBX), not a Call Via
     /// Work call: leg 0 is the caller's INVITE, leg 1 ViaWork's INVITE to the PBX, and
     /// the answer, failure or progress of one is passed to the other.
@@ -225,6 +233,15 @@ impl Call {
     pub fn start(setup: CallSetup, now: Instant) -> Result<Call, String> {
         let mut sessions = setup.sessions;
         let offer = sessions[0].own_offer();
+        let callback_digits: String = setup
+            .callback
+            .target
+            .split('@')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
         let callback = Leg::start(LegRole::Callback, setup.callback, Some(offer), now)?;
         let far_template = setup.far.clone();
         let mut call = Call {
@@ -235,6 +252,8 @@ impl Call {
             retired: Vec::new(),
             detached: false,
             far_template,
+            pbx_refer_replaces: setup.pbx_refer_replaces,
+            callback_digits,
             bridged: false,
             legs: [Some(callback), None],
             far_setup: Some(setup.far),
@@ -291,6 +310,8 @@ impl Call {
             retired: Vec::new(),
             detached: false,
             far_template: far,
+            pbx_refer_replaces: true,
+            callback_digits: String::new(),
             bridged: true,
             legs: [Some(caller), Some(callee)],
             far_setup: None,
@@ -324,6 +345,42 @@ impl Call {
     /// True for a plain back-to-back call.
     pub fn is_bridged(&self) -> bool {
         self.bridged
+    }
+
+    /// A PBX without REFER with Replaces re-INVITEs the callback leg when the user
+    /// transfers on the desk phone; if it asserts a party other than the user's phone,
+    /// the user is out of the call: end it for them as `transferred` and keep the rest.
+    fn check_desk_phone_transfer(&mut self, identity: Option<&str>, now: Instant) {
+        let Some(identity) = identity else { return };
+        let user_part = identity
+            .split_once("sip:")
+            .or_else(|| identity.split_once("tel:"))
+            .map(|(_, rest)| rest)
+            .unwrap_or(identity);
+        let digits: String = user_part
+            .split(['@', ';', '>'])
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let same = !digits.is_empty()
+            && !self.callback_digits.is_empty()
+            && (self.callback_digits.ends_with(&digits) || digits.ends_with(&self.callback_digits));
+        if !digits.is_empty()
+            && !same
+            && matches!(self.state, CallState::Connected | CallState::OnHold)
+        {
+            tracing::info!(%identity, "the desk phone transferred the call (connected party changed)");
+            self.detached = true;
+            self.end = Some((EndReason::Transferred, HungUpBy::YourPhone));
+            self.times.ended = Some(now);
+            self.set_state(CallState::Ended);
+            self.notices.push(CallNotice::Ended(
+                EndReason::Transferred,
+                HungUpBy::YourPhone,
+            ));
+        }
     }
 
     /// The caller CANCELled its INVITE (a bridged call).
@@ -759,7 +816,12 @@ impl Call {
             }
             (role, LegEvent::ReinviteAnswered { sdp }) => self.reinvite_answered(role, sdp, now),
             (role, LegEvent::ReinviteFailed(code)) => self.reinvite_failed(role, code, now),
-            (role, LegEvent::RemoteReinvite { sdp }) => self.remote_reinvite(role, sdp, now),
+            (role, LegEvent::RemoteReinvite { sdp, identity }) => {
+                self.remote_reinvite(role, sdp, now);
+                if role == LegRole::Callback && !self.pbx_refer_replaces && !self.detached {
+                    self.check_desk_phone_transfer(identity.as_deref(), now);
+                }
+            }
             (_, LegEvent::Ended) => {}
             (_, LegEvent::ReferFailed(code)) => {
                 tracing::info!(code, "the far side refused the transfer");

@@ -89,6 +89,9 @@ pub enum LegEvent {
     RemoteReinvite {
         /// The offer, if any.
         sdp: Option<Bytes>,
+        /// The party now on the other end as the PBX asserts it (P-Asserted-Identity),
+        /// when the re-INVITE carries one.
+        identity: Option<String>,
     },
     /// The dialog is over (our BYE answered or timed out, or a CANCEL completed).
     Ended,
@@ -859,7 +862,8 @@ impl Leg {
             Method::Invite => {
                 let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
                 self.theirs = Some((key, msg.clone()));
-                self.events.push(LegEvent::RemoteReinvite { sdp });
+                let identity = msg.get(HeaderName::PAssertedIdentity).map(str::to_owned);
+                self.events.push(LegEvent::RemoteReinvite { sdp, identity });
             }
             Method::Ack => {}
             Method::Notify => {

@@ -105,6 +105,8 @@ struct Lab {
     pbx_responses: Vec<u16>,
     /// Messages ViaWork sent to other addresses than the PBX (dead trunk targets).
     sent_elsewhere: usize,
+    /// The next in-dialog request from the PBX carries this identity and SDP.
+    reinvite_with: Option<(String, Bytes)>,
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -163,6 +165,7 @@ impl Lab {
             at_pbx_sent: Vec::new(),
             pbx_responses: Vec::new(),
             sent_elsewhere: 0,
+            reinvite_with: None,
         }
     }
 
@@ -183,6 +186,7 @@ impl Lab {
             sessions: [LegSession::new(local(20000)), LegSession::new(local(20002))],
             anchor,
             ring_timeouts: [Duration::from_secs(30), Duration::from_secs(60)],
+            pbx_refer_replaces: self.trunk.config().refer_with_replaces,
         };
         let new = NewCall {
             owner: "sip:alice@example.com".into(),
@@ -438,7 +442,10 @@ impl Lab {
                     .header(HeaderName::From, from)
                     .header(HeaderName::To, to)
                     .header(HeaderName::CallId, cid)
-                    .header(HeaderName::CSeq, "1 ACK")
+                    .header(
+                        HeaderName::CSeq,
+                        format_args!("{} ACK", msg.cseq().unwrap().seq),
+                    )
                     .build()
                     .unwrap();
                 self.pbx.send_stateless(ack, Self::vw_peer());
@@ -578,6 +585,12 @@ impl Lab {
             );
         if let Some(to) = &self.refer_to {
             b = b.header(HeaderName::ReferTo, to);
+        }
+        if let Some((pai, sdp)) = self.reinvite_with.take() {
+            b = b
+                .header(HeaderName::PAssertedIdentity, pai)
+                .header(HeaderName::Contact, format_args!("<sip:pbx@{PBX}>"))
+                .body("application/sdp", sdp);
         }
         if let Some(frag) = sipfrag {
             b = b
@@ -1328,4 +1341,87 @@ fn session_timers_are_refreshed_by_viawork() {
     let first = &lab.requests_to_pbx(Method::Invite, LegRole::Callback)[0];
     assert!(first.get(HeaderName::SessionExpires).is_some());
     assert!(first.get(HeaderName::Supported).unwrap().contains("timer"));
+}
+
+#[test]
+fn without_refer_a_desk_phone_transfer_shows_as_a_new_party_and_detaches_the_call() {
+    let mut lab = Lab::new([Script::answers(), Script::answers()], 0.0, 13);
+    let mut config = lab.trunk.config().clone();
+    config.refer_with_replaces = false;
+    lab.trunk = Trunk::new(
+        config,
+        &[addr(PBX)],
+        addr(VW),
+        "example.com",
+        "ViaWork/test",
+    );
+    lab.start(false);
+    assert!(lab
+        .run(Duration::from_secs(30), |l| l.views.last().is_some_and(
+            |v| v.state == CallState::Connected && v.media == "direct"
+        )));
+    // The PBX moved the far party to +14255550177 itself and re-INVITEs our leg.
+    let cb = lab
+        .legs
+        .iter()
+        .find(|(_, l)| l.role == LegRole::Callback)
+        .map(|(c, _)| c.clone())
+        .unwrap();
+    let mut media = LegSession::new(LocalMedia::new("127.0.0.2".parse().unwrap(), 40008));
+    lab.reinvite_with = Some((format!("<sip:{TARGET}@{PBX}>"), media.own_offer()));
+    lab.in_dialog(&cb, Method::Invite, None);
+    assert!(lab.run(Duration::from_secs(30), |l| last_state(l)
+        == CallState::Ended));
+    assert_eq!(
+        lab.end(),
+        Some((EndReason::Transferred, HungUpBy::YourPhone))
+    );
+    // The far party follows the new media; closing the call in the client drops nothing.
+    assert!(lab.run(Duration::from_secs(10), |l| {
+        l.requests_to_pbx(Method::Invite, LegRole::Far).len() == 3
+    }));
+    let far = lab.requests_to_pbx(Method::Invite, LegRole::Far);
+    assert_eq!(
+        media_target(far.last().unwrap().body()).unwrap().0.port(),
+        40008
+    );
+    let now = lab.now;
+    lab.mgr.hang_up("c1", "sip:alice@example.com", now);
+    lab.flush();
+    assert!(!lab.run(Duration::from_secs(3), |l| l.finished));
+    assert!(lab.requests_to_pbx(Method::Bye, LegRole::Far).is_empty());
+    assert!(lab
+        .requests_to_pbx(Method::Bye, LegRole::Callback)
+        .is_empty());
+}
+
+#[test]
+fn a_reinvite_asserting_the_users_own_phone_is_not_a_transfer() {
+    let mut lab = Lab::new([Script::answers(), Script::answers()], 0.0, 14);
+    let mut config = lab.trunk.config().clone();
+    config.refer_with_replaces = false;
+    lab.trunk = Trunk::new(
+        config,
+        &[addr(PBX)],
+        addr(VW),
+        "example.com",
+        "ViaWork/test",
+    );
+    lab.start(false);
+    assert!(lab
+        .run(Duration::from_secs(30), |l| l.views.last().is_some_and(
+            |v| v.state == CallState::Connected && v.media == "direct"
+        )));
+    let cb = lab
+        .legs
+        .iter()
+        .find(|(_, l)| l.role == LegRole::Callback)
+        .map(|(c, _)| c.clone())
+        .unwrap();
+    let mut media = LegSession::new(LocalMedia::new("127.0.0.2".parse().unwrap(), 40000));
+    lab.reinvite_with = Some((format!("<sip:{CALLBACK}@{PBX}>"), media.own_offer()));
+    lab.in_dialog(&cb, Method::Invite, None);
+    assert!(!lab.run(Duration::from_secs(5), |l| last_state(l)
+        == CallState::Ended));
+    assert_eq!(last_state(&lab), CallState::Connected);
 }
