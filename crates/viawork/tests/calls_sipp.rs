@@ -42,6 +42,18 @@ fn provisioned_store(dir: &std::path::Path) -> String {
         "tel:+14255550101",
         "--enterprise-voice",
     ]);
+    cli(&[
+        "user",
+        "new",
+        "--sip-uri",
+        "sip:admin@example.com",
+        "--name",
+        "Admin",
+        "--password",
+        PASSWORD,
+        "--role",
+        "admin",
+    ]);
     cli(&["policy", "set", "--identity", "Global", "--enabled", "true"]);
     cli(&[
         "routing",
@@ -137,6 +149,39 @@ fn click_to_call_connects_and_hangs_up(anchor: &str) {
 
     let list = request(server.http, "GET", "/api/v1/calls", Some(&token), None).json();
     assert_eq!(list["calls"][0]["id"], id.as_str());
+
+    // Administrators see the live call and the trunk; users may not.
+    let admin = sign_in(server.http, "sip:admin@example.com", PASSWORD);
+    let live = request(
+        server.http,
+        "GET",
+        "/api/v1/admin/calls",
+        Some(&admin),
+        None,
+    )
+    .json();
+    assert_eq!(live["calls"][0]["id"], id.as_str(), "{live}");
+    assert_eq!(live["calls"][0]["owner"], ALICE);
+    let trunk = request(
+        server.http,
+        "GET",
+        "/api/v1/admin/trunk",
+        Some(&admin),
+        None,
+    )
+    .json();
+    assert_eq!(trunk["configured"], true, "{trunk}");
+    assert_eq!(trunk["up"], true, "{trunk}");
+    assert_eq!(trunk["live_calls"], 1, "{trunk}");
+    assert_eq!(trunk["address"], pbx.addr.to_string());
+    let r = request(
+        server.http,
+        "GET",
+        "/api/v1/admin/trunk",
+        Some(&token),
+        None,
+    );
+    assert_eq!(r.status, 403);
 
     let r = request(
         server.http,
@@ -678,4 +723,49 @@ fn calls_go_through_the_outbound_proxy_with_the_pbx_in_the_request_uri() {
         "{first}"
     );
     assert_eq!(header(first, "Route"), format!("<sip:{proxy};lr>"));
+}
+
+#[test]
+fn a_trunk_that_stops_answering_keep_alives_fails_calls_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned_store(dir.path());
+    // A "PBX" that holds its port and answers nothing.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let server = common::Server::start_with(&[
+        ("VIAWORK_DATABASE", db.as_str()),
+        ("VIAWORK_PBX_ADDRESS", silent_addr.as_str()),
+        ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "5"),
+        // T1 = 50 ms: the keep-alive's Timer F fires after 3.2 s.
+        ("VIAWORK_SIP_T1_MS", "50"),
+    ]);
+    let admin = sign_in(server.http, "sip:admin@example.com", PASSWORD);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = request(
+            server.http,
+            "GET",
+            "/api/v1/admin/trunk",
+            Some(&admin),
+            None,
+        )
+        .json();
+        if t["up"] == false {
+            assert!(t["last_probe_secs_ago"].is_number(), "{t}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the trunk never went down: {t}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let token = sign_in(server.http, ALICE, PASSWORD);
+    let r = request(
+        server.http,
+        "POST",
+        "/api/v1/calls",
+        Some(&token),
+        Some(&json!({"to": "+14255550199"})),
+    );
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "CallbackUriUnreachable");
+    assert!(r.body.contains("trunk_unavailable"), "{}", r.body);
 }

@@ -35,6 +35,8 @@ pub struct TrunkStatus {
     pub up: bool,
     /// Seconds since the last answered keep-alive.
     pub last_ok_secs_ago: Option<u64>,
+    /// Seconds since the last keep-alive went out.
+    pub last_probe_secs_ago: Option<u64>,
     /// Live calls.
     pub live_calls: usize,
 }
@@ -62,6 +64,9 @@ enum Command {
     },
     Status {
         reply: oneshot::Sender<TrunkStatus>,
+    },
+    All {
+        reply: oneshot::Sender<Vec<(String, CallView)>>,
     },
     Control {
         id: String,
@@ -169,6 +174,11 @@ impl CallsHandle {
             reply,
         })
         .await
+    }
+
+    /// Every live call with its owner (admin view).
+    pub async fn all(&self) -> Result<Vec<(String, CallView)>, ServiceError> {
+        self.ask(|reply| Command::All { reply }).await
     }
 
     /// The trunk's state.
@@ -304,12 +314,16 @@ impl CallsCore {
             } => {
                 let _ = reply.send(self.manager.control(&id, &owner, control, now));
             }
+            Command::All { reply } => {
+                let _ = reply.send(self.manager.all());
+            }
             Command::Status { reply } => {
                 let h = self.manager.health();
                 let _ = reply.send(TrunkStatus {
                     configured: self.trunk.is_some(),
                     up: self.trunk.is_some() && h.is_up(),
                     last_ok_secs_ago: h.last_ok().map(|t| now.duration_since(t).as_secs()),
+                    last_probe_secs_ago: h.last_probe().map(|t| now.duration_since(t).as_secs()),
                     live_calls: self.manager.len(),
                 });
             }

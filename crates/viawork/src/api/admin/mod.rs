@@ -18,6 +18,7 @@
 //! parameters are checked by [`Params`], which also refuses unknown ones.
 
 mod call_log;
+mod calls;
 mod dialplan;
 mod policies;
 mod routing;
@@ -44,6 +45,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(routing::router())
         .merge(dialplan::router())
         .merge(call_log::router())
+        .merge(calls::router())
 }
 
 impl From<AdminError> for ApiError {

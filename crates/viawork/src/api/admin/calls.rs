@@ -1,0 +1,69 @@
+//! Live calls and the trunk, for administrators:
+//!
+//! - `GET /api/v1/admin/calls` — every call in progress (and ended ones whose legs are
+//!   still being hung up), each with its `owner`;
+//! - `GET /api/v1/admin/trunk` — the trunk: configured, up (per the OPTIONS keep-alive),
+//!   seconds since the last answered keep-alive and since the last one sent, the number
+//!   of live calls.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::api::{AdminUser, ApiError, AppState};
+
+/// The routes of this file.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/calls", get(live))
+        .route("/api/v1/admin/trunk", get(trunk))
+}
+
+fn stopped(_: crate::calls::service::ServiceError) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        "the call service is shutting down",
+    )
+}
+
+async fn live(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let Some(calls) = state.calls.as_ref() else {
+        return Ok(Json(json!({ "calls": [] })));
+    };
+    let all = calls.handle.all().await.map_err(stopped)?;
+    let items: Vec<Value> = all
+        .into_iter()
+        .map(|(owner, view)| {
+            let mut v = serde_json::to_value(view).unwrap_or(Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("owner".into(), Value::String(owner));
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "calls": items })))
+}
+
+async fn trunk(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let Some(calls) = state.calls.as_ref() else {
+        return Ok(Json(json!({ "configured": false, "up": false })));
+    };
+    let status = calls.handle.status().await.map_err(stopped)?;
+    let mut v = serde_json::to_value(status).unwrap_or(Value::Null);
+    if let (Some(o), Some(t)) = (v.as_object_mut(), calls.handle.trunk()) {
+        o.insert("address".into(), Value::String(t.peer.addr.to_string()));
+        o.insert(
+            "transport".into(),
+            Value::String(t.peer.transport.as_str().to_ascii_lowercase()),
+        );
+        let alternates: Vec<Value> = t
+            .alternates
+            .iter()
+            .map(|p| Value::String(p.addr.to_string()))
+            .collect();
+        o.insert("alternates".into(), Value::Array(alternates));
+    }
+    Ok(Json(v))
+}
