@@ -107,6 +107,9 @@ struct Lab {
     sent_elsewhere: usize,
     /// The next in-dialog request from the PBX carries this identity and SDP.
     reinvite_with: Option<(String, Bytes)>,
+    /// Answer the next re-INVITE with 491.
+    glare_once: bool,
+    ring_timeouts: [Duration; 2],
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -166,6 +169,8 @@ impl Lab {
             pbx_responses: Vec::new(),
             sent_elsewhere: 0,
             reinvite_with: None,
+            glare_once: false,
+            ring_timeouts: [Duration::from_secs(30), Duration::from_secs(60)],
         }
     }
 
@@ -185,7 +190,7 @@ impl Lab {
             ),
             sessions: [LegSession::new(local(20000)), LegSession::new(local(20002))],
             anchor,
-            ring_timeouts: [Duration::from_secs(30), Duration::from_secs(60)],
+            ring_timeouts: self.ring_timeouts,
             pbx_refer_replaces: self.trunk.config().refer_with_replaces,
         };
         let new = NewCall {
@@ -362,7 +367,12 @@ impl Lab {
                     Some(Method::Invite) => {
                         // A re-INVITE: answer its offer, or offer when it has none.
                         let role = self.legs[&call_id].role;
-                        let code = self.scripts[role.index()].reinvite_code;
+                        let mut code = self.scripts[role.index()].reinvite_code;
+                        if self.glare_once {
+                            // One 491, as when both sides offered at once (RFC 3261 §14.2).
+                            self.glare_once = false;
+                            code = 491;
+                        }
                         let sdp = if code == 200 {
                             let leg = self.legs.get_mut(&call_id).unwrap();
                             match body(&msg) {
@@ -1424,4 +1434,85 @@ fn a_reinvite_asserting_the_users_own_phone_is_not_a_transfer() {
     assert!(!lab.run(Duration::from_secs(5), |l| last_state(l)
         == CallState::Ended));
     assert_eq!(last_state(&lab), CallState::Connected);
+}
+
+#[test]
+fn a_pbx_that_never_answers_is_trunk_unavailable_at_timer_b() {
+    let mut lab = Lab::new([Script::answers(), Script::answers()], 0.0, 15);
+    let config = lab.trunk.config().clone();
+    // The only target is down; the ring timeout is longer than Timer B (32 s).
+    lab.trunk = Trunk::new(
+        config,
+        &[addr("127.0.0.1:5999")],
+        addr(VW),
+        "example.com",
+        "t",
+    );
+    lab.ring_timeouts = [Duration::from_secs(60), Duration::from_secs(60)];
+    lab.start(false);
+    assert!(lab.run(Duration::from_secs(120), |l| l.finished));
+    assert_eq!(
+        lab.end(),
+        Some((EndReason::TrunkUnavailable, HungUpBy::System))
+    );
+    assert!(lab.mgr.is_empty());
+}
+
+#[test]
+fn the_users_phone_hanging_up_ends_the_far_leg() {
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    let cb = lab
+        .legs
+        .iter()
+        .find(|(_, l)| l.role == LegRole::Callback)
+        .map(|(c, _)| c.clone())
+        .unwrap();
+    lab.in_dialog(&cb, Method::Bye, None);
+    assert!(lab.run(Duration::from_secs(30), |l| l.finished));
+    assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::YourPhone)));
+    assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Far).len(), 1);
+}
+
+#[test]
+fn hanging_up_before_any_provisional_cancels_once_one_arrives() {
+    let slow = Script {
+        ring_after: Some(Duration::from_secs(2)),
+        answer: Some((200, Duration::from_secs(20))),
+        ..Script::answers()
+    };
+    let mut lab = Lab::new([slow, Script::answers()], 0.0, 16);
+    let id = lab.start(false);
+    // At once: the callback INVITE has had no response yet (RFC 3261 §9.1: no CANCEL
+    // before a provisional).
+    let now = lab.now;
+    let v = lab.mgr.hang_up(&id, "sip:alice@example.com", now).unwrap();
+    assert_eq!(v.end_reason, Some(EndReason::Cancelled));
+    lab.flush();
+    assert!(lab.run(Duration::from_secs(30), |l| l.finished));
+    assert_eq!(lab.end(), Some((EndReason::Cancelled, HungUpBy::User)));
+    assert_eq!(
+        lab.requests_to_pbx(Method::Cancel, LegRole::Callback).len(),
+        1
+    );
+    assert!(lab.requests_to_pbx(Method::Invite, LegRole::Far).is_empty());
+}
+
+#[test]
+fn a_491_on_the_join_is_retried_after_the_back_off() {
+    let mut far = Script::answers();
+    far.bye_after = Some(Duration::from_secs(10));
+    let mut lab = Lab::new([Script::answers(), far], 0.0, 17);
+    lab.glare_once = true;
+    lab.start(false);
+    assert!(lab
+        .run(Duration::from_secs(30), |l| l.views.last().is_some_and(
+            |v| v.state == CallState::Connected && v.media == "direct"
+        )));
+    // The user's phone got the offerless re-INVITE twice: once refused with 491, once
+    // after the back-off.
+    let cb = lab.requests_to_pbx(Method::Invite, LegRole::Callback);
+    assert_eq!(cb.len(), 3, "initial, 491'd join, retried join");
+    assert!(cb[1].body().is_empty() && cb[2].body().is_empty());
+    assert!(lab.run(Duration::from_secs(30), |l| l.finished));
+    assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::FarEnd)));
 }
