@@ -7,6 +7,7 @@ pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod lab;
 pub mod server;
 pub mod sip_service;

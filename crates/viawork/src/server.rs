@@ -73,6 +73,10 @@ pub async fn run(
     );
     tokio::spawn(crate::calls::log::writer(store.clone(), finished));
     let mut state = AppState::new(store.clone(), settings, listeners);
+    tokio::spawn(crate::events::forward_calls(
+        state.events.clone(),
+        calls_handle.subscribe(),
+    ));
     if calls_handle.trunk().is_some() {
         state = state.with_calls(api::calls::CallsApi::new(
             calls_handle.clone(),

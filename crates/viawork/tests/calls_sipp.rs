@@ -769,3 +769,122 @@ fn a_trunk_that_stops_answering_keep_alives_fails_calls_fast() {
     assert_eq!(r.json()["error"]["code"], "CallbackUriUnreachable");
     assert!(r.body.contains("trunk_unavailable"), "{}", r.body);
 }
+
+/// Reads Server-Sent Events from `/api/v1/events` until `until` holds (bounded).
+fn read_sse(
+    http: std::net::SocketAddr,
+    query: &str,
+    token: &str,
+    until: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut conn = std::net::TcpStream::connect(http).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    write!(
+        conn,
+        "GET /api/v1/events{query} HTTP/1.1\r\nHost: {http}\r\nAccept: text/event-stream\r\n\
+         Authorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut events = Vec::new();
+    let mut reader = BufReader::new(conn);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(data) = line.trim_end().strip_prefix("data: ") {
+            events.push(serde_json::from_str::<Value>(data).expect("event JSON"));
+            if until(&events) {
+                return events;
+            }
+        }
+    }
+    panic!("the stream ended before the condition held: {events:#?}");
+}
+
+#[test]
+fn events_stream_call_states_in_order_and_resume_after_a_reconnect() {
+    let mut ctx = Ctx::new(2, &[], &[]);
+    let http = ctx.server.http;
+    let token = ctx.token.clone();
+    // since=0: everything from this user's first event, however the thread and the call
+    // interleave.
+    let watcher = std::thread::spawn(move || {
+        read_sse(http, "?since=0", &token, |ev| {
+            ev.iter()
+                .any(|e| e["data"]["state"] == "connected" && e["data"]["media"] == "direct")
+        })
+    });
+    let id = ctx.call();
+    let events = watcher.join().unwrap();
+    let states: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "call.updated" && e["data"]["id"] == id.as_str())
+        .map(|e| e["data"]["state"].as_str().unwrap())
+        .collect();
+    let mut dedup = states.clone();
+    dedup.dedup();
+    assert_eq!(
+        dedup,
+        ["connecting_your_phone", "your_phone_ringing", "connecting", "ringing", "connected"],
+        "{events:#?}"
+    );
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs[0], 1);
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gaps: {seqs:?}");
+    // A reconnect with since= gets what it missed.
+    ctx.hang_up(&id);
+    let last_seen = *seqs.last().unwrap();
+    let missed = read_sse(ctx.server.http, &format!("?since={last_seen}"), &ctx.token, |ev| {
+        ev.iter().any(|e| e["data"]["state"] == "ended")
+    });
+    assert_eq!(missed[0]["seq"].as_u64().unwrap(), last_seen + 1);
+    ctx.pbx.wait_success();
+    // A bad since names the field.
+    let r = request(ctx.server.http, "GET", "/api/v1/events?since=x", Some(&ctx.token), None);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["field"], "since");
+}
+
+#[test]
+fn events_over_a_websocket_with_the_token_in_the_query() {
+    use futures_util::StreamExt;
+    let mut ctx = Ctx::new(2, &[], &[]);
+    let url = format!(
+        "ws://{}/api/v1/events?since=0&access_token={}",
+        ctx.server.http, ctx.token
+    );
+    let id = ctx.call();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let events = rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
+        let mut events: Vec<Value> = Vec::new();
+        let read = async {
+            while let Some(Ok(msg)) = ws.next().await {
+                if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    let done = v["data"]["state"] == "connected";
+                    events.push(v);
+                    if done {
+                        break;
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), read)
+            .await
+            .expect("connected within 20 s");
+        events
+    });
+    assert_eq!(events[0]["seq"], 1);
+    assert_eq!(events[0]["type"], "call.updated");
+    assert_eq!(events[0]["data"]["id"], id.as_str());
+    ctx.hang_up(&id);
+    ctx.pbx.wait_success();
+    // Without a token: 401.
+    let r = request(ctx.server.http, "GET", "/api/v1/events", None, None);
+    assert_eq!(r.status, 401);
+}

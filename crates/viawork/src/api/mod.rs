@@ -11,6 +11,7 @@
 //! | `auth.rs` | `POST`/`DELETE /api/v1/auth/token`, the [`CurrentUser`] and [`AdminUser`] extractors |
 //! | `me.rs` | `GET /api/v1/me` |
 //! | `call_log.rs` | `GET /api/v1/call-log` |
+//! | `events.rs` | `GET /api/v1/events` (Server-Sent Events or WebSocket) |
 //! | `calls.rs` | `POST`/`GET /api/v1/calls`, `GET`/`DELETE /api/v1/calls/{id}` |
 //! | `admin/` | `/api/v1/admin/...`: users, policies and grants, routing, dial plans (the admin CLI's operations) |
 //!
@@ -28,6 +29,7 @@ mod auth;
 mod call_log;
 pub mod calls;
 mod error;
+mod events;
 mod health;
 mod json;
 mod me;
@@ -57,6 +59,8 @@ pub struct AppState {
     pub sip_listeners: Arc<[String]>,
     /// Calls, when the server runs a call service.
     pub calls: Option<calls::CallsApi>,
+    /// Every user's event stream (`/api/v1/events`).
+    pub events: crate::events::EventHub,
 }
 
 impl AppState {
@@ -71,6 +75,7 @@ impl AppState {
             store,
             sip_listeners: sip_listeners.into(),
             calls: None,
+            events: crate::events::EventHub::new(crate::events::DEFAULT_RETENTION),
         }
     }
 
@@ -91,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(me::router())
         .merge(calls::router())
         .merge(call_log::router())
+        .merge(events::router())
         .merge(admin::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(metrics::count_requests))

@@ -1,0 +1,152 @@
+//! `GET /api/v1/events`: the signed-in user's events, as Server-Sent Events when the
+//! client accepts `text/event-stream`, otherwise over a WebSocket. Each event is JSON
+//! `{seq, type, time, data}`; `?since=<seq>` resumes after the last one seen (a gap older
+//! than the retention gets one `resync` event). Browsers cannot set headers on
+//! `EventSource` or `WebSocket`, so the token may also come as `?access_token=`.
+//!
+//! SSE frames carry the sequence number as the `id:`, so a browser's automatic reconnect
+//! (with `Last-Event-ID`) resumes without loss too.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use tokio::sync::broadcast;
+
+use super::{ApiError, AppState, CurrentUser};
+use crate::events::{resync, Event, Subscription};
+
+/// The routes of this file.
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/events", get(events))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    since: Option<String>,
+    access_token: Option<String>,
+}
+
+async fn events(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (mut parts, _body) = req.into_parts();
+    let headers: HeaderMap = parts.headers.clone();
+    let Query(params) = Query::<Params>::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
+        .await
+        .ok();
+    let user = match CurrentUser::from_request_parts(&mut parts, &state).await {
+        Ok(u) => u.user,
+        Err(e) => {
+            let Some(token) = params.access_token.as_deref() else {
+                return Err(e);
+            };
+            state
+                .sessions
+                .authenticate(token, super::sessions::now())
+                .await?
+                .ok_or_else(|| {
+                    ApiError::unauthenticated(
+                        "the access token is unknown, expired or revoked; sign in again",
+                    )
+                })?
+        }
+    };
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let since = match params.since.or(last_event_id) {
+        None => None,
+        Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
+            ApiError::bad_request("since", "a sequence number (a whole number) is needed")
+        })?),
+    };
+    let hub = state.events.clone();
+    let sub = hub.subscribe(&user.sip_uri, since);
+    let wants_sse = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"));
+    if wants_sse || ws.is_none() {
+        return Ok(Sse::new(sse_stream(sub))
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+            .into_response());
+    }
+    let ws = ws.expect("checked");
+    Ok(ws.on_upgrade(move |socket| websocket(socket, sub)).into_response())
+}
+
+/// The events as JSON text, backlog first.
+fn next_text(e: &Arc<Event>) -> String {
+    serde_json::to_string(e.as_ref()).unwrap_or_default()
+}
+
+fn sse_stream(sub: Subscription) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    let state = (VecDeque::from(sub.backlog), sub.live, 0u64);
+    stream::unfold(state, |(mut backlog, mut live, mut last)| async move {
+        let e = match backlog.pop_front() {
+            Some(e) => e,
+            None => loop {
+                match live.recv().await {
+                    Ok(e) => break e,
+                    // Too slow for the live feed: tell the client to reload.
+                    Err(broadcast::error::RecvError::Lagged(_)) => break resync(last),
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            },
+        };
+        last = e.seq;
+        let frame = SseEvent::default()
+            .id(e.seq.to_string())
+            .event(e.kind)
+            .data(next_text(&e));
+        Some((Ok(frame), (backlog, live, last)))
+    })
+}
+
+async fn websocket(mut socket: WebSocket, sub: Subscription) {
+    let mut last = 0u64;
+    for e in sub.backlog {
+        last = e.seq;
+        if socket.send(WsMessage::Text(next_text(&e).into())).await.is_err() {
+            return;
+        }
+    }
+    let mut live = sub.live;
+    loop {
+        tokio::select! {
+            got = live.recv() => {
+                let e = match got {
+                    Ok(e) => e,
+                    Err(broadcast::error::RecvError::Lagged(_)) => resync(last),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                last = e.seq;
+                if socket.send(WsMessage::Text(next_text(&e).into())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                // Clients only listen; pings are answered by axum, close ends the loop.
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
