@@ -198,9 +198,18 @@ mod tests {
     #[test]
     fn events_are_numbered_per_user_and_resumable() {
         let hub = EventHub::new(DEFAULT_RETENTION);
-        assert_eq!(hub.publish("sip:Alice@example.com", "call.updated", json!(1)), 1);
-        assert_eq!(hub.publish("sip:bob@example.com", "call.updated", json!(1)), 1);
-        assert_eq!(hub.publish("sip:alice@example.com", "call.updated", json!(2)), 2);
+        assert_eq!(
+            hub.publish("sip:Alice@example.com", "call.updated", json!(1)),
+            1
+        );
+        assert_eq!(
+            hub.publish("sip:bob@example.com", "call.updated", json!(1)),
+            1
+        );
+        assert_eq!(
+            hub.publish("sip:alice@example.com", "call.updated", json!(2)),
+            2
+        );
         let mut sub = hub.subscribe("sip:alice@example.com", Some(1));
         let seqs: Vec<u64> = sub.backlog.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![2]);
@@ -208,9 +217,20 @@ mod tests {
         assert_eq!(sub.live.try_recv().unwrap().seq, 3);
         assert!(sub.live.try_recv().is_err(), "nothing twice");
         // From the start, and already up to date.
-        assert_eq!(hub.subscribe("sip:alice@example.com", Some(0)).backlog.len(), 3);
-        assert!(hub.subscribe("sip:alice@example.com", Some(3)).backlog.is_empty());
-        assert!(hub.subscribe("sip:alice@example.com", None).backlog.is_empty());
+        assert_eq!(
+            hub.subscribe("sip:alice@example.com", Some(0))
+                .backlog
+                .len(),
+            3
+        );
+        assert!(hub
+            .subscribe("sip:alice@example.com", Some(3))
+            .backlog
+            .is_empty());
+        assert!(hub
+            .subscribe("sip:alice@example.com", None)
+            .backlog
+            .is_empty());
     }
 
     #[test]
@@ -230,7 +250,12 @@ mod tests {
         let hub = EventHub::new(Duration::from_secs(60));
         let t0 = Instant::now();
         hub.publish_at("sip:a@x", "call.updated", json!(1), t0);
-        hub.publish_at("sip:a@x", "call.updated", json!(2), t0 + Duration::from_secs(50));
+        hub.publish_at(
+            "sip:a@x",
+            "call.updated",
+            json!(2),
+            t0 + Duration::from_secs(50),
+        );
         let sub = hub.subscribe_at("sip:a@x", Some(1), t0 + Duration::from_secs(70));
         assert_eq!(sub.backlog.len(), 1, "event 2 is still kept");
         assert_eq!(sub.backlog[0].seq, 2);

@@ -779,7 +779,8 @@ fn read_sse(
 ) -> Vec<Value> {
     use std::io::{BufRead, BufReader, Write};
     let mut conn = std::net::TcpStream::connect(http).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
     write!(
         conn,
         "GET /api/v1/events{query} HTTP/1.1\r\nHost: {http}\r\nAccept: text/event-stream\r\n\
@@ -829,22 +830,40 @@ fn events_stream_call_states_in_order_and_resume_after_a_reconnect() {
     dedup.dedup();
     assert_eq!(
         dedup,
-        ["connecting_your_phone", "your_phone_ringing", "connecting", "ringing", "connected"],
+        [
+            "connecting_your_phone",
+            "your_phone_ringing",
+            "connecting",
+            "ringing",
+            "connected"
+        ],
         "{events:#?}"
     );
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs[0], 1);
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gaps: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "no gaps: {seqs:?}"
+    );
     // A reconnect with since= gets what it missed.
     ctx.hang_up(&id);
     let last_seen = *seqs.last().unwrap();
-    let missed = read_sse(ctx.server.http, &format!("?since={last_seen}"), &ctx.token, |ev| {
-        ev.iter().any(|e| e["data"]["state"] == "ended")
-    });
+    let missed = read_sse(
+        ctx.server.http,
+        &format!("?since={last_seen}"),
+        &ctx.token,
+        |ev| ev.iter().any(|e| e["data"]["state"] == "ended"),
+    );
     assert_eq!(missed[0]["seq"].as_u64().unwrap(), last_seen + 1);
     ctx.pbx.wait_success();
     // A bad since names the field.
-    let r = request(ctx.server.http, "GET", "/api/v1/events?since=x", Some(&ctx.token), None);
+    let r = request(
+        ctx.server.http,
+        "GET",
+        "/api/v1/events?since=x",
+        Some(&ctx.token),
+        None,
+    );
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["field"], "since");
 }
@@ -860,7 +879,9 @@ fn events_over_a_websocket_with_the_token_in_the_query() {
     let id = ctx.call();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let events = rt.block_on(async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket");
         let mut events: Vec<Value> = Vec::new();
         let read = async {
             while let Some(Ok(msg)) = ws.next().await {

@@ -89,7 +89,9 @@ async fn events(
             .into_response());
     }
     let ws = ws.expect("checked");
-    Ok(ws.on_upgrade(move |socket| websocket(socket, sub)).into_response())
+    Ok(ws
+        .on_upgrade(move |socket| websocket(socket, sub))
+        .into_response())
 }
 
 /// The events as JSON text, backlog first.
@@ -124,7 +126,11 @@ async fn websocket(mut socket: WebSocket, sub: Subscription) {
     let mut last = 0u64;
     for e in sub.backlog {
         last = e.seq;
-        if socket.send(WsMessage::Text(next_text(&e).into())).await.is_err() {
+        if socket
+            .send(WsMessage::Text(next_text(&e).into()))
+            .await
+            .is_err()
+        {
             return;
         }
     }
