@@ -1,8 +1,10 @@
-//! The `viawork` command line: `serve` runs the server; the other subcommands administer
-//! the directory, policies, routing and dial plans directly in the store (see
-//! `viawork::cli`), with the server running or not.
+//! The `viawork` command line: `serve` runs the server; `demo` runs it with a lab PBX and
+//! demo users (see `viawork::demo`); the other subcommands administer the directory,
+//! policies, routing and dial plans directly in the store (see `viawork::cli`), with the
+//! server running or not.
 
 use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use viawork::cli::{self, AdminCommand, Format, Status};
 
@@ -29,6 +31,17 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve,
+    /// Try it: a fresh store with demo users, a lab PBX (Kamailio and two auto-answering
+    /// baresip desk phones) and the server trunked to it. Ignores --config and --database.
+    Demo {
+        /// Where the HTTP API listens (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Directory for the store, config, lab logs and recordings (created if missing,
+        /// kept). Default: a temporary directory, removed when the demo stops.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     #[command(flatten)]
     Admin(AdminCommand),
 }
@@ -37,7 +50,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
         Command::Serve => "info",
-        Command::Admin(_) => "warn",
+        // The banner and the phones' events are the demo's output; logs only for trouble.
+        Command::Demo { .. } | Command::Admin(_) => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIAWORK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
@@ -52,6 +66,7 @@ fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         Command::Serve => serve(cli.config),
+        Command::Demo { http, dir } => demo(viawork::demo::DemoOptions { http, dir }),
         Command::Admin(command) => {
             return admin(cli.config, cli.database.as_deref(), cli.output, command)
         }
@@ -71,6 +86,13 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(viawork::server::run(config, shutdown_signal()))
+}
+
+fn demo(options: viawork::demo::DemoOptions) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(viawork::demo::run(options, shutdown_signal()))
 }
 
 /// Runs one admin command: exit 0 when done, 1 when refused (nothing changed), with the

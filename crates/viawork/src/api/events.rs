@@ -104,13 +104,11 @@ fn sse_stream(sub: Subscription) -> impl Stream<Item = Result<SseEvent, Infallib
     stream::unfold(state, |(mut backlog, mut live, mut last)| async move {
         let e = match backlog.pop_front() {
             Some(e) => e,
-            None => loop {
-                match live.recv().await {
-                    Ok(e) => break e,
-                    // Too slow for the live feed: tell the client to reload.
-                    Err(broadcast::error::RecvError::Lagged(_)) => break resync(last),
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
+            None => match live.recv().await {
+                Ok(e) => e,
+                // Too slow for the live feed: tell the client to reload.
+                Err(broadcast::error::RecvError::Lagged(_)) => resync(last),
+                Err(broadcast::error::RecvError::Closed) => return None,
             },
         };
         last = e.seq;

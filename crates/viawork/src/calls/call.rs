@@ -34,6 +34,12 @@ use sip::{Message, Method};
 use sip_stack::transaction::TransactionKey;
 use std::time::{Duration, Instant};
 
+/// How long after the far party's 180 ringback starts. A far end that answers sooner
+/// (an IVR, voicemail) is joined before the user's phone got any RTP from ViaWork:
+/// some phones (baresip 1.0) drop a new source whose sequence numbers are below the
+/// engine's when their jitter buffer has not started playing yet.
+pub const RINGBACK_DELAY: Duration = Duration::from_millis(300);
+
 /// How long ViaWork waits for legs to finish hanging up before forgetting the call
 /// (RFC 3261 §9.1 lets a UAC give up on a CANCELled INVITE after 64·T1).
 pub const LINGER: Duration = Duration::from_secs(32);
@@ -199,6 +205,8 @@ pub struct Call {
     /// A blind transfer is in progress.
     transferring: bool,
     early_media: bool,
+    /// When to start ringback toward the user's phone.
+    ringback_at: Option<Instant>,
     ring_timeouts: [Duration; 2],
     ring_deadline: Option<Instant>,
     linger_until: Option<Instant>,
@@ -266,6 +274,7 @@ impl Call {
             target: None,
             transferring: false,
             early_media: false,
+            ringback_at: None,
             ring_timeouts: setup.ring_timeouts,
             ring_deadline: Some(now + setup.ring_timeouts[0]),
             linger_until: None,
@@ -324,6 +333,7 @@ impl Call {
             target: None,
             transferring: false,
             early_media: false,
+            ringback_at: None,
             ring_timeouts: [ring_timeout, ring_timeout],
             ring_deadline: Some(now + ring_timeout),
             linger_until: None,
@@ -614,11 +624,18 @@ impl Call {
         let legs = self.legs.iter().flatten().filter_map(Leg::poll_timeout);
         legs.chain(self.ring_deadline)
             .chain(self.linger_until)
+            .chain(self.ringback_at)
             .min()
     }
 
     /// Runs the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ringback_at.is_some_and(|t| t <= now) {
+            self.ringback_at = None;
+            if self.state == CallState::Ringing && !self.early_media && self.end.is_none() {
+                self.media.push(MediaAction::Ringback);
+            }
+        }
         for l in self.legs.iter_mut().flatten() {
             if l.poll_timeout().is_some_and(|t| t <= now) {
                 l.handle_timeout(now);
@@ -775,12 +792,13 @@ impl Call {
                     match sdp {
                         Some(sdp) if !self.early_media => {
                             self.early_media = true;
+                            self.ringback_at = None;
                             self.media.push(MediaAction::SetRemote(LegRole::Far, sdp));
                             self.media.push(MediaAction::Bridge);
                         }
                         Some(_) => {}
                         None if self.state == CallState::Connecting && !self.early_media => {
-                            self.media.push(MediaAction::Ringback);
+                            self.ringback_at = Some(now + RINGBACK_DELAY);
                         }
                         None => {}
                     }

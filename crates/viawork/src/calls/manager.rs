@@ -435,9 +435,9 @@ impl CallManager {
         if let Some(e) = self.calls.get_mut(&key) {
             e.call.hang_up(HungUpBy::User, now);
         }
-        let view = self.calls.get(&key).map(|e| e.view(&key));
         self.after(&key, now);
-        view
+        // After `after`: it stamps the end time (and may already have forgotten the call).
+        self.get(&key, owner)
     }
 
     /// Carries out an in-call control on `owner`'s call `id`.

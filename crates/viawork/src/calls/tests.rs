@@ -1516,3 +1516,28 @@ fn a_491_on_the_join_is_retried_after_the_back_off() {
     assert!(lab.run(Duration::from_secs(30), |l| l.finished));
     assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::FarEnd)));
 }
+
+#[test]
+fn a_far_end_answering_at_once_gets_no_ringback_before_the_join() {
+    let quick = Script {
+        ring_after: Some(Duration::from_millis(50)),
+        answer: Some((200, Duration::from_millis(120))),
+        bye_after: Some(Duration::from_secs(1)),
+        ..Script::answers()
+    };
+    let mut lab = Lab::new([Script::answers(), quick], 0.0, 18);
+    lab.start(false);
+    assert!(lab.run(Duration::from_secs(30), |l| l.finished));
+    assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::FarEnd)));
+    assert!(!lab.media.contains(&MediaAction::Ringback));
+    assert!(lab.views.iter().any(|v| v.media == "direct"));
+}
+
+#[test]
+fn hanging_up_reports_the_end_time() {
+    let mut lab = connected([Script::answers(), Script::answers()], false);
+    let now = lab.now;
+    let v = lab.mgr.hang_up("c1", "sip:alice@example.com", now).unwrap();
+    assert_eq!(v.state, CallState::Ended);
+    assert!(v.ended_at.is_some());
+}

@@ -123,6 +123,18 @@ impl SippPbx {
 impl Drop for SippPbx {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            // SIGTERM to `timeout`, which passes it on to SIPp (a SIGKILL would orphan
+            // SIPp until its own -timeout).
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
