@@ -185,6 +185,7 @@ both_backends!(
     a_created_user_is_listed_shown_and_can_sign_in_then_is_changed_and_removed,
     bad_user_input_is_refused_naming_the_field_and_changes_nothing,
     policies_are_created_changed_granted_and_removed_and_global_delete_resets,
+    policy_callback_extensions_are_accepted_shown_and_refused_when_bad,
     routing_caller_id_is_set_read_refused_when_bad_and_cleared,
     dial_plan_rules_are_added_listed_tested_and_removed,
     csv_import_reports_bad_rows_by_line_and_imports_all_or_only_the_good_ones,
@@ -585,6 +586,112 @@ async fn policies_are_created_changed_granted_and_removed_and_global_delete_rese
         .await
         .ok(StatusCode::OK);
     assert_eq!(global, reset["policy"]);
+}
+
+/// The ViaWork extensions `allowInternationalCallback` / `allowPremiumCallback`: false unless
+/// given, changed alone by PATCH, in every answer, a bad value 400 naming the field, and
+/// reset with Global.
+async fn policy_callback_extensions_are_accepted_shown_and_refused_when_bad(store_url: &str) {
+    let api = api(store_url).await;
+    let policies = "/api/v1/admin/policies";
+    let plain = api
+        .admin(
+            Method::POST,
+            policies,
+            Some(json!({"identity": "Tag:Plain", "enabled": true})),
+        )
+        .await
+        .ok(StatusCode::CREATED);
+    assert_eq!(plain["allowInternationalCallback"], false);
+    assert_eq!(plain["allowPremiumCallback"], false);
+    let travel = api
+        .admin(
+            Method::POST,
+            policies,
+            Some(json!({"identity": "Tag:Travel", "enabled": true,
+                        "allowInternationalCallback": true})),
+        )
+        .await
+        .ok(StatusCode::CREATED);
+    assert_eq!(travel["allowInternationalCallback"], true);
+    assert_eq!(travel["allowPremiumCallback"], false);
+
+    let path = "/api/v1/admin/policies/Tag:Travel";
+    let changed = api
+        .admin(
+            Method::PATCH,
+            path,
+            Some(json!({"allowPremiumCallback": true})),
+        )
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(changed["allowInternationalCallback"], true, "kept");
+    assert_eq!(changed["allowPremiumCallback"], true);
+    assert_eq!(changed["enabled"], true);
+    assert_eq!(api.get(path).await.ok(StatusCode::OK), changed);
+    let list = api.get(policies).await.ok(StatusCode::OK);
+    assert_eq!(list[0]["identity"], "Global");
+    assert_eq!(list[0]["allowInternationalCallback"], false);
+    assert_eq!(list[2], changed);
+
+    for field in ["allowInternationalCallback", "allowPremiumCallback"] {
+        for bad in [json!("true"), json!(1), json!("yes")] {
+            api.admin(Method::PATCH, path, Some(json!({ field: bad.clone() })))
+                .await
+                .refused(StatusCode::BAD_REQUEST, field);
+            api.admin(
+                Method::POST,
+                policies,
+                Some(json!({"identity": "Tag:Bad", field: bad})),
+            )
+            .await
+            .refused(StatusCode::BAD_REQUEST, field);
+        }
+    }
+    api.admin(
+        Method::PATCH,
+        path,
+        Some(json!({"allowInternationalCalback": true})),
+    )
+    .await
+    .refused(StatusCode::BAD_REQUEST, "allowInternationalCalback");
+    assert_eq!(api.get(path).await.ok(StatusCode::OK), changed, "unchanged");
+    api.get("/api/v1/admin/policies/Tag:Bad")
+        .await
+        .refused(StatusCode::NOT_FOUND, "identity");
+
+    // The user's details carry them in the effective policy.
+    api.admin(Method::POST, "/api/v1/admin/users", Some(new_alice()))
+        .await
+        .ok(StatusCode::CREATED);
+    let grant = format!("/api/v1/admin/users/{ALICE_PATH}/policy");
+    api.admin(Method::PUT, &grant, Some(json!({"policy": "Tag:Travel"})))
+        .await
+        .ok(StatusCode::OK);
+    let alice = api
+        .get(&format!("/api/v1/admin/users/{ALICE_PATH}"))
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(alice["effectivePolicy"]["allowInternationalCallback"], true);
+    assert_eq!(alice["effectivePolicy"]["allowPremiumCallback"], true);
+
+    // Removing Global resets them with the rest.
+    let global = "/api/v1/admin/policies/Global";
+    let set = api
+        .admin(
+            Method::PATCH,
+            global,
+            Some(json!({"allowInternationalCallback": true, "allowPremiumCallback": true})),
+        )
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(set["allowInternationalCallback"], true);
+    let reset = api
+        .admin(Method::DELETE, global, None)
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(reset["policy"]["allowInternationalCallback"], false);
+    assert_eq!(reset["policy"]["allowPremiumCallback"], false);
 }
 
 async fn routing_caller_id_is_set_read_refused_when_bad_and_cleared(store_url: &str) {

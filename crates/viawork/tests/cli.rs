@@ -306,6 +306,80 @@ fn policies_and_effective_policy(db: &Db) {
     assert_eq!(alice["effectivePolicySource"], "site");
 }
 
+/// The ViaWork extensions `AllowInternationalCallback` / `AllowPremiumCallback`: set like
+/// `--enabled`, shown by `policy get` and in the effective policy, false by default.
+fn policy_callback_extensions(db: &Db) {
+    let p = db.json(&["policy", "new", "--identity", "Tag:Travel", "--enabled"]);
+    assert_eq!(p["allowInternationalCallback"], false);
+    assert_eq!(p["allowPremiumCallback"], false);
+    let p = db.json(&[
+        "policy",
+        "set",
+        "--identity",
+        "tag:travel",
+        "--allow-international-callback",
+        "true",
+        "--allow-premium-callback",
+    ]);
+    assert_eq!(p["allowInternationalCallback"], true);
+    assert_eq!(p["allowPremiumCallback"], true);
+    assert_eq!(p["enabled"], true, "other settings are kept");
+    let p = db.json(&[
+        "policy",
+        "set",
+        "--identity",
+        "Tag:Travel",
+        "--allow-premium-callback",
+        "false",
+    ]);
+    assert_eq!(p["allowInternationalCallback"], true);
+    assert_eq!(p["allowPremiumCallback"], false);
+    let p = db.json(&["policy", "get", "--identity", "Tag:Travel"]);
+    assert_eq!(p["allowInternationalCallback"], true);
+    assert_eq!(p["allowPremiumCallback"], false);
+
+    let human = db.ok(&["policy", "get", "--identity", "Tag:Travel"]);
+    let line = |name: &str| {
+        human
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {human}"))
+            .split_whitespace()
+            .last()
+            .map(str::to_owned)
+    };
+    assert_eq!(line("AllowInternationalCallback").as_deref(), Some("yes"));
+    assert_eq!(line("AllowPremiumCallback").as_deref(), Some("no"));
+    let table = db.ok(&["policy", "get"]);
+    assert!(table.contains("ALLOW INTERNATIONAL"), "{table}");
+    assert!(table.contains("ALLOW PREMIUM"), "{table}");
+    let all = db.json(&["policy", "get"]);
+    assert_eq!(all[0]["identity"], "Global");
+    assert_eq!(all[0]["allowInternationalCallback"], false);
+
+    // The effective policy of a user carries them.
+    new_alice(db);
+    db.ok(&["policy", "grant", "--user", ALICE, "--policy", "Travel"]);
+    let alice = db.json(&["user", "get", "--sip-uri", ALICE]);
+    assert_eq!(alice["effectivePolicy"]["allowInternationalCallback"], true);
+    assert_eq!(alice["effectivePolicy"]["allowPremiumCallback"], false);
+    let human = db.ok(&["user", "get", "--sip-uri", ALICE]);
+    assert!(human.contains("AllowInternationalCallback"), "{human}");
+
+    // A bad value is refused naming the flag, and changes nothing.
+    for flag in ["--allow-international-callback", "--allow-premium-callback"] {
+        let e = db.refused(
+            &["policy", "set", "--identity", "Tag:Travel", flag, "maybe"],
+            flag,
+        );
+        assert!(e.contains("maybe"), "{e}");
+        db.refused(
+            &["policy", "new", "--identity", "Tag:Other", flag, "2"],
+            flag,
+        );
+    }
+}
+
 fn imports(db: &Db) {
     db.ok(&["policy", "new", "--identity", "Tag:Sales", "--enabled"]);
     let good = db.write(
@@ -396,6 +470,14 @@ fn imports(db: &Db) {
          \"Tag:ContosoUser1CvWP\",\"True\",\"True\",\"+15557891234\"\n\
          \"Tag:Sales\",\"False\",\"False\",\"\"\n",
     );
+    // Skype's export has no AllowInternationalCallback: an imported policy has it false.
+    db.ok(&[
+        "policy",
+        "set",
+        "--identity",
+        "Tag:Sales",
+        "--allow-international-callback",
+    ]);
     let report = db.json(&["policy", "import", &policies]);
     let statuses: Vec<&str> = report["rows"]
         .as_array()
@@ -406,6 +488,12 @@ fn imports(db: &Db) {
     assert_eq!(statuses, ["updated", "created", "updated"]);
     let p = db.json(&["policy", "get", "--identity", "Tag:ContosoUser1CvWP"]);
     assert_eq!(p["adminCallbackNumber"], "+15557891234");
+    assert_eq!(p["allowInternationalCallback"], false);
+    assert_eq!(p["allowPremiumCallback"], false);
+    assert_eq!(
+        db.json(&["policy", "get", "--identity", "Tag:Sales"])["allowInternationalCallback"],
+        false
+    );
     assert_eq!(
         db.json(&["policy", "get", "--identity", "Global"])["enabled"],
         true
@@ -438,6 +526,11 @@ fn users_are_created_shown_listed_changed_and_removed() {
 #[test]
 fn policies_grants_and_the_effective_policy_with_its_callback_number() {
     policies_and_effective_policy(&Db::sqlite());
+}
+
+#[test]
+fn policy_callback_extensions_are_set_shown_and_refuse_bad_values_naming_the_flag() {
+    policy_callback_extensions(&Db::sqlite());
 }
 
 #[test]
@@ -805,6 +898,8 @@ fn key_flows_work_on_postgres() {
     user_lifecycle(&db);
     db.ok(&["user", "remove", "--sip-uri", ALICE]);
     policies_and_effective_policy(&db);
+    let db = Db::postgres();
+    policy_callback_extensions(&db);
     let db = Db::postgres();
     imports(&db);
     db.refused(

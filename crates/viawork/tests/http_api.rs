@@ -126,6 +126,7 @@ both_backends!(
     healthz_reports_store_and_sip_listeners_and_degrades_without_the_store,
     metrics_are_prometheus_text_with_a_request_counter,
     a_token_signs_in_and_me_shows_the_user_and_their_policy,
+    me_shows_the_callback_extensions_of_the_whole_effective_policy,
     wrong_password_and_unknown_user_get_identical_401s,
     repeated_failures_give_429_with_retry_after_then_lock_out,
     a_revoked_token_is_refused,
@@ -194,6 +195,7 @@ async fn a_token_signs_in_and_me_shows_the_user_and_their_policy(store_url: &str
             enabled: true,
             use_admin_callback_number: true,
             admin_callback_number: Some("+14255550199".into()),
+            ..PolicyRow::default()
         })
         .await
         .unwrap();
@@ -233,6 +235,63 @@ async fn a_token_signs_in_and_me_shows_the_user_and_their_policy(store_url: &str
     let me = api.get("/api/v1/me", Some(&token)).await.json();
     assert_eq!(me["callViaWork"]["policy"]["identity"], "Global");
     assert_eq!(me["callViaWork"]["callbackNumber"], Value::Null);
+}
+
+/// `AllowInternationalCallback` / `AllowPremiumCallback` come with the effective policy,
+/// which is chosen whole (grant → site → global): a grant that allows nothing hides a site
+/// policy that allows both.
+async fn me_shows_the_callback_extensions_of_the_whole_effective_policy(store_url: &str) {
+    let api = api(store_url).await;
+    let policy = |identity: &str, international: bool, premium: bool| PolicyRow {
+        identity: identity.into(),
+        enabled: true,
+        allow_international_callback: international,
+        allow_premium_callback: premium,
+        ..PolicyRow::default()
+    };
+    let site = policy("Site:London", true, true);
+    assert_eq!(api.store.create_policy(&site).await.unwrap(), site);
+    api.store
+        .create_policy(&policy("Tag:Desk", false, false))
+        .await
+        .unwrap();
+    let alice = api.user("sip:alice@example.com", "user", true).await;
+    let token = api.token("sip:alice@example.com").await;
+    let me = || async {
+        let r = api.get("/api/v1/me", Some(&token)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.json()["callViaWork"]["policy"].clone()
+    };
+
+    let p = me().await;
+    assert_eq!(p["identity"], "Global");
+    assert_eq!(p["allowInternationalCallback"], false);
+    assert_eq!(p["allowPremiumCallback"], false);
+
+    let alice = api
+        .store
+        .update_user(&UserRow {
+            site: Some("London".into()),
+            ..alice
+        })
+        .await
+        .unwrap();
+    let p = me().await;
+    assert_eq!(p["identity"], "Site:London");
+    assert_eq!(p["allowInternationalCallback"], true);
+    assert_eq!(p["allowPremiumCallback"], true);
+
+    api.store
+        .set_policy_grant(alice.id, Some("Tag:Desk"))
+        .await
+        .unwrap();
+    let p = me().await;
+    assert_eq!(p["identity"], "Tag:Desk");
+    assert_eq!(
+        p["allowInternationalCallback"], false,
+        "not merged with the site's"
+    );
+    assert_eq!(p["allowPremiumCallback"], false);
 }
 
 async fn wrong_password_and_unknown_user_get_identical_401s(store_url: &str) {

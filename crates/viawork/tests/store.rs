@@ -49,6 +49,82 @@ impl Fixture {
         store
     }
 
+    /// Leaves the database as ViaWork at schema version 2 did (migrations 1 and 2 applied
+    /// and recorded with their checksums, as the store does), then runs `then` on it; all
+    /// with a raw connection.
+    async fn at_schema_version_2(&self, then: &str) {
+        use sha2::{Digest, Sha256};
+        let migrations: [(i64, &str, &str); 2] = match self.backend {
+            Backend::Sqlite => [
+                (
+                    1,
+                    "initial",
+                    include_str!("../migrations/sqlite/0001_initial.sql"),
+                ),
+                (
+                    2,
+                    "call_log",
+                    include_str!("../migrations/sqlite/0002_call_log.sql"),
+                ),
+            ],
+            Backend::Postgres => [
+                (
+                    1,
+                    "initial",
+                    include_str!("../migrations/postgres/0001_initial.sql"),
+                ),
+                (
+                    2,
+                    "call_log",
+                    include_str!("../migrations/postgres/0002_call_log.sql"),
+                ),
+            ],
+        };
+        const TABLE: &str = "CREATE TABLE schema_migrations (version BIGINT NOT NULL \
+            PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+        const RECORD: &str = "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+             VALUES ($1, $2, $3, 0)";
+        let checksum = |sql: &str| -> String {
+            Sha256::digest(sql.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        macro_rules! apply {
+            ($c:expr) => {{
+                sqlx::raw_sql(TABLE).execute(&mut $c).await.unwrap();
+                for (version, name, sql) in migrations {
+                    sqlx::raw_sql(sql).execute(&mut $c).await.unwrap();
+                    sqlx::query(RECORD)
+                        .bind(version)
+                        .bind(name)
+                        .bind(checksum(sql))
+                        .execute(&mut $c)
+                        .await
+                        .unwrap();
+                }
+                sqlx::raw_sql(then).execute(&mut $c).await.unwrap();
+            }};
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                let options = self
+                    .url
+                    .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                    .unwrap()
+                    .create_if_missing(true);
+                let mut c = sqlx::SqliteConnection::connect_with(&options)
+                    .await
+                    .unwrap();
+                apply!(c);
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                apply!(c);
+            }
+        }
+    }
+
     /// The versions recorded in `schema_migrations`, read with a raw connection.
     async fn migration_versions(&self) -> Vec<i64> {
         const SQL: &str = "SELECT version FROM schema_migrations ORDER BY version";
@@ -96,6 +172,8 @@ both_backends!(
     users_page_in_sip_uri_order,
     global_policy_always_exists_and_removing_it_resets_it,
     policies_are_created_updated_and_removed,
+    policy_callback_extensions_round_trip_and_reset_with_global,
+    migration_3_gives_existing_policies_the_callback_extensions_false,
     removing_a_granted_tag_clears_the_grants,
     grants_to_unknown_users_or_policies_are_not_found,
     routing_round_trips,
@@ -149,7 +227,7 @@ async fn migrations_apply_once_and_reopening_is_a_no_op(fx: Fixture) {
     first.create_user(&user("sip:a@example.com")).await.unwrap();
     let second = fx.open().await;
     second.ping().await.unwrap();
-    assert_eq!(fx.migration_versions().await, vec![1, 2]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3]);
     assert_eq!(second.count_users().await.unwrap(), 1);
     let policies = second.list_policies().await.unwrap();
     assert_eq!(policies.len(), 1, "{policies:?}");
@@ -467,6 +545,8 @@ async fn global_policy_always_exists_and_removing_it_resets_it(fx: Fixture) {
         enabled: false,
         use_admin_callback_number: false,
         admin_callback_number: None,
+        allow_international_callback: false,
+        allow_premium_callback: false,
     };
     assert_eq!(
         store.get_policy("Global").await.unwrap(),
@@ -560,6 +640,97 @@ async fn policies_are_created_updated_and_removed(fx: Fixture) {
         matches!(missing, StoreError::NotFound { what: "policy" }),
         "{missing:?}"
     );
+}
+
+async fn policy_callback_extensions_round_trip_and_reset_with_global(fx: Fixture) {
+    let store = fx.open().await;
+    // Not given: false.
+    let plain = store.create_policy(&tag("Tag:Plain")).await.unwrap();
+    assert!(!plain.allow_international_callback && !plain.allow_premium_callback);
+    // Each one alone, on create and on update.
+    let abroad = PolicyRow {
+        allow_international_callback: true,
+        ..tag("Tag:Abroad")
+    };
+    assert_eq!(store.create_policy(&abroad).await.unwrap(), abroad);
+    assert_eq!(store.get_policy("Tag:Abroad").await.unwrap(), Some(abroad));
+    let premium = PolicyRow {
+        allow_premium_callback: true,
+        ..plain
+    };
+    assert_eq!(store.update_policy(&premium).await.unwrap(), premium);
+    assert_eq!(
+        store.get_policy("Tag:Plain").await.unwrap(),
+        Some(premium.clone())
+    );
+    let neither = PolicyRow {
+        allow_premium_callback: false,
+        ..premium
+    };
+    assert_eq!(store.update_policy(&neither).await.unwrap(), neither);
+    let listed = store.list_policies().await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|p| (
+                p.identity.as_str(),
+                p.allow_international_callback,
+                p.allow_premium_callback
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("Global", false, false),
+            ("Tag:Abroad", true, false),
+            ("Tag:Plain", false, false)
+        ]
+    );
+
+    // Global: both set, then reset by removal.
+    let global = store.get_policy(GLOBAL_POLICY).await.unwrap().unwrap();
+    let open = PolicyRow {
+        allow_international_callback: true,
+        allow_premium_callback: true,
+        ..global.clone()
+    };
+    assert_eq!(store.update_policy(&open).await.unwrap(), open);
+    store.remove_policy(GLOBAL_POLICY).await.unwrap();
+    assert_eq!(store.get_policy(GLOBAL_POLICY).await.unwrap(), Some(global));
+}
+
+async fn migration_3_gives_existing_policies_the_callback_extensions_false(fx: Fixture) {
+    fx.at_schema_version_2(
+        "INSERT INTO policies (identity, enabled, use_admin_callback_number, \
+         admin_callback_number) VALUES ('Tag:Old', TRUE, TRUE, '+14255550100'); \
+         UPDATE policies SET enabled = TRUE WHERE identity = 'Global'",
+    )
+    .await;
+    assert_eq!(fx.migration_versions().await, vec![1, 2]);
+    let store = fx.open().await;
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3]);
+    assert_eq!(
+        store.list_policies().await.unwrap(),
+        [
+            PolicyRow {
+                identity: GLOBAL_POLICY.into(),
+                enabled: true,
+                ..PolicyRow::default()
+            },
+            PolicyRow {
+                identity: "Tag:Old".into(),
+                enabled: true,
+                use_admin_callback_number: true,
+                admin_callback_number: Some("+14255550100".into()),
+                allow_international_callback: false,
+                allow_premium_callback: false,
+            },
+        ]
+    );
+    // The new columns are writable on the migrated table.
+    let old = PolicyRow {
+        allow_international_callback: true,
+        ..store.get_policy("Tag:Old").await.unwrap().unwrap()
+    };
+    assert_eq!(store.update_policy(&old).await.unwrap(), old);
 }
 
 async fn removing_a_granted_tag_clears_the_grants(fx: Fixture) {

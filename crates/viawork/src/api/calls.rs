@@ -393,8 +393,13 @@ pub async fn place_call(
                     "a callback number must be a full phone number, not an extension",
                 ));
             };
-            check_callback(typed, &n, line.as_ref().map(LineUri::number), api.guard)
-                .map_err(|e| conflict(e.to_string()))?;
+            check_callback(
+                typed,
+                &n,
+                line.as_ref().map(LineUri::number),
+                policy.callback_guard(api.guard),
+            )
+            .map_err(|e| conflict(e.to_string()))?;
             Some(n)
         }
     };

@@ -152,6 +152,8 @@ fn policy_from_row(row: &PolicyRow) -> Result<CallViaWorkPolicy, DomainError> {
             enabled: row.enabled,
             use_admin_callback_number: row.use_admin_callback_number,
             admin_callback_number,
+            allow_international_callback: row.allow_international_callback,
+            allow_premium_callback: row.allow_premium_callback,
         },
     )
 }

@@ -238,6 +238,14 @@ pub struct PolicyArgs {
     /// The admin callback number: digits with an optional leading +; empty to clear.
     #[arg(long)]
     admin_callback_number: Option<String>,
+    /// ViaWork extension: a callback number the user chooses may be in another country than
+    /// their LineURI (default false; only when --use-admin-callback-number is false).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    allow_international_callback: Option<bool>,
+    /// ViaWork extension: a callback number the user chooses may be premium-rate (default
+    /// false; only when --use-admin-callback-number is false).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    allow_premium_callback: Option<bool>,
 }
 
 impl From<PolicyArgs> for PolicyInput {
@@ -246,6 +254,8 @@ impl From<PolicyArgs> for PolicyInput {
             enabled: a.enabled,
             use_admin_callback_number: a.use_admin_callback_number,
             admin_callback_number: a.admin_callback_number,
+            allow_international_callback: a.allow_international_callback,
+            allow_premium_callback: a.allow_premium_callback,
         }
     }
 }

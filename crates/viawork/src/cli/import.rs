@@ -14,6 +14,8 @@
 //!
 //! Policy columns: `Identity` (required), `Enabled`, `UseAdminCallbackNumber`,
 //! `AdminCallbackNumber`. Existing policies (always `Global`) are updated, others created.
+//! Skype has no `AllowInternationalCallback` / `AllowPremiumCallback` (ViaWork extensions):
+//! an imported policy, created or updated, has both false.
 
 use std::collections::{HashMap, HashSet};
 
@@ -314,7 +316,7 @@ pub async fn import_policies(
             let input = PolicyInput {
                 enabled: boolean("enabled", cell(r, enabled))?,
                 use_admin_callback_number: boolean("useAdminCallbackNumber", cell(r, use_admin))?,
-                admin_callback_number: None,
+                ..PolicyInput::default()
             };
             let admin_callback_number =
                 policies::admin_callback_number(store, cell(r, number)).await?;
@@ -324,6 +326,9 @@ pub async fn import_policies(
                     enabled: input.enabled.unwrap_or(false),
                     use_admin_callback_number: input.use_admin_callback_number.unwrap_or(false),
                     admin_callback_number,
+                    // ViaWork extensions: Skype's export has no such columns.
+                    allow_international_callback: false,
+                    allow_premium_callback: false,
                 },
             )?;
             let existing = policies::find(store, &identity).await?;
@@ -357,6 +362,8 @@ pub async fn import_policies(
             enabled: policy.enabled(),
             use_admin_callback_number: policy.use_admin_callback_number(),
             admin_callback_number: policy.admin_callback_number().map(|n| n.to_string()),
+            allow_international_callback: policy.allow_international_callback(),
+            allow_premium_callback: policy.allow_premium_callback(),
         };
         let written = match existing {
             Some(_) => store.update_policy(&row).await.map(|_| "updated"),

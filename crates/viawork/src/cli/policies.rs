@@ -16,7 +16,8 @@ use crate::store::{PolicyRemoval, PolicyRow, Store, UserRow, GLOBAL_SCOPE};
 
 /// Settings given to `policy new` / `policy set` (absent = unchanged, or the default for a
 /// new policy). `adminCallbackNumber` is digits with an optional leading `+`; digits without
-/// it go through the global dial plan; an empty value clears it.
+/// it go through the global dial plan; an empty value clears it. `allowInternationalCallback`
+/// and `allowPremiumCallback` are ViaWork extensions (see [`crate::domain::PolicySettings`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyInput {
@@ -26,6 +27,10 @@ pub struct PolicyInput {
     pub use_admin_callback_number: Option<bool>,
     /// `AdminCallbackNumber`.
     pub admin_callback_number: Option<String>,
+    /// `AllowInternationalCallback` (ViaWork extension).
+    pub allow_international_callback: Option<bool>,
+    /// `AllowPremiumCallback` (ViaWork extension).
+    pub allow_premium_callback: Option<bool>,
 }
 
 /// A policy as shown.
@@ -40,6 +45,10 @@ pub struct PolicyView {
     pub use_admin_callback_number: bool,
     /// The admin callback number, E.164.
     pub admin_callback_number: Option<String>,
+    /// A number the user chooses may be abroad (ViaWork extension).
+    pub allow_international_callback: bool,
+    /// A number the user chooses may be premium-rate (ViaWork extension).
+    pub allow_premium_callback: bool,
 }
 
 impl From<&PolicyRow> for PolicyView {
@@ -49,6 +58,8 @@ impl From<&PolicyRow> for PolicyView {
             enabled: p.enabled,
             use_admin_callback_number: p.use_admin_callback_number,
             admin_callback_number: p.admin_callback_number.clone(),
+            allow_international_callback: p.allow_international_callback,
+            allow_premium_callback: p.allow_premium_callback,
         }
     }
 }
@@ -60,6 +71,8 @@ impl From<&CallViaWorkPolicy> for PolicyView {
             enabled: p.enabled(),
             use_admin_callback_number: p.use_admin_callback_number(),
             admin_callback_number: p.admin_callback_number().map(|n| n.to_string()),
+            allow_international_callback: p.allow_international_callback(),
+            allow_premium_callback: p.allow_premium_callback(),
         }
     }
 }
@@ -77,6 +90,11 @@ impl PolicyView {
                 "AdminCallbackNumber",
                 self.admin_callback_number.clone().unwrap_or_default(),
             ),
+            (
+                "AllowInternationalCallback",
+                yes_no(self.allow_international_callback),
+            ),
+            ("AllowPremiumCallback", yes_no(self.allow_premium_callback)),
         ]
     }
 }
@@ -103,6 +121,8 @@ impl Render for PolicyList {
                     yes_no(p.enabled),
                     yes_no(p.use_admin_callback_number),
                     p.admin_callback_number.clone().unwrap_or_default(),
+                    yes_no(p.allow_international_callback),
+                    yes_no(p.allow_premium_callback),
                 ]
             })
             .collect();
@@ -112,6 +132,8 @@ impl Render for PolicyList {
                 "ENABLED",
                 "USE ADMIN NUMBER",
                 "ADMIN CALLBACK NUMBER",
+                "ALLOW INTERNATIONAL",
+                "ALLOW PREMIUM",
             ],
             &rows,
         )
@@ -201,6 +223,8 @@ pub fn to_domain(row: &PolicyRow) -> Result<CallViaWorkPolicy, AdminError> {
             enabled: row.enabled,
             use_admin_callback_number: row.use_admin_callback_number,
             admin_callback_number,
+            allow_international_callback: row.allow_international_callback,
+            allow_premium_callback: row.allow_premium_callback,
         },
     )?)
 }
@@ -211,6 +235,8 @@ fn to_row(policy: &CallViaWorkPolicy, stored_identity: Option<&str>) -> PolicyRo
         enabled: policy.enabled(),
         use_admin_callback_number: policy.use_admin_callback_number(),
         admin_callback_number: policy.admin_callback_number().map(|n| n.to_string()),
+        allow_international_callback: policy.allow_international_callback(),
+        allow_premium_callback: policy.allow_premium_callback(),
     }
 }
 
@@ -251,6 +277,8 @@ async fn patch(store: &dyn Store, input: &PolicyInput) -> Result<PolicyPatch, Ad
         enabled: input.enabled,
         use_admin_callback_number: input.use_admin_callback_number,
         admin_callback_number,
+        allow_international_callback: input.allow_international_callback,
+        allow_premium_callback: input.allow_premium_callback,
     })
 }
 

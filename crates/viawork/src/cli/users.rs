@@ -232,6 +232,11 @@ impl Render for UserDetails {
             "  AdminCallbackNumber",
             p.admin_callback_number.clone().unwrap_or_default(),
         ));
+        lines.push((
+            "  AllowInternationalCallback",
+            yes_no(p.allow_international_callback),
+        ));
+        lines.push(("  AllowPremiumCallback", yes_no(p.allow_premium_callback)));
         let callback = match (&self.callback_number, &self.callback_unavailable) {
             (Some(n), _) => n.clone(),
             (None, Some(why)) => format!("none: {why}"),

@@ -6,6 +6,14 @@
 //! `UseAdminCallbackNumber` true needs an `AdminCallbackNumber`, since it makes that number
 //! the only one the server may ring.
 //!
+//! Two settings are ViaWork extensions, not in Skype's cmdlet: `AllowInternationalCallback`
+//! and `AllowPremiumCallback` (both default false) let the users of a policy choose a
+//! callback number in another country than their LineURI, or a premium-rate one, which the
+//! toll-fraud guard otherwise refuses ([`CallViaWorkPolicy::callback_guard`]; the server
+//! settings `calls.allow_international_callback` / `calls.allow_premium_callback` stay a
+//! server-wide override). They only matter when `UseAdminCallbackNumber` is false: under it
+//! the user chooses no number. Emergency numbers are refused whatever the policy says.
+//!
 //! Scopes and their lifecycle, as in Skype:
 //!
 //! - the `Global` policy always exists: it cannot be created ([`CallViaWorkPolicy::create`]
@@ -29,6 +37,7 @@ use super::error::DomainError;
 use super::extension::Extension;
 use super::line_uri::LineUri;
 use super::policy_identity::PolicyIdentity;
+use crate::calls::guard::GuardPolicy;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -41,6 +50,13 @@ pub struct PolicySettings {
     pub use_admin_callback_number: bool,
     /// `AdminCallbackNumber`: the number rung first (typically the desk phone).
     pub admin_callback_number: Option<E164>,
+    /// `AllowInternationalCallback` (ViaWork extension): the user may choose a callback
+    /// number in another country than their LineURI. Only matters when
+    /// `use_admin_callback_number` is false.
+    pub allow_international_callback: bool,
+    /// `AllowPremiumCallback` (ViaWork extension): the user may choose a premium-rate
+    /// callback number. Only matters when `use_admin_callback_number` is false.
+    pub allow_premium_callback: bool,
 }
 
 /// A change to some settings, as `Set-CsCallViaWorkPolicy` makes; `None` keeps a setting.
@@ -56,6 +72,12 @@ pub struct PolicyPatch {
     /// New `AdminCallbackNumber`; `Some(None)` clears it (JSON `null`).
     #[serde(default, deserialize_with = "some_nullable")]
     pub admin_callback_number: Option<Option<E164>>,
+    /// New `AllowInternationalCallback`.
+    #[serde(default)]
+    pub allow_international_callback: Option<bool>,
+    /// New `AllowPremiumCallback`.
+    #[serde(default)]
+    pub allow_premium_callback: Option<bool>,
 }
 
 /// Distinguishes a member set to `null` (`Some(None)`) from an absent one (`None`).
@@ -82,6 +104,10 @@ struct PolicyFields {
     use_admin_callback_number: bool,
     #[serde(default)]
     admin_callback_number: Option<E164>,
+    #[serde(default)]
+    allow_international_callback: bool,
+    #[serde(default)]
+    allow_premium_callback: bool,
 }
 
 impl CallViaWorkPolicy {
@@ -137,6 +163,12 @@ impl CallViaWorkPolicy {
         if let Some(v) = &patch.admin_callback_number {
             s.admin_callback_number = v.clone();
         }
+        if let Some(v) = patch.allow_international_callback {
+            s.allow_international_callback = v;
+        }
+        if let Some(v) = patch.allow_premium_callback {
+            s.allow_premium_callback = v;
+        }
         CallViaWorkPolicy::new(self.identity.clone(), s)
     }
 
@@ -164,6 +196,27 @@ impl CallViaWorkPolicy {
     pub fn admin_callback_number(&self) -> Option<&E164> {
         self.settings.admin_callback_number.as_ref()
     }
+
+    /// `AllowInternationalCallback` (ViaWork extension).
+    pub fn allow_international_callback(&self) -> bool {
+        self.settings.allow_international_callback
+    }
+
+    /// `AllowPremiumCallback` (ViaWork extension).
+    pub fn allow_premium_callback(&self) -> bool {
+        self.settings.allow_premium_callback
+    }
+
+    /// What the toll-fraud guard allows a number chosen by a user of this policy: a kind
+    /// of number (abroad, premium-rate) is allowed when this policy's setting or the
+    /// server-wide override `server` (`calls.allow_*_callback`) allows it.
+    pub fn callback_guard(&self, server: GuardPolicy) -> GuardPolicy {
+        GuardPolicy {
+            allow_international: server.allow_international
+                || self.settings.allow_international_callback,
+            allow_premium: server.allow_premium || self.settings.allow_premium_callback,
+        }
+    }
 }
 
 impl TryFrom<PolicyFields> for CallViaWorkPolicy {
@@ -175,6 +228,8 @@ impl TryFrom<PolicyFields> for CallViaWorkPolicy {
                 enabled: f.enabled,
                 use_admin_callback_number: f.use_admin_callback_number,
                 admin_callback_number: f.admin_callback_number,
+                allow_international_callback: f.allow_international_callback,
+                allow_premium_callback: f.allow_premium_callback,
             },
         )
     }
@@ -187,6 +242,8 @@ impl From<CallViaWorkPolicy> for PolicyFields {
             enabled: p.settings.enabled,
             use_admin_callback_number: p.settings.use_admin_callback_number,
             admin_callback_number: p.settings.admin_callback_number,
+            allow_international_callback: p.settings.allow_international_callback,
+            allow_premium_callback: p.settings.allow_premium_callback,
         }
     }
 }
@@ -379,6 +436,7 @@ mod tests {
                 enabled,
                 use_admin_callback_number: use_admin,
                 admin_callback_number: admin.map(n),
+                ..PolicySettings::default()
             },
         )
         .unwrap()
@@ -391,6 +449,8 @@ mod tests {
         assert!(!g.enabled());
         assert!(!g.use_admin_callback_number());
         assert_eq!(g.admin_callback_number(), None);
+        assert!(!g.allow_international_callback());
+        assert!(!g.allow_premium_callback());
     }
 
     #[test]
@@ -401,6 +461,7 @@ mod tests {
                 enabled: true,
                 use_admin_callback_number: true,
                 admin_callback_number: None,
+                ..PolicySettings::default()
             },
         )
         .unwrap_err();
@@ -540,7 +601,9 @@ mod tests {
                 "identity": "Tag:Sales",
                 "enabled": true,
                 "useAdminCallbackNumber": true,
-                "adminCallbackNumber": "+14255550100"
+                "adminCallbackNumber": "+14255550100",
+                "allowInternationalCallback": false,
+                "allowPremiumCallback": false
             })
         );
         assert_eq!(
@@ -551,5 +614,99 @@ mod tests {
         assert!(serde_json::from_value::<CallViaWorkPolicy>(bad).is_err());
         let bad = serde_json::json!({"identity": "Sales"});
         assert!(serde_json::from_value::<CallViaWorkPolicy>(bad).is_err());
+    }
+
+    #[test]
+    fn callback_extensions_default_to_false_and_are_patched_alone() {
+        // A policy serialised before the extensions existed reads back with both false.
+        let old = serde_json::json!({"identity": "Tag:Sales", "enabled": true});
+        let p = serde_json::from_value::<CallViaWorkPolicy>(old).unwrap();
+        assert!(!p.allow_international_callback());
+        assert!(!p.allow_premium_callback());
+
+        let patch: PolicyPatch =
+            serde_json::from_str(r#"{"allowInternationalCallback": true}"#).unwrap();
+        assert_eq!(patch.allow_international_callback, Some(true));
+        assert_eq!(patch.allow_premium_callback, None);
+        let p = p.apply(&patch).unwrap();
+        assert!(p.allow_international_callback());
+        assert!(!p.allow_premium_callback());
+        assert!(p.enabled(), "the patch changes nothing else");
+        let p = p
+            .apply(&serde_json::from_str(r#"{"allowPremiumCallback": true}"#).unwrap())
+            .unwrap();
+        assert!(p.allow_international_callback() && p.allow_premium_callback());
+
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["allowInternationalCallback"], true);
+        assert_eq!(json["allowPremiumCallback"], true);
+        assert_eq!(
+            serde_json::from_value::<CallViaWorkPolicy>(json).unwrap(),
+            p
+        );
+        assert!(serde_json::from_str::<PolicyPatch>(r#"{"allowPremiumCallback": "yes"}"#).is_err());
+    }
+
+    #[test]
+    fn callback_guard_allows_what_the_policy_or_the_server_allows() {
+        use crate::calls::guard::{check_callback, GuardError};
+        let home = n("+14255550101");
+        let london = n("+442079460958");
+        let premium = n("+19005550101");
+        let closed = GuardPolicy::default();
+        let open = GuardPolicy {
+            allow_international: true,
+            allow_premium: true,
+        };
+        let check = |p: &CallViaWorkPolicy, server, number: &E164| {
+            check_callback(
+                number.as_str(),
+                number,
+                Some(&home),
+                p.callback_guard(server),
+            )
+        };
+
+        let plain = policy("Tag:Plain", true, false, None);
+        assert_eq!(plain.callback_guard(closed), closed);
+        assert_eq!(
+            check(&plain, closed, &london),
+            Err(GuardError::International)
+        );
+        assert_eq!(check(&plain, closed, &premium), Err(GuardError::Premium));
+        // The server-wide override still opens everything.
+        assert_eq!(plain.callback_guard(open), open);
+        assert_eq!(check(&plain, open, &london), Ok(()));
+
+        let abroad = plain
+            .apply(&PolicyPatch {
+                allow_international_callback: Some(true),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(check(&abroad, closed, &london), Ok(()));
+        assert_eq!(check(&abroad, closed, &premium), Err(GuardError::Premium));
+
+        let toll = plain
+            .apply(&PolicyPatch {
+                allow_premium_callback: Some(true),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(check(&toll, closed, &premium), Ok(()));
+        assert_eq!(
+            check(&toll, closed, &london),
+            Err(GuardError::International)
+        );
+        // Emergency numbers stay refused whatever is allowed.
+        assert_eq!(
+            check_callback(
+                "911",
+                &n("+14255550911"),
+                Some(&home),
+                toll.callback_guard(open)
+            ),
+            Err(GuardError::Emergency)
+        );
     }
 }

@@ -46,6 +46,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "call_log",
         sql: include_str!("../../migrations/sqlite/0002_call_log.sql"),
     },
+    Migration {
+        version: 3,
+        name: "policy_callback_guard",
+        sql: include_str!("../../migrations/sqlite/0003_policy_callback_guard.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.
@@ -59,6 +64,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "call_log",
         sql: include_str!("../../migrations/postgres/0002_call_log.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "policy_callback_guard",
+        sql: include_str!("../../migrations/postgres/0003_policy_callback_guard.sql"),
     },
 ];
 
@@ -121,7 +131,7 @@ mod tests {
     fn pending_skips_applied_and_refuses_unknown_or_changed() {
         let applied = vec![(1, SQLITE[0].checksum())];
         let rest = pending(SQLITE, &applied).unwrap();
-        assert_eq!(rest.iter().map(|m| m.version).collect::<Vec<_>>(), [2]);
+        assert_eq!(rest.iter().map(|m| m.version).collect::<Vec<_>>(), [2, 3]);
         let all: Vec<_> = SQLITE.iter().map(|m| (m.version, m.checksum())).collect();
         assert!(pending(SQLITE, &all).unwrap().is_empty());
         assert_eq!(pending(SQLITE, &[]).unwrap().len(), SQLITE.len());

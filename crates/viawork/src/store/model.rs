@@ -125,6 +125,10 @@ pub struct PolicyRow {
     pub use_admin_callback_number: bool,
     /// The callback number set by the administrator.
     pub admin_callback_number: Option<String>,
+    /// A user-chosen callback number may be abroad (ViaWork extension; migration 3).
+    pub allow_international_callback: bool,
+    /// A user-chosen callback number may be premium-rate (ViaWork extension; migration 3).
+    pub allow_premium_callback: bool,
 }
 
 /// What [`Store::remove_policy`](super::Store::remove_policy) did.

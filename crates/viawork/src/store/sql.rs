@@ -42,7 +42,8 @@ pub(crate) use user_writable;
 /// The columns of `policies`.
 macro_rules! policy_columns {
     () => {
-        "identity, enabled, use_admin_callback_number, admin_callback_number"
+        "identity, enabled, use_admin_callback_number, admin_callback_number, \
+         allow_international_callback, allow_premium_callback"
     };
 }
 pub(crate) use policy_columns;
@@ -232,6 +233,8 @@ macro_rules! impl_store {
                 enabled: r.try_get("enabled")?,
                 use_admin_callback_number: r.try_get("use_admin_callback_number")?,
                 admin_callback_number: r.try_get("admin_callback_number")?,
+                allow_international_callback: r.try_get("allow_international_callback")?,
+                allow_premium_callback: r.try_get("allow_premium_callback")?,
             })
         }
 
@@ -555,7 +558,7 @@ macro_rules! impl_store {
                 const SQL: &str = concat!(
                     "INSERT INTO policies (",
                     policy_columns!(),
-                    ") VALUES ($1, $2, $3, $4) RETURNING ",
+                    ") VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
                     policy_columns!()
                 );
                 let row = sqlx::query(SQL)
@@ -563,6 +566,8 @@ macro_rules! impl_store {
                     .bind(policy.enabled)
                     .bind(policy.use_admin_callback_number)
                     .bind(&policy.admin_callback_number)
+                    .bind(policy.allow_international_callback)
+                    .bind(policy.allow_premium_callback)
                     .fetch_one(&self.pool)
                     .await
                     .map_err(|e| StoreError::from_write(e, "identity", "policy"))?;
@@ -573,7 +578,8 @@ macro_rules! impl_store {
                 check::policy(policy)?;
                 const SQL: &str = concat!(
                     "UPDATE policies SET enabled = $2, use_admin_callback_number = $3, \
-                     admin_callback_number = $4 WHERE identity = $1 RETURNING ",
+                     admin_callback_number = $4, allow_international_callback = $5, \
+                     allow_premium_callback = $6 WHERE identity = $1 RETURNING ",
                     policy_columns!()
                 );
                 let row = sqlx::query(SQL)
@@ -581,6 +587,8 @@ macro_rules! impl_store {
                     .bind(policy.enabled)
                     .bind(policy.use_admin_callback_number)
                     .bind(&policy.admin_callback_number)
+                    .bind(policy.allow_international_callback)
+                    .bind(policy.allow_premium_callback)
                     .fetch_optional(&self.pool)
                     .await?;
                 match row {
@@ -594,9 +602,11 @@ macro_rules! impl_store {
                 if identity == GLOBAL_POLICY {
                     sqlx::query(
                         "INSERT INTO policies (identity, enabled, use_admin_callback_number, \
-                         admin_callback_number) VALUES ($1, FALSE, FALSE, NULL) \
+                         admin_callback_number, allow_international_callback, \
+                         allow_premium_callback) VALUES ($1, FALSE, FALSE, NULL, FALSE, FALSE) \
                          ON CONFLICT (identity) DO UPDATE SET enabled = FALSE, \
-                         use_admin_callback_number = FALSE, admin_callback_number = NULL",
+                         use_admin_callback_number = FALSE, admin_callback_number = NULL, \
+                         allow_international_callback = FALSE, allow_premium_callback = FALSE",
                     )
                     .bind(GLOBAL_POLICY)
                     .execute(&self.pool)
