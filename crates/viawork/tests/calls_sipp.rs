@@ -381,6 +381,19 @@ impl Ctx {
         }
     }
 
+    /// Waits (bounded) until what the PBX received satisfies `done`.
+    fn wait_pbx(&self, what: &str, done: impl Fn(&SippPbx) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done(&self.pbx) {
+            assert!(
+                Instant::now() < deadline,
+                "the PBX never saw {what}:\n{}",
+                self.pbx.messages()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     fn post(&self, id: &str, action: &str, body: Option<Value>) -> common::http::Reply {
         request(
             self.server.http,
@@ -525,6 +538,12 @@ fn hold_resume_mute_and_dtmf_on_a_direct_call() {
     let r = ctx.post(&id, "mute", None);
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(r.json()["muted"], true);
+    // Hang up only once the PBX has the three INFOs and the mute re-INVITE's ACK (the
+    // ninth ACK: 2 initial, 2 join, 2 hold, 2 resume, 1 mute); a BYE crossing them would
+    // race the scenario.
+    ctx.wait_pbx("the DTMF and the mute done", |p| {
+        p.received("INFO").len() == 3 && p.received("ACK").len() == 9
+    });
     ended_as(&ctx.hang_up(&id), "completed", "user");
     ctx.pbx.wait_success();
     let text = ctx.pbx.messages();
@@ -887,7 +906,9 @@ fn events_over_a_websocket_with_the_token_in_the_query() {
             while let Some(Ok(msg)) = ws.next().await {
                 if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
                     let v: Value = serde_json::from_str(&t).unwrap();
-                    let done = v["data"]["state"] == "connected";
+                    // Joined, not only connected: hanging up during the join's re-INVITEs
+                    // would race the PBX scenario.
+                    let done = v["data"]["state"] == "connected" && v["data"]["media"] == "direct";
                     events.push(v);
                     if done {
                         break;
