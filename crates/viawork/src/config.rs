@@ -376,17 +376,17 @@ fn calls_from_raw(raw: Option<RawCalls>) -> Result<CallsConfig, ConfigError> {
     }
     c.allow_international_callback = raw.allow_international_callback.unwrap_or(false);
     c.allow_premium_callback = raw.allow_premium_callback.unwrap_or(false);
-    c.bridge_clients = raw
-        .bridge_clients
-        .unwrap_or_default()
+    c.bridge_clients = parse_cidrs("calls.bridge_clients", raw.bridge_clients)?;
+    Ok(c)
+}
+
+/// A list of networks under `key`; absent is empty.
+fn parse_cidrs(key: &'static str, list: Option<Vec<String>>) -> Result<Vec<Cidr>, ConfigError> {
+    list.unwrap_or_default()
         .iter()
         .map(|c| c.parse::<Cidr>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|message| ConfigError::Invalid {
-            key: "calls.bridge_clients",
-            message,
-        })?;
-    Ok(c)
+        .map_err(|message| ConfigError::Invalid { key, message })
 }
 
 fn media_from_raw(raw: Option<RawMedia>) -> Result<MediaConfig, ConfigError> {
@@ -760,16 +760,7 @@ impl Config {
                             )
                         }
                     },
-                    trusted_sources: p
-                        .trusted_sources
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|c| c.parse::<Cidr>())
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|message| ConfigError::Invalid {
-                            key: "pbx.trusted_sources",
-                            message,
-                        })?,
+                    trusted_sources: parse_cidrs("pbx.trusted_sources", p.trusted_sources)?,
                 })
             }
         };

@@ -104,12 +104,7 @@ async fn control(
     c: Control,
 ) -> Result<Response, ApiError> {
     let api = calls(state)?;
-    match api
-        .handle
-        .control(id, &user.sip_uri, c)
-        .await
-        .map_err(stopped)?
-    {
+    match api.handle.control(id, &user.sip_uri, c).await? {
         None => Err(ApiError::not_found("no such call")),
         Some(Ok(view)) => Ok((StatusCode::ACCEPTED, Json(view)).into_response()),
         Some(Err(e)) => {
@@ -221,14 +216,6 @@ fn calls(state: &AppState) -> Result<&CallsApi, ApiError> {
     })
 }
 
-fn stopped(_: crate::calls::service::ServiceError) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "ServiceUnavailable",
-        "the call service is shutting down",
-    )
-}
-
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -249,7 +236,7 @@ async fn list(
     user: CurrentUser,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let api = calls(&state)?;
-    let list = api.handle.list(&user.user.sip_uri).await.map_err(stopped)?;
+    let list = api.handle.list(&user.user.sip_uri).await?;
     Ok(Json(serde_json::json!({ "calls": list })))
 }
 
@@ -261,8 +248,7 @@ async fn get_one(
     let api = calls(&state)?;
     api.handle
         .get(&id, &user.user.sip_uri)
-        .await
-        .map_err(stopped)?
+        .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("no such call"))
 }
@@ -275,8 +261,7 @@ async fn hang_up(
     let api = calls(&state)?;
     api.handle
         .hang_up(&id, &user.user.sip_uri)
-        .await
-        .map_err(stopped)?
+        .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("no such call"))
 }
@@ -477,12 +462,7 @@ pub async fn place_call(
         setup,
         requested_at: Some(requested_at),
     };
-    match api
-        .handle
-        .start(id, new, Some(streams))
-        .await
-        .map_err(stopped)?
-    {
+    match api.handle.start(id, new, Some(streams)).await? {
         Ok(view) => Ok(view),
         Err(StartError::TrunkUnavailable) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

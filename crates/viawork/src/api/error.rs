@@ -125,6 +125,17 @@ impl ApiError {
     }
 }
 
+/// The call service is gone: the server is shutting down.
+impl From<crate::calls::service::ServiceError> for ApiError {
+    fn from(_: crate::calls::service::ServiceError) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "the call service is shutting down",
+        )
+    }
+}
+
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         Self::new(StatusCode::BAD_REQUEST, e.code(), e.message()).with_field(e.field())

@@ -255,7 +255,7 @@ impl Call {
         let mut call = Call {
             state: CallState::ConnectingYourPhone,
             end: None,
-            call_ids: [Some(callback.call_id()), None],
+            call_ids: [Some(callback.call_id().to_owned()), None],
             replacing: None,
             retired: Vec::new(),
             detached: false,
@@ -314,7 +314,10 @@ impl Call {
         let mut call = Call {
             state: CallState::Connecting,
             end: None,
-            call_ids: [Some(caller.call_id()), Some(callee.call_id())],
+            call_ids: [
+                Some(caller.call_id().to_owned()),
+                Some(callee.call_id().to_owned()),
+            ],
             replacing: None,
             retired: Vec::new(),
             detached: false,
@@ -382,15 +385,20 @@ impl Call {
             && matches!(self.state, CallState::Connected | CallState::OnHold)
         {
             tracing::info!(%identity, "the desk phone transferred the call (connected party changed)");
-            self.detached = true;
-            self.end = Some((EndReason::Transferred, HungUpBy::YourPhone));
-            self.times.ended = Some(now);
-            self.set_state(CallState::Ended);
-            self.notices.push(CallNotice::Ended(
-                EndReason::Transferred,
-                HungUpBy::YourPhone,
-            ));
+            self.detach(HungUpBy::YourPhone, now);
         }
+    }
+
+    /// The user's phone is out of the call (a transfer): the call ends for the user as
+    /// `transferred` while ViaWork keeps the remaining parties connected.
+    fn detach(&mut self, by: HungUpBy, now: Instant) {
+        self.detached = true;
+        self.transferring = false;
+        self.end = Some((EndReason::Transferred, by));
+        self.times.ended = Some(now);
+        self.set_state(CallState::Ended);
+        self.notices
+            .push(CallNotice::Ended(EndReason::Transferred, by));
     }
 
     /// The caller CANCELled its INVITE (a bridged call).
@@ -473,12 +481,32 @@ impl Call {
             .iter()
             .flatten()
             .chain(self.retired.iter())
-            .map(|l| (l.role(), l.call_id()))
+            .map(|l| (l.role(), l.call_id().to_owned()))
             .collect();
         if let Some(r) = &self.replacing {
-            v.push((r.role, r.leg.call_id()));
+            v.push((r.role, r.leg.call_id().to_owned()));
         }
         v
+    }
+
+    /// How many legs the call has had in its lists: grows when a leg is added.
+    pub fn leg_count(&self) -> usize {
+        self.legs.iter().flatten().count()
+            + self.retired.len()
+            + usize::from(self.replacing.is_some())
+    }
+
+    /// The role of the leg with SIP Call-ID `cid`.
+    pub fn role_of(&self, cid: &str) -> Option<LegRole> {
+        if let Some(r) = self.replacing.as_ref().filter(|r| r.leg.call_id() == cid) {
+            return Some(r.role);
+        }
+        self.legs
+            .iter()
+            .flatten()
+            .chain(self.retired.iter())
+            .find(|l| l.call_id() == cid)
+            .map(Leg::role)
     }
 
     /// True when the user's part is over but ViaWork still connects the other parties.
@@ -530,6 +558,11 @@ impl Call {
     /// replacement being set up, or a retired leg being hung up.
     fn leg_for(&mut self, msg: &Message) -> Option<&mut Leg> {
         let cid = msg.call_id().ok()?;
+        self.leg_with_call_id(cid)
+    }
+
+    /// The leg with SIP Call-ID `cid`, wherever it is (see [`Call::leg_for`]).
+    fn leg_with_call_id(&mut self, cid: &str) -> Option<&mut Leg> {
         if let Some(r) = self.replacing.as_mut().filter(|r| r.leg.call_id() == cid) {
             return Some(&mut r.leg);
         }
@@ -586,15 +619,7 @@ impl Call {
         now: Instant,
     ) {
         let leg = match call_id {
-            Some(cid) => {
-                if let Some(r) = self.replacing.as_mut().filter(|r| r.leg.call_id() == cid) {
-                    Some(&mut r.leg)
-                } else if let Some(i) = self.retired.iter().position(|l| l.call_id() == cid) {
-                    self.retired.get_mut(i)
-                } else {
-                    self.legs.iter_mut().flatten().find(|l| l.call_id() == cid)
-                }
-            }
+            Some(cid) => self.leg_with_call_id(cid),
             None => self.leg(role),
         };
         if let Some(l) = leg {
@@ -878,7 +903,7 @@ impl Call {
         let offer = self.sessions[1].own_offer();
         match Leg::start(LegRole::Far, setup, Some(offer), now) {
             Ok(leg) => {
-                self.call_ids[1] = Some(leg.call_id());
+                self.call_ids[1] = Some(leg.call_id().to_owned());
                 self.legs[1] = Some(leg);
                 self.times.far_started = Some(now);
                 self.ring_deadline = Some(now + self.ring_timeouts[1]);
@@ -1381,7 +1406,7 @@ impl Call {
             return;
         };
         let (role, by) = (r.role, r.by);
-        self.call_ids[role.index()] = Some(r.leg.call_id());
+        self.call_ids[role.index()] = Some(r.leg.call_id().to_owned());
         self.sessions[role.index()] = r.session;
         if let Some(mut old) = self.legs[role.index()].replace(r.leg) {
             old.notify_refer(200);
@@ -1389,15 +1414,9 @@ impl Call {
             self.retired.push(old);
         }
         if role == LegRole::Callback && !self.detached {
-            // The user's phone is out of the call: transferred from the desk phone, or by
-            // the user re-targeting the far party through ViaWork.
-            self.detached = true;
-            self.transferring = false;
-            self.end = Some((EndReason::Transferred, by));
-            self.times.ended = Some(now);
-            self.set_state(CallState::Ended);
-            self.notices
-                .push(CallNotice::Ended(EndReason::Transferred, by));
+            // Transferred from the desk phone, or by the user re-targeting the far party
+            // through ViaWork.
+            self.detach(by, now);
         }
     }
 

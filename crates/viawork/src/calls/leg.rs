@@ -522,8 +522,8 @@ impl Leg {
     }
 
     /// The Call-ID of the leg's dialog.
-    pub fn call_id(&self) -> String {
-        self.side.invite().call_id().unwrap_or("").to_owned()
+    pub fn call_id(&self) -> &str {
+        self.side.invite().call_id().unwrap_or("")
     }
 
     /// True once the dialog is over.

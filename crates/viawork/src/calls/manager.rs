@@ -135,10 +135,38 @@ struct Entry {
     requested_at: Option<Instant>,
     /// The media path last reported.
     media: &'static str,
+    /// How many legs' Call-IDs are registered in `by_call_id`.
+    legs_known: usize,
     transfer_failed: Option<u16>,
 }
 
 impl Entry {
+    fn new(
+        call: Call,
+        owner: &str,
+        to: String,
+        to_number: String,
+        callback_number: String,
+        requested_at: Option<Instant>,
+    ) -> Entry {
+        Entry {
+            call,
+            owner: Arc::from(owner),
+            to,
+            to_number,
+            callback_number,
+            created_at: unix_ms(),
+            connected_at: None,
+            ended_at: None,
+            callback_answered_at: None,
+            keys: Vec::new(),
+            requested_at,
+            media: "engine",
+            legs_known: 0,
+            transfer_failed: None,
+        }
+    }
+
     fn view(&self, id: &str) -> CallView {
         let end = self.call.end();
         CallView {
@@ -294,21 +322,7 @@ impl CallManager {
         match Call::bridge(msg, key, peer, setup, sessions, b.ring_timeout, now) {
             Ok(call) => {
                 let id: Arc<str> = Arc::from(format!("{:032x}", rand::random::<u128>()).as_str());
-                let entry = Entry {
-                    call,
-                    owner: Arc::from(from_uri.as_str()),
-                    to: user.clone(),
-                    to_number: user,
-                    callback_number: String::new(),
-                    created_at: unix_ms(),
-                    connected_at: None,
-                    ended_at: None,
-                    callback_answered_at: None,
-                    keys: Vec::new(),
-                    requested_at: None,
-                    media: "engine",
-                    transfer_failed: None,
-                };
+                let entry = Entry::new(call, &from_uri, user.clone(), user, String::new(), None);
                 self.calls.insert(id.clone(), entry);
                 self.after(&id, now);
             }
@@ -371,21 +385,14 @@ impl CallManager {
         let requested_at = new.requested_at;
         let call = Call::start(new.setup, now).map_err(StartError::Build)?;
         let id: Arc<str> = Arc::from(id);
-        let entry = Entry {
+        let entry = Entry::new(
             call,
-            owner: Arc::from(new.owner.as_str()),
-            to: new.to,
-            to_number: new.to_number,
-            callback_number: new.callback_number,
-            created_at: unix_ms(),
-            connected_at: None,
-            ended_at: None,
-            callback_answered_at: None,
-            keys: Vec::new(),
+            &new.owner,
+            new.to,
+            new.to_number,
+            new.callback_number,
             requested_at,
-            media: "engine",
-            transfer_failed: None,
-        };
+        );
         let view = entry.view(&id);
         self.calls.insert(id.clone(), entry);
         self.after(&id, now);
@@ -665,11 +672,16 @@ impl CallManager {
         let Some(e) = self.calls.get_mut(id) else {
             return;
         };
-        let ids = e.call.all_call_ids();
-        for (role, c) in &ids {
-            self.by_call_id
-                .entry(c.clone())
-                .or_insert_with(|| (id.clone(), *role));
+        // New legs are rare (start, far leg, transfers): only then register Call-IDs, so
+        // an ordinary SIP event allocates nothing here.
+        let leg_count = e.call.leg_count();
+        if leg_count > e.legs_known {
+            e.legs_known = leg_count;
+            for (role, c) in e.call.all_call_ids() {
+                self.by_call_id
+                    .entry(c)
+                    .or_insert_with(|| (id.clone(), role));
+            }
         }
         let mut out = Vec::new();
         let sip: Vec<SipOut> = e.call.drain_sip().collect();
@@ -679,9 +691,7 @@ impl CallManager {
                 | SipOut::Stateless { msg, .. }
                 | SipOut::Response { msg, .. } => {
                     let cid = msg.call_id().unwrap_or("");
-                    ids.iter()
-                        .find(|(_, c)| c == cid)
-                        .map_or(LegRole::Callback, |(r, _)| *r)
+                    e.call.role_of(cid).unwrap_or(LegRole::Callback)
                 }
                 SipOut::AckReceived(_) => LegRole::Callback,
             };

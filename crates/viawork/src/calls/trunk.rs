@@ -90,27 +90,28 @@ impl Trunk {
                 h.clone()
             };
             let port = p.map(|p| format!(":{p}")).unwrap_or_default();
-            let t = match self.peer.transport {
-                Transport::Tcp => ";transport=tcp",
-                Transport::Tls => ";transport=tls",
-                _ => "",
-            };
+            let t = self.transport_param();
             format!("<sip:{host}{port}{t};lr>")
         })
     }
 
     /// The Request-URI for a number.
     pub fn uri_for(&self, d: &Dialable) -> String {
-        let params = match self.peer.transport {
-            Transport::Tcp => ";transport=tcp",
-            Transport::Tls => ";transport=tls",
-            _ => "",
-        };
+        let params = self.transport_param();
         format!(
             "sip:{}@{}{params};user=phone",
             self.format_number(d),
             self.host
         )
+    }
+
+    /// The `;transport=` URI parameter for the trunk's transport (none for UDP).
+    fn transport_param(&self) -> &'static str {
+        match self.peer.transport {
+            Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
+            _ => "",
+        }
     }
 
     fn transport_name(&self) -> &'static str {
@@ -130,11 +131,7 @@ impl Trunk {
 
     /// Our Contact URI on the trunk.
     pub fn contact(&self) -> String {
-        let t = match self.peer.transport {
-            Transport::Tcp => ";transport=tcp",
-            Transport::Tls => ";transport=tls",
-            _ => "",
-        };
+        let t = self.transport_param();
         format!("sip:viawork@{}{t}", self.sent_by())
     }
 
@@ -147,31 +144,8 @@ impl Trunk {
             s
         });
         LegSetup {
-            target,
-            from_uri,
-            from_display: display,
             asserted,
-            contact: self.contact(),
-            via: LocalVia::new(self.transport_name(), &self.sent_by())
-                .unwrap_or_else(|_| LocalVia::new("UDP", "127.0.0.1").expect("static via")),
-            peer: self.peer,
-            alternates: self.alternates.clone(),
-            local_host: self.domain.clone(),
-            user_agent: self.user_agent.clone(),
-            privacy_id: self.config.privacy_id,
-            session_timer: (self.config.session_expires_secs > 0).then(|| {
-                sip_stack::dialog::SessionTimerConfig {
-                    session_expires: self.config.session_expires_secs,
-                    ..Default::default()
-                }
-            }),
-            prack: self.config.prack,
-            route: self.route(),
-            auth: self
-                .config
-                .credentials
-                .as_ref()
-                .map(|(u, p)| DigestClient::new(u.clone(), p.clone())),
+            ..self.leg_as(target, from_uri, display)
         }
     }
 
@@ -210,11 +184,7 @@ impl Trunk {
     /// The Request-URI for a user part as it is (a number or an extension the caller
     /// dialled).
     pub fn uri_for_user(&self, user: &str) -> String {
-        let params = match self.peer.transport {
-            Transport::Tcp => ";transport=tcp",
-            Transport::Tls => ";transport=tls",
-            _ => "",
-        };
+        let params = self.transport_param();
         format!("sip:{user}@{}{params}", self.host)
     }
 

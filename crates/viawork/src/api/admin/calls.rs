@@ -20,19 +20,11 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/admin/trunk", get(trunk))
 }
 
-fn stopped(_: crate::calls::service::ServiceError) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        "ServiceUnavailable",
-        "the call service is shutting down",
-    )
-}
-
 async fn live(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let Some(calls) = state.calls.as_ref() else {
         return Ok(Json(json!({ "calls": [] })));
     };
-    let all = calls.handle.all().await.map_err(stopped)?;
+    let all = calls.handle.all().await?;
     let items: Vec<Value> = all
         .into_iter()
         .map(|(owner, view)| {
@@ -50,7 +42,7 @@ async fn trunk(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value
     let Some(calls) = state.calls.as_ref() else {
         return Ok(Json(json!({ "configured": false, "up": false })));
     };
-    let status = calls.handle.status().await.map_err(stopped)?;
+    let status = calls.handle.status().await?;
     let mut v = serde_json::to_value(status).unwrap_or(Value::Null);
     if let (Some(o), Some(t)) = (v.as_object_mut(), calls.handle.trunk()) {
         o.insert("address".into(), Value::String(t.peer.addr.to_string()));
