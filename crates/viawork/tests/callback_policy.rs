@@ -6,12 +6,10 @@
 
 mod common;
 
-use common::http::{request, sign_in, Reply};
+use common::http::{request, sign_in, wait_call, Reply};
 use common::pbx::SippPbx;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::net::SocketAddr;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 const ALICE: &str = "sip:alice@example.com";
 const BOB: &str = "sip:bob@example.com";
@@ -24,18 +22,7 @@ const LONDON: &str = "+442079460958";
 /// callback numbers (but not premium-rate ones).
 fn provisioned_store(dir: &std::path::Path) -> String {
     let db = format!("sqlite://{}", dir.join("v.db").display());
-    let cli = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_viawork"))
-            .args(args)
-            .args(["--database", &db])
-            .output()
-            .expect("run the CLI");
-        assert!(
-            out.status.success(),
-            "viawork {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let cli = |args: &[&str]| common::cli(&db, args);
     for (sip_uri, line) in [(ALICE, "tel:+14255550101"), (BOB, "tel:+14255550102")] {
         cli(&[
             "user",
@@ -82,22 +69,6 @@ fn code(r: &Reply) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
-}
-
-/// Polls the call until `done` holds (bounded).
-fn wait_call(http: SocketAddr, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let path = format!("/api/v1/calls/{id}");
-        let r = request(http, "GET", &path, Some(token), None);
-        assert_eq!(r.status, 200, "{}", r.body);
-        let v = r.json();
-        if done(&v) {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "the call never got there: {v}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
 
 #[test]
@@ -148,7 +119,7 @@ fn a_policy_allowing_international_callback_lets_its_users_be_called_back_abroad
     let call = r.json();
     assert_eq!(call["callback_number"], LONDON);
     let id = call["id"].as_str().unwrap().to_owned();
-    wait_call(server.http, &bob, &id, |v| {
+    wait_call(server.http, &bob, &id, "joined", String::new, |v| {
         // Joined, not only connected: a BYE during the join re-INVITEs races the scenario.
         v["state"] == "connected" && v["media"] == "direct"
     });

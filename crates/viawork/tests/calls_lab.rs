@@ -11,7 +11,6 @@ use common::http::{request, sign_in, Reply};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 use viawork::lab::{
     self, goertzel, read_wav, EventKind, Lab, LabConfig, LabError, Phone, PhoneConfig,
@@ -81,18 +80,7 @@ async fn start_lab(dir: &Path, bob_auto_answer: bool) -> Lab {
 /// Call Via Work enabled globally and the global caller ID, provisioned through the CLI.
 fn provisioned_store(dir: &Path) -> String {
     let db = format!("sqlite://{}", dir.join("v.db").display());
-    let cli = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_viawork"))
-            .args(args)
-            .args(["--database", &db])
-            .output()
-            .expect("run the CLI");
-        assert!(
-            out.status.success(),
-            "viawork {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let cli = |args: &[&str]| common::cli(&db, args);
     cli(&[
         "user",
         "new",

@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::http::{request, sign_in};
+use common::http::{request, sign_in, wait_call};
 use common::pbx::SippPbx;
 use serde_json::{json, Value};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ALICE: &str = "sip:alice@example.com";
@@ -17,18 +16,7 @@ const PASSWORD: &str = "S3cret-pass";
 /// globally and the global caller ID +1 555 123 4567.
 fn provisioned_store(dir: &std::path::Path) -> String {
     let db = format!("sqlite://{}", dir.join("v.db").display());
-    let cli = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_viawork"))
-            .args(args)
-            .args(["--database", &db])
-            .output()
-            .expect("run the CLI");
-        assert!(
-            out.status.success(),
-            "viawork {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let cli = |args: &[&str]| common::cli(&db, args);
     cli(&[
         "user",
         "new",
@@ -75,33 +63,6 @@ fn server_for(db: &str, pbx: &SippPbx, extra: &[(&str, &str)]) -> common::Server
     common::Server::start_with(&env)
 }
 
-/// Polls the call until `done` holds (bounded).
-fn wait_call(
-    http: std::net::SocketAddr,
-    token: &str,
-    id: &str,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = request(
-            http,
-            "GET",
-            &format!("/api/v1/calls/{id}"),
-            Some(token),
-            None,
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-        let v = r.json();
-        if done(&v) {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "call never became {what}: {v}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
 fn header<'a>(block: &'a str, name: &str) -> &'a str {
     block
         .lines()
@@ -142,7 +103,7 @@ fn click_to_call_connects_and_hangs_up(anchor: &str) {
     } else {
         "direct"
     };
-    let v = wait_call(server.http, &token, &id, "connected", |v| {
+    let v = wait_call(server.http, &token, &id, "connected", String::new, |v| {
         v["state"] == "connected" && v["media"] == want
     });
     assert_eq!(v["to_number"], "+14255550199");
@@ -358,27 +319,8 @@ impl Ctx {
 
     /// Polls the call until `done` holds; on timeout, fails with what the PBX saw.
     fn wait(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let r = request(
-                self.server.http,
-                "GET",
-                &format!("/api/v1/calls/{id}"),
-                Some(&self.token),
-                None,
-            );
-            assert_eq!(r.status, 200, "{}", r.body);
-            let v = r.json();
-            if done(&v) {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "call never became {what}: {v}\n--- the PBX saw ---\n{}",
-                self.pbx.messages()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
+        let pbx = || format!("--- the PBX saw ---\n{}", self.pbx.messages());
+        wait_call(self.server.http, &self.token, id, what, pbx, done)
     }
 
     /// Waits (bounded) until what the PBX received satisfies `done`.
@@ -724,7 +666,7 @@ fn calls_go_through_the_outbound_proxy_with_the_pbx_in_the_request_uri() {
     );
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.json()["id"].as_str().unwrap().to_owned();
-    wait_call(server.http, &token, &id, "connected", |v| {
+    wait_call(server.http, &token, &id, "connected", String::new, |v| {
         v["state"] == "connected" && v["media"] == "direct"
     });
     request(

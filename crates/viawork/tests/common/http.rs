@@ -86,3 +86,36 @@ pub fn sign_in(addr: SocketAddr, username: &str, password: &str) -> String {
         .expect("access_token")
         .to_owned()
 }
+
+/// Polls `GET /api/v1/calls/{id}` until `done` holds (bounded, 20 s); on timeout fails
+/// naming `what`, with `context()` (what a peer saw, logs) appended.
+pub fn wait_call(
+    http: SocketAddr,
+    token: &str,
+    id: &str,
+    what: &str,
+    context: impl Fn() -> String,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = request(
+            http,
+            "GET",
+            &format!("/api/v1/calls/{id}"),
+            Some(token),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        if done(&v) {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the call never became {what}: {v}\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}

@@ -116,3 +116,18 @@ pub fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
         n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
     })
 }
+
+/// Runs the admin CLI (`viawork ARGS --database DB`) and fails the test with its stderr
+/// unless it succeeds.
+pub fn cli(db: &str, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_viawork"))
+        .args(args)
+        .args(["--database", db])
+        .output()
+        .expect("run the CLI");
+    assert!(
+        out.status.success(),
+        "viawork {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
