@@ -502,14 +502,32 @@ impl Lab {
         }
     }
 
+    /// The SIP Call-ID of the answered callback or far leg (not a transfer target's).
+    fn answered_leg(&self, role: LegRole) -> String {
+        self.legs
+            .iter()
+            .find(|(_, l)| {
+                l.role == role
+                    && l.answered
+                    && !l
+                        .invite
+                        .request_uri_str()
+                        .is_some_and(|u| u.contains(TARGET))
+            })
+            .map(|(c, _)| c.clone())
+            .expect("an answered leg")
+    }
+
+    /// Replaces the trunk: these targets, the configuration changed by `edit`.
+    fn set_trunk(&mut self, targets: &[SocketAddr], edit: impl FnOnce(&mut PbxConfig)) {
+        let mut config = self.trunk.config().clone();
+        edit(&mut config);
+        self.trunk = Trunk::new(config, targets, addr(VW), "example.com", "ViaWork/test");
+    }
+
     /// The PBX sends REFER on the leg with this role (a transfer done on the PBX side).
     fn pbx_refer(&mut self, role: LegRole, target: &str) {
-        let call_id = self
-            .legs
-            .iter()
-            .find(|(_, l)| l.role == role && l.answered)
-            .map(|(c, _)| c.clone())
-            .expect("an answered leg");
+        let call_id = self.answered_leg(role);
         self.refer_to = Some(format!("<sip:{target}@{PBX}>"));
         self.in_dialog(&call_id, Method::Refer, None);
         self.refer_to = None;
@@ -518,12 +536,8 @@ impl Lab {
     /// The PBX replaces the dialog of the leg with this role by a new one (RFC 3891: an
     /// attended transfer done on the PBX), offering media at port 40004.
     fn pbx_replaces(&mut self, role: LegRole) {
-        let (call_id, leg) = self
-            .legs
-            .iter()
-            .find(|(_, l)| l.role == role && l.answered)
-            .map(|(c, l)| (c.clone(), l))
-            .expect("an answered leg");
+        let call_id = self.answered_leg(role);
+        let leg = &self.legs[&call_id];
         let our_tag = leg.tag.clone();
         let their_tag = leg.invite.from_header().unwrap().tag().unwrap().to_owned();
         let target = leg
@@ -1189,21 +1203,7 @@ fn a_transfer_from_the_users_desk_phone_keeps_the_others_connected() {
     assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Far).len(), 0);
     assert_eq!(sent_to_target(&lab, Method::Bye), 0);
     // When the far party hangs up, ViaWork hangs up the target and forgets the call.
-    let far = lab
-        .legs
-        .iter()
-        .find(|(_, l)| {
-            l.role == LegRole::Far
-                && !l
-                    .invite
-                    .to_header()
-                    .unwrap()
-                    .uri
-                    .to_string()
-                    .contains(TARGET)
-        })
-        .map(|(c, _)| c.clone())
-        .unwrap();
+    let far = lab.answered_leg(LegRole::Far);
     lab.in_dialog(&far, Method::Bye, None);
     assert!(lab.run(Duration::from_secs(30), |l| l.finished));
     assert_eq!(sent_to_target(&lab, Method::Bye), 1);
@@ -1285,14 +1285,7 @@ fn a_silent_trunk_target_fails_over_to_the_next() {
     far.bye_after = Some(Duration::from_secs(1));
     let mut lab = Lab::new([Script::answers(), far], 0.0, 11);
     // The first target is down; the PBX is the second (RFC 3263 order).
-    let config = lab.trunk.config().clone();
-    lab.trunk = Trunk::new(
-        config,
-        &[addr("127.0.0.1:5999"), addr(PBX)],
-        addr(VW),
-        "example.com",
-        "ViaWork/test",
-    );
+    lab.set_trunk(&[addr("127.0.0.1:5999"), addr(PBX)], |_| {});
     lab.start(false);
     assert!(
         lab.run(Duration::from_secs(60), |l| l.finished),
@@ -1318,15 +1311,7 @@ fn an_invite_with_replaces_from_an_untrusted_source_gets_403() {
 #[test]
 fn session_timers_are_refreshed_by_viawork() {
     let mut lab = Lab::new([Script::answers(), Script::answers()], 0.0, 12);
-    let mut config = lab.trunk.config().clone();
-    config.session_expires_secs = 90;
-    lab.trunk = Trunk::new(
-        config,
-        &[addr(PBX)],
-        addr(VW),
-        "example.com",
-        "ViaWork/test",
-    );
+    lab.set_trunk(&[addr(PBX)], |c| c.session_expires_secs = 90);
     lab.start(false);
     assert!(lab.run(Duration::from_secs(30), |l| last_state(l)
         == CallState::Connected));
@@ -1356,27 +1341,14 @@ fn session_timers_are_refreshed_by_viawork() {
 #[test]
 fn without_refer_a_desk_phone_transfer_shows_as_a_new_party_and_detaches_the_call() {
     let mut lab = Lab::new([Script::answers(), Script::answers()], 0.0, 13);
-    let mut config = lab.trunk.config().clone();
-    config.refer_with_replaces = false;
-    lab.trunk = Trunk::new(
-        config,
-        &[addr(PBX)],
-        addr(VW),
-        "example.com",
-        "ViaWork/test",
-    );
+    lab.set_trunk(&[addr(PBX)], |c| c.refer_with_replaces = false);
     lab.start(false);
     assert!(lab
         .run(Duration::from_secs(30), |l| l.views.last().is_some_and(
             |v| v.state == CallState::Connected && v.media == "direct"
         )));
     // The PBX moved the far party to +14255550177 itself and re-INVITEs our leg.
-    let cb = lab
-        .legs
-        .iter()
-        .find(|(_, l)| l.role == LegRole::Callback)
-        .map(|(c, _)| c.clone())
-        .unwrap();
+    let cb = lab.answered_leg(LegRole::Callback);
     let mut media = LegSession::new(LocalMedia::new("127.0.0.2".parse().unwrap(), 40008));
     lab.reinvite_with = Some((format!("<sip:{TARGET}@{PBX}>"), media.own_offer()));
     lab.in_dialog(&cb, Method::Invite, None);
@@ -1408,26 +1380,13 @@ fn without_refer_a_desk_phone_transfer_shows_as_a_new_party_and_detaches_the_cal
 #[test]
 fn a_reinvite_asserting_the_users_own_phone_is_not_a_transfer() {
     let mut lab = Lab::new([Script::answers(), Script::answers()], 0.0, 14);
-    let mut config = lab.trunk.config().clone();
-    config.refer_with_replaces = false;
-    lab.trunk = Trunk::new(
-        config,
-        &[addr(PBX)],
-        addr(VW),
-        "example.com",
-        "ViaWork/test",
-    );
+    lab.set_trunk(&[addr(PBX)], |c| c.refer_with_replaces = false);
     lab.start(false);
     assert!(lab
         .run(Duration::from_secs(30), |l| l.views.last().is_some_and(
             |v| v.state == CallState::Connected && v.media == "direct"
         )));
-    let cb = lab
-        .legs
-        .iter()
-        .find(|(_, l)| l.role == LegRole::Callback)
-        .map(|(c, _)| c.clone())
-        .unwrap();
+    let cb = lab.answered_leg(LegRole::Callback);
     let mut media = LegSession::new(LocalMedia::new("127.0.0.2".parse().unwrap(), 40000));
     lab.reinvite_with = Some((format!("<sip:{CALLBACK}@{PBX}>"), media.own_offer()));
     lab.in_dialog(&cb, Method::Invite, None);
@@ -1439,15 +1398,8 @@ fn a_reinvite_asserting_the_users_own_phone_is_not_a_transfer() {
 #[test]
 fn a_pbx_that_never_answers_is_trunk_unavailable_at_timer_b() {
     let mut lab = Lab::new([Script::answers(), Script::answers()], 0.0, 15);
-    let config = lab.trunk.config().clone();
     // The only target is down; the ring timeout is longer than Timer B (32 s).
-    lab.trunk = Trunk::new(
-        config,
-        &[addr("127.0.0.1:5999")],
-        addr(VW),
-        "example.com",
-        "t",
-    );
+    lab.set_trunk(&[addr("127.0.0.1:5999")], |_| {});
     lab.ring_timeouts = [Duration::from_secs(60), Duration::from_secs(60)];
     lab.start(false);
     assert!(lab.run(Duration::from_secs(120), |l| l.finished));
@@ -1461,12 +1413,7 @@ fn a_pbx_that_never_answers_is_trunk_unavailable_at_timer_b() {
 #[test]
 fn the_users_phone_hanging_up_ends_the_far_leg() {
     let mut lab = connected([Script::answers(), Script::answers()], false);
-    let cb = lab
-        .legs
-        .iter()
-        .find(|(_, l)| l.role == LegRole::Callback)
-        .map(|(c, _)| c.clone())
-        .unwrap();
+    let cb = lab.answered_leg(LegRole::Callback);
     lab.in_dialog(&cb, Method::Bye, None);
     assert!(lab.run(Duration::from_secs(30), |l| l.finished));
     assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::YourPhone)));
