@@ -188,6 +188,7 @@ both_backends!(
     the_call_log_pages_newest_first_without_duplicates_or_gaps,
     the_call_log_filters_by_owner_time_and_end_reason,
     call_log_limits_and_values_are_validated_naming_the_field,
+    change_seq_moves_with_every_cached_kind_of_change_from_any_handle,
 );
 
 /// A valid user row with the given SIP URI.
@@ -227,7 +228,7 @@ async fn migrations_apply_once_and_reopening_is_a_no_op(fx: Fixture) {
     first.create_user(&user("sip:a@example.com")).await.unwrap();
     let second = fx.open().await;
     second.ping().await.unwrap();
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4]);
     assert_eq!(second.count_users().await.unwrap(), 1);
     let policies = second.list_policies().await.unwrap();
     assert_eq!(policies.len(), 1, "{policies:?}");
@@ -706,7 +707,7 @@ async fn migration_3_gives_existing_policies_the_callback_extensions_false(fx: F
     .await;
     assert_eq!(fx.migration_versions().await, vec![1, 2]);
     let store = fx.open().await;
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4]);
     assert_eq!(
         store.list_policies().await.unwrap(),
         [
@@ -1698,4 +1699,75 @@ async fn call_log_limits_and_values_are_validated_naming_the_field(fx: Fixture) 
         store.list_call_records(&all_calls(10)).await.unwrap(),
         vec![odd]
     );
+}
+
+async fn change_seq_moves_with_every_cached_kind_of_change_from_any_handle(fx: Fixture) {
+    let server = fx.open().await;
+    // The admin CLI is another handle on the same database.
+    let cli = fx.open().await;
+    let mut last = server.change_seq().await.unwrap();
+    let u = cli.create_user(&user("sip:a@example.com")).await.unwrap();
+    moved(&mut last, "create user", server.change_seq().await.unwrap());
+    let mut edited = u.clone();
+    edited.display_name = "Renamed".into();
+    cli.update_user(&edited).await.unwrap();
+    moved(&mut last, "update user", server.change_seq().await.unwrap());
+    cli.create_policy(&tag("Tag:Sales")).await.unwrap();
+    moved(
+        &mut last,
+        "create policy",
+        server.change_seq().await.unwrap(),
+    );
+    cli.set_policy_grant(u.id, Some("Tag:Sales")).await.unwrap();
+    moved(&mut last, "grant", server.change_seq().await.unwrap());
+    cli.set_routing(&RoutingRow {
+        call_via_work_caller_id: Some("+15551234567".into()),
+    })
+    .await
+    .unwrap();
+    moved(&mut last, "routing", server.change_seq().await.unwrap());
+    let r = cli
+        .insert_dial_plan_rule(&rule(GLOBAL_SCOPE, "four", 0))
+        .await
+        .unwrap();
+    moved(&mut last, "insert rule", server.change_seq().await.unwrap());
+    cli.remove_dial_plan_rule(r.id).await.unwrap();
+    moved(&mut last, "remove rule", server.change_seq().await.unwrap());
+
+    // Issuing a token and reading are not changes; revoking is.
+    let raw = generate_token();
+    cli.insert_token(&TokenRow {
+        token_hash: hash_token(&raw),
+        user_id: u.id,
+        created_at: 1_700_000_000,
+        expires_at: 1_700_003_600,
+        revoked: false,
+    })
+    .await
+    .unwrap();
+    cli.find_valid_token(&hash_token(&raw), 1_700_000_001)
+        .await
+        .unwrap();
+    cli.list_users(None, 10).await.unwrap();
+    assert_eq!(server.change_seq().await.unwrap(), last, "no change");
+    cli.revoke_token(&hash_token(&raw)).await.unwrap();
+    moved(
+        &mut last,
+        "revoke token",
+        server.change_seq().await.unwrap(),
+    );
+    cli.remove_policy("Tag:Sales").await.unwrap();
+    moved(
+        &mut last,
+        "remove policy",
+        server.change_seq().await.unwrap(),
+    );
+    cli.remove_user(u.id).await.unwrap();
+    moved(&mut last, "remove user", server.change_seq().await.unwrap());
+}
+
+/// Asserts that the change counter moved past `last` and remembers where it is.
+fn moved(last: &mut i64, what: &str, now: i64) {
+    assert!(now > *last, "{what}: change_seq stayed at {last}");
+    *last = now;
 }

@@ -277,4 +277,12 @@ pub trait Store: Send + Sync {
     /// `q.limit`. A limit outside 1 to [`CALL_LOG_MAX_LIMIT`] is [`StoreError::Invalid`] on
     /// `limit`.
     async fn list_call_records(&self, q: &CallLogQuery) -> Result<Vec<CallRecordRow>, StoreError>;
+
+    // ---- change counter --------------------------------------------------------------------
+
+    /// A number that moves forward with every committed change to users, policies, routing,
+    /// dial plans and token revocations, whoever made it (this server, another node of a
+    /// pool, the admin CLI writing the file). Caches of those keep the value they were
+    /// filled at and reload when it differs; it is one indexed read of one row.
+    async fn change_seq(&self) -> Result<i64, StoreError>;
 }

@@ -1019,6 +1019,13 @@ macro_rules! impl_store {
                     .map(call_record_from_row)
                     .collect::<Result<_, _>>()?)
             }
+
+            async fn change_seq(&self) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT seq FROM change_seq WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get("seq")?)
+            }
         }
     };
 }
