@@ -32,6 +32,8 @@ pub struct Config {
     pub calls: CallsConfig,
     /// The `[media]` table.
     pub media: MediaConfig,
+    /// The `[im]` table.
+    pub im: crate::im::ImConfig,
 }
 
 /// The `[calls]` table: how Call Via Work calls behave.
@@ -301,6 +303,65 @@ struct RawConfig {
     pbx: Option<RawPbx>,
     calls: Option<RawCalls>,
     media: Option<RawMedia>,
+    im: Option<RawIm>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIm {
+    max_message_bytes: Option<usize>,
+    max_file_bytes: Option<usize>,
+    allowed_file_types: Option<Vec<String>>,
+    max_participants: Option<usize>,
+}
+
+fn im_from_raw(raw: Option<RawIm>) -> Result<crate::im::ImConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let mut c = crate::im::ImConfig::default();
+    let bounded = |key: &'static str, v: Option<usize>, min: usize, max: usize, d: usize| match v {
+        None => Ok(d),
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ConfigError::Invalid {
+            key,
+            message: format!("{n} is outside {min}..={max}"),
+        }),
+    };
+    c.max_message_bytes = bounded(
+        "im.max_message_bytes",
+        raw.max_message_bytes,
+        64,
+        1024 * 1024,
+        c.max_message_bytes,
+    )?;
+    c.max_file_bytes = bounded(
+        "im.max_file_bytes",
+        raw.max_file_bytes,
+        1,
+        1024 * 1024 * 1024,
+        c.max_file_bytes,
+    )?;
+    c.max_participants = bounded(
+        "im.max_participants",
+        raw.max_participants,
+        2,
+        10_000,
+        c.max_participants,
+    )?;
+    if let Some(types) = raw.allowed_file_types {
+        let mut out = Vec::with_capacity(types.len());
+        for t in types {
+            let t = t.trim().trim_start_matches('.').to_ascii_lowercase();
+            if t.is_empty() || !(t == "*" || t.chars().all(|c| c.is_ascii_alphanumeric())) {
+                return Err(ConfigError::Invalid {
+                    key: "im.allowed_file_types",
+                    message: format!("{t:?} is not a file extension (letters and digits) or \"*\""),
+                });
+            }
+            out.push(t);
+        }
+        c.allowed_file_types = out;
+    }
+    Ok(c)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -890,6 +951,7 @@ impl Config {
             token_lifetime: std::time::Duration::from_secs(token_secs),
             calls: calls_from_raw(raw.calls.take())?,
             media: media_from_raw(raw.media.take())?,
+            im: im_from_raw(raw.im.take())?,
         })
     }
 }

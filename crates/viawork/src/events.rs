@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// One event, as clients receive it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -50,6 +50,28 @@ impl UserLog {
         }
     }
 
+    /// Numbers, keeps and sends one event; returns its number.
+    fn push(
+        &mut self,
+        kind: &'static str,
+        data: serde_json::Value,
+        now: Instant,
+        retention: Duration,
+    ) -> u64 {
+        let event = Arc::new(Event {
+            seq: self.next_seq,
+            kind,
+            time: now_rfc3339(),
+            data,
+        });
+        self.next_seq += 1;
+        self.kept.push_back((now, event.clone()));
+        self.trim(now, retention);
+        // Nobody listening is fine: the event is kept for a reconnect.
+        let _ = self.tx.send(event.clone());
+        event.seq
+    }
+
     fn trim(&mut self, now: Instant, retention: Duration) {
         while self.kept.len() > MAX_KEPT
             || self
@@ -76,6 +98,8 @@ pub struct Subscription {
 pub struct EventHub {
     inner: Arc<Mutex<HashMap<String, UserLog>>>,
     retention: Duration,
+    /// Told the (lower-case) SIP URI of each user whose client opens a stream.
+    watchers: Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<str>>>>>,
 }
 
 fn now_rfc3339() -> String {
@@ -92,7 +116,46 @@ impl EventHub {
         EventHub {
             inner: Arc::new(Mutex::new(HashMap::new())),
             retention,
+            watchers: Arc::default(),
         }
+    }
+
+    /// Publishes an event for `user` only if one of their clients has a stream open now
+    /// (checked under the same lock as the publication); returns its sequence number, or
+    /// `None` when nobody is connected and nothing was published. For what must reach a
+    /// client exactly once and is kept elsewhere until it does (instant messages).
+    pub fn publish_if_connected(
+        &self,
+        user: &str,
+        kind: &'static str,
+        data: serde_json::Value,
+    ) -> Option<u64> {
+        let now = Instant::now();
+        let mut users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let log = users.get_mut(&user.to_ascii_lowercase())?;
+        if log.tx.receiver_count() == 0 {
+            return None;
+        }
+        Some(log.push(kind, data, now, self.retention))
+    }
+
+    /// Whether one of `user`'s clients has a stream open.
+    pub fn is_connected(&self, user: &str) -> bool {
+        let users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        users
+            .get(&user.to_ascii_lowercase())
+            .is_some_and(|log| log.tx.receiver_count() > 0)
+    }
+
+    /// A feed of the users whose clients open a stream, each told after the stream is
+    /// subscribed (so an event published for them from then on reaches it).
+    pub fn watch_connections(&self) -> mpsc::UnboundedReceiver<Arc<str>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tx);
+        rx
     }
 
     /// Publishes an event for `user` (a SIP URI, compared case-insensitively); returns
@@ -112,18 +175,7 @@ impl EventHub {
         let log = users
             .entry(user.to_ascii_lowercase())
             .or_insert_with(UserLog::new);
-        let event = Arc::new(Event {
-            seq: log.next_seq,
-            kind,
-            time: now_rfc3339(),
-            data,
-        });
-        log.next_seq += 1;
-        log.kept.push_back((now, event.clone()));
-        log.trim(now, self.retention);
-        // Nobody listening is fine: the event is kept for a reconnect.
-        let _ = log.tx.send(event.clone());
-        event.seq
+        log.push(kind, data, now, self.retention)
     }
 
     /// Subscribes `user`, resuming after `since` (the last sequence number the client
@@ -133,10 +185,19 @@ impl EventHub {
     }
 
     fn subscribe_at(&self, user: &str, since: Option<u64>, now: Instant) -> Subscription {
+        let key = user.to_ascii_lowercase();
+        let sub = self.subscribe_locked(&key, since, now);
+        let key: Arc<str> = key.into();
+        self.watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|w| w.send(key.clone()).is_ok());
+        sub
+    }
+
+    fn subscribe_locked(&self, key: &str, since: Option<u64>, now: Instant) -> Subscription {
         let mut users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let log = users
-            .entry(user.to_ascii_lowercase())
-            .or_insert_with(UserLog::new);
+        let log = users.entry(key.to_owned()).or_insert_with(UserLog::new);
         log.trim(now, self.retention);
         let live = log.tx.subscribe();
         let latest = log.next_seq - 1;

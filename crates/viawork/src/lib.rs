@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod events;
+pub mod im;
 pub mod lab;
 pub mod server;
 pub mod sip_service;

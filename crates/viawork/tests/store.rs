@@ -189,6 +189,7 @@ both_backends!(
     the_call_log_filters_by_owner_time_and_end_reason,
     call_log_limits_and_values_are_validated_naming_the_field,
     change_seq_moves_with_every_cached_kind_of_change_from_any_handle,
+    conversations_messages_deliveries_calls_and_blobs_round_trip,
 );
 
 /// A valid user row with the given SIP URI.
@@ -228,7 +229,7 @@ async fn migrations_apply_once_and_reopening_is_a_no_op(fx: Fixture) {
     first.create_user(&user("sip:a@example.com")).await.unwrap();
     let second = fx.open().await;
     second.ping().await.unwrap();
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 7]);
     assert_eq!(second.count_users().await.unwrap(), 1);
     let policies = second.list_policies().await.unwrap();
     assert_eq!(policies.len(), 1, "{policies:?}");
@@ -707,7 +708,7 @@ async fn migration_3_gives_existing_policies_the_callback_extensions_false(fx: F
     .await;
     assert_eq!(fx.migration_versions().await, vec![1, 2]);
     let store = fx.open().await;
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 7]);
     assert_eq!(
         store.list_policies().await.unwrap(),
         [
@@ -1770,4 +1771,196 @@ async fn change_seq_moves_with_every_cached_kind_of_change_from_any_handle(fx: F
 fn moved(last: &mut i64, what: &str, now: i64) {
     assert!(now > *last, "{what}: change_seq stayed at {last}");
     *last = now;
+}
+
+async fn conversations_messages_deliveries_calls_and_blobs_round_trip(fx: Fixture) {
+    use viawork::store::{BlobRow, ConversationRow, MessageRow};
+    let store = fx.open().await;
+    let a = store.create_user(&user("sip:a@example.com")).await.unwrap();
+    let b = store.create_user(&user("sip:b@example.com")).await.unwrap();
+    let c = store.create_user(&user("sip:c@example.com")).await.unwrap();
+    let conv = ConversationRow {
+        id: "c1".into(),
+        subject: "Plans — ünïcode".into(),
+        created_by: a.sip_uri.clone(),
+        created_at: 1_000,
+        updated_at: 1_000,
+    };
+    store
+        .create_conversation(&conv, &[a.id, b.id])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_conversation(&conv, &[a.id]).await,
+        Err(StoreError::Conflict { field: "id" })
+    ));
+    assert!(matches!(
+        store
+            .create_conversation(
+                &ConversationRow {
+                    id: "c2".into(),
+                    ..conv.clone()
+                },
+                &[999]
+            )
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.get_conversation("c1").await.unwrap().unwrap(), conv);
+    let people = store.list_participants("c1").await.unwrap();
+    assert_eq!(
+        people
+            .iter()
+            .map(|p| p.sip_uri.as_str())
+            .collect::<Vec<_>>(),
+        ["sip:a@example.com", "sip:b@example.com"]
+    );
+
+    // Messages: ids increase, pages go newest first, deliveries start pending.
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let m = store
+            .insert_message(
+                &MessageRow {
+                    conversation_id: "c1".into(),
+                    sender_sip_uri: a.sip_uri.clone(),
+                    format: "plain".into(),
+                    body: format!("m{i}"),
+                    created_at: 2_000 + i,
+                    ..MessageRow::default()
+                },
+                &[b.id],
+            )
+            .await
+            .unwrap();
+        ids.push(m.id);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let page = store.list_messages("c1", None, 2).await.unwrap();
+    assert_eq!(
+        page.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["m2", "m1"]
+    );
+    let older = store
+        .list_messages("c1", Some(page[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        older.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["m0"]
+    );
+    assert!(matches!(
+        store.list_messages("c1", None, 0).await,
+        Err(StoreError::Invalid { field: "limit", .. })
+    ));
+    assert_eq!(
+        store
+            .get_conversation("c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .updated_at,
+        2_002
+    );
+    let pending = store.pending_messages(b.id, 10).await.unwrap();
+    assert_eq!(pending.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
+    assert!(store.mark_delivered(ids[0], b.id, 3_000).await.unwrap());
+    assert!(
+        !store.mark_delivered(ids[0], b.id, 3_001).await.unwrap(),
+        "once"
+    );
+    assert_eq!(store.pending_messages(b.id, 10).await.unwrap().len(), 2);
+    assert!(store.pending_messages(a.id, 10).await.unwrap().is_empty());
+
+    // Joining and leaving.
+    assert!(store
+        .set_participant("c1", c.id, true, 4_000)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .set_participant("c1", c.id, true, 4_001)
+            .await
+            .unwrap(),
+        "already in"
+    );
+    assert_eq!(
+        store.list_user_conversations(c.id, 10).await.unwrap().len(),
+        1
+    );
+    assert!(store
+        .set_participant("c1", c.id, false, 4_002)
+        .await
+        .unwrap());
+    assert!(store
+        .list_user_conversations(c.id, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let left = store.list_participants("c1").await.unwrap();
+    assert_eq!(left[2].left_at, Some(4_002));
+    assert!(
+        store
+            .set_participant("c1", c.id, true, 4_003)
+            .await
+            .unwrap(),
+        "back"
+    );
+    assert_eq!(
+        store.list_participants("c1").await.unwrap()[2].left_at,
+        None
+    );
+
+    // Calls link to one conversation.
+    store.link_call("call-1", "c1", 5_000).await.unwrap();
+    store.link_call("call-1", "c1", 5_001).await.unwrap();
+    store
+        .create_conversation(
+            &ConversationRow {
+                id: "c3".into(),
+                ..conv.clone()
+            },
+            &[a.id],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.link_call("call-1", "c3", 5_002).await,
+        Err(StoreError::Conflict { field: "call_id" })
+    ));
+    assert_eq!(
+        store
+            .conversation_of_call("call-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("c1")
+    );
+    assert_eq!(store.calls_of_conversation("c1").await.unwrap(), ["call-1"]);
+
+    // Blobs keep their bytes exactly.
+    let data: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let blob = BlobRow {
+        id: "b1".into(),
+        scope: "conversation:c1".into(),
+        owner_id: Some(a.id),
+        name: "bytes.bin".into(),
+        content_type: "application/octet-stream".into(),
+        size: data.len() as i64,
+        sha256: "x".into(),
+        data: data.clone(),
+        created_at: 6_000,
+    };
+    store.put_blob(&blob).await.unwrap();
+    assert_eq!(store.get_blob("b1").await.unwrap().unwrap(), blob);
+    assert!(matches!(
+        store.put_blob(&blob).await,
+        Err(StoreError::Conflict { field: "id" })
+    ));
+    assert!(store.get_blob("nope").await.unwrap().is_none());
+
+    // Removing a user removes their participation and deliveries, not the history.
+    store.remove_user(b.id).await.unwrap();
+    assert_eq!(store.list_participants("c1").await.unwrap().len(), 2);
+    assert_eq!(store.list_messages("c1", None, 10).await.unwrap().len(), 3);
 }

@@ -12,6 +12,7 @@
 //! | `me.rs` | `GET /api/v1/me` |
 //! | `call_log.rs` | `GET /api/v1/call-log` |
 //! | `events.rs` | `GET /api/v1/events` (Server-Sent Events or WebSocket) |
+//! | `conversations.rs` | `/api/v1/conversations/...` (IM, files, add audio), `POST /api/v1/calls/{id}/conversation` |
 //! | `calls.rs` | `POST`/`GET /api/v1/calls`, `GET`/`DELETE /api/v1/calls/{id}` |
 //! | `admin/` | `/api/v1/admin/...`: users, policies and grants, routing, dial plans (the admin CLI's operations) |
 //!
@@ -28,6 +29,7 @@ mod admin;
 mod auth;
 mod call_log;
 pub mod calls;
+mod conversations;
 mod error;
 mod events;
 mod health;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub calls: Option<calls::CallsApi>,
     /// Every user's event stream (`/api/v1/events`).
     pub events: crate::events::EventHub,
+    /// Instant messaging, when the server runs it.
+    pub im: Option<crate::im::ImService>,
 }
 
 impl AppState {
@@ -76,7 +80,19 @@ impl AppState {
             sip_listeners: sip_listeners.into(),
             calls: None,
             events: crate::events::EventHub::new(crate::events::DEFAULT_RETENTION),
+            im: None,
         }
+    }
+
+    /// The same state with instant messaging (started on the current runtime, over this
+    /// state's store and event hub).
+    pub fn with_im(mut self, config: crate::im::ImConfig) -> Self {
+        self.im = Some(crate::im::ImService::start(
+            self.store.clone(),
+            self.events.clone(),
+            config,
+        ));
+        self
     }
 
     /// The same state with the calls API.
@@ -96,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .merge(me::router())
         .merge(calls::router())
         .merge(call_log::router())
+        .merge(conversations::router())
         .merge(events::router())
         .merge(admin::router())
         .fallback(not_found)

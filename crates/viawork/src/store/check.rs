@@ -186,3 +186,14 @@ pub(crate) fn call_log_query(q: &CallLogQuery) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// A page size: from 1 to `max`.
+pub(crate) fn limit(limit: u32, max: u32) -> Result<(), StoreError> {
+    if limit == 0 || limit > max {
+        return Err(StoreError::invalid(
+            "limit",
+            format!("must be from 1 to {max}"),
+        ));
+    }
+    Ok(())
+}

@@ -36,6 +36,7 @@
 
 mod check;
 mod error;
+pub mod im;
 mod migrate;
 pub mod model;
 mod postgres;
@@ -48,6 +49,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use im::{BlobRow, ConversationRow, MessageRow, ParticipantRow};
 pub use model::{
     generate_token, hash_token, CallLogQuery, CallRecordRow, DialPlanRuleRow, ImportReport,
     ImportRowResult, LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, RoutingRow,
@@ -105,6 +107,14 @@ pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The current time in unix milliseconds (0 if the clock is before 1970).
+pub(crate) fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 
@@ -285,4 +295,99 @@ pub trait Store: Send + Sync {
     /// pool, the admin CLI writing the file). Caches of those keep the value they were
     /// filled at and reload when it differs; it is one indexed read of one row.
     async fn change_seq(&self) -> Result<i64, StoreError>;
+
+    // ---- instant messaging -------------------------------------------------------------------
+
+    /// Creates a conversation with these participants (user ids, joined at `conv.created_at`)
+    /// in one transaction. A taken id is [`StoreError::Conflict`] on `id`; an unknown user
+    /// is [`StoreError::NotFound`] `user`.
+    async fn create_conversation(
+        &self,
+        conv: &ConversationRow,
+        participants: &[i64],
+    ) -> Result<ConversationRow, StoreError>;
+
+    /// The conversation with this id.
+    async fn get_conversation(&self, id: &str) -> Result<Option<ConversationRow>, StoreError>;
+
+    /// Everyone who ever joined the conversation (those who left have `left_at`), in the
+    /// order they first joined.
+    async fn list_participants(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<ParticipantRow>, StoreError>;
+
+    /// The conversations `user_id` is in (and has not left), most recently changed first,
+    /// at most `limit` (1 to [`im::MESSAGES_MAX_LIMIT`]).
+    async fn list_user_conversations(
+        &self,
+        user_id: i64,
+        limit: u32,
+    ) -> Result<Vec<ConversationRow>, StoreError>;
+
+    /// Adds `user_id` to the conversation (again, if they had left) when `joined`, or marks
+    /// them as having left at `now`; touches the conversation's `updated_at`. Returns whether
+    /// anything changed. An unknown conversation or user is [`StoreError::NotFound`].
+    async fn set_participant(
+        &self,
+        conversation_id: &str,
+        user_id: i64,
+        joined: bool,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a message (its `id` is assigned) with a pending delivery for each of
+    /// `recipients`, and touches the conversation's `updated_at`, in one transaction.
+    async fn insert_message(
+        &self,
+        msg: &MessageRow,
+        recipients: &[i64],
+    ) -> Result<MessageRow, StoreError>;
+
+    /// A page of history, newest first: at most `limit` (1 to [`im::MESSAGES_MAX_LIMIT`])
+    /// messages with ids below `before` (all with `None`).
+    async fn list_messages(
+        &self,
+        conversation_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>, StoreError>;
+
+    /// Marks the delivery of a message to a user done at `now`; false if it already was
+    /// (or there is none).
+    async fn mark_delivered(
+        &self,
+        message_id: i64,
+        user_id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// The messages still to be delivered to `user_id`, oldest first, at most `limit`.
+    async fn pending_messages(
+        &self,
+        user_id: i64,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>, StoreError>;
+
+    /// Links a call to a conversation (idempotent for the same pair). A call already linked
+    /// to another conversation is [`StoreError::Conflict`] on `call_id`.
+    async fn link_call(
+        &self,
+        call_id: &str,
+        conversation_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The conversation a call is linked to.
+    async fn conversation_of_call(&self, call_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// The calls linked to a conversation, oldest first.
+    async fn calls_of_conversation(&self, conversation_id: &str)
+        -> Result<Vec<String>, StoreError>;
+
+    /// Stores a blob. A taken id is [`StoreError::Conflict`] on `id`.
+    async fn put_blob(&self, blob: &BlobRow) -> Result<(), StoreError>;
+
+    /// The blob with this id, with its data.
+    async fn get_blob(&self, id: &str) -> Result<Option<BlobRow>, StoreError>;
 }

@@ -193,6 +193,7 @@ macro_rules! impl_store {
             next_failure_count, next_updated_at, policy_columns, rule_columns, token_columns,
             user_columns, user_writable,
         };
+        use $crate::store::im::{BlobRow, ConversationRow, MessageRow, ParticipantRow};
         use $crate::store::{check, migrate, unix_now, Backend, Store, StoreError};
 
         fn user_from_row(r: &$row) -> Result<UserRow, sqlx::Error> {
@@ -257,6 +258,28 @@ macro_rules! impl_store {
                 created_at: r.try_get("created_at")?,
                 expires_at: r.try_get("expires_at")?,
                 revoked: r.try_get("revoked")?,
+            })
+        }
+
+        fn conversation_from_row(r: &$row) -> Result<ConversationRow, sqlx::Error> {
+            Ok(ConversationRow {
+                id: r.try_get("id")?,
+                subject: r.try_get("subject")?,
+                created_by: r.try_get("created_by")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        fn message_from_row(r: &$row) -> Result<MessageRow, sqlx::Error> {
+            Ok(MessageRow {
+                id: r.try_get("id")?,
+                conversation_id: r.try_get("conversation_id")?,
+                sender_sip_uri: r.try_get("sender_sip_uri")?,
+                format: r.try_get("format")?,
+                body: r.try_get("body")?,
+                blob_id: r.try_get("blob_id")?,
+                created_at: r.try_get("created_at")?,
             })
         }
 
@@ -1025,6 +1048,365 @@ macro_rules! impl_store {
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(row.try_get("seq")?)
+            }
+
+            // ---- instant messaging ---------------------------------------------------------
+
+            async fn create_conversation(
+                &self,
+                conv: &ConversationRow,
+                participants: &[i64],
+            ) -> Result<ConversationRow, StoreError> {
+                check::text("id", &conv.id)?;
+                check::text("subject", &conv.subject)?;
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO conversations (id, subject, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4)",
+                )
+                .bind(&conv.id)
+                .bind(&conv.subject)
+                .bind(&conv.created_by)
+                .bind(conv.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::from_write(e, "id", "user"))?;
+                for user_id in participants {
+                    sqlx::query(
+                        "INSERT INTO conversation_participants \
+                         (conversation_id, user_id, joined_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (conversation_id, user_id) DO NOTHING",
+                    )
+                    .bind(&conv.id)
+                    .bind(user_id)
+                    .bind(conv.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "user", "user"))?;
+                }
+                tx.commit().await?;
+                Ok(ConversationRow {
+                    updated_at: conv.created_at,
+                    ..conv.clone()
+                })
+            }
+
+            async fn get_conversation(
+                &self,
+                id: &str,
+            ) -> Result<Option<ConversationRow>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, subject, created_by, created_at, updated_at \
+                     FROM conversations WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.as_ref().map(conversation_from_row).transpose()?)
+            }
+
+            async fn list_participants(
+                &self,
+                conversation_id: &str,
+            ) -> Result<Vec<ParticipantRow>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT p.user_id, u.sip_uri, u.display_name, p.joined_at, p.left_at \
+                     FROM conversation_participants p JOIN users u ON u.id = p.user_id \
+                     WHERE p.conversation_id = $1 ORDER BY p.joined_at, p.user_id",
+                )
+                .bind(conversation_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| {
+                        Ok::<_, sqlx::Error>(ParticipantRow {
+                            user_id: r.try_get("user_id")?,
+                            sip_uri: r.try_get("sip_uri")?,
+                            display_name: r.try_get("display_name")?,
+                            joined_at: r.try_get("joined_at")?,
+                            left_at: r.try_get("left_at")?,
+                        })
+                    })
+                    .collect::<Result<_, _>>()?)
+            }
+
+            async fn list_user_conversations(
+                &self,
+                user_id: i64,
+                limit: u32,
+            ) -> Result<Vec<ConversationRow>, StoreError> {
+                check::limit(limit, $crate::store::im::MESSAGES_MAX_LIMIT)?;
+                let rows = sqlx::query(
+                    "SELECT c.id, c.subject, c.created_by, c.created_at, c.updated_at \
+                     FROM conversations c JOIN conversation_participants p \
+                     ON p.conversation_id = c.id \
+                     WHERE p.user_id = $1 AND p.left_at IS NULL \
+                     ORDER BY c.updated_at DESC, c.id DESC LIMIT $2",
+                )
+                .bind(user_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .iter()
+                    .map(conversation_from_row)
+                    .collect::<Result<_, _>>()?)
+            }
+
+            async fn set_participant(
+                &self,
+                conversation_id: &str,
+                user_id: i64,
+                joined: bool,
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let changed = if joined {
+                    sqlx::query(
+                        "INSERT INTO conversation_participants \
+                         (conversation_id, user_id, joined_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (conversation_id, user_id) DO UPDATE \
+                         SET joined_at = excluded.joined_at, left_at = NULL \
+                         WHERE conversation_participants.left_at IS NOT NULL",
+                    )
+                    .bind(conversation_id)
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "user", "conversation or user"))?
+                    .rows_affected()
+                } else {
+                    sqlx::query(
+                        "UPDATE conversation_participants SET left_at = $3 \
+                         WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NULL",
+                    )
+                    .bind(conversation_id)
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                };
+                if changed > 0 {
+                    sqlx::query("UPDATE conversations SET updated_at = $2 WHERE id = $1")
+                        .bind(conversation_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(changed > 0)
+            }
+
+            async fn insert_message(
+                &self,
+                msg: &MessageRow,
+                recipients: &[i64],
+            ) -> Result<MessageRow, StoreError> {
+                check::text("body", &msg.body)?;
+                let mut tx = self.begin_write().await?;
+                let row = sqlx::query(
+                    "INSERT INTO messages \
+                     (conversation_id, sender_sip_uri, format, body, blob_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(&msg.conversation_id)
+                .bind(&msg.sender_sip_uri)
+                .bind(&msg.format)
+                .bind(&msg.body)
+                .bind(&msg.blob_id)
+                .bind(msg.created_at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| StoreError::from_write(e, "id", "conversation"))?;
+                let id: i64 = row.try_get("id")?;
+                for user_id in recipients {
+                    sqlx::query(
+                        "INSERT INTO message_deliveries (message_id, user_id) VALUES ($1, $2)",
+                    )
+                    .bind(id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "user", "user"))?;
+                }
+                sqlx::query("UPDATE conversations SET updated_at = $2 WHERE id = $1")
+                    .bind(&msg.conversation_id)
+                    .bind(msg.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(MessageRow { id, ..msg.clone() })
+            }
+
+            async fn list_messages(
+                &self,
+                conversation_id: &str,
+                before: Option<i64>,
+                limit: u32,
+            ) -> Result<Vec<MessageRow>, StoreError> {
+                check::limit(limit, $crate::store::im::MESSAGES_MAX_LIMIT)?;
+                let rows = sqlx::query(
+                    "SELECT id, conversation_id, sender_sip_uri, format, body, blob_id, \
+                     created_at FROM messages WHERE conversation_id = $1 AND id < $2 \
+                     ORDER BY id DESC LIMIT $3",
+                )
+                .bind(conversation_id)
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .iter()
+                    .map(message_from_row)
+                    .collect::<Result<_, _>>()?)
+            }
+
+            async fn mark_delivered(
+                &self,
+                message_id: i64,
+                user_id: i64,
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE message_deliveries SET delivered_at = $3 \
+                     WHERE message_id = $1 AND user_id = $2 AND delivered_at IS NULL",
+                )
+                .bind(message_id)
+                .bind(user_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn pending_messages(
+                &self,
+                user_id: i64,
+                limit: u32,
+            ) -> Result<Vec<MessageRow>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT m.id, m.conversation_id, m.sender_sip_uri, m.format, m.body, \
+                     m.blob_id, m.created_at FROM message_deliveries d \
+                     JOIN messages m ON m.id = d.message_id \
+                     WHERE d.user_id = $1 AND d.delivered_at IS NULL \
+                     ORDER BY d.message_id LIMIT $2",
+                )
+                .bind(user_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .iter()
+                    .map(message_from_row)
+                    .collect::<Result<_, _>>()?)
+            }
+
+            async fn link_call(
+                &self,
+                call_id: &str,
+                conversation_id: &str,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                check::text("call_id", call_id)?;
+                let linked = sqlx::query(
+                    "INSERT INTO conversation_calls (call_id, conversation_id, created_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (call_id) DO NOTHING",
+                )
+                .bind(call_id)
+                .bind(conversation_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "call_id", "conversation"))?;
+                if linked.rows_affected() == 0
+                    && self.conversation_of_call(call_id).await?.as_deref()
+                        != Some(conversation_id)
+                {
+                    return Err(StoreError::Conflict { field: "call_id" });
+                }
+                Ok(())
+            }
+
+            async fn conversation_of_call(
+                &self,
+                call_id: &str,
+            ) -> Result<Option<String>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT conversation_id FROM conversation_calls WHERE call_id = $1",
+                )
+                .bind(call_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|r| r.try_get("conversation_id")).transpose()?)
+            }
+
+            async fn calls_of_conversation(
+                &self,
+                conversation_id: &str,
+            ) -> Result<Vec<String>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT call_id FROM conversation_calls WHERE conversation_id = $1 \
+                     ORDER BY created_at, call_id",
+                )
+                .bind(conversation_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| r.try_get("call_id"))
+                    .collect::<Result<_, _>>()?)
+            }
+
+            async fn put_blob(&self, blob: &BlobRow) -> Result<(), StoreError> {
+                check::text("id", &blob.id)?;
+                check::text("name", &blob.name)?;
+                sqlx::query(
+                    "INSERT INTO blobs \
+                     (id, scope, owner_id, name, content_type, size, sha256, data, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&blob.id)
+                .bind(&blob.scope)
+                .bind(blob.owner_id)
+                .bind(&blob.name)
+                .bind(&blob.content_type)
+                .bind(blob.size)
+                .bind(&blob.sha256)
+                .bind(&blob.data)
+                .bind(blob.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "id", "user"))?;
+                Ok(())
+            }
+
+            async fn get_blob(&self, id: &str) -> Result<Option<BlobRow>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, scope, owner_id, name, content_type, size, sha256, data, \
+                     created_at \
+                     FROM blobs WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row
+                    .map(|r| {
+                        Ok::<_, sqlx::Error>(BlobRow {
+                            id: r.try_get("id")?,
+                            scope: r.try_get("scope")?,
+                            owner_id: r.try_get("owner_id")?,
+                            name: r.try_get("name")?,
+                            content_type: r.try_get("content_type")?,
+                            size: r.try_get("size")?,
+                            sha256: r.try_get("sha256")?,
+                            data: r.try_get("data")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .transpose()?)
             }
         }
     };

@@ -71,6 +71,55 @@ pub fn request(
     }
 }
 
+/// Sends one request with a raw body of `content_type` (uploads).
+pub fn request_raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Reply {
+    let mut conn = TcpStream::connect(addr).expect("connect to the HTTP API");
+    conn.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        conn,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // The server may answer (413) before reading it all; that is fine.
+    let _ = conn.write_all(body);
+    let mut raw = Vec::new();
+    let _ = conn.read_to_end(&mut raw);
+    let raw_head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..raw_head_end]).into_owned();
+    let body = raw[raw_head_end + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
 /// Signs in and returns the access token.
 pub fn sign_in(addr: SocketAddr, username: &str, password: &str) -> String {
     let r = request(

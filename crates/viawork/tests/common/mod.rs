@@ -2,6 +2,7 @@
 //! the ports from its startup lines, and stop it (by PID, via the child handle) on drop.
 #![allow(dead_code)]
 
+pub mod events;
 pub mod http;
 pub mod pbx;
 pub mod sipp;

@@ -1,0 +1,424 @@
+//! Instant messaging: `/api/v1/conversations` and what hangs off a conversation
+//! (messages, typing, participants, files, add audio), plus `POST
+//! /api/v1/calls/{id}/conversation` (IM added to a call). Thin handlers over
+//! [`ImService`](crate::im::ImService); `docs/im.md` documents the API.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::calls::{place_call, CallRequest};
+use super::{ApiError, ApiJson, AppState, CurrentUser};
+use crate::im::files::FileError;
+use crate::im::{Format, ImError, ImService};
+
+/// The routes of this file.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/conversations", get(list).post(start))
+        .route("/api/v1/conversations/{id}", get(get_one).delete(leave))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(history).post(send),
+        )
+        .route("/api/v1/conversations/{id}/typing", post(typing))
+        .route("/api/v1/conversations/{id}/participants", post(add))
+        .route("/api/v1/conversations/{id}/audio", post(audio))
+        .route("/api/v1/conversations/{id}/files", post(upload))
+        .route("/api/v1/conversations/{id}/files/{file}", get(download))
+        .route("/api/v1/calls/{id}/conversation", post(call_conversation))
+}
+
+impl From<ImError> for ApiError {
+    fn from(e: ImError) -> Self {
+        let message = e.to_string();
+        match e {
+            ImError::NoSuchConversation => ApiError::not_found(message),
+            ImError::NoSuchFile => ApiError::not_found(message),
+            ImError::UnknownPerson { field, .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "PersonNotFound", message).with_field(field)
+            }
+            ImError::Invalid { field, message } => ApiError::bad_request(field, message),
+            ImError::NotJoined => ApiError::new(StatusCode::CONFLICT, "NotInConversation", message),
+            ImError::NotOneToOne => ApiError::new(StatusCode::CONFLICT, "NotOneToOne", message),
+            ImError::File(f) => match f {
+                FileError::TooLarge { .. } => {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "FileTooLarge", message)
+                        .with_field("file")
+                }
+                FileError::TypeNotAllowed { .. } => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "FileTypeNotAllowed",
+                    message,
+                )
+                .with_field("name"),
+                FileError::BadName => ApiError::bad_request("name", message),
+                FileError::Empty => ApiError::bad_request("file", message),
+            },
+            ImError::Store(s) => s.into(),
+            ImError::ShuttingDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                message,
+            ),
+        }
+    }
+}
+
+fn im(state: &AppState) -> Result<&ImService, ApiError> {
+    state.im.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "instant messaging is not running",
+        )
+    })
+}
+
+fn format(s: Option<&str>) -> Result<Format, ApiError> {
+    match s {
+        None => Ok(Format::Plain),
+        Some(f) => Format::parse(f).ok_or_else(|| ApiError::bad_request("format", "plain or html")),
+    }
+}
+
+/// `POST /api/v1/conversations` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartRequest {
+    to: Vec<String>,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn start(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiJson(req): ApiJson<StartRequest>,
+) -> Result<Response, ApiError> {
+    let fmt = format(req.format.as_deref())?;
+    let (view, sent) = im(&state)?
+        .start_conversation(
+            &me.user,
+            &req.to,
+            req.subject.as_deref(),
+            req.message.as_deref().map(|m| (m, fmt)),
+        )
+        .await
+        .map_err(|e| match e {
+            // The first message's text is `message` here.
+            ImError::Invalid {
+                field: "text",
+                message,
+            } => ApiError::bad_request("message", message),
+            e => e.into(),
+        })?;
+    let location = format!("/api/v1/conversations/{}", view.id);
+    let mut body = serde_json::to_value(&view).map_err(ApiError::internal)?;
+    if let (Some(sent), Some(obj)) = (sent, body.as_object_mut()) {
+        obj.insert(
+            "message".into(),
+            serde_json::to_value(sent).map_err(ApiError::internal)?,
+        );
+    }
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+fn page(
+    q: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Result<Page, ApiError> {
+    let Query(p) = q.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    if let Some(l) = p.limit {
+        if !(1..=crate::store::im::MESSAGES_MAX_LIMIT).contains(&l) {
+            return Err(ApiError::bad_request(
+                "limit",
+                format!("from 1 to {}", crate::store::im::MESSAGES_MAX_LIMIT),
+            ));
+        }
+    }
+    if p.before.is_some_and(|b| b <= 0) {
+        return Err(ApiError::bad_request("before", "a message id"));
+    }
+    Ok(p)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    q: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = page(q)?;
+    let list = im(&state)?.list(&me.user, p.limit.unwrap_or(50)).await?;
+    Ok(Json(json!({ "conversations": list })))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<crate::im::ConversationView>, ApiError> {
+    Ok(Json(im(&state)?.get(&me.user, &id).await?))
+}
+
+async fn leave(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<crate::im::ConversationView>, ApiError> {
+    Ok(Json(im(&state)?.leave(&me.user, &id).await?))
+}
+
+async fn history(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+    q: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = page(q)?;
+    let limit = p.limit.unwrap_or(50);
+    let messages = im(&state)?.history(&me.user, &id, p.before, limit).await?;
+    let next = (messages.len() == limit as usize)
+        .then(|| messages.last())
+        .flatten()
+        .map(|m| {
+            format!(
+                "/api/v1/conversations/{id}/messages?before={}&limit={limit}",
+                m.id
+            )
+        });
+    Ok(Json(json!({ "messages": messages, "next": next })))
+}
+
+/// `POST .../messages` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendRequest {
+    text: String,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn send(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SendRequest>,
+) -> Result<Response, ApiError> {
+    let fmt = format(req.format.as_deref())?;
+    let sent = im(&state)?.send(&me.user, &id, &req.text, fmt).await?;
+    Ok((StatusCode::CREATED, Json(sent)).into_response())
+}
+
+async fn typing(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    im(&state)?.typing(&me.user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST .../participants` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddRequest {
+    uri: String,
+}
+
+async fn add(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<AddRequest>,
+) -> Result<Json<crate::im::ConversationView>, ApiError> {
+    Ok(Json(
+        im(&state)?.add_participant(&me.user, &id, &req.uri).await?,
+    ))
+}
+
+/// `POST .../audio` body (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AudioRequest {
+    #[serde(default)]
+    callback_number: Option<String>,
+}
+
+async fn audio(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    // The body is optional: nothing at all means no callback number of the user's own.
+    let req: AudioRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        AudioRequest::default()
+    } else {
+        super::json::parse(&body)?
+    };
+    let service = im(&state)?;
+    let other = service.other_party(&me.user, &id).await?;
+    let view = place_call(
+        &state,
+        &me.user,
+        CallRequest {
+            to: other,
+            callback_number: req.callback_number,
+        },
+    )
+    .await?;
+    service.link_call(&me.user, &id, &view.id).await?;
+    let location = format!("/api/v1/calls/{}", view.id);
+    let mut body = serde_json::to_value(&view).map_err(ApiError::internal)?;
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("conversation_id".into(), json!(id));
+    }
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadQuery {
+    name: String,
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+    q: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|_| ApiError::bad_request("name", "give the file name as ?name="))?;
+    let service = im(&state)?;
+    let limit = service.config().max_file_bytes;
+    let too_large = || ApiError::from(ImError::File(FileError::TooLarge { limit }));
+    if headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > limit)
+    {
+        return Err(too_large());
+    }
+    let data = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let sent = service
+        .send_file(&me.user, &id, &q.name, content_type, data.to_vec())
+        .await?;
+    Ok((StatusCode::CREATED, Json(sent)).into_response())
+}
+
+async fn download(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let blob = im(&state)?.file(&me.user, &id, &file).await?;
+    let content_type = HeaderValue::from_str(&blob.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    // RFC 6266: an ASCII fallback and the exact name percent-encoded.
+    let ascii: String = blob
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = blob
+        .name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let disposition = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or(HeaderValue::from_static("attachment"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        blob.data,
+    )
+        .into_response())
+}
+
+async fn call_conversation(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(call_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let service = im(&state)?;
+    let calls = state
+        .calls
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("no such call"))?;
+    let view = calls
+        .handle
+        .get(&call_id, &me.user.sip_uri)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such call"))?;
+    let other = view
+        .to
+        .to_ascii_lowercase()
+        .starts_with("sip:")
+        .then_some(view.to.as_str());
+    let (conv, created) = service
+        .conversation_for_call(&me.user, &call_id, other)
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(conv)).into_response())
+}

@@ -1,0 +1,137 @@
+//! Hands messages to their recipients' event streams exactly once.
+//!
+//! A message is stored with a pending delivery per recipient before anyone is told. Then
+//! one task — this one — publishes it to each recipient who has a client connected now
+//! (`EventHub::publish_if_connected`, atomic with the check) and marks that delivery done;
+//! the others stay pending. When a user's client opens a stream, the same task publishes
+//! their pending messages, oldest first, and tells each sender's clients with a
+//! `message.status` event. Because one task does both, a message is never handed over twice
+//! (a new message racing a sign-in) and never left pending while its recipient is
+//! connected.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::model::{Delivery, MessageView, RecipientStatus};
+use crate::events::EventHub;
+use crate::store::{unix_now_ms, Store};
+
+/// Pending messages handed over per store read when a client connects.
+const PENDING_PAGE: u32 = 200;
+
+/// Work for the delivery task.
+pub(super) enum Job {
+    /// Hand a new message to its recipients (`(user id, SIP URI)`), answering with where
+    /// it got to.
+    Deliver {
+        message: Arc<MessageView>,
+        recipients: Vec<(i64, String)>,
+        reply: oneshot::Sender<Vec<RecipientStatus>>,
+    },
+}
+
+/// Runs until both feeds close.
+pub(super) async fn run(
+    store: Arc<dyn Store>,
+    hub: EventHub,
+    mut jobs: mpsc::Receiver<Job>,
+    mut connections: mpsc::UnboundedReceiver<Arc<str>>,
+) {
+    loop {
+        tokio::select! {
+            job = jobs.recv() => match job {
+                Some(Job::Deliver { message, recipients, reply }) => {
+                    let statuses = deliver(store.as_ref(), &hub, &message, &recipients).await;
+                    let _ = reply.send(statuses);
+                }
+                None => break,
+            },
+            Some(user) = connections.recv() => {
+                if let Err(e) = deliver_pending(store.as_ref(), &hub, &user).await {
+                    tracing::warn!(%user, error = %e, "could not deliver pending messages");
+                }
+            }
+        }
+    }
+}
+
+async fn deliver(
+    store: &dyn Store,
+    hub: &EventHub,
+    message: &MessageView,
+    recipients: &[(i64, String)],
+) -> Vec<RecipientStatus> {
+    let data = json!({ "direction": "incoming", "message": message });
+    let mut out = Vec::with_capacity(recipients.len());
+    for (user_id, uri) in recipients {
+        let mut status = Delivery::Pending;
+        if hub
+            .publish_if_connected(uri, "message.received", data.clone())
+            .is_some()
+        {
+            match store
+                .mark_delivered(message.id, *user_id, unix_now_ms())
+                .await
+            {
+                Ok(_) => status = Delivery::Delivered,
+                // Handed over but not recorded: say delivered (it was) and accept that a
+                // later sign-in may show it once more rather than lose it.
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not record a delivery");
+                    status = Delivery::Delivered;
+                }
+            }
+        }
+        out.push(RecipientStatus {
+            uri: uri.clone(),
+            status,
+        });
+    }
+    out
+}
+
+async fn deliver_pending(
+    store: &dyn Store,
+    hub: &EventHub,
+    user: &str,
+) -> Result<(), crate::store::StoreError> {
+    let Some(row) = store.get_user_by_sip_uri(user).await? else {
+        return Ok(());
+    };
+    loop {
+        let page = store.pending_messages(row.id, PENDING_PAGE).await?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        let mut marked = 0;
+        for m in &page {
+            let message = MessageView::new(m);
+            let data = json!({ "direction": "incoming", "message": message });
+            if hub
+                .publish_if_connected(&row.sip_uri, "message.received", data)
+                .is_none()
+            {
+                // Their client went away again: the rest waits for the next one.
+                return Ok(());
+            }
+            if store.mark_delivered(m.id, row.id, unix_now_ms()).await? {
+                marked += 1;
+            }
+            hub.publish(
+                &m.sender_sip_uri,
+                "message.status",
+                json!({
+                    "conversation_id": m.conversation_id,
+                    "message_id": m.id,
+                    "recipients": [{"uri": row.sip_uri, "status": Delivery::Delivered}],
+                }),
+            );
+        }
+        if marked == 0 {
+            // Nothing could be marked: do not hand the same page over again.
+            return Ok(());
+        }
+    }
+}
