@@ -34,6 +34,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// The `[im]` table.
     pub im: crate::im::ImConfig,
+    /// The `[registrar]` table.
+    pub registrar: crate::registrar::RegistrarConfig,
 }
 
 /// The `[calls]` table: how Call Via Work calls behave.
@@ -304,6 +306,76 @@ struct RawConfig {
     calls: Option<RawCalls>,
     media: Option<RawMedia>,
     im: Option<RawIm>,
+    registrar: Option<RawRegistrar>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistrar {
+    min_expires_secs: Option<u32>,
+    max_expires_secs: Option<u32>,
+    max_contacts: Option<usize>,
+    digest_algorithms: Option<Vec<String>>,
+}
+
+fn registrar_from_raw(
+    raw: Option<RawRegistrar>,
+) -> Result<crate::registrar::RegistrarConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let mut c = crate::registrar::RegistrarConfig::default();
+    let l = &mut c.limits;
+    if let Some(n) = raw.min_expires_secs {
+        if !(1..=86_400).contains(&n) {
+            return Err(ConfigError::Invalid {
+                key: "registrar.min_expires_secs",
+                message: format!("{n} is outside 1..=86400"),
+            });
+        }
+        l.min_expires = n;
+    }
+    if let Some(n) = raw.max_expires_secs {
+        if !(l.min_expires..=86_400).contains(&n) {
+            return Err(ConfigError::Invalid {
+                key: "registrar.max_expires_secs",
+                message: format!("{n} is outside registrar.min_expires_secs..=86400"),
+            });
+        }
+        l.max_expires = n;
+    }
+    l.default_expires = l.default_expires.clamp(l.min_expires, l.max_expires);
+    if let Some(n) = raw.max_contacts {
+        if !(1..=100).contains(&n) {
+            return Err(ConfigError::Invalid {
+                key: "registrar.max_contacts",
+                message: format!("{n} is outside 1..=100"),
+            });
+        }
+        l.max_contacts = n;
+    }
+    if let Some(list) = raw.digest_algorithms {
+        let mut out = Vec::new();
+        for name in &list {
+            match sip_stack::auth::Algorithm::parse(name.trim()) {
+                Some(
+                    a @ (sip_stack::auth::Algorithm::Md5 | sip_stack::auth::Algorithm::Sha256),
+                ) => out.push(a),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "registrar.digest_algorithms",
+                        message: format!("{name:?} is not \"SHA-256\" or \"MD5\""),
+                    })
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "registrar.digest_algorithms",
+                message: "name at least one algorithm".into(),
+            });
+        }
+        c.algorithms = out;
+    }
+    Ok(c)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -952,6 +1024,7 @@ impl Config {
             calls: calls_from_raw(raw.calls.take())?,
             media: media_from_raw(raw.media.take())?,
             im: im_from_raw(raw.im.take())?,
+            registrar: registrar_from_raw(raw.registrar.take())?,
         })
     }
 }

@@ -72,7 +72,15 @@ pub async fn run(
         std::time::Instant::now(),
     );
     tokio::spawn(crate::calls::log::writer(store.clone(), finished));
-    let mut state = AppState::new(store.clone(), settings, listeners).with_im(config.im.clone());
+    let registrar = crate::registrar::Registrar::start(
+        store.clone(),
+        &config.domain,
+        &config.server_name,
+        &config.registrar,
+    );
+    let mut state = AppState::new(store.clone(), settings, listeners)
+        .with_im(config.im.clone())
+        .with_registrar(registrar.clone());
     tokio::spawn(crate::events::forward_calls(
         state.events.clone(),
         calls_handle.subscribe(),
@@ -120,7 +128,7 @@ pub async fn run(
                     },
                     other => other,
                 };
-                handle_event(&service, &handle, event).await;
+                handle_event(&service, &registrar, &handle, event).await;
             }
             Some(cmd) = calls.next_command() => {
                 calls.on_command(cmd, &handle).await;
@@ -246,7 +254,12 @@ fn count_sip(direction: &'static str) {
     metrics::counter!("viawork_sip_messages_total", "direction" => direction).increment(1);
 }
 
-async fn handle_event(service: &SipService, handle: &EndpointHandle, event: EndpointEvent) {
+async fn handle_event(
+    service: &SipService,
+    registrar: &crate::registrar::Registrar,
+    handle: &EndpointHandle,
+    event: EndpointEvent,
+) {
     if matches!(
         event,
         EndpointEvent::Tu(TuEvent::Request { .. } | TuEvent::Cancel { .. })
@@ -255,6 +268,21 @@ async fn handle_event(service: &SipService, handle: &EndpointHandle, event: Endp
         count_sip("in");
     }
     match event {
+        EndpointEvent::Tu(TuEvent::Request { key, msg, peer })
+            if msg.method() == Some(&sip::Method::Register) && service.refusal(&msg).is_none() =>
+        {
+            // The registrar reads the store: answer off the event loop.
+            let (registrar, handle) = (registrar.clone(), handle.clone());
+            tokio::spawn(async move {
+                let transport = peer.transport.as_str();
+                if let Some(resp) = registrar.handle(&msg, peer.addr, transport).await {
+                    match handle.send_response(key, resp).await {
+                        Ok(()) => count_sip("out"),
+                        Err(e) => tracing::warn!(error = %e, "could not answer REGISTER"),
+                    }
+                }
+            });
+        }
         EndpointEvent::Tu(TuEvent::Request { key, msg, peer }) => {
             tracing::debug!(%peer, line = %first_line(msg.as_bytes()), "request");
             if let Some(resp) = service.handle_request(&msg) {

@@ -9,7 +9,6 @@
 use bytes::Bytes;
 use sip::builder::ResponseBuilder;
 use sip::{HeaderName, Message, Method, ParseError};
-use sip_stack::auth::{ChallengeKind, DigestServer, NonceKey};
 use sip_stack::uas::{check_request, Capabilities, Refusal};
 use std::fmt::Write;
 
@@ -19,7 +18,6 @@ pub struct SipService {
     caps: Capabilities,
     server_name: String,
     warn_agent: String,
-    digest: DigestServer,
 }
 
 /// Largest Warning text, so a huge bad header does not make a huge response.
@@ -58,9 +56,6 @@ impl SipService {
             },
             server_name: server_name.to_owned(),
             warn_agent: domain.to_owned(),
-            // The realm is the SIP domain; nonces are signed with a key made at startup
-            // (a pool will share one through the store).
-            digest: DigestServer::new(domain, NonceKey::random()),
         }
     }
 
@@ -92,7 +87,8 @@ impl SipService {
         out
     }
 
-    /// The response to a well-framed request, or `None` (ACK, or a response arriving here).
+    /// The response to a well-framed request, or `None` (ACK, a response arriving here, or
+    /// REGISTER, which the registrar answers).
     pub fn handle_request(&self, req: &Message) -> Option<Message> {
         let method = req.method()?.clone();
         if method == Method::Ack {
@@ -120,7 +116,8 @@ impl SipService {
                 .header(HeaderName::AcceptEncoding, "identity"),
             // No dialogs and no transactions to cancel exist yet.
             Method::Cancel => self.base(req, 481),
-            Method::Register => return self.register(req),
+            // The registrar (`crate::registrar`) serves REGISTER.
+            Method::Register => return None,
             _ if to_tagged => self.base(req, 481),
             // No directory yet: nobody is known here.
             _ => self.base(req, 404),
@@ -130,32 +127,21 @@ impl SipService {
         Some(resp)
     }
 
-    /// REGISTER: every request is challenged first (RFC 3261 §22, RFC 8760), known user or
-    /// not, so the registrar cannot be used to enumerate accounts. With no directory yet,
-    /// no credentials verify, so the answer stays a challenge (or 400 for malformed
-    /// credentials, naming the field).
-    fn register(&self, req: &Message) -> Option<Message> {
-        let now = std::time::SystemTime::now();
-        let tag = Self::to_tag();
-        let failure = match self
-            .digest
-            .verify(req, ChallengeKind::Www, |_, _, _| None, now)
-        {
-            Ok(ok) => {
-                tracing::info!(user = %ok.username, "REGISTER authenticated but no registrar yet");
-                return self.reply(req, 404);
-            }
-            Err(f) => f,
-        };
-        tracing::debug!(reason = ?failure, "REGISTER challenged");
-        let resp = self
-            .digest
-            .failure_response(req, &failure, ChallengeKind::Www, Some(&tag), now)
-            .ok()?;
-        resp.edit()
-            .append("Server", &self.server_name)
-            .finish()
-            .ok()
+    /// The refusal of a request that fails the generic checks (Max-Forwards, Require,
+    /// URI scheme, ...), as [`handle_request`](Self::handle_request) would answer it; `None`
+    /// when it may go on to whoever serves it (the registrar for REGISTER).
+    pub fn refusal(&self, req: &Message) -> Option<Message> {
+        let method = req.method()?.clone();
+        let for_server_itself = method == Method::Options || method == Method::Register;
+        let refusal = check_request(req, &self.caps, !for_server_itself).err()?;
+        tracing::info!(
+            method = %method,
+            call_id = req.call_id().unwrap_or("-"),
+            status = refusal.status(),
+            reason = ?refusal,
+            "refused request"
+        );
+        self.refuse(req, &refusal)
     }
 
     /// A plain response with this server's To tag and Server header.

@@ -65,6 +65,8 @@ pub struct AppState {
     pub events: crate::events::EventHub,
     /// Instant messaging, when the server runs it.
     pub im: Option<crate::im::ImService>,
+    /// The SIP registrar, when the server runs it.
+    pub registrar: Option<crate::registrar::Registrar>,
 }
 
 impl AppState {
@@ -81,7 +83,14 @@ impl AppState {
             calls: None,
             events: crate::events::EventHub::new(crate::events::DEFAULT_RETENTION),
             im: None,
+            registrar: None,
         }
+    }
+
+    /// The same state with the SIP registrar.
+    pub fn with_registrar(mut self, registrar: crate::registrar::Registrar) -> Self {
+        self.registrar = Some(registrar);
+        self
     }
 
     /// The same state with instant messaging (started on the current runtime, over this

@@ -21,6 +21,7 @@ mod call_log;
 mod calls;
 mod dialplan;
 mod policies;
+mod registrations;
 mod routing;
 mod users;
 
@@ -46,6 +47,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(dialplan::router())
         .merge(call_log::router())
         .merge(calls::router())
+        .merge(registrations::router())
 }
 
 impl From<AdminError> for ApiError {
