@@ -78,9 +78,16 @@ pub async fn run(
         &config.server_name,
         &config.registrar,
     );
-    let mut state = AppState::new(store.clone(), settings, listeners)
-        .with_im(config.im.clone())
-        .with_registrar(registrar.clone());
+    let sip_im = crate::im::SipIm::new(handle.clone(), registrar.clone(), &config.server_name);
+    let mut state =
+        AppState::new(store.clone(), settings, listeners).with_registrar(registrar.clone());
+    let im = crate::im::ImService::start(
+        store.clone(),
+        state.events.clone(),
+        config.im.clone(),
+        Some(sip_im.clone()),
+    );
+    state.im = Some(im.clone());
     tokio::spawn(crate::events::forward_calls(
         state.events.clone(),
         calls_handle.subscribe(),
@@ -122,13 +129,16 @@ pub async fn run(
             event = events.recv() => {
                 let Some(event) = event else { break Ok(()) };
                 let event = match event {
+                    // Answers to the MESSAGEs sent to SIP clients first: the call
+                    // service claims every other client transaction's events.
+                    EndpointEvent::Tu(tu) if sip_im.on_tu_event(&tu) => continue,
                     EndpointEvent::Tu(tu) => match calls.on_tu_event(tu, &handle).await {
                         Some(tu) => EndpointEvent::Tu(tu),
                         None => continue,
                     },
                     other => other,
                 };
-                handle_event(&service, &registrar, &handle, event).await;
+                handle_event(&service, &registrar, &im, &handle, event).await;
             }
             Some(cmd) = calls.next_command() => {
                 calls.on_command(cmd, &handle).await;
@@ -257,6 +267,7 @@ fn count_sip(direction: &'static str) {
 async fn handle_event(
     service: &SipService,
     registrar: &crate::registrar::Registrar,
+    im: &crate::im::ImService,
     handle: &EndpointHandle,
     event: EndpointEvent,
 ) {
@@ -279,6 +290,22 @@ async fn handle_event(
                     match handle.send_response(key, resp).await {
                         Ok(()) => count_sip("out"),
                         Err(e) => tracing::warn!(error = %e, "could not answer REGISTER"),
+                    }
+                }
+            });
+        }
+        EndpointEvent::Tu(TuEvent::Request { key, msg, .. })
+            if msg.method() == Some(&sip::Method::Message)
+                && !msg.to_header().is_ok_and(|t| t.tag().is_some())
+                && service.refusal(&msg).is_none() =>
+        {
+            // IM from a SIP client: authenticated and stored off the event loop.
+            let (registrar, im, handle) = (registrar.clone(), im.clone(), handle.clone());
+            tokio::spawn(async move {
+                if let Some(resp) = crate::im::sip::handle_message(&im, &registrar, &msg).await {
+                    match handle.send_response(key, resp).await {
+                        Ok(()) => count_sip("out"),
+                        Err(e) => tracing::warn!(error = %e, "could not answer MESSAGE"),
                     }
                 }
             });

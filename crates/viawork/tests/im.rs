@@ -8,6 +8,7 @@ mod common;
 use common::events::EventStream;
 use common::http::{request, request_raw, sign_in, wait_call};
 use common::pbx::SippPbx;
+use common::sipp::{run, Run};
 use serde_json::{json, Value};
 
 const ALICE: &str = "sip:alice@example.com";
@@ -47,6 +48,18 @@ fn provisioned_store(dir: &std::path::Path) -> String {
         "Carol White",
         "--password",
         PASSWORD,
+    ]);
+    cli(&[
+        "user",
+        "new",
+        "--sip-uri",
+        "sip:admin@example.com",
+        "--name",
+        "Admin",
+        "--password",
+        PASSWORD,
+        "--role",
+        "admin",
     ]);
     cli(&["policy", "set", "--identity", "Global", "--enabled", "true"]);
     cli(&[
@@ -521,4 +534,110 @@ fn add_audio_turns_a_conversation_into_a_connected_call_and_a_call_gets_its_conv
     let r = lab.call(&alice, "DELETE", &format!("/api/v1/calls/{call_id}"), None);
     assert_eq!(r.status, 200, "{}", r.body);
     pbx.wait_success();
+}
+
+#[test]
+fn a_sip_client_registers_and_exchanges_messages_with_an_api_user() {
+    // SIPp computes MD5 digests only, and takes the first challenge it is given.
+    let lab = Lab::new("[registrar]\ndigest_algorithms = [\"MD5\"]\n", &[]);
+    let bob = lab.token(BOB);
+    let admin = lab.token("sip:admin@example.com");
+    let mut bob_events = lab.stream(&bob);
+    let target = lab.server.udp;
+    // Alice's SIP client registers from a port, then listens there for a message.
+    let port = common::sipp::free_port().to_string();
+    let auth = [
+        "-key",
+        "user",
+        "alice",
+        "-key",
+        "domain",
+        "example.com",
+        "-au",
+        "alice",
+        "-ap",
+        PASSWORD,
+        "-p",
+        &port,
+    ];
+    run(&Run {
+        scenario: "register_uac.xml",
+        target,
+        tcp: false,
+        calls: 1,
+        rate: 1,
+        extra: &auth,
+    });
+    let listen = port.clone();
+    let client = std::thread::spawn(move || {
+        run(&Run {
+            scenario: "message_uas.xml",
+            target,
+            tcp: false,
+            calls: 1,
+            rate: 1,
+            extra: &["-p", &listen],
+        })
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = lab.call(&admin, "GET", "/api/v1/admin/registrations", None);
+        if r.json()["registrations"][0]["aor"] == ALICE {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice never registered: {}",
+            r.body
+        );
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+
+    // Bob writes from the API; Alice has no API client, so the SIP client gets it and
+    // Bob's client hears it was delivered.
+    let r = lab.call(
+        &bob,
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({"to": [ALICE], "message": "hello from the API"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let conv = r.json()["id"].as_str().unwrap().to_owned();
+    let message_id = r.json()["message"]["id"].as_i64().unwrap();
+    bob_events.next_matching("delivered to the SIP client", |e| {
+        e["type"] == "message.status"
+            && e["data"]["message_id"] == message_id
+            && e["data"]["recipients"][0]["status"] == "delivered"
+    });
+    client.join().unwrap();
+
+    // Alice answers from SIP: it lands in the same conversation on Bob's stream.
+    run(&Run {
+        scenario: "message_uac.xml",
+        target,
+        tcp: false,
+        calls: 1,
+        rate: 1,
+        extra: &[
+            "-key",
+            "user",
+            "alice",
+            "-key",
+            "domain",
+            "example.com",
+            "-au",
+            "alice",
+            "-ap",
+            PASSWORD,
+            "-s",
+            "bob",
+            "-auth_uri",
+            "bob@example.com",
+        ],
+    });
+    let got = bob_events.next_matching("the SIP message", |e| {
+        e["type"] == "message.received" && e["data"]["message"]["from"] == ALICE
+    });
+    assert_eq!(got["data"]["message"]["text"], "hi from SIP");
+    assert_eq!(got["data"]["message"]["conversation_id"], conv.as_str());
 }

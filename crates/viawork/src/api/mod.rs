@@ -93,17 +93,6 @@ impl AppState {
         self
     }
 
-    /// The same state with instant messaging (started on the current runtime, over this
-    /// state's store and event hub).
-    pub fn with_im(mut self, config: crate::im::ImConfig) -> Self {
-        self.im = Some(crate::im::ImService::start(
-            self.store.clone(),
-            self.events.clone(),
-            config,
-        ));
-        self
-    }
-
     /// The same state with the calls API.
     pub fn with_calls(mut self, calls: calls::CallsApi) -> Self {
         self.calls = Some(calls);

@@ -15,6 +15,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::model::{Delivery, MessageView, RecipientStatus};
+use super::SipIm;
 use crate::events::EventHub;
 use crate::store::{unix_now_ms, Store};
 
@@ -27,6 +28,7 @@ pub(super) enum Job {
     /// it got to.
     Deliver {
         message: Arc<MessageView>,
+        from_name: String,
         recipients: Vec<(i64, String)>,
         reply: oneshot::Sender<Vec<RecipientStatus>>,
     },
@@ -36,15 +38,19 @@ pub(super) enum Job {
 pub(super) async fn run(
     store: Arc<dyn Store>,
     hub: EventHub,
+    sip: Option<SipIm>,
     mut jobs: mpsc::Receiver<Job>,
     mut connections: mpsc::UnboundedReceiver<Arc<str>>,
 ) {
     loop {
         tokio::select! {
             job = jobs.recv() => match job {
-                Some(Job::Deliver { message, recipients, reply }) => {
+                Some(Job::Deliver { message, from_name, recipients, reply }) => {
                     let statuses = deliver(store.as_ref(), &hub, &message, &recipients).await;
                     let _ = reply.send(statuses);
+                    if let Some(sip) = &sip {
+                        to_sip_clients(sip, &store, &hub, &message, &from_name, &recipients);
+                    }
                 }
                 None => break,
             },
@@ -90,6 +96,45 @@ async fn deliver(
         });
     }
     out
+}
+
+/// Sends the message to the recipients' registered SIP clients too, off this task (a
+/// client has seconds to answer); a 2xx counts as delivered, and when that is the first
+/// delivery the sender hears it.
+fn to_sip_clients(
+    sip: &SipIm,
+    store: &Arc<dyn Store>,
+    hub: &EventHub,
+    message: &Arc<MessageView>,
+    from_name: &str,
+    recipients: &[(i64, String)],
+) {
+    for (user_id, uri) in recipients {
+        if !sip.has_clients(uri) {
+            continue;
+        }
+        let (sip, store, hub, message) = (sip.clone(), store.clone(), hub.clone(), message.clone());
+        let (user_id, uri, from_name) = (*user_id, uri.clone(), from_name.to_owned());
+        tokio::spawn(async move {
+            if !sip.send((&message.from, &from_name), &uri, &message).await {
+                return;
+            }
+            if let Ok(true) = store
+                .mark_delivered(message.id, user_id, unix_now_ms())
+                .await
+            {
+                hub.publish(
+                    &message.from,
+                    "message.status",
+                    json!({
+                        "conversation_id": message.conversation_id,
+                        "message_id": message.id,
+                        "recipients": [{"uri": uri, "status": Delivery::Delivered}],
+                    }),
+                );
+            }
+        });
+    }
 }
 
 async fn deliver_pending(

@@ -20,6 +20,7 @@ pub mod files;
 pub mod html;
 pub mod model;
 mod service;
+pub mod sip;
 
 pub use files::ImConfig;
 pub use model::{
@@ -27,3 +28,4 @@ pub use model::{
     SentMessage,
 };
 pub use service::{ImError, ImService};
+pub use sip::SipIm;

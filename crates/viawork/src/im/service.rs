@@ -94,12 +94,19 @@ fn sha256_hex(data: &[u8]) -> String {
 }
 
 impl ImService {
-    /// Starts the service (and its delivery task) on the current tokio runtime.
-    pub fn start(store: Arc<dyn Store>, hub: EventHub, config: ImConfig) -> ImService {
+    /// Starts the service (and its delivery task) on the current tokio runtime; with `sip`,
+    /// messages also go to the recipients' registered SIP clients.
+    pub fn start(
+        store: Arc<dyn Store>,
+        hub: EventHub,
+        config: ImConfig,
+        sip: Option<super::SipIm>,
+    ) -> ImService {
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(delivery::run(
             store.clone(),
             hub.clone(),
+            sip,
             rx,
             hub.watch_connections(),
         ));
@@ -109,6 +116,11 @@ impl ImService {
             config: Arc::new(config),
             delivery: tx,
         }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// The `[im]` settings.
@@ -273,6 +285,22 @@ impl ImService {
         Ok((view, sent))
     }
 
+    /// The 1:1 conversation of `me` with `other` to continue (the most recent one both are
+    /// still in), started if there is none: where a SIP client's MESSAGE goes.
+    pub async fn direct_conversation(
+        &self,
+        me: &UserRow,
+        other: &UserRow,
+    ) -> Result<String, ImError> {
+        if let Some(c) = self.store.find_pair_conversation(me.id, other.id).await? {
+            return Ok(c.id);
+        }
+        let (view, _) = self
+            .start_conversation(me, std::slice::from_ref(&other.sip_uri), None, None)
+            .await?;
+        Ok(view.id)
+    }
+
     /// The conversation, if `me` takes or took part.
     pub async fn get(&self, me: &UserRow, id: &str) -> Result<ConversationView, ImError> {
         let (conv, people) = self.load(me, id).await?;
@@ -386,6 +414,7 @@ impl ImService {
         self.delivery
             .send(Job::Deliver {
                 message: message.clone(),
+                from_name: me.display_name.clone(),
                 recipients,
                 reply,
             })

@@ -75,6 +75,11 @@ impl Registrar {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The SIP domain (the digest realm).
+    pub fn domain(&self) -> &str {
+        self.digest.realm()
+    }
+
     /// Contacts coming and going.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
@@ -139,41 +144,9 @@ impl Registrar {
         transport: &str,
     ) -> Option<Message> {
         let now = SystemTime::now();
-        // Every request is challenged, known user or not, so nobody can probe for accounts.
-        let presented = match self.digest.inspect(req, ChallengeKind::Www, now) {
-            Ok(p) => p,
-            Err(failure) => return self.challenge(req, &failure, now),
-        };
-        let user = self
-            .store
-            .get_user_by_sip_uri(
-                &format!("sip:{}@{}", presented.username(), presented.realm()).to_lowercase(),
-            )
-            .await;
-        let user = match user {
-            Ok(u) => u.filter(|u| u.enabled && u.sip_realm.as_deref() == Some(presented.realm())),
-            Err(e) => {
-                tracing::warn!(error = %e, "registrar: store unavailable");
-                return self
-                    .reply(req, 500)
-                    .header(HeaderName::RetryAfter, "5")
-                    .build()
-                    .ok();
-            }
-        };
-        let ha1 = user.as_ref().and_then(|u| {
-            let hex = match presented.ha1_algorithm() {
-                sip_stack::auth::Algorithm::Sha256 => u.ha1_sha256.as_deref(),
-                _ => u.ha1_md5.as_deref(),
-            }?;
-            Ha1::from_hex(hex)
-        });
-        if let Err(failure) = self.digest.check(&presented, ha1.as_ref()) {
-            tracing::info!(reason = ?failure, %peer, "REGISTER not authenticated");
-            return self.challenge(req, &failure, now);
-        }
-        let Some(user) = user else {
-            return self.reply(req, 403).build().ok();
+        let user = match self.authenticate(req, ChallengeKind::Www).await {
+            Ok(u) => u,
+            Err(resp) => return resp,
         };
         // The address of record: the To URI (§10.3 step 3); one may register only their
         // own (step 4).
@@ -232,15 +205,61 @@ impl Registrar {
         }
     }
 
+    /// The directory user whose digest credentials `req` carries, or the response to send
+    /// instead: a challenge (`kind`: 401 for a registrar, 407 for requests ViaWork routes)
+    /// when there are none or they do not verify, the same for unknown users and wrong
+    /// passwords so nobody can probe for accounts; 500 when the store is down.
+    pub async fn authenticate(
+        &self,
+        req: &Message,
+        kind: ChallengeKind,
+    ) -> Result<crate::store::UserRow, Option<Message>> {
+        let now = SystemTime::now();
+        let presented = match self.digest.inspect(req, kind, now) {
+            Ok(p) => p,
+            Err(failure) => return Err(self.challenge(req, &failure, kind, now)),
+        };
+        let user = self
+            .store
+            .get_user_by_sip_uri(
+                &format!("sip:{}@{}", presented.username(), presented.realm()).to_lowercase(),
+            )
+            .await;
+        let user = match user {
+            Ok(u) => u.filter(|u| u.enabled && u.sip_realm.as_deref() == Some(presented.realm())),
+            Err(e) => {
+                tracing::warn!(error = %e, "registrar: store unavailable");
+                return Err(self
+                    .reply(req, 500)
+                    .header(HeaderName::RetryAfter, "5")
+                    .build()
+                    .ok());
+            }
+        };
+        let ha1 = user.as_ref().and_then(|u| {
+            let hex = match presented.ha1_algorithm() {
+                sip_stack::auth::Algorithm::Sha256 => u.ha1_sha256.as_deref(),
+                _ => u.ha1_md5.as_deref(),
+            }?;
+            Ha1::from_hex(hex)
+        });
+        if let Err(failure) = self.digest.check(&presented, ha1.as_ref()) {
+            tracing::info!(reason = ?failure, method = ?req.method(), "not authenticated");
+            return Err(self.challenge(req, &failure, kind, now));
+        }
+        user.ok_or_else(|| self.reply(req, 403).build().ok())
+    }
+
     fn challenge(
         &self,
         req: &Message,
         failure: &sip_stack::auth::AuthFailure,
+        kind: ChallengeKind,
         now: SystemTime,
     ) -> Option<Message> {
         let resp = self
             .digest
-            .failure_response(req, failure, ChallengeKind::Www, Some(&tag()), now)
+            .failure_response(req, failure, kind, Some(&tag()), now)
             .ok()?;
         resp.edit()
             .append("Server", &self.server_name)

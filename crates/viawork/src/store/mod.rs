@@ -310,6 +310,14 @@ pub trait Store: Send + Sync {
     /// The conversation with this id.
     async fn get_conversation(&self, id: &str) -> Result<Option<ConversationRow>, StoreError>;
 
+    /// The most recently active conversation of exactly these two users in which both are
+    /// still joined (a 1:1 conversation to continue), if there is one.
+    async fn find_pair_conversation(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> Result<Option<ConversationRow>, StoreError>;
+
     /// Everyone who ever joined the conversation (those who left have `left_at`), in the
     /// order they first joined.
     async fn list_participants(

@@ -1105,6 +1105,29 @@ macro_rules! impl_store {
                 Ok(row.as_ref().map(conversation_from_row).transpose()?)
             }
 
+            async fn find_pair_conversation(
+                &self,
+                a: i64,
+                b: i64,
+            ) -> Result<Option<ConversationRow>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT c.id, c.subject, c.created_by, c.created_at, c.updated_at \
+                     FROM conversations c \
+                     JOIN conversation_participants pa \
+                       ON pa.conversation_id = c.id AND pa.user_id = $1 AND pa.left_at IS NULL \
+                     JOIN conversation_participants pb \
+                       ON pb.conversation_id = c.id AND pb.user_id = $2 AND pb.left_at IS NULL \
+                     WHERE (SELECT COUNT(*) FROM conversation_participants p \
+                            WHERE p.conversation_id = c.id) = 2 \
+                     ORDER BY c.updated_at DESC, c.id DESC LIMIT 1",
+                )
+                .bind(a)
+                .bind(b)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.as_ref().map(conversation_from_row).transpose()?)
+            }
+
             async fn list_participants(
                 &self,
                 conversation_id: &str,
