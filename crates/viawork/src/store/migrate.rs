@@ -51,6 +51,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "policy_callback_guard",
         sql: include_str!("../../migrations/sqlite/0003_policy_callback_guard.sql"),
     },
+    Migration {
+        version: 6,
+        name: "presence",
+        sql: include_str!("../../migrations/sqlite/0006_presence.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.
@@ -69,6 +74,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "policy_callback_guard",
         sql: include_str!("../../migrations/postgres/0003_policy_callback_guard.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "presence",
+        sql: include_str!("../../migrations/postgres/0006_presence.sql"),
     },
 ];
 
@@ -131,7 +141,10 @@ mod tests {
     fn pending_skips_applied_and_refuses_unknown_or_changed() {
         let applied = vec![(1, SQLITE[0].checksum())];
         let rest = pending(SQLITE, &applied).unwrap();
-        assert_eq!(rest.iter().map(|m| m.version).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(
+            rest.iter().map(|m| m.version).collect::<Vec<_>>(),
+            [2, 3, 6]
+        );
         let all: Vec<_> = SQLITE.iter().map(|m| (m.version, m.checksum())).collect();
         assert!(pending(SQLITE, &all).unwrap().is_empty());
         assert_eq!(pending(SQLITE, &[]).unwrap().len(), SQLITE.len());

@@ -50,8 +50,9 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use model::{
     generate_token, hash_token, CallLogQuery, CallRecordRow, DialPlanRuleRow, ImportReport,
-    ImportRowResult, LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, RoutingRow,
-    TokenRow, UserRow, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY, GLOBAL_SCOPE,
+    ImportRowResult, LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, PresenceBlockRow,
+    PresenceSettingsRow, RoutingRow, TokenRow, UserRow, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY,
+    GLOBAL_SCOPE,
 };
 
 /// Which database a [`Store`] runs on.
@@ -277,4 +278,40 @@ pub trait Store: Send + Sync {
     /// `q.limit`. A limit outside 1 to [`CALL_LOG_MAX_LIMIT`] is [`StoreError::Invalid`] on
     /// `limit`.
     async fn list_call_records(&self, q: &CallLogQuery) -> Result<Vec<CallRecordRow>, StoreError>;
+
+    // ---- presence --------------------------------------------------------------------------
+
+    /// What presence keeps of a user; None when they never set anything.
+    async fn get_presence_settings(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<PresenceSettingsRow>, StoreError>;
+
+    /// Writes (inserts or replaces) a user's presence settings; returns the stored row with
+    /// its `updated_at`. An unknown user is [`StoreError::NotFound`] `user`; an availability
+    /// outside the settable ones is [`StoreError::Invalid`] on `availability`.
+    async fn set_presence_settings(
+        &self,
+        row: &PresenceSettingsRow,
+    ) -> Result<PresenceSettingsRow, StoreError>;
+
+    /// The people `user_id` blocks, by SIP URI.
+    async fn list_presence_blocks(&self, user_id: i64)
+        -> Result<Vec<PresenceBlockRow>, StoreError>;
+
+    /// `user_id` blocks `blocked_user_id`; returns false when it already did. An unknown user
+    /// is [`StoreError::NotFound`] `user`; blocking oneself is [`StoreError::Invalid`] on
+    /// `uri`.
+    async fn add_presence_block(
+        &self,
+        user_id: i64,
+        blocked_user_id: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// `user_id` no longer blocks `blocked_user_id`; returns false when it did not.
+    async fn remove_presence_block(
+        &self,
+        user_id: i64,
+        blocked_user_id: i64,
+    ) -> Result<bool, StoreError>;
 }
