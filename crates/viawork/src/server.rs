@@ -72,7 +72,14 @@ pub async fn run(
         std::time::Instant::now(),
     );
     tokio::spawn(crate::calls::log::writer(store.clone(), finished));
-    let mut state = AppState::new(store.clone(), settings, listeners);
+    let mut state =
+        AppState::new(store.clone(), settings, listeners).with_presence(config.presence);
+    tokio::spawn(
+        state
+            .presence
+            .clone()
+            .follow_calls(calls_handle.subscribe(), calls_handle.clone()),
+    );
     tokio::spawn(crate::events::forward_calls(
         state.events.clone(),
         calls_handle.subscribe(),

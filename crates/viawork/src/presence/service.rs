@@ -258,16 +258,26 @@ impl PresenceService {
 
     // ---- the user's own presence -------------------------------------------------------
 
-    /// Sets `user`'s chosen availability (None: automatic) and note, stores them, and
-    /// returns their presence as others see it.
+    /// Sets `user`'s chosen availability (None: automatic) and note (None: kept), stores
+    /// them, and returns their presence as others see it.
     pub async fn set_own(
         &self,
         user: &UserRow,
         availability: Option<PreferredAvailability>,
-        note: Note,
+        note: Option<Note>,
     ) -> Result<Presence, PresenceError> {
         let uri = Self::uri_of(user)?;
         self.load_if_needed(&uri, user).await?;
+        let note = match note {
+            Some(n) => n,
+            None => self
+                .inner
+                .store
+                .get_presence_settings(user.id)
+                .await?
+                .and_then(|s| s.note.parse().ok())
+                .unwrap_or_default(),
+        };
         self.inner
             .store
             .set_presence_settings(&PresenceSettingsRow {
