@@ -13,6 +13,9 @@
 #   WATCHERS      watcher users signed in and subscribed (default 1000)
 #   FLIPS         presence changes of the target (default 50, at most 10000)
 #   INTERVAL_MS   pause between changes (default 100)
+#   CONCURRENCY   sign-ins and subscriptions in flight at once (default 16). The server's
+#                 RSS at the end is dominated by the password hashing of parallel sign-ins
+#                 (see docs/performance.md); CONCURRENCY=1 keeps that part to about 100 MB
 #   WORK          where logs, the store and results go (default a new /tmp dir)
 #   VW_TARGET     target dir of the server build (default <repo>/target)
 #   VW_BIN        a viawork binary to use as it is (skips the server build)
@@ -27,6 +30,7 @@ DIRECTORY=${DIRECTORY:-100000}
 WATCHERS=${WATCHERS:-1000}
 FLIPS=${FLIPS:-50}
 INTERVAL_MS=${INTERVAL_MS:-100}
+CONCURRENCY=${CONCURRENCY:-16}
 VW_TARGET=${VW_TARGET:-$ROOT/target}
 LOAD_TARGET=${LOAD_TARGET:-$ROOT/target/presence-load}
 PASSWORD=Bench-pass-presence
@@ -94,8 +98,9 @@ log "setting $((WATCHERS + 1)) passwords"
 } | xargs -P 2 -I{} "$VW" --config "$CONFIG" user set --sip-uri {} --password "$PASSWORD" >/dev/null
 
 log "starting the server"
-VIAWORK_LOG=warn timeout -k 5 900 "$VW" --config "$CONFIG" serve \
-    >"$WORK/server.out" 2>"$WORK/server.err" &
+# Not under `timeout`: $SERVER_PID must be the server's own (its RSS is read from /proc);
+# the EXIT trap stops it.
+VIAWORK_LOG=warn "$VW" --config "$CONFIG" serve >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 for _ in $(seq 100); do
     curl -fsS "http://$HTTP/healthz" >/dev/null 2>&1 && break
@@ -106,7 +111,7 @@ users=$(sqlite3 "$WORK/viawork.db" 'SELECT COUNT(*) FROM users' 2>/dev/null || e
 
 CMD=("$LOAD" --http "$HTTP" --target sip:pt0000@example.com --watchers "$WATCHERS"
      --watcher-format 'sip:pw{:04}@example.com' --password "$PASSWORD" --flips "$FLIPS"
-     --interval-ms "$INTERVAL_MS")
+     --interval-ms "$INTERVAL_MS" --concurrency "$CONCURRENCY")
 log "running: ${CMD[*]} (load $(loadavg))"
 status=0
 timeout -k 5 600 "${CMD[@]}" >"$WORK/load.out" 2>"$WORK/load.err" || status=$?
@@ -115,6 +120,6 @@ cat "$WORK/load.err" >&2
 cat "$WORK/load.out"
 echo
 echo "directory: $users users; server RSS at the end: $((rss / 1024)) MiB; machine load $(loadavg)"
-echo "command: DIRECTORY=$DIRECTORY WATCHERS=$WATCHERS FLIPS=$FLIPS INTERVAL_MS=$INTERVAL_MS bench/presence/run.sh"
+echo "command: DIRECTORY=$DIRECTORY WATCHERS=$WATCHERS FLIPS=$FLIPS INTERVAL_MS=$INTERVAL_MS CONCURRENCY=$CONCURRENCY bench/presence/run.sh"
 echo "logs and store: $WORK"
 exit $status
