@@ -49,7 +49,10 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().ok_or_else(|| format!("{k} needs a value"))?;
-        let num = |v: &str| v.parse::<u64>().map_err(|_| format!("{k}: {v:?} is not a number"));
+        let num = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{k}: {v:?} is not a number"))
+        };
         match k.as_str() {
             "--http" => a.http = v.parse().map_err(|_| format!("--http: {v:?}"))?,
             "--target" => a.target = v,
@@ -93,9 +96,13 @@ async fn request(
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        conn.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        conn.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         let mut raw = Vec::new();
-        conn.read_to_end(&mut raw).await.map_err(|e| e.to_string())?;
+        conn.read_to_end(&mut raw)
+            .await
+            .map_err(|e| e.to_string())?;
         let raw = String::from_utf8_lossy(&raw).into_owned();
         let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
         let status = head
@@ -147,7 +154,9 @@ async fn open_stream(
         "GET /api/v1/events HTTP/1.1\r\nHost: {http}\r\nAccept: text/event-stream\r\n\
          Authorization: Bearer {token}\r\n\r\n"
     );
-    conn.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+    conn.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(conn);
     let mut line = String::new();
     tokio::time::timeout(Duration::from_secs(30), reader.read_line(&mut line))
@@ -210,7 +219,11 @@ where
     let sem = Arc::new(Semaphore::new(limit));
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
-        let permit = sem.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        let permit = sem
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
         let fut = f(i);
         tasks.push(tokio::spawn(async move {
             let r = fut.await;
