@@ -1,6 +1,7 @@
 //! Presence over HTTP against the real server: Bob watches Alice and sees her changes on
 //! his Server-Sent Events stream; blocking makes Alice Offline to Bob (in answers and in
-//! events) but not to Carol; a dropped event stream is a signed-out endpoint; what Alice
+//! events) but not to Carol; a dropped event stream (SSE) or a closed one (WebSocket) is a
+//! signed-out endpoint; what Alice
 //! chose and whom she blocks survive a restart; bad input gets a 400 naming the field.
 
 mod common;
@@ -380,4 +381,38 @@ fn bad_input_gets_400_or_404_naming_the_field() {
     assert_eq!(r.status, 401);
     let r = request(http, "POST", "/api/v1/me/activity", Some(&alice), None);
     assert_eq!(r.status, 204, "{}", r.body);
+}
+
+/// Polls what `viewer` sees of `target` (bounded, 15 s) until it is `availability`.
+fn wait_seen(http: SocketAddr, viewer: &str, target: &str, availability: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = get(http, &format!("/api/v1/people/{target}/presence"), viewer);
+        if v["availability"] == availability {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{target} never became {availability}: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_websocket_event_stream_signs_in_until_it_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned(dir.path());
+    let server = Server::start_with(&[("VIAWORK_DATABASE", db.as_str())]);
+    let http = server.http;
+    let (alice, bob) = (sign_in(http, ALICE, PASSWORD), sign_in(http, BOB, PASSWORD));
+    let url = format!("ws://{http}/api/v1/events?access_token={alice}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (mut ws, _) = rt
+        .block_on(tokio_tungstenite::connect_async(url))
+        .expect("websocket");
+    wait_seen(http, &bob, ALICE, "Online");
+    rt.block_on(ws.close(None)).unwrap();
+    drop(ws);
+    wait_seen(http, &bob, ALICE, "Offline");
 }
