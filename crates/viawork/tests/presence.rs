@@ -412,7 +412,15 @@ fn a_websocket_event_stream_signs_in_until_it_closes() {
         .block_on(tokio_tungstenite::connect_async(url))
         .expect("websocket");
     wait_seen(http, &bob, ALICE, "Online");
+    let streams = || {
+        let m = request(http, "GET", "/metrics", None, None).body;
+        m.lines()
+            .find_map(|l| l.strip_prefix("viawork_presence_event_streams "))
+            .map(str::to_owned)
+    };
+    assert_eq!(streams().as_deref(), Some("1"));
     rt.block_on(ws.close(None)).unwrap();
     drop(ws);
     wait_seen(http, &bob, ALICE, "Offline");
+    assert_eq!(streams().as_deref(), Some("0"));
 }

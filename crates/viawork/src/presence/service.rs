@@ -197,6 +197,7 @@ impl PresenceService {
         let n = self.inner.next_endpoint.fetch_add(1, Ordering::Relaxed);
         let id = EndpointId(format!("events-{n}"));
         self.endpoint_up(&uri, id.clone(), EndpointKind::ApiClient);
+        ::metrics::gauge!("viawork_presence_event_streams").increment(1.0);
         Ok(EndpointGuard {
             service: self.clone(),
             user: uri,
@@ -484,6 +485,8 @@ pub fn counts_as_in_a_call(state: CallState) -> bool {
 /// Publishes notices: one JSON value per notice, cloned into each recipient's stream.
 fn deliver(hub: &EventHub, notices: &[Notice]) {
     for n in notices {
+        ::metrics::counter!("viawork_presence_events_total")
+            .increment((n.to.len() + n.hidden_to.len()) as u64);
         if !n.to.is_empty() {
             let data = presence_json(&n.target, &n.presence);
             hub.publish_many(n.to.iter().map(UserUri::as_str), EVENT, &data);
@@ -536,6 +539,7 @@ pub struct EndpointGuard {
 
 impl Drop for EndpointGuard {
     fn drop(&mut self) {
+        ::metrics::gauge!("viawork_presence_event_streams").decrement(1.0);
         self.service.endpoint_down(
             &self.user,
             std::mem::replace(&mut self.id, EndpointId(String::new())),
