@@ -345,6 +345,12 @@ fn bad_input_gets_400_or_404_naming_the_field() {
         None,
     );
     assert_eq!((r.status, field(&r)), (404, json!("uri")), "{}", r.body);
+    // Someone removed from the directory while the server runs is not found any more.
+    let carol_path = format!("/api/v1/people/{CAROL}/presence");
+    assert_eq!(get(http, &carol_path, &alice)["availability"], "Offline");
+    common::cli(&db, &["user", "remove", "--sip-uri", CAROL]);
+    let r = request(http, "GET", &carol_path, Some(&alice), None);
+    assert_eq!((r.status, field(&r)), (404, json!("uri")), "{}", r.body);
     let r = request(
         http,
         "GET",

@@ -318,7 +318,18 @@ impl PresenceService {
         viewer: &UserUri,
         target: &UserUri,
     ) -> Result<Presence, PresenceError> {
-        if !self.ensure_loaded(target).await? {
+        // One indexed lookup, also for a user already loaded: someone removed from the
+        // directory since is not found, rather than shown as they were.
+        let exists = if self.core().is_loaded(target) {
+            self.inner
+                .store
+                .get_user_by_sip_uri(target.as_str())
+                .await?
+                .is_some()
+        } else {
+            self.ensure_loaded(target).await?
+        };
+        if !exists {
             return Err(PresenceError::UnknownUser {
                 field: "uri".into(),
                 uri: target.clone(),
