@@ -557,3 +557,44 @@ impl Drop for EndpointGuard {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presence::model::{Activity, Availability};
+
+    #[test]
+    fn a_call_counts_from_the_users_phone_answering_until_it_ends() {
+        use CallState::*;
+        for (state, counts) in [
+            (ConnectingYourPhone, false),
+            (YourPhoneRinging, false),
+            (Connecting, true),
+            (Ringing, true),
+            (Connected, true),
+            (OnHold, true),
+            (Ended, false),
+        ] {
+            assert_eq!(counts_as_in_a_call(state), counts, "{state:?}");
+        }
+    }
+
+    #[test]
+    fn the_event_payload_names_the_person_and_leaves_out_what_is_not_there() {
+        let uri: UserUri = "sip:alice@example.com".parse().unwrap();
+        let p = Presence {
+            availability: Availability::Busy,
+            activity: Some(Activity::InACall),
+            note: Note::default(),
+            last_active_at: None,
+        };
+        assert_eq!(
+            presence_json(&uri, &p),
+            json!({"uri": "sip:alice@example.com", "availability": "Busy", "activity": "in_a_call"})
+        );
+        assert_eq!(
+            presence_json(&uri, &Presence::hidden()),
+            json!({"uri": "sip:alice@example.com", "availability": "Offline"})
+        );
+    }
+}
