@@ -36,6 +36,8 @@ pub struct Config {
     pub im: crate::im::ImConfig,
     /// The `[registrar]` table.
     pub registrar: crate::registrar::RegistrarConfig,
+    /// The `[presence]` table.
+    pub presence: crate::presence::PresenceConfig,
 }
 
 /// The `[calls]` table: how Call Via Work calls behave.
@@ -307,6 +309,7 @@ struct RawConfig {
     media: Option<RawMedia>,
     im: Option<RawIm>,
     registrar: Option<RawRegistrar>,
+    presence: Option<RawPresence>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -432,6 +435,55 @@ fn im_from_raw(raw: Option<RawIm>) -> Result<crate::im::ImConfig, ConfigError> {
             out.push(t);
         }
         c.allowed_file_types = out;
+    }
+    Ok(c)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPresence {
+    idle_after_secs: Option<u64>,
+    away_after_secs: Option<u64>,
+    max_subscriptions: Option<usize>,
+}
+
+fn presence_from_raw(
+    raw: Option<RawPresence>,
+) -> Result<crate::presence::PresenceConfig, ConfigError> {
+    use std::time::Duration;
+    let raw = raw.unwrap_or_default();
+    let mut c = crate::presence::PresenceConfig::default();
+    if let Some(n) = raw.idle_after_secs {
+        if !(60..=86_400).contains(&n) {
+            return Err(ConfigError::Invalid {
+                key: "presence.idle_after_secs",
+                message: format!("{n} is outside 60..=86400 seconds"),
+            });
+        }
+        c.idle_after = Duration::from_secs(n);
+        // Keep the default gap to Away unless it is set too.
+        c.away_after = c.away_after.max(c.idle_after);
+    }
+    if let Some(n) = raw.away_after_secs {
+        if n < c.idle_after.as_secs() || n > 86_400 {
+            return Err(ConfigError::Invalid {
+                key: "presence.away_after_secs",
+                message: format!(
+                    "{n} must be at least presence.idle_after_secs ({}) and at most 86400",
+                    c.idle_after.as_secs()
+                ),
+            });
+        }
+        c.away_after = Duration::from_secs(n);
+    }
+    if let Some(n) = raw.max_subscriptions {
+        if !(1..=10_000).contains(&n) {
+            return Err(ConfigError::Invalid {
+                key: "presence.max_subscriptions",
+                message: format!("{n} is outside 1..=10000"),
+            });
+        }
+        c.max_subscriptions = n;
     }
     Ok(c)
 }
@@ -744,6 +796,33 @@ impl Config {
                 .get_or_insert_with(RawCalls::default)
                 .bridge_clients = Some(v.split(',').map(|s| s.trim().to_owned()).collect());
         }
+        for (key, name) in [
+            (
+                "VIAWORK_PRESENCE_IDLE_AFTER_SECS",
+                "presence.idle_after_secs",
+            ),
+            (
+                "VIAWORK_PRESENCE_AWAY_AFTER_SECS",
+                "presence.away_after_secs",
+            ),
+            (
+                "VIAWORK_PRESENCE_MAX_SUBSCRIPTIONS",
+                "presence.max_subscriptions",
+            ),
+        ] {
+            if let Some(v) = env(key) {
+                let n: u64 = v.trim().parse().map_err(|_| ConfigError::Invalid {
+                    key: name,
+                    message: format!("{key}={v:?} is not a whole number"),
+                })?;
+                let p = raw.presence.get_or_insert_with(RawPresence::default);
+                match key {
+                    "VIAWORK_PRESENCE_IDLE_AFTER_SECS" => p.idle_after_secs = Some(n),
+                    "VIAWORK_PRESENCE_AWAY_AFTER_SECS" => p.away_after_secs = Some(n),
+                    _ => p.max_subscriptions = Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                }
+            }
+        }
         if let Some(v) = env("VIAWORK_MEDIA_ANCHOR") {
             raw.media.get_or_insert_with(RawMedia::default).anchor = Some(v);
         }
@@ -1025,6 +1104,7 @@ impl Config {
             media: media_from_raw(raw.media.take())?,
             im: im_from_raw(raw.im.take())?,
             registrar: registrar_from_raw(raw.registrar.take())?,
+            presence: presence_from_raw(raw.presence.take())?,
         })
     }
 }
@@ -1032,6 +1112,39 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presence_timing_is_validated_naming_the_key() {
+        let c = load_str("", &[]).unwrap();
+        assert_eq!(c.presence, crate::presence::PresenceConfig::default());
+        let c = load_str(
+            "[presence]\nidle_after_secs = 120\naway_after_secs = 900\n",
+            &[("VIAWORK_PRESENCE_MAX_SUBSCRIPTIONS", "50")],
+        )
+        .unwrap();
+        assert_eq!(c.presence.idle_after.as_secs(), 120);
+        assert_eq!(c.presence.away_after.as_secs(), 900);
+        assert_eq!(c.presence.max_subscriptions, 50);
+        for (toml, key) in [
+            (
+                "[presence]\nidle_after_secs = 5\n",
+                "presence.idle_after_secs",
+            ),
+            (
+                "[presence]\nidle_after_secs = 600\naway_after_secs = 300\n",
+                "presence.away_after_secs",
+            ),
+            (
+                "[presence]\nmax_subscriptions = 0\n",
+                "presence.max_subscriptions",
+            ),
+        ] {
+            match load_str(toml, &[]) {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key),
+                other => panic!("{toml}: {other:?}"),
+            }
+        }
+    }
 
     fn load_str(s: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(s).map_err(|e| ConfigError::Syntax {

@@ -178,6 +178,37 @@ impl EventHub {
         log.push(kind, data, now, self.retention)
     }
 
+    /// Publishes the same event to many users (a presence change to its watchers) under
+    /// one lock and with one timestamp; each gets their own sequence number.
+    pub fn publish_many<'a>(
+        &self,
+        users: impl IntoIterator<Item = &'a str>,
+        kind: &'static str,
+        data: &serde_json::Value,
+    ) {
+        let now = Instant::now();
+        let time = now_rfc3339();
+        let mut all = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for user in users {
+            let log = match all.get_mut(user) {
+                Some(log) => log,
+                None => all
+                    .entry(user.to_ascii_lowercase())
+                    .or_insert_with(UserLog::new),
+            };
+            let event = Arc::new(Event {
+                seq: log.next_seq,
+                kind,
+                time: time.clone(),
+                data: data.clone(),
+            });
+            log.next_seq += 1;
+            log.kept.push_back((now, event.clone()));
+            log.trim(now, self.retention);
+            let _ = log.tx.send(event);
+        }
+    }
+
     /// Subscribes `user`, resuming after `since` (the last sequence number the client
     /// saw), or from now without it.
     pub fn subscribe(&self, user: &str, since: Option<u64>) -> Subscription {
@@ -292,6 +323,24 @@ mod tests {
             .subscribe("sip:alice@example.com", None)
             .backlog
             .is_empty());
+    }
+
+    #[test]
+    fn publish_many_numbers_each_users_events_in_their_own_sequence() {
+        let hub = EventHub::new(DEFAULT_RETENTION);
+        hub.publish("sip:b@x", "call.updated", json!(0));
+        let mut b = hub.subscribe("sip:b@x", None);
+        hub.publish_many(
+            ["sip:a@x", "sip:B@x"],
+            "presence.updated",
+            &json!({"availability": "Busy"}),
+        );
+        let got = b.live.try_recv().unwrap();
+        assert_eq!((got.seq, got.kind), (2, "presence.updated"));
+        assert_eq!(got.data["availability"], "Busy");
+        let a = hub.subscribe("sip:a@x", Some(0));
+        assert_eq!(a.backlog.len(), 1);
+        assert_eq!(a.backlog[0].seq, 1);
     }
 
     #[test]

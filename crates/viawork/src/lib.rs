@@ -11,6 +11,7 @@ pub mod domain;
 pub mod events;
 pub mod im;
 pub mod lab;
+pub mod presence;
 pub mod registrar;
 pub mod server;
 pub mod sip_service;

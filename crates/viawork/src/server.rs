@@ -79,8 +79,15 @@ pub async fn run(
         &config.registrar,
     );
     let sip_im = crate::im::SipIm::new(handle.clone(), registrar.clone(), &config.server_name);
-    let mut state =
-        AppState::new(store.clone(), settings, listeners).with_registrar(registrar.clone());
+    let mut state = AppState::new(store.clone(), settings, listeners)
+        .with_presence(config.presence)
+        .with_registrar(registrar.clone());
+    tokio::spawn(
+        state
+            .presence
+            .clone()
+            .follow_calls(calls_handle.subscribe(), calls_handle.clone()),
+    );
     let im = crate::im::ImService::start(
         store.clone(),
         state.events.clone(),

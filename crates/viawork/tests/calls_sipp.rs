@@ -872,3 +872,54 @@ fn events_over_a_websocket_with_the_token_in_the_query() {
     let r = request(ctx.server.http, "GET", "/api/v1/events", None, None);
     assert_eq!(r.status, 401);
 }
+
+/// Polls Alice's own presence (bounded, 20 s) until `done` holds.
+fn wait_presence(ctx: &Ctx, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = request(
+            ctx.server.http,
+            "GET",
+            "/api/v1/me/presence",
+            Some(&ctx.token),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        if done(&v) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Alice never became {what}: {v}\n{}",
+            ctx.pbx.messages()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn a_connected_call_makes_its_user_busy_in_a_call_until_it_ends() {
+    let mut ctx = Ctx::new(2, &[], &[]);
+    // Alice is signed in: her event stream is open (and never read; it only has to exist).
+    let mut stream = std::net::TcpStream::connect(ctx.server.http).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        format!(
+            "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\
+             Authorization: Bearer {}\r\n\r\n",
+            ctx.token
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    wait_presence(&ctx, "Online", |v| v["availability"] == "Online");
+    let id = ctx.call();
+    ctx.wait(&id, "connected", |v| v["state"] == "connected");
+    let v = wait_presence(&ctx, "in a call", |v| v["activity"] == "in_a_call");
+    assert_eq!(v["availability"], "Busy", "{v}");
+    ctx.hang_up(&id);
+    let v = wait_presence(&ctx, "back from the call", |v| v.get("activity").is_none());
+    assert_eq!(v["availability"], "Online", "{v}");
+    ctx.pbx.wait_success();
+}

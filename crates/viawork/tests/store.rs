@@ -13,8 +13,8 @@ use std::sync::Arc;
 use sqlx::Connection;
 use viawork::store::{
     self, generate_token, hash_token, Backend, CallLogQuery, CallRecordRow, DialPlanRuleRow,
-    ImportRowResult, LockoutPolicy, PolicyRemoval, PolicyRow, RoutingRow, Store, StoreError,
-    TokenRow, UserRow, GLOBAL_POLICY, GLOBAL_SCOPE,
+    ImportRowResult, LockoutPolicy, PolicyRemoval, PolicyRow, PresenceSettingsRow, RoutingRow,
+    Store, StoreError, TokenRow, UserRow, GLOBAL_POLICY, GLOBAL_SCOPE,
 };
 
 /// One test's database.
@@ -190,6 +190,7 @@ both_backends!(
     call_log_limits_and_values_are_validated_naming_the_field,
     change_seq_moves_with_every_cached_kind_of_change_from_any_handle,
     conversations_messages_deliveries_calls_and_blobs_round_trip,
+    presence_settings_and_blocks_round_trip_and_go_with_their_users,
 );
 
 /// A valid user row with the given SIP URI.
@@ -229,7 +230,7 @@ async fn migrations_apply_once_and_reopening_is_a_no_op(fx: Fixture) {
     first.create_user(&user("sip:a@example.com")).await.unwrap();
     let second = fx.open().await;
     second.ping().await.unwrap();
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 7]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 6, 7]);
     assert_eq!(second.count_users().await.unwrap(), 1);
     let policies = second.list_policies().await.unwrap();
     assert_eq!(policies.len(), 1, "{policies:?}");
@@ -708,7 +709,7 @@ async fn migration_3_gives_existing_policies_the_callback_extensions_false(fx: F
     .await;
     assert_eq!(fx.migration_versions().await, vec![1, 2]);
     let store = fx.open().await;
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 7]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 6, 7]);
     assert_eq!(
         store.list_policies().await.unwrap(),
         [
@@ -1963,4 +1964,103 @@ async fn conversations_messages_deliveries_calls_and_blobs_round_trip(fx: Fixtur
     store.remove_user(b.id).await.unwrap();
     assert_eq!(store.list_participants("c1").await.unwrap().len(), 2);
     assert_eq!(store.list_messages("c1", None, 10).await.unwrap().len(), 3);
+}
+
+// ---- presence ------------------------------------------------------------------------------
+
+async fn presence_settings_and_blocks_round_trip_and_go_with_their_users(fx: Fixture) {
+    let store = fx.open().await;
+    let alice = store
+        .create_user(&user("sip:alice@example.com"))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&user("sip:bob@example.com"))
+        .await
+        .unwrap();
+    let carol = store
+        .create_user(&user("sip:carol@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_presence_settings(alice.id).await.unwrap(), None);
+    let row = |availability: Option<&str>, note: &str| PresenceSettingsRow {
+        user_id: alice.id,
+        availability: availability.map(str::to_owned),
+        note: note.into(),
+        updated_at: 0,
+    };
+    let stored = store
+        .set_presence_settings(&row(Some("Busy"), "Dans le train — 电话"))
+        .await
+        .unwrap();
+    assert!(stored.updated_at > 0);
+    assert_eq!(
+        store.get_presence_settings(alice.id).await.unwrap(),
+        Some(stored)
+    );
+    // Replaced, back to automatic.
+    store.set_presence_settings(&row(None, "")).await.unwrap();
+    let got = store
+        .get_presence_settings(alice.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((got.availability, got.note), (None, String::new()));
+    // Refused: an availability nobody can choose, a note with NUL, an unknown user.
+    for (bad, field) in [
+        (row(Some("IdleOnline"), ""), "availability"),
+        (row(Some("Busy"), "a\0b"), "note"),
+    ] {
+        match store.set_presence_settings(&bad).await {
+            Err(StoreError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    let mut unknown = row(Some("Busy"), "");
+    unknown.user_id = 999_999;
+    assert!(matches!(
+        store.set_presence_settings(&unknown).await,
+        Err(StoreError::NotFound { what: "user" })
+    ));
+
+    // Blocks: idempotent, listed by SIP URI, not of oneself, not of nobody.
+    assert!(store.add_presence_block(alice.id, carol.id).await.unwrap());
+    assert!(store.add_presence_block(alice.id, bob.id).await.unwrap());
+    assert!(!store.add_presence_block(alice.id, bob.id).await.unwrap());
+    let uris: Vec<String> = store
+        .list_presence_blocks(alice.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.blocked_sip_uri)
+        .collect();
+    assert_eq!(uris, ["sip:bob@example.com", "sip:carol@example.com"]);
+    assert!(store.list_presence_blocks(bob.id).await.unwrap().is_empty());
+    assert!(matches!(
+        store.add_presence_block(alice.id, alice.id).await,
+        Err(StoreError::Invalid { field: "uri", .. })
+    ));
+    assert!(matches!(
+        store.add_presence_block(alice.id, 999_999).await,
+        Err(StoreError::NotFound { what: "user" })
+    ));
+    assert!(store
+        .remove_presence_block(alice.id, carol.id)
+        .await
+        .unwrap());
+    assert!(!store
+        .remove_presence_block(alice.id, carol.id)
+        .await
+        .unwrap());
+
+    // Removing a user takes their settings, their blocks and the blocks of them.
+    store.add_presence_block(bob.id, alice.id).await.unwrap();
+    store.remove_user(bob.id).await.unwrap();
+    assert!(store
+        .list_presence_blocks(alice.id)
+        .await
+        .unwrap()
+        .is_empty());
+    store.remove_user(alice.id).await.unwrap();
+    assert_eq!(store.get_presence_settings(alice.id).await.unwrap(), None);
 }

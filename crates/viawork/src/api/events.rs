@@ -6,6 +6,11 @@
 //!
 //! SSE frames carry the sequence number as the `id:`, so a browser's automatic reconnect
 //! (with `Last-Event-ID`) resumes without loss too.
+//!
+//! An open stream is a signed-in endpoint for presence: it holds an
+//! [`EndpointGuard`], dropped with the stream when the client closes or the connection
+//! breaks (axum drops the response body then), so the user goes Offline with their last
+//! stream.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -25,6 +30,7 @@ use tokio::sync::broadcast;
 
 use super::{ApiError, AppState, CurrentUser};
 use crate::events::{resync, Event, Subscription};
+use crate::presence::EndpointGuard;
 
 /// The routes of this file.
 pub(super) fn router() -> Router<AppState> {
@@ -79,18 +85,21 @@ async fn events(
     };
     let hub = state.events.clone();
     let sub = hub.subscribe(&user.sip_uri, since);
+    // The open stream is one of the user's endpoints for presence until it is dropped,
+    // however the connection ends.
+    let endpoint = state.presence.client_connected(&user).await?;
     let wants_sse = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/event-stream"));
     if wants_sse || ws.is_none() {
-        return Ok(Sse::new(sse_stream(sub))
+        return Ok(Sse::new(sse_stream(sub, endpoint))
             .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
             .into_response());
     }
     let ws = ws.expect("checked");
     Ok(ws
-        .on_upgrade(move |socket| websocket(socket, sub))
+        .on_upgrade(move |socket| websocket(socket, sub, endpoint))
         .into_response())
 }
 
@@ -99,28 +108,35 @@ fn next_text(e: &Arc<Event>) -> String {
     serde_json::to_string(e.as_ref()).unwrap_or_default()
 }
 
-fn sse_stream(sub: Subscription) -> impl Stream<Item = Result<SseEvent, Infallible>> {
-    let state = (VecDeque::from(sub.backlog), sub.live, 0u64);
-    stream::unfold(state, |(mut backlog, mut live, mut last)| async move {
-        let e = match backlog.pop_front() {
-            Some(e) => e,
-            None => match live.recv().await {
-                Ok(e) => e,
-                // Too slow for the live feed: tell the client to reload.
-                Err(broadcast::error::RecvError::Lagged(_)) => resync(last),
-                Err(broadcast::error::RecvError::Closed) => return None,
-            },
-        };
-        last = e.seq;
-        let frame = SseEvent::default()
-            .id(e.seq.to_string())
-            .event(e.kind)
-            .data(next_text(&e));
-        Some((Ok(frame), (backlog, live, last)))
-    })
+fn sse_stream(
+    sub: Subscription,
+    endpoint: EndpointGuard,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    let state = (VecDeque::from(sub.backlog), sub.live, 0u64, endpoint);
+    stream::unfold(
+        state,
+        |(mut backlog, mut live, mut last, endpoint)| async move {
+            let e = match backlog.pop_front() {
+                Some(e) => e,
+                None => match live.recv().await {
+                    Ok(e) => e,
+                    // Too slow for the live feed: tell the client to reload.
+                    Err(broadcast::error::RecvError::Lagged(_)) => resync(last),
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            };
+            last = e.seq;
+            let frame = SseEvent::default()
+                .id(e.seq.to_string())
+                .event(e.kind)
+                .data(next_text(&e));
+            Some((Ok(frame), (backlog, live, last, endpoint)))
+        },
+    )
 }
 
-async fn websocket(mut socket: WebSocket, sub: Subscription) {
+/// `_endpoint` is held until the socket ends.
+async fn websocket(mut socket: WebSocket, sub: Subscription, _endpoint: EndpointGuard) {
     let mut last = 0u64;
     for e in sub.backlog {
         last = e.seq;

@@ -62,6 +62,14 @@ fn describe() {
     ::metrics::describe_counter!("viawork_calls_started_total", "Call Via Work calls started");
     ::metrics::describe_counter!("viawork_calls_ended_total", "calls ended, by end reason");
     ::metrics::describe_gauge!("viawork_calls_live", "calls in progress");
+    ::metrics::describe_counter!(
+        "viawork_presence_events_total",
+        "presence.updated events delivered to users' event streams"
+    );
+    ::metrics::describe_gauge!(
+        "viawork_presence_event_streams",
+        "open event streams (signed-in API clients)"
+    );
     ::metrics::describe_histogram!(
         "viawork_call_added_seconds",
         ::metrics::Unit::Seconds,

@@ -13,6 +13,7 @@
 //! | `call_log.rs` | `GET /api/v1/call-log` |
 //! | `events.rs` | `GET /api/v1/events` (Server-Sent Events or WebSocket) |
 //! | `conversations.rs` | `/api/v1/conversations/...` (IM, files, add audio), `POST /api/v1/calls/{id}/conversation` |
+//! | `presence.rs` | `GET`/`PUT /api/v1/me/presence`, `POST /api/v1/me/activity`, `GET /api/v1/people/{uri}/presence`, `GET`/`POST`/`DELETE /api/v1/presence/subscriptions`, `DELETE /api/v1/presence/subscriptions/{uri}`, `GET /api/v1/me/blocked`, `PUT`/`DELETE /api/v1/me/blocked/{uri}` |
 //! | `calls.rs` | `POST`/`GET /api/v1/calls`, `GET`/`DELETE /api/v1/calls/{id}` |
 //! | `admin/` | `/api/v1/admin/...`: users, policies and grants, routing, dial plans (the admin CLI's operations) |
 //!
@@ -36,6 +37,7 @@ mod health;
 mod json;
 mod me;
 pub mod metrics;
+mod presence;
 mod sessions;
 
 use std::sync::Arc;
@@ -67,24 +69,45 @@ pub struct AppState {
     pub im: Option<crate::im::ImService>,
     /// The SIP registrar, when the server runs it.
     pub registrar: Option<crate::registrar::Registrar>,
+    /// Presence, delivered through `events`.
+    pub presence: crate::presence::PresenceService,
 }
 
 impl AppState {
-    /// A state over `store` with `settings` for sessions and the given SIP listeners.
+    /// A state over `store` with `settings` for sessions and the given SIP listeners, and
+    /// presence with its default timing. Starts presence's timer task, so it must be called
+    /// inside a tokio runtime.
     pub fn new(
         store: Arc<dyn Store>,
         settings: SessionSettings,
         sip_listeners: Vec<String>,
     ) -> Self {
+        let events = crate::events::EventHub::new(crate::events::DEFAULT_RETENTION);
         AppState {
             sessions: Arc::new(Sessions::new(store.clone(), settings)),
+            presence: crate::presence::PresenceService::start(
+                store.clone(),
+                events.clone(),
+                crate::presence::PresenceConfig::default(),
+            ),
             store,
             sip_listeners: sip_listeners.into(),
             calls: None,
-            events: crate::events::EventHub::new(crate::events::DEFAULT_RETENTION),
+            events,
             im: None,
             registrar: None,
         }
+    }
+
+    /// The same state with presence timed and bounded by `config` (needs a tokio runtime,
+    /// as [`AppState::new`] does).
+    pub fn with_presence(mut self, config: crate::presence::PresenceConfig) -> Self {
+        self.presence = crate::presence::PresenceService::start(
+            self.store.clone(),
+            self.events.clone(),
+            config,
+        );
+        self
     }
 
     /// The same state with the SIP registrar.
@@ -112,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .merge(call_log::router())
         .merge(conversations::router())
         .merge(events::router())
+        .merge(presence::router())
         .merge(admin::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(metrics::count_requests))

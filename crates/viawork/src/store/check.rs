@@ -7,8 +7,8 @@
 //! value (so that a runaway writer cannot fill the database).
 
 use super::model::{
-    CallLogQuery, CallRecordRow, DialPlanRuleRow, PolicyRow, UserRow, CALL_LOG_MAX_LIMIT,
-    GLOBAL_POLICY, GLOBAL_SCOPE,
+    CallLogQuery, CallRecordRow, DialPlanRuleRow, PolicyRow, PresenceSettingsRow, UserRow,
+    CALL_LOG_MAX_LIMIT, GLOBAL_POLICY, GLOBAL_SCOPE,
 };
 use super::StoreError;
 
@@ -194,6 +194,36 @@ pub(crate) fn limit(limit: u32, max: u32) -> Result<(), StoreError> {
             "limit",
             format!("must be from 1 to {max}"),
         ));
+    }
+    Ok(())
+}
+
+/// The settable availabilities, as stored.
+const PRESENCE_AVAILABILITIES: [&str; 6] = [
+    "Online",
+    "Busy",
+    "DoNotDisturb",
+    "BeRightBack",
+    "Away",
+    "Offwork",
+];
+
+/// The longest note kept, in bytes (the API allows 500 characters, at most 2,000 bytes).
+const PRESENCE_NOTE_MAX_BYTES: usize = 2000;
+
+/// Presence settings about to be written.
+pub(crate) fn presence_settings(r: &PresenceSettingsRow) -> Result<(), StoreError> {
+    if let Some(a) = &r.availability {
+        if !PRESENCE_AVAILABILITIES.contains(&a.as_str()) {
+            return Err(StoreError::invalid(
+                "availability",
+                format!("{a:?} is not a settable availability"),
+            ));
+        }
+    }
+    text("note", &r.note)?;
+    if r.note.len() > PRESENCE_NOTE_MAX_BYTES {
+        return Err(StoreError::invalid("note", "is too long"));
     }
     Ok(())
 }

@@ -52,8 +52,9 @@ pub use error::StoreError;
 pub use im::{BlobRow, ConversationRow, MessageRow, ParticipantRow};
 pub use model::{
     generate_token, hash_token, CallLogQuery, CallRecordRow, DialPlanRuleRow, ImportReport,
-    ImportRowResult, LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, RoutingRow,
-    TokenRow, UserRow, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY, GLOBAL_SCOPE,
+    ImportRowResult, LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, PresenceBlockRow,
+    PresenceSettingsRow, RoutingRow, TokenRow, UserRow, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY,
+    GLOBAL_SCOPE,
 };
 
 /// Which database a [`Store`] runs on.
@@ -398,4 +399,40 @@ pub trait Store: Send + Sync {
 
     /// The blob with this id, with its data.
     async fn get_blob(&self, id: &str) -> Result<Option<BlobRow>, StoreError>;
+
+    // ---- presence --------------------------------------------------------------------------
+
+    /// What presence keeps of a user; None when they never set anything.
+    async fn get_presence_settings(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<PresenceSettingsRow>, StoreError>;
+
+    /// Writes (inserts or replaces) a user's presence settings; returns the stored row with
+    /// its `updated_at`. An unknown user is [`StoreError::NotFound`] `user`; an availability
+    /// outside the settable ones is [`StoreError::Invalid`] on `availability`.
+    async fn set_presence_settings(
+        &self,
+        row: &PresenceSettingsRow,
+    ) -> Result<PresenceSettingsRow, StoreError>;
+
+    /// The people `user_id` blocks, by SIP URI.
+    async fn list_presence_blocks(&self, user_id: i64)
+        -> Result<Vec<PresenceBlockRow>, StoreError>;
+
+    /// `user_id` blocks `blocked_user_id`; returns false when it already did. An unknown user
+    /// is [`StoreError::NotFound`] `user`; blocking oneself is [`StoreError::Invalid`] on
+    /// `uri`.
+    async fn add_presence_block(
+        &self,
+        user_id: i64,
+        blocked_user_id: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// `user_id` no longer blocks `blocked_user_id`; returns false when it did not.
+    async fn remove_presence_block(
+        &self,
+        user_id: i64,
+        blocked_user_id: i64,
+    ) -> Result<bool, StoreError>;
 }

@@ -331,3 +331,28 @@ fn hex(bytes: &[u8]) -> String {
     }
     s
 }
+
+/// What presence keeps of one user (table `presence_settings`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PresenceSettingsRow {
+    /// The user.
+    pub user_id: i64,
+    /// The availability they chose (`Online`, `Busy`, `DoNotDisturb`, `BeRightBack`,
+    /// `Away`, `Offwork`), or None for automatic.
+    pub availability: Option<String>,
+    /// Their note (empty: none).
+    pub note: String,
+    /// When it was last written (set by the store).
+    pub updated_at: i64,
+}
+
+/// One person a user blocks (table `presence_blocks`, joined with `users`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PresenceBlockRow {
+    /// The blocked user.
+    pub blocked_user_id: i64,
+    /// Their SIP URI.
+    pub blocked_sip_uri: String,
+    /// When the block was made (unix seconds).
+    pub created_at: i64,
+}

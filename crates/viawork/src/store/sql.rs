@@ -185,8 +185,8 @@ macro_rules! impl_store {
 
         use $crate::store::model::{
             CallLogQuery, CallRecordRow, DialPlanRuleRow, ImportReport, ImportRowResult,
-            LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, RoutingRow, TokenRow,
-            UserRow, GLOBAL_POLICY,
+            LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, PresenceBlockRow,
+            PresenceSettingsRow, RoutingRow, TokenRow, UserRow, GLOBAL_POLICY,
         };
         use $crate::store::sql::{
             bind_call_record, bind_user, call_log_columns, failure_columns, new_failure_window,
@@ -283,6 +283,14 @@ macro_rules! impl_store {
             })
         }
 
+        fn presence_settings_from_row(r: &$row) -> Result<PresenceSettingsRow, sqlx::Error> {
+            Ok(PresenceSettingsRow {
+                user_id: r.try_get("user_id")?,
+                availability: r.try_get("availability")?,
+                note: r.try_get("note")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
         fn failure_from_row(r: &$row) -> Result<LoginFailureRow, sqlx::Error> {
             Ok(LoginFailureRow {
                 key: r.try_get("key")?,
@@ -1430,6 +1438,104 @@ macro_rules! impl_store {
                         })
                     })
                     .transpose()?)
+            }
+
+            // ---- presence ----------------------------------------------------------------
+
+            async fn get_presence_settings(
+                &self,
+                user_id: i64,
+            ) -> Result<Option<PresenceSettingsRow>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT user_id, availability, note, updated_at FROM presence_settings \
+                     WHERE user_id = $1",
+                )
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.as_ref().map(presence_settings_from_row).transpose()?)
+            }
+
+            async fn set_presence_settings(
+                &self,
+                row: &PresenceSettingsRow,
+            ) -> Result<PresenceSettingsRow, StoreError> {
+                check::presence_settings(row)?;
+                let stored = sqlx::query(
+                    "INSERT INTO presence_settings (user_id, availability, note, updated_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
+                     availability = excluded.availability, note = excluded.note, \
+                     updated_at = excluded.updated_at \
+                     RETURNING user_id, availability, note, updated_at",
+                )
+                .bind(row.user_id)
+                .bind(&row.availability)
+                .bind(&row.note)
+                .bind(unix_now())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "user_id", "user"))?;
+                Ok(presence_settings_from_row(&stored)?)
+            }
+
+            async fn list_presence_blocks(
+                &self,
+                user_id: i64,
+            ) -> Result<Vec<PresenceBlockRow>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT b.blocked_user_id, u.sip_uri, b.created_at FROM presence_blocks b \
+                     JOIN users u ON u.id = b.blocked_user_id WHERE b.user_id = $1 \
+                     ORDER BY u.sip_uri",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| {
+                        Ok(PresenceBlockRow {
+                            blocked_user_id: r.try_get("blocked_user_id")?,
+                            blocked_sip_uri: r.try_get("sip_uri")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()?)
+            }
+
+            async fn add_presence_block(
+                &self,
+                user_id: i64,
+                blocked_user_id: i64,
+            ) -> Result<bool, StoreError> {
+                if user_id == blocked_user_id {
+                    return Err(StoreError::invalid("uri", "nobody can block themselves"));
+                }
+                let done = sqlx::query(
+                    "INSERT INTO presence_blocks (user_id, blocked_user_id, created_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (user_id, blocked_user_id) DO NOTHING",
+                )
+                .bind(user_id)
+                .bind(blocked_user_id)
+                .bind(unix_now())
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "uri", "user"))?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn remove_presence_block(
+                &self,
+                user_id: i64,
+                blocked_user_id: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "DELETE FROM presence_blocks WHERE user_id = $1 AND blocked_user_id = $2",
+                )
+                .bind(user_id)
+                .bind(blocked_user_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
             }
         }
     };

@@ -1,0 +1,255 @@
+//! Presence routes (`docs/presence.md`), thin over [`crate::presence::PresenceService`]:
+//!
+//! - `GET /api/v1/me/presence` — the user's presence as others see it, and what they chose;
+//! - `PUT /api/v1/me/presence` `{"availability": "Busy" | null, "note"?: "..."}` — choose
+//!   (null or absent: automatic); a note that is absent is kept, `""` clears it;
+//! - `POST /api/v1/me/activity` — the user is active (UCWA's reportMyActivity);
+//! - `GET /api/v1/people/{uri}/presence` — someone's presence (404 for unknown users);
+//! - `POST /api/v1/presence/subscriptions` `{"uris": [...]}` — watch people: their
+//!   presence now, then `presence.updated` events; `GET` lists, `DELETE
+//!   /api/v1/presence/subscriptions/{uri}` stops one, `DELETE` of the collection all;
+//! - `GET /api/v1/me/blocked`, `PUT`/`DELETE /api/v1/me/blocked/{uri}` — people who see
+//!   the user as Offline.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{ApiError, ApiJson, AppState, CurrentUser};
+use crate::domain::UserUri;
+use crate::presence::service::presence_json;
+use crate::presence::{Note, PreferredAvailability, PresenceError};
+
+/// The routes of this file.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/me/presence", get(get_own).put(set_own))
+        .route("/api/v1/me/activity", post(activity))
+        .route("/api/v1/people/{uri}/presence", get(get_other))
+        .route(
+            "/api/v1/presence/subscriptions",
+            get(list_subscriptions)
+                .post(subscribe)
+                .delete(unsubscribe_all),
+        )
+        .route(
+            "/api/v1/presence/subscriptions/{uri}",
+            axum::routing::delete(unsubscribe),
+        )
+        .route("/api/v1/me/blocked", get(list_blocked))
+        .route("/api/v1/me/blocked/{uri}", put(block).delete(unblock))
+}
+
+impl From<PresenceError> for ApiError {
+    fn from(e: PresenceError) -> Self {
+        match e {
+            PresenceError::UnknownUser { field, uri } => {
+                ApiError::not_found(format!("no user has the SIP URI {uri}")).with_field(field)
+            }
+            PresenceError::LimitExceeded { field, max } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "LimitExceeded",
+                format!("at most {max} entries are allowed"),
+            )
+            .with_field(field),
+            PresenceError::Invalid { field, message } => ApiError::bad_request(field, message),
+            PresenceError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A SIP URI from the path, or 400 naming `field`.
+fn parse_uri(field: &str, text: &str) -> Result<UserUri, ApiError> {
+    text.parse::<UserUri>()
+        .map_err(|e| ApiError::bad_request(field, e.to_string()))
+}
+
+fn me(user: &CurrentUser) -> Result<UserUri, ApiError> {
+    parse_uri("sipUri", &user.user.sip_uri)
+}
+
+/// The user's own presence, and what they chose (null: automatic).
+#[derive(Debug, Serialize)]
+struct Own {
+    #[serde(flatten)]
+    presence: Value,
+    chosen: Option<PreferredAvailability>,
+}
+
+async fn get_own(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Own>, ApiError> {
+    let uri = me(&user)?;
+    let p = state.presence.presence_of(&uri, &uri).await?;
+    Ok(Json(Own {
+        presence: presence_json(&uri, &p),
+        chosen: state.presence.chosen(&user.user).await?,
+    }))
+}
+
+/// The body of `PUT /api/v1/me/presence`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetPresence {
+    availability: Option<String>,
+    note: Option<String>,
+}
+
+async fn set_own(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<SetPresence>,
+) -> Result<Json<Own>, ApiError> {
+    let uri = me(&user)?;
+    let chosen = req
+        .availability
+        .as_deref()
+        .map(str::parse::<PreferredAvailability>)
+        .transpose()?;
+    let note = req.note.as_deref().map(str::parse::<Note>).transpose()?;
+    let p = state.presence.set_own(&user.user, chosen, note).await?;
+    Ok(Json(Own {
+        presence: presence_json(&uri, &p),
+        chosen,
+    }))
+}
+
+async fn activity(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<StatusCode, ApiError> {
+    state.presence.report_activity(&me(&user)?);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_other(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(uri): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let target = parse_uri("uri", &uri)?;
+    let p = state.presence.presence_of(&me(&user)?, &target).await?;
+    Ok(Json(presence_json(&target, &p)))
+}
+
+/// The body of `POST /api/v1/presence/subscriptions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Subscribe {
+    uris: Vec<String>,
+}
+
+/// The people watched, with their presence.
+#[derive(Debug, Serialize)]
+struct Subscriptions {
+    subscriptions: Vec<Value>,
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<Subscribe>,
+) -> Result<Json<Subscriptions>, ApiError> {
+    let uris = req
+        .uris
+        .iter()
+        .enumerate()
+        .map(|(i, u)| parse_uri(&format!("uris[{i}]"), u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let got = state.presence.subscribe(&user.user, &uris).await?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(Json(Subscriptions {
+        subscriptions: got
+            .iter()
+            .filter(|(u, _)| seen.insert(u.clone()))
+            .map(|(u, p)| presence_json(u, p))
+            .collect(),
+    }))
+}
+
+async fn list_subscriptions(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Subscriptions>, ApiError> {
+    let got = state.presence.subscriptions(&me(&user)?);
+    Ok(Json(Subscriptions {
+        subscriptions: got.iter().map(|(u, p)| presence_json(u, p)).collect(),
+    }))
+}
+
+async fn unsubscribe(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(uri): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let target = parse_uri("uri", &uri)?;
+    match state.presence.unsubscribe(&me(&user)?, Some(&target)) {
+        0 => Err(ApiError::not_found(format!("you do not watch {target}")).with_field("uri")),
+        _ => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+async fn unsubscribe_all(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<StatusCode, ApiError> {
+    state.presence.unsubscribe(&me(&user)?, None);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One blocked person.
+#[derive(Debug, Serialize)]
+struct Blocked {
+    uri: String,
+    /// When they were blocked (Unix seconds).
+    blocked_at: i64,
+}
+
+/// The people the user blocks.
+#[derive(Debug, Serialize)]
+struct BlockedList {
+    blocked: Vec<Blocked>,
+}
+
+async fn list_blocked(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<BlockedList>, ApiError> {
+    let rows = state.presence.blocked(&user.user).await?;
+    Ok(Json(BlockedList {
+        blocked: rows
+            .into_iter()
+            .map(|r| Blocked {
+                uri: r.blocked_sip_uri,
+                blocked_at: r.created_at,
+            })
+            .collect(),
+    }))
+}
+
+async fn block(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(uri): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let other = parse_uri("uri", &uri)?;
+    state.presence.set_blocked(&user.user, &other, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unblock(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(uri): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let other = parse_uri("uri", &uri)?;
+    match state
+        .presence
+        .set_blocked(&user.user, &other, false)
+        .await?
+    {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found(format!("you do not block {other}")).with_field("uri")),
+    }
+}
