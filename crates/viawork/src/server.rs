@@ -88,6 +88,12 @@ pub async fn run(
             .clone()
             .follow_calls(calls_handle.subscribe(), calls_handle.clone()),
     );
+    tokio::spawn(
+        state
+            .presence
+            .clone()
+            .follow_registrations(registrar.subscribe()),
+    );
     let im = crate::im::ImService::start(
         store.clone(),
         state.events.clone(),

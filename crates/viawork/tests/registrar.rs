@@ -82,6 +82,29 @@ impl Lab {
         });
     }
 
+    /// Polls Alice's presence as `token` sees it until it reads `availability` (bounded).
+    fn wait_presence(&self, token: &str, availability: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let r = request(
+                self.server.http,
+                "GET",
+                "/api/v1/people/sip:alice@example.com/presence",
+                Some(token),
+                None,
+            );
+            if r.json()["availability"] == availability {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Alice never became {availability}: {}",
+                r.body
+            );
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+
     fn registrations(&self) -> Vec<Value> {
         let r = request(
             self.server.http,
@@ -125,8 +148,13 @@ fn sipp_registers_with_digest_within_limits_and_unregisters() {
     );
     assert_eq!(r.status, 403);
 
+    // A registered client is a signed-in endpoint: Alice is Online to Bob.
+    let bob = sign_in(lab.server.http, "sip:bob@example.com", PASSWORD);
+    lab.wait_presence(&bob, "Online");
+
     lab.sipp("unregister_uac.xml", "alice", PASSWORD, &[]);
     assert!(lab.registrations().is_empty());
+    lab.wait_presence(&bob, "Offline");
 }
 
 #[test]

@@ -485,6 +485,44 @@ impl PresenceService {
     }
 }
 
+impl PresenceService {
+    /// Follows the registrar: each registered SIP contact is an endpoint of its user (a
+    /// signed-in client), until it unregisters or expires.
+    pub async fn follow_registrations(
+        self,
+        mut changes: broadcast::Receiver<crate::registrar::Change>,
+    ) {
+        use crate::registrar::Change;
+        loop {
+            let change = match changes.recv().await {
+                Ok(c) => c,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "presence fell behind the registrar");
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            let (aor, uri, up) = match change {
+                Change::Added { aor, uri } => (aor, uri, true),
+                Change::Removed { aor, uri, .. } => (aor, uri, false),
+            };
+            let Ok(user) = aor.parse::<UserUri>() else {
+                continue;
+            };
+            let id = EndpointId(format!("sip-contact {uri}"));
+            if up {
+                match self.load_user(&user).await {
+                    Ok(true) => self.endpoint_up(&user, id, EndpointKind::Sip),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "presence: cannot load a registered user"),
+                }
+            } else {
+                self.endpoint_down(&user, id);
+            }
+        }
+    }
+}
+
 /// The call phases that make their owner "in a call": their phone has answered.
 pub fn counts_as_in_a_call(state: CallState) -> bool {
     matches!(
