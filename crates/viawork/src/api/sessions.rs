@@ -78,6 +78,10 @@ pub struct Sessions {
     settings: SessionSettings,
     /// Checked for unknown users so that they take as long as known ones.
     dummy_hash: PasswordHash,
+    /// Password checks running at once. Each Argon2 check holds ~19 MiB for tens of
+    /// milliseconds: unbounded, a burst of sign-ins (or an attacker) grows the server by
+    /// gigabytes; bounded to the cores, extra sign-ins wait their turn instead.
+    checks: Arc<tokio::sync::Semaphore>,
 }
 
 /// Longest user name looked up (a SIP URI or email is far shorter).
@@ -92,6 +96,9 @@ impl Sessions {
             store,
             settings,
             dummy_hash: PasswordHash::hash(&dummy),
+            checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
     }
 
@@ -127,9 +134,13 @@ impl Sessions {
             None => self.dummy_hash.clone(),
         };
         let candidate = password.to_owned();
-        let right = tokio::task::spawn_blocking(move || hash.verify(&candidate))
-            .await
-            .unwrap_or(false);
+        let right = match self.checks.acquire().await {
+            Ok(_permit) => tokio::task::spawn_blocking(move || hash.verify(&candidate))
+                .await
+                .unwrap_or(false),
+            // Never closed.
+            Err(_) => false,
+        };
         let user = match user {
             Some(u) if right => u,
             _ => {
