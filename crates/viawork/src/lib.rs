@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod events;
+pub mod forwarding;
 pub mod im;
 pub mod lab;
 pub mod presence;

@@ -191,6 +191,7 @@ both_backends!(
     change_seq_moves_with_every_cached_kind_of_change_from_any_handle,
     conversations_messages_deliveries_calls_and_blobs_round_trip,
     presence_settings_and_blocks_round_trip_and_go_with_their_users,
+    call_forwarding_settings_round_trip_and_go_with_their_user,
 );
 
 /// A valid user row with the given SIP URI.
@@ -230,7 +231,7 @@ async fn migrations_apply_once_and_reopening_is_a_no_op(fx: Fixture) {
     first.create_user(&user("sip:a@example.com")).await.unwrap();
     let second = fx.open().await;
     second.ping().await.unwrap();
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 6, 7]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 6, 7, 8]);
     assert_eq!(second.count_users().await.unwrap(), 1);
     let policies = second.list_policies().await.unwrap();
     assert_eq!(policies.len(), 1, "{policies:?}");
@@ -709,7 +710,7 @@ async fn migration_3_gives_existing_policies_the_callback_extensions_false(fx: F
     .await;
     assert_eq!(fx.migration_versions().await, vec![1, 2]);
     let store = fx.open().await;
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 6, 7]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 6, 7, 8]);
     assert_eq!(
         store.list_policies().await.unwrap(),
         [
@@ -2063,4 +2064,28 @@ async fn presence_settings_and_blocks_round_trip_and_go_with_their_users(fx: Fix
         .is_empty());
     store.remove_user(alice.id).await.unwrap();
     assert_eq!(store.get_presence_settings(alice.id).await.unwrap(), None);
+}
+
+async fn call_forwarding_settings_round_trip_and_go_with_their_user(fx: Fixture) {
+    let store = fx.open().await;
+    let a = store.create_user(&user("sip:a@example.com")).await.unwrap();
+    assert_eq!(store.get_call_forwarding(a.id).await.unwrap(), None);
+    store
+        .set_call_forwarding(a.id, r#"{"active":"off"}"#, 1_000)
+        .await
+        .unwrap();
+    store
+        .set_call_forwarding(a.id, r#"{"active":"simultaneous_ring"}"#, 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_call_forwarding(a.id).await.unwrap(),
+        Some((r#"{"active":"simultaneous_ring"}"#.to_owned(), 2_000))
+    );
+    assert!(matches!(
+        store.set_call_forwarding(999_999, "{}", 1).await,
+        Err(StoreError::NotFound { what: "user" })
+    ));
+    store.remove_user(a.id).await.unwrap();
+    assert_eq!(store.get_call_forwarding(a.id).await.unwrap(), None);
 }

@@ -271,7 +271,7 @@ fn conflict(message: impl Into<String>) -> ApiError {
         .with_field("callback_number")
 }
 
-async fn dial_plan(store: &dyn Store, user: &UserRow) -> Result<DialPlan, ApiError> {
+pub(super) async fn dial_plan(store: &dyn Store, user: &UserRow) -> Result<DialPlan, ApiError> {
     let own = crate::cli::dialplan::load_plan(store, &user.id.to_string())
         .await
         .map_err(|e| ApiError::internal(format!("dial plan of {}: {e}", user.sip_uri)))?;

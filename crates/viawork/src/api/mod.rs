@@ -10,6 +10,7 @@
 //! | `metrics.rs` | `GET /metrics` (and the request counter middleware) |
 //! | `auth.rs` | `POST`/`DELETE /api/v1/auth/token`, the [`CurrentUser`] and [`AdminUser`] extractors |
 //! | `me.rs` | `GET /api/v1/me` |
+//! | `forwarding.rs` | `GET`/`PUT /api/v1/me/call-forwarding` |
 //! | `call_log.rs` | `GET /api/v1/call-log` |
 //! | `events.rs` | `GET /api/v1/events` (Server-Sent Events or WebSocket) |
 //! | `conversations.rs` | `/api/v1/conversations/...` (IM, files, add audio), `POST /api/v1/calls/{id}/conversation` |
@@ -33,6 +34,7 @@ pub mod calls;
 mod conversations;
 mod error;
 mod events;
+mod forwarding;
 mod health;
 mod json;
 mod me;
@@ -134,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .merge(calls::router())
         .merge(call_log::router())
         .merge(conversations::router())
+        .merge(forwarding::router())
         .merge(events::router())
         .merge(presence::router())
         .merge(admin::router())

@@ -66,6 +66,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "conversations",
         sql: include_str!("../../migrations/sqlite/0007_conversations.sql"),
     },
+    Migration {
+        version: 8,
+        name: "call_forwarding",
+        sql: include_str!("../../migrations/sqlite/0008_call_forwarding.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.
@@ -99,6 +104,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         name: "conversations",
         sql: include_str!("../../migrations/postgres/0007_conversations.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "call_forwarding",
+        sql: include_str!("../../migrations/postgres/0008_call_forwarding.sql"),
     },
 ];
 
@@ -163,7 +173,7 @@ mod tests {
         let rest = pending(SQLITE, &applied).unwrap();
         assert_eq!(
             rest.iter().map(|m| m.version).collect::<Vec<_>>(),
-            [2, 3, 4, 6, 7]
+            [2, 3, 4, 6, 7, 8]
         );
         let all: Vec<_> = SQLITE.iter().map(|m| (m.version, m.checksum())).collect();
         assert!(pending(SQLITE, &all).unwrap().is_empty());

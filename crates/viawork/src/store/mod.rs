@@ -435,4 +435,19 @@ pub trait Store: Send + Sync {
         user_id: i64,
         blocked_user_id: i64,
     ) -> Result<bool, StoreError>;
+
+    // ---- call forwarding -------------------------------------------------------------------
+
+    /// A user's call forwarding settings (the validated JSON document) and when they were
+    /// last set; `None` when never set (forwarding off).
+    async fn get_call_forwarding(&self, user_id: i64) -> Result<Option<(String, i64)>, StoreError>;
+
+    /// Replaces a user's call forwarding settings. An unknown user is
+    /// [`StoreError::NotFound`] `user`.
+    async fn set_call_forwarding(
+        &self,
+        user_id: i64,
+        settings: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
 }

@@ -1537,6 +1537,44 @@ macro_rules! impl_store {
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
+
+            // ---- call forwarding -----------------------------------------------------------
+
+            async fn get_call_forwarding(
+                &self,
+                user_id: i64,
+            ) -> Result<Option<(String, i64)>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT settings, updated_at FROM call_forwarding WHERE user_id = $1",
+                )
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row
+                    .map(|r| Ok::<_, sqlx::Error>((r.try_get("settings")?, r.try_get("updated_at")?)))
+                    .transpose()?)
+            }
+
+            async fn set_call_forwarding(
+                &self,
+                user_id: i64,
+                settings: &str,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                check::text("settings", settings)?;
+                sqlx::query(
+                    "INSERT INTO call_forwarding (user_id, settings, updated_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE SET \
+                     settings = excluded.settings, updated_at = excluded.updated_at",
+                )
+                .bind(user_id)
+                .bind(settings)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "user_id", "user"))?;
+                Ok(())
+            }
         }
     };
 }

@@ -1,0 +1,113 @@
+//! `GET`/`PUT /api/v1/me/call-forwarding`: the signed-in user's call forwarding and
+//! simultaneous ring settings ([`crate::forwarding`]; `docs/call-forwarding.md`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::{ApiError, ApiJson, AppState, CurrentUser};
+use crate::calls::guard::GuardPolicy;
+use crate::forwarding::{check, Context, ForwardingError, Settings};
+use crate::store::UserRow;
+
+/// The routes of this file.
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/me/call-forwarding", get(read).put(write))
+}
+
+impl From<ForwardingError> for ApiError {
+    fn from(e: ForwardingError) -> Self {
+        let message = e.to_string();
+        match e {
+            ForwardingError::NotEnterpriseVoice => {
+                ApiError::new(StatusCode::FORBIDDEN, "NotEnterpriseVoice", message)
+            }
+            ForwardingError::NotAllowed { field, code, .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, code, message).with_field(field)
+            }
+            ForwardingError::Invalid { field, message } => ApiError::bad_request(field, message),
+            ForwardingError::UnknownPerson { field, .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "PersonNotFound", message).with_field(field)
+            }
+            ForwardingError::Store(s) => s.into(),
+        }
+    }
+}
+
+fn view(user: &UserRow, s: &Settings, updated_at: Option<i64>) -> Value {
+    let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "unanswered_call_handling".into(),
+            json!(if s.unanswered_applies() {
+                "enabled"
+            } else {
+                "disabled"
+            }),
+        );
+        o.insert(
+            "allowed".into(),
+            json!({
+                "call_forwarding": user.allow_call_forwarding,
+                "simultaneous_ring": user.allow_simultaneous_ring,
+            }),
+        );
+        o.insert(
+            "updated_at".into(),
+            json!(updated_at.map(crate::cli::rfc3339::format_ms)),
+        );
+    }
+    v
+}
+
+async fn read(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Value>, ApiError> {
+    if !me.user.enterprise_voice {
+        return Err(ForwardingError::NotEnterpriseVoice.into());
+    }
+    let stored = state.store.get_call_forwarding(me.user.id).await?;
+    let (settings, at) = match stored {
+        Some((text, at)) => (
+            serde_json::from_str(&text)
+                .map_err(|e| ApiError::internal(format!("stored forwarding settings: {e}")))?,
+            Some(at),
+        ),
+        None => (Settings::default(), None),
+    };
+    Ok(Json(view(&me.user, &settings, at)))
+}
+
+async fn write(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiJson(req): ApiJson<Settings>,
+) -> Result<Json<Value>, ApiError> {
+    let store = state.store.as_ref();
+    let plan = super::calls::dial_plan(store, &me.user).await?;
+    let policy = super::me::user_policy(store, &me.user).await?;
+    let server = state
+        .calls
+        .as_ref()
+        .map(|c| c.guard)
+        .unwrap_or(GuardPolicy {
+            allow_international: false,
+            allow_premium: false,
+        });
+    let cx = Context {
+        store,
+        user: &me.user,
+        plan: &plan,
+        guard: policy.callback_guard(server),
+    };
+    let settings = check(&cx, req).await?;
+    let text = serde_json::to_string(&settings).map_err(ApiError::internal)?;
+    let now = crate::store::unix_now_ms();
+    store.set_call_forwarding(me.user.id, &text, now).await?;
+    let v = view(&me.user, &settings, Some(now));
+    // The user's other clients show the change.
+    state
+        .events
+        .publish(&me.user.sip_uri, "call_forwarding.updated", v.clone());
+    Ok(Json(v))
+}
