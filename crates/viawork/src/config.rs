@@ -154,6 +154,10 @@ pub struct PbxConfig {
     /// Replaces, later incoming calls) as the PBX (`pbx.trusted_sources`, CIDR or
     /// address; empty means the trunk's own addresses).
     pub trusted_sources: Vec<Cidr>,
+    /// Subscribe to the PBX's dialog event package (RFC 4235) for every Call Via Work
+    /// user's line, with this expiry in seconds (`pbx.dialog_subscriptions` turns it on,
+    /// `pbx.dialog_subscription_secs` sets the expiry, 60–86400, default 3600); `None`: off.
+    pub dialog_subscription_secs: Option<u32>,
 }
 
 /// An IP network, `192.0.2.0/24` or a single address.
@@ -505,6 +509,8 @@ struct RawPbx {
     privacy: Option<String>,
     session_expires_secs: Option<u32>,
     prack: Option<bool>,
+    dialog_subscriptions: Option<bool>,
+    dialog_subscription_secs: Option<u32>,
     outbound_proxy: Option<String>,
 }
 
@@ -961,6 +967,20 @@ impl Config {
                         }
                     },
                     prack: p.prack.unwrap_or(false),
+                    dialog_subscription_secs: match (
+                        p.dialog_subscriptions.unwrap_or(false),
+                        p.dialog_subscription_secs,
+                    ) {
+                        (false, _) => None,
+                        (true, None) => Some(3600),
+                        (true, Some(n)) if (60..=86_400).contains(&n) => Some(n),
+                        (true, Some(n)) => {
+                            return Err(ConfigError::Invalid {
+                                key: "pbx.dialog_subscription_secs",
+                                message: format!("{n} is outside 60..=86400 seconds"),
+                            })
+                        }
+                    },
                     outbound_proxy: match p.outbound_proxy {
                         None => None,
                         Some(a) => {
@@ -1323,6 +1343,7 @@ mod tests {
                 session_expires_secs: 0,
                 prack: false,
                 outbound_proxy: None,
+                dialog_subscription_secs: None,
             })
         );
         let c = load_str("[pbx]\naddress = \"[2001:db8::1]\"", &[]).unwrap();

@@ -138,6 +138,7 @@ impl Lab {
             privacy_id: false,
             session_expires_secs: 0,
             prack: false,
+            dialog_subscription_secs: None,
             outbound_proxy: None,
         };
         let trunk = Trunk::new(

@@ -191,30 +191,43 @@ impl Trunk {
     /// An OPTIONS keep-alive request.
     pub fn options(&self) -> Option<sip::Message> {
         let target = format!("sip:{}", self.host);
+        self.out_of_dialog(&sip::Method::Options, &target, 1)?
+            .0
+            .build()
+            .ok()
+    }
+
+    /// A request of ViaWork's own outside any dialog (keep-alives, subscriptions) to
+    /// `target` through the trunk: Via, Max-Forwards, From `sip:viawork@<domain>` with a
+    /// fresh tag, To `<target>`, a fresh Call-ID, CSeq `seq`, User-Agent and the outbound
+    /// proxy's Route. Returns the builder with the Call-ID and From tag used.
+    pub fn out_of_dialog(
+        &self,
+        method: &sip::Method,
+        target: &str,
+        seq: u32,
+    ) -> Option<(sip::RequestBuilder, String, String)> {
         let via = LocalVia::new(self.transport_name(), &self.sent_by())
             .ok()?
             .fresh(&mut rand::rng());
-        let tag: u64 = rand::random();
-        let call_id: u128 = rand::random();
-        let b = sip::RequestBuilder::new(&sip::Method::Options, &target)
+        let tag = format!("{:x}", rand::random::<u64>());
+        let call_id = format!("{:x}@{}", rand::random::<u128>(), self.domain);
+        let b = sip::RequestBuilder::new(method, &target)
             .header(sip::HeaderName::Via, via)
             .header(sip::HeaderName::MaxForwards, 70)
             .header(
                 sip::HeaderName::From,
-                format_args!("<sip:viawork@{}>;tag={tag:x}", self.domain),
+                format_args!("<sip:viawork@{}>;tag={tag}", self.domain),
             )
             .header(sip::HeaderName::To, format_args!("<{target}>"))
-            .header(
-                sip::HeaderName::CallId,
-                format_args!("{call_id:x}@{}", self.domain),
-            )
-            .header(sip::HeaderName::CSeq, "1 OPTIONS")
+            .header(sip::HeaderName::CallId, &call_id)
+            .header(sip::HeaderName::CSeq, format_args!("{seq} {method}"))
             .header(sip::HeaderName::UserAgent, &self.user_agent);
         let b = match self.route() {
             Some(r) => b.header(sip::HeaderName::Route, r),
             None => b,
         };
-        b.build().ok()
+        Some((b, call_id, tag))
     }
 }
 
