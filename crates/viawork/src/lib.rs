@@ -7,6 +7,7 @@ pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod directory_cache;
 pub mod domain;
 pub mod events;
 pub mod lab;

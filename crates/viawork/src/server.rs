@@ -72,7 +72,8 @@ pub async fn run(
         std::time::Instant::now(),
     );
     tokio::spawn(crate::calls::log::writer(store.clone(), finished));
-    let mut state = AppState::new(store.clone(), settings, listeners);
+    let mut state = AppState::new(store.clone(), settings, listeners)
+        .with_directory_cache(config.directory_cache);
     tokio::spawn(crate::events::forward_calls(
         state.events.clone(),
         calls_handle.subscribe(),
