@@ -18,7 +18,8 @@
 #                   this (default 1000): above it requests queue and a longer run collapses
 #   LAT_RATE        rate of the latency + CPU-per-call run (default 500), LAT_SECS (20)
 #   RSS_CALLS       calls held up for the memory measurement (default 10000), posted at
-#                   RSS_RATE (default CONC_RATE)
+#                   RSS_RATE (default CONC_RATE); RSS and heap (viawork_heap_allocated_bytes)
+#                   per live call, and both again 30 s after the last call ended
 #   CONC_TARGET     concurrent calls to aim for (default 100000), posted at CONC_RATE
 #                   (default half the ladder's best, at most 2000: a run of minutes at the
 #                   ladder's rate collapses the server) for at most CONC_MAX_SECS (default
