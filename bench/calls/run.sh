@@ -18,7 +18,8 @@
 #                   this (default 1000): above it requests queue and a longer run collapses
 #   LAT_RATE        rate of the latency + CPU-per-call run (default 500), LAT_SECS (20)
 #   RSS_CALLS       calls held up for the memory measurement (default 10000), posted at
-#                   RSS_RATE (default CONC_RATE)
+#                   RSS_RATE (default CONC_RATE); RSS and heap (viawork_heap_allocated_bytes)
+#                   per live call, and both again 30 s after the last call ended
 #   CONC_TARGET     concurrent calls to aim for (default 100000), posted at CONC_RATE
 #                   (default half the ladder's best, at most 2000: a run of minutes at the
 #                   ladder's rate collapses the server) for at most CONC_MAX_SECS (default
@@ -128,9 +129,10 @@ options_interval_secs = 0
 max_calls_per_minute = 100000
 
 [media]
-# Two RTP pairs per call while a phone rings, none once joined: 8,190 pairs.
-rtp_port_min = 16384
-rtp_port_max = 32766
+# Two RTP pairs per call while a phone rings, none once joined: 5,000 pairs, apart from
+# the 20000-29999 the tests use, so that a benchmark and tests can run side by side.
+rtp_port_min = 40000
+rtp_port_max = 49999
 EOF
 log "provisioning $USERS users in $DB"
 : >"$WORK/users.txt"
@@ -182,7 +184,7 @@ sipp_counts() { # CSV -> "successful failed"
 cvw_run() {
     local name=$1 rate=$2 secs=$3 hold=$4
     shift 4
-    local bound=$((secs + ${hold%.*} + 90))
+    local bound=$((secs + ${hold%.*} + 130))
     # `if cvw_run` turns errexit off inside the function: check each step.
     start_pbx "$name" $((bound + 30)) || return 1
     start_server "$name" || { stop_server_and_pbx; return 1; }
@@ -388,7 +390,7 @@ fi
 # --- (c) resident memory per active call -------------------------------------------------
 RSS_SECS=$(((RSS_CALLS + RSS_RATE - 1) / RSS_RATE))
 if stage rss; then
-    cvw_run "rss-$RSS_CALLS" "$RSS_RATE" "$RSS_SECS" $((RSS_SECS + 20)) --settle 10 || true
+    cvw_run "rss-$RSS_CALLS" "$RSS_RATE" "$RSS_SECS" $((RSS_SECS + 20)) --settle 10 --idle 30 || true
 fi
 
 # --- (d) the largest number of concurrent calls ------------------------------------------
@@ -414,13 +416,13 @@ jq -r 'def v: if . == null or . == 0 then "–" else tostring end;
     "| \(.label) | \(.rate) | \(.attempted) | \(.completed) | \(.failed + .pbx.failed_legs) | \(.post_ms.p50 | v)/\(.post_ms.p99 | v) | \(.server.added.api_to_callback_invite.p50_ms | v)/\(.server.added.api_to_callback_invite.p99_ms | v) | \(.server.added.callback_answer_to_far_invite.p50_ms | v)/\(.server.added.callback_answer_to_far_invite.p99_ms | v) | \(.server.cpu_us_per_call | v) | \(.server.live_max) | \(.server.rss_before_kib)/\(.server.rss_peak_kib) | \(.stage_load) |"
   end' "$RESULTS"
 echo
-rss=$(jq -r "select(.label == \"rss-$RSS_CALLS\") | .server.rss_per_live_call_bytes // \"n/a\"" "$RESULTS")
+rss=$(jq -r "select(.label == \"rss-$RSS_CALLS\") | \"\(.server.rss_per_live_call_bytes // \"n/a\") bytes RSS, \(.server.heap_per_live_call_bytes // \"n/a\") bytes heap; RSS KiB before/peak/after/after \(.server.idle_s) s idle: \(.server.rss_before_kib)/\(.server.rss_peak_kib)/\(.server.rss_after_kib)/\(.server.rss_idle_kib)\"" "$RESULTS")
 conc=$(jq -r "select(.label == \"concurrent-$CONC_TARGET\") | \"\(.server.live_max) (\(if .ok then \"no failures\" else \"with failures: \(.failures)\" end))\"" "$RESULTS")
 vw_cpu=$(jq -r "select(.label == \"latency-$LAT_RATE\") | .server.cpu_us_per_call // empty" "$RESULTS")
 kam_cpu=$(jq -r "select(.label == \"kamailio-$LAT_RATE\") | .cpu_us_per_call // empty" "$RESULTS")
 stage ladder && echo "Sustained Call Via Work calls/s (zero failures, POST p99 <= $MAX_POST_P99_MS ms): $BEST (ladder: $LADDER)"
 stage kamailio && echo "Kamailio stateful proxy, highest clean rate: $KAM_BEST calls/s (ladder: $KAM_LADDER)"
-stage rss && echo "Resident memory per active call: $rss bytes"
+stage rss && echo "Memory per active call: $rss"
 stage concurrent && echo "Largest number of concurrent calls: $conc"
 if [ -n "$vw_cpu" ] && [ -n "$kam_cpu" ]; then
     echo "CPU per call at $LAT_RATE/s: ViaWork Call Via Work $vw_cpu µs, Kamailio proxied call $kam_cpu µs, ratio $(printf '%.1f' "$(echo "$vw_cpu / $kam_cpu" | bc -l)")x"

@@ -51,6 +51,8 @@ usage: calls-load --http ADDR (--users FILE | --tokens FILE) --rate N --duration
   --pid PID              the server's process: sample its VmRSS and CPU time
   --settle S             after the last call: wait up to S s for viawork_calls_live to
                          reach 0 before the final samples, 0..=120 (default 5)
+  --idle S               then wait S s more and sample the server's VmRSS and heap
+                         again (does memory go back once idle?), 0..=120 (default 0)
   --label TEXT           a name for this run in the report
 ";
 
@@ -71,6 +73,7 @@ struct Args {
     timeout: f64,
     pid: Option<u32>,
     settle: f64,
+    idle: f64,
     label: String,
 }
 
@@ -92,6 +95,7 @@ fn parse_args() -> Result<Args, String> {
         timeout: 10.0,
         pid: None,
         settle: 5.0,
+        idle: 0.0,
         label: String::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -131,6 +135,7 @@ fn parse_args() -> Result<Args, String> {
             "--timeout" => a.timeout = num(val()?, 1.0, 60.0)?,
             "--pid" => a.pid = Some(num(val()?, 1.0, 4_194_304.0)? as u32),
             "--settle" => a.settle = num(val()?, 0.0, 120.0)?,
+            "--idle" => a.idle = num(val()?, 0.0, 120.0)?,
             "--label" => a.label = val()?,
             other => return Err(format!("unknown option {other}")),
         }
@@ -361,6 +366,8 @@ struct Peaks {
     rss_peak_kib: u64,
     server_live_max: f64,
     rss_at_live_max_kib: u64,
+    /// `viawork_heap_allocated_bytes` when the live calls peaked (servers that report it).
+    heap_at_live_max: Option<f64>,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -454,6 +461,7 @@ async fn run(a: Args) -> Result<bool, String> {
                     if live > p.server_live_max {
                         p.server_live_max = live;
                         p.rss_at_live_max_kib = rss;
+                        p.heap_at_live_max = s.get("viawork_heap_allocated_bytes", &[]);
                     }
                 }
                 // A progress line every 5 s (stderr): where a run breaks down, and when.
@@ -545,6 +553,14 @@ async fn run(a: Args) -> Result<bool, String> {
     let proc_after = a.pid.and_then(proc_sample);
     let self_after = metrics::cpu_ticks("/proc/self/stat").unwrap_or(0);
     let after = after.unwrap_or_default();
+    let (mut rss_idle, mut heap_idle) = (None, None);
+    if a.idle > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(a.idle)).await;
+        rss_idle = a.pid.and_then(proc_sample).map(|s| s.rss_kib);
+        heap_idle = scrape(&mut mconn, a.http)
+            .await
+            .and_then(|s| s.get("viawork_heap_allocated_bytes", &[]));
+    }
 
     // Tally.
     let attempted = total;
@@ -634,6 +650,11 @@ async fn run(a: Args) -> Result<bool, String> {
     let ok = failures.is_empty() && completed == attempted && server_failed == 0.0;
     let rss = |s: Option<ProcSample>| s.map(|s| s.rss_kib);
     let live_max = peaks.server_live_max;
+    let heap_before = before.get("viawork_heap_allocated_bytes", &[]);
+    let heap_per_call = match (heap_before, peaks.heap_at_live_max) {
+        (Some(b), Some(p)) if live_max > 0.0 => Some(((p - b) / live_max).round()),
+        _ => None,
+    };
     let rss_per_call = match proc_before {
         Some(b) if live_max > 0.0 => Some(
             ((peaks.rss_peak_kib.saturating_sub(b.rss_kib)) as f64 * 1024.0 / live_max).round(),
@@ -665,6 +686,11 @@ async fn run(a: Args) -> Result<bool, String> {
             "rss_at_live_max_kib": peaks.rss_at_live_max_kib,
             "rss_after_kib": rss(proc_after),
             "rss_per_live_call_bytes": rss_per_call,
+            "heap_before_bytes": heap_before,
+            "heap_at_live_max_bytes": peaks.heap_at_live_max,
+            "heap_after_bytes": after.get("viawork_heap_allocated_bytes", &[]),
+            "idle_s": a.idle, "rss_idle_kib": rss_idle, "heap_idle_bytes": heap_idle,
+            "heap_per_live_call_bytes": heap_per_call,
             "cpu_ms": server_cpu_ms,
             "cpu_us_per_call": server_cpu_ms.filter(|_| completed > 0)
                 .map(|c| (c * 1000.0 / completed as f64 * 10.0).round() / 10.0),
@@ -727,4 +753,19 @@ fn print_human(r: &Value) {
         s["cpu_ms"],
         s["cpu_us_per_call"]
     );
+    if !s["rss_idle_kib"].is_null() {
+        println!(
+            "  after {} s idle: RSS {} KiB, heap {} bytes",
+            s["idle_s"], s["rss_idle_kib"], s["heap_idle_bytes"]
+        );
+    }
+    if !s["heap_per_live_call_bytes"].is_null() {
+        println!(
+            "  server heap bytes before/at live max/after {}/{}/{}: {} per live call",
+            s["heap_before_bytes"],
+            s["heap_at_live_max_bytes"],
+            s["heap_after_bytes"],
+            s["heap_per_live_call_bytes"]
+        );
+    }
 }

@@ -75,10 +75,22 @@ pub fn reason_phrase(code: u16) -> &'static str {
 }
 
 /// Header section shared by both builders.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 struct Head {
     text: String,
     body: Option<(String, Bytes)>,
+}
+
+/// Room for a typical header section at the start, so that building one rarely grows.
+const HEAD_CAPACITY: usize = 1024;
+
+impl Default for Head {
+    fn default() -> Head {
+        Head {
+            text: String::with_capacity(HEAD_CAPACITY),
+            body: None,
+        }
+    }
 }
 
 impl Head {
@@ -95,7 +107,10 @@ impl Head {
             None => Bytes::new(),
         };
         let _ = write!(self.text, "Content-Length: {}\r\n\r\n", body.len());
-        let mut v = self.text.into_bytes();
+        // Exactly the message's size: transactions and dialogs keep it for their lifetime,
+        // so the builder's spare room must not go with it.
+        let mut v = Vec::with_capacity(self.text.len() + body.len());
+        v.extend_from_slice(self.text.as_bytes());
         v.extend_from_slice(&body);
         Message::parse(Bytes::from(v))
     }

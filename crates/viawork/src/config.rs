@@ -28,6 +28,10 @@ pub struct Config {
     pub pbx: Option<PbxConfig>,
     /// How long an API access token stays valid.
     pub token_lifetime: std::time::Duration,
+    /// How often at most the API re-reads the store's change counter to notice changes to
+    /// users, policies, dial plans, routing and revoked tokens (`directory_cache_ms`;
+    /// zero: before every request).
+    pub directory_cache: std::time::Duration,
     /// The `[calls]` table.
     pub calls: CallsConfig,
     /// The `[media]` table.
@@ -56,6 +60,9 @@ pub struct CallsConfig {
     /// A user-chosen callback number may be in another country than the user's line
     /// (`calls.allow_international_callback`, default false).
     pub allow_international_callback: bool,
+    /// Call setups (`POST /api/v1/calls`) handled at once; one more is refused at once
+    /// with 503 `Overloaded` instead of queueing (`calls.max_pending_setups`).
+    pub max_pending_setups: u32,
     /// A user-chosen callback number may be premium-rate
     /// (`calls.allow_premium_callback`, default false).
     pub allow_premium_callback: bool,
@@ -70,6 +77,7 @@ impl Default for CallsConfig {
             bridge_clients: Vec::new(),
             allow_international_callback: false,
             allow_premium_callback: false,
+            max_pending_setups: 256,
         }
     }
 }
@@ -308,6 +316,7 @@ struct RawConfig {
     http_listen: Option<String>,
     database: Option<String>,
     token_lifetime_secs: Option<u64>,
+    directory_cache_ms: Option<u64>,
     pbx: Option<RawPbx>,
     calls: Option<RawCalls>,
     media: Option<RawMedia>,
@@ -523,6 +532,7 @@ struct RawCalls {
     bridge_clients: Option<Vec<String>>,
     allow_international_callback: Option<bool>,
     allow_premium_callback: Option<bool>,
+    max_pending_setups: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -564,6 +574,15 @@ fn calls_from_raw(raw: Option<RawCalls>) -> Result<CallsConfig, ConfigError> {
             });
         }
         c.max_calls_per_minute = n;
+    }
+    if let Some(n) = raw.max_pending_setups {
+        if n == 0 || n > 100_000 {
+            return Err(ConfigError::Invalid {
+                key: "calls.max_pending_setups",
+                message: format!("{n} is outside 1..=100000"),
+            });
+        }
+        c.max_pending_setups = n;
     }
     c.allow_international_callback = raw.allow_international_callback.unwrap_or(false);
     c.allow_premium_callback = raw.allow_premium_callback.unwrap_or(false);
@@ -773,6 +792,20 @@ impl Config {
                 message: format!("{v:?} is not a whole number of seconds"),
             })?);
         }
+        if let Some(v) = env("VIAWORK_DIRECTORY_CACHE_MS") {
+            raw.directory_cache_ms = Some(v.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "directory_cache_ms",
+                message: format!("{v:?} is not a whole number of milliseconds"),
+            })?);
+        }
+        if let Some(v) = env("VIAWORK_CALLS_MAX_PENDING_SETUPS") {
+            raw.calls
+                .get_or_insert_with(RawCalls::default)
+                .max_pending_setups = Some(v.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "calls.max_pending_setups",
+                message: format!("{v:?} is not a whole number"),
+            })?);
+        }
         if let Some(v) = env("VIAWORK_PBX_ADDRESS") {
             raw.pbx.get_or_insert_with(RawPbx::default).address = Some(v);
         }
@@ -862,6 +895,15 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "token_lifetime_secs",
                 message: format!("{token_secs} is outside 60..=2592000 seconds (default 28800)"),
+            });
+        }
+        let directory_cache_ms = raw.directory_cache_ms.unwrap_or(250);
+        if directory_cache_ms > 60_000 {
+            return Err(ConfigError::Invalid {
+                key: "directory_cache_ms",
+                message: format!(
+                    "{directory_cache_ms} is outside 0..=60000 ms (default 250; 0 checks before every request)"
+                ),
             });
         }
         let pbx = match raw.pbx.take() {
@@ -1120,6 +1162,7 @@ impl Config {
             database,
             pbx,
             token_lifetime: std::time::Duration::from_secs(token_secs),
+            directory_cache: std::time::Duration::from_millis(directory_cache_ms),
             calls: calls_from_raw(raw.calls.take())?,
             media: media_from_raw(raw.media.take())?,
             im: im_from_raw(raw.im.take())?,
@@ -1355,6 +1398,11 @@ mod tests {
             ("database = \"mysql://x\"", "`database`"),
             ("database = \"sqlite://\"", "`database`"),
             ("token_lifetime_secs = 5", "`token_lifetime_secs`"),
+            ("directory_cache_ms = 60001", "`directory_cache_ms`"),
+            (
+                "[calls]\nmax_pending_setups = 0",
+                "`calls.max_pending_setups`",
+            ),
             ("[pbx]\ntransport = \"tcp\"", "`pbx.address`"),
             ("[pbx]\naddress = \"pbx:0\"", "`pbx.address`"),
             ("[pbx]\naddress = \"bad host\"", "`pbx.address`"),
@@ -1369,6 +1417,23 @@ mod tests {
         }
         let e = load_str("[pbx]\nport = 5060", &[]).unwrap_err().to_string();
         assert!(e.contains("port"), "{e}");
+    }
+
+    #[test]
+    fn the_directory_cache_and_the_setup_limit_have_defaults_and_follow_the_environment() {
+        let c = load_str("", &[]).unwrap();
+        assert_eq!(c.directory_cache, std::time::Duration::from_millis(250));
+        assert_eq!(c.calls.max_pending_setups, 256);
+        let c = load_str(
+            "directory_cache_ms = 1000\n[calls]\nmax_pending_setups = 10",
+            &[
+                ("VIAWORK_DIRECTORY_CACHE_MS", "0"),
+                ("VIAWORK_CALLS_MAX_PENDING_SETUPS", "3"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.directory_cache, std::time::Duration::ZERO);
+        assert_eq!(c.calls.max_pending_setups, 3);
     }
 
     #[test]

@@ -8,13 +8,14 @@
 //! subscriber's backlog or in its live feed, never both and never neither.
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 
 /// One event, as clients receive it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Event {
     /// The user's sequence number, from 1, without gaps.
     pub seq: u64,
@@ -23,8 +24,22 @@ pub struct Event {
     pub kind: &'static str,
     /// When it happened (RFC 3339, UTC).
     pub time: String,
-    /// The payload.
-    pub data: serde_json::Value,
+    /// The payload, serialised once when published: kept events cost their JSON text
+    /// (a few hundred bytes for a call) rather than a tree of maps and strings.
+    pub data: Box<RawValue>,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        (self.seq, self.kind, &self.time, self.data.get())
+            == (other.seq, other.kind, &other.time, other.data.get())
+    }
+}
+
+/// `data` as JSON text (`null` if it cannot be serialised, which our payloads always can).
+fn raw<T: Serialize + ?Sized>(data: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(data)
+        .unwrap_or_else(|_| RawValue::from_string("null".to_owned()).expect("null is JSON"))
 }
 
 /// How long events are kept by default.
@@ -38,7 +53,9 @@ const LIVE_BUFFER: usize = 256;
 struct UserLog {
     next_seq: u64,
     kept: VecDeque<(Instant, Arc<Event>)>,
-    tx: broadcast::Sender<Arc<Event>>,
+    /// Made by the first subscriber: a user nobody listens for costs no live buffer
+    /// ([`LIVE_BUFFER`] slots).
+    tx: Option<broadcast::Sender<Arc<Event>>>,
 }
 
 impl UserLog {
@@ -46,7 +63,7 @@ impl UserLog {
         UserLog {
             next_seq: 1,
             kept: VecDeque::new(),
-            tx: broadcast::channel(LIVE_BUFFER).0,
+            tx: None,
         }
     }
 
@@ -54,7 +71,7 @@ impl UserLog {
     fn push(
         &mut self,
         kind: &'static str,
-        data: serde_json::Value,
+        data: Box<RawValue>,
         now: Instant,
         retention: Duration,
     ) -> u64 {
@@ -68,7 +85,9 @@ impl UserLog {
         self.kept.push_back((now, event.clone()));
         self.trim(now, retention);
         // Nobody listening is fine: the event is kept for a reconnect.
-        let _ = self.tx.send(event.clone());
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(event.clone());
+        }
         event.seq
     }
 
@@ -124,19 +143,19 @@ impl EventHub {
     /// (checked under the same lock as the publication); returns its sequence number, or
     /// `None` when nobody is connected and nothing was published. For what must reach a
     /// client exactly once and is kept elsewhere until it does (instant messages).
-    pub fn publish_if_connected(
+    pub fn publish_if_connected<T: Serialize + ?Sized>(
         &self,
         user: &str,
         kind: &'static str,
-        data: serde_json::Value,
+        data: &T,
     ) -> Option<u64> {
         let now = Instant::now();
         let mut users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let log = users.get_mut(&user.to_ascii_lowercase())?;
-        if log.tx.receiver_count() == 0 {
+        if log.tx.as_ref().is_none_or(|t| t.receiver_count() == 0) {
             return None;
         }
-        Some(log.push(kind, data, now, self.retention))
+        Some(log.push(kind, raw(data), now, self.retention))
     }
 
     /// Whether one of `user`'s clients has a stream open.
@@ -144,7 +163,7 @@ impl EventHub {
         let users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         users
             .get(&user.to_ascii_lowercase())
-            .is_some_and(|log| log.tx.receiver_count() > 0)
+            .is_some_and(|log| log.tx.as_ref().is_some_and(|t| t.receiver_count() > 0))
     }
 
     /// A feed of the users whose clients open a stream, each told after the stream is
@@ -160,17 +179,11 @@ impl EventHub {
 
     /// Publishes an event for `user` (a SIP URI, compared case-insensitively); returns
     /// its sequence number.
-    pub fn publish(&self, user: &str, kind: &'static str, data: serde_json::Value) -> u64 {
-        self.publish_at(user, kind, data, Instant::now())
+    pub fn publish<T: Serialize + ?Sized>(&self, user: &str, kind: &'static str, data: &T) -> u64 {
+        self.publish_at(user, kind, raw(data), Instant::now())
     }
 
-    fn publish_at(
-        &self,
-        user: &str,
-        kind: &'static str,
-        data: serde_json::Value,
-        now: Instant,
-    ) -> u64 {
+    fn publish_at(&self, user: &str, kind: &'static str, data: Box<RawValue>, now: Instant) -> u64 {
         let mut users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let log = users
             .entry(user.to_ascii_lowercase())
@@ -179,15 +192,17 @@ impl EventHub {
     }
 
     /// Publishes the same event to many users (a presence change to its watchers) under
-    /// one lock and with one timestamp; each gets their own sequence number.
-    pub fn publish_many<'a>(
+    /// one lock, serialised once and with one timestamp; each gets their own sequence
+    /// number.
+    pub fn publish_many<'a, T: Serialize + ?Sized>(
         &self,
         users: impl IntoIterator<Item = &'a str>,
         kind: &'static str,
-        data: &serde_json::Value,
+        data: &T,
     ) {
         let now = Instant::now();
         let time = now_rfc3339();
+        let data = raw(data);
         let mut all = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         for user in users {
             let log = match all.get_mut(user) {
@@ -205,7 +220,9 @@ impl EventHub {
             log.next_seq += 1;
             log.kept.push_back((now, event.clone()));
             log.trim(now, self.retention);
-            let _ = log.tx.send(event);
+            if let Some(tx) = &log.tx {
+                let _ = tx.send(event);
+            }
         }
     }
 
@@ -230,7 +247,10 @@ impl EventHub {
         let mut users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let log = users.entry(key.to_owned()).or_insert_with(UserLog::new);
         log.trim(now, self.retention);
-        let live = log.tx.subscribe();
+        let live = log
+            .tx
+            .get_or_insert_with(|| broadcast::channel(LIVE_BUFFER).0)
+            .subscribe();
         let latest = log.next_seq - 1;
         let backlog = match since {
             None => Vec::new(),
@@ -259,7 +279,9 @@ pub fn resync(latest: u64) -> Arc<Event> {
         seq: latest,
         kind: "resync",
         time: now_rfc3339(),
-        data: serde_json::json!({"reason": "events since the given sequence number are no longer kept; reload"}),
+        data: raw(
+            &serde_json::json!({"reason": "events since the given sequence number are no longer kept; reload"}),
+        ),
     })
 }
 
@@ -271,8 +293,7 @@ pub async fn forward_calls(
     loop {
         match calls.recv().await {
             Ok(e) => {
-                let data = serde_json::to_value(&e.view).unwrap_or_default();
-                hub.publish(&e.owner, "call.updated", data);
+                hub.publish(&e.owner, "call.updated", &e.view);
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "the event hub fell behind the calls");
@@ -291,21 +312,21 @@ mod tests {
     fn events_are_numbered_per_user_and_resumable() {
         let hub = EventHub::new(DEFAULT_RETENTION);
         assert_eq!(
-            hub.publish("sip:Alice@example.com", "call.updated", json!(1)),
+            hub.publish("sip:Alice@example.com", "call.updated", &json!(1)),
             1
         );
         assert_eq!(
-            hub.publish("sip:bob@example.com", "call.updated", json!(1)),
+            hub.publish("sip:bob@example.com", "call.updated", &json!(1)),
             1
         );
         assert_eq!(
-            hub.publish("sip:alice@example.com", "call.updated", json!(2)),
+            hub.publish("sip:alice@example.com", "call.updated", &json!(2)),
             2
         );
         let mut sub = hub.subscribe("sip:alice@example.com", Some(1));
         let seqs: Vec<u64> = sub.backlog.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![2]);
-        hub.publish("sip:alice@example.com", "call.updated", json!(3));
+        hub.publish("sip:alice@example.com", "call.updated", &json!(3));
         assert_eq!(sub.live.try_recv().unwrap().seq, 3);
         assert!(sub.live.try_recv().is_err(), "nothing twice");
         // From the start, and already up to date.
@@ -328,7 +349,7 @@ mod tests {
     #[test]
     fn publish_many_numbers_each_users_events_in_their_own_sequence() {
         let hub = EventHub::new(DEFAULT_RETENTION);
-        hub.publish("sip:b@x", "call.updated", json!(0));
+        hub.publish("sip:b@x", "call.updated", &json!(0));
         let mut b = hub.subscribe("sip:b@x", None);
         hub.publish_many(
             ["sip:a@x", "sip:B@x"],
@@ -337,7 +358,7 @@ mod tests {
         );
         let got = b.live.try_recv().unwrap();
         assert_eq!((got.seq, got.kind), (2, "presence.updated"));
-        assert_eq!(got.data["availability"], "Busy");
+        assert_eq!(got.data.get(), r#"{"availability":"Busy"}"#);
         let a = hub.subscribe("sip:a@x", Some(0));
         assert_eq!(a.backlog.len(), 1);
         assert_eq!(a.backlog[0].seq, 1);
@@ -347,7 +368,7 @@ mod tests {
     fn a_gap_older_than_the_retention_gets_one_resync() {
         let hub = EventHub::new(DEFAULT_RETENTION);
         for i in 0..(MAX_KEPT + 10) {
-            hub.publish("sip:a@x", "call.updated", json!(i));
+            hub.publish("sip:a@x", "call.updated", &json!(i));
         }
         let sub = hub.subscribe("sip:a@x", Some(2));
         assert_eq!(sub.backlog.len(), 1);
@@ -359,11 +380,11 @@ mod tests {
         // Expired by time (simulated).
         let hub = EventHub::new(Duration::from_secs(60));
         let t0 = Instant::now();
-        hub.publish_at("sip:a@x", "call.updated", json!(1), t0);
+        hub.publish_at("sip:a@x", "call.updated", raw(&json!(1)), t0);
         hub.publish_at(
             "sip:a@x",
             "call.updated",
-            json!(2),
+            raw(&json!(2)),
             t0 + Duration::from_secs(50),
         );
         let sub = hub.subscribe_at("sip:a@x", Some(1), t0 + Duration::from_secs(70));

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod deskphone;
+pub mod directory_cache;
 pub mod domain;
 pub mod events;
 pub mod forwarding;

@@ -4,6 +4,28 @@
 //! server running or not.
 
 use clap::{Parser, Subcommand};
+
+/// jemalloc rather than glibc's malloc. Measured with bench/calls (docs/performance.md):
+/// after 10,000 held calls ended, glibc kept the whole peak resident for good (its
+/// per-thread arenas rarely shrink); jemalloc returns freed pages to the system after its
+/// decay time (background threads, enabled in `serve`). It also tells `/metrics` how much
+/// heap is in use (`viawork_heap_allocated_bytes`), which is how memory per call is
+/// measured.
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// The allocator's statistics for `/metrics`.
+#[cfg(target_os = "linux")]
+fn heap_stats() -> Option<viawork::api::metrics::HeapStats> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // The statistics are a snapshot taken when the epoch moves.
+    epoch::advance().ok()?;
+    Some(viawork::api::metrics::HeapStats {
+        allocated: stats::allocated::read().ok()? as u64,
+        resident: stats::resident::read().ok()? as u64,
+    })
+}
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use viawork::cli::{self, AdminCommand, Format, Status};
@@ -82,6 +104,14 @@ fn main() -> std::process::ExitCode {
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let config = viawork::config::Config::load(config.as_deref())?;
+    #[cfg(target_os = "linux")]
+    {
+        // Purge freed pages in the background, so an idle server gives memory back too.
+        if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+            tracing::info!(error = %e, "jemalloc background threads unavailable");
+        }
+        viawork::api::metrics::set_heap_stats(heap_stats);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

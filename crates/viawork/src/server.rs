@@ -80,6 +80,7 @@ pub async fn run(
     );
     let sip_im = crate::im::SipIm::new(handle.clone(), registrar.clone(), &config.server_name);
     let mut state = AppState::new(store.clone(), settings, listeners)
+        .with_directory_cache(config.directory_cache)
         .with_presence(config.presence)
         .with_registrar(registrar.clone());
     tokio::spawn(

@@ -139,7 +139,8 @@ pub struct Dialog {
     /// The CSeq of the INVITE whose 2xx we sent and whose ACK we await.
     pub(crate) awaiting_ack: Option<u32>,
     /// The peer's latest INVITE, to reject it when a reliable provisional times out.
-    pub(crate) remote_invite_msg: Option<Message>,
+    /// Boxed: only dialogs the peer started have one, and a message is 600 bytes inline.
+    pub(crate) remote_invite_msg: Option<Box<Message>>,
     pub(crate) negotiation: Negotiation,
     pub(crate) prack_uac: ReliableReceiver,
     pub(crate) prack_uas: ReliableSender,
@@ -340,7 +341,7 @@ impl Dialog {
             last_invite_cseq: None,
             ack: None,
             awaiting_ack: None,
-            remote_invite_msg: Some(invite.clone()),
+            remote_invite_msg: Some(Box::new(invite.clone())),
             negotiation: Negotiation::default(),
             prack_uac: ReliableReceiver::new(),
             prack_uas: ReliableSender::new(DEFAULT_T1),

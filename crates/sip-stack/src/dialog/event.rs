@@ -77,7 +77,8 @@ impl Dialog {
             Some(ProvisionalTimer::TimedOut { rseq, cseq }) => {
                 let invite = self
                     .remote_invite_msg
-                    .clone()
+                    .as_deref()
+                    .cloned()
                     .filter(|m| m.cseq().is_ok_and(|c| c.seq == cseq));
                 let reject = invite.and_then(|inv| self.reply(&inv, 500).ok()?.build(now).ok());
                 out.push(DialogEvent::ProvisionalTimedOut {

@@ -261,6 +261,8 @@ impl InviteClient {
                     d.set_session_timer(cfg);
                 }
                 let id = d.id.clone();
+                // Most INVITEs make one dialog: no spare room for forks that never come.
+                self.legs.reserve_exact(1);
                 self.legs.push(Leg {
                     dialog: d,
                     kind: LegKind::Early,

@@ -126,7 +126,7 @@ impl Dialog {
         }
         self.note_allow(req);
         if method == Method::Invite {
-            self.remote_invite_msg = Some(req.clone());
+            self.remote_invite_msg = Some(Box::new(req.clone()));
         }
         self.negotiation
             .observe_request(Side::Remote, &method, seq, has_body);

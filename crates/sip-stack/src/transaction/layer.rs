@@ -104,7 +104,9 @@ struct Waiting {
 pub struct TransactionLayer {
     config: TimerConfig,
     next_id: u64,
-    slots: IdMap<Slot>,
+    /// Boxed: a slot is most of a kilobyte, the table keeps room for up to twice its
+    /// entries and never shrinks, so inline slots kept the peak's table after a load.
+    slots: IdMap<Box<Slot>>,
     clients: Index,
     servers: Index,
     /// 2xx retransmissions, by the id of their INVITE server transaction.
@@ -380,12 +382,12 @@ impl TransactionLayer {
         keys.push(index);
         self.slots.insert(
             key.id(),
-            Slot {
+            Box::new(Slot {
                 key,
                 machine,
                 index: keys,
                 wake: None,
-            },
+            }),
         );
         self.after_step(key.id());
     }

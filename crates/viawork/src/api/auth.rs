@@ -16,6 +16,7 @@ use axum::http::{header, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use super::sessions::{now, IssuedToken, SignInError};
 use super::{ApiError, ApiJson, AppState};
@@ -93,8 +94,8 @@ async fn revoke(State(state): State<AppState>, user: CurrentUser) -> Result<Stat
 /// The user signed in by the request's bearer token.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
-    /// Their directory entry.
-    pub user: UserRow,
+    /// Their directory entry (shared with the directory cache).
+    pub user: Arc<UserRow>,
     /// The token they used (to revoke it on sign-out).
     token: String,
 }

@@ -8,17 +8,24 @@
 //! guard (else 403 `PhoneNumberConflict`), the user is under the per-minute limit (else
 //! 429), the trunk is there and up (else 503 `CallbackUriUnreachable`). Then the call
 //! service starts the callback leg.
+//!
+//! Overload: at most `calls.max_pending_setups` setups are handled at once. One more is
+//! refused at once, before its token is even checked, with 503 `Overloaded` and
+//! `Retry-After: 1` (counted in `viawork_calls_rejected_total{reason="overloaded"}`):
+//! a client that is told to retry is better served than one whose request waits for
+//! seconds in a queue behind work the server cannot catch up with.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
 use super::{ApiError, ApiJson, AppState, CurrentUser};
 use crate::calls::guard::{check_callback, GuardPolicy, RateLimiter};
@@ -27,8 +34,9 @@ use crate::calls::sdp_relay::LegSession;
 use crate::calls::service::CallsHandle;
 use crate::calls::{CallSetup, CallView, Control, ControlError, NewCall, StartError};
 use crate::config::{Anchor, CallsConfig};
+use crate::directory_cache::DirectoryCache;
 use crate::domain::{callback_number, CallbackError, DialPlan, Dialable, LineUri, E164};
-use crate::store::{Store, UserRow, GLOBAL_SCOPE};
+use crate::store::{UserRow, GLOBAL_SCOPE};
 
 /// What the calls API needs besides the store.
 #[derive(Clone)]
@@ -44,6 +52,8 @@ pub struct CallsApi {
     /// What user-chosen callback numbers may be.
     pub guard: GuardPolicy,
     limiter: Arc<Mutex<RateLimiter>>,
+    /// One permit per setup in progress (`calls.max_pending_setups`).
+    setups: Arc<Semaphore>,
 }
 
 impl CallsApi {
@@ -56,6 +66,7 @@ impl CallsApi {
     ) -> CallsApi {
         CallsApi {
             limiter: Arc::new(Mutex::new(RateLimiter::new(config.max_calls_per_minute))),
+            setups: Arc::new(Semaphore::new(config.max_pending_setups as usize)),
             guard: GuardPolicy {
                 allow_international: config.allow_international_callback,
                 allow_premium: config.allow_premium_callback,
@@ -178,9 +189,9 @@ async fn transfer(
     ApiJson(req): ApiJson<TransferRequest>,
 ) -> Result<Response, ApiError> {
     let api = calls(&state)?;
-    let store = state.store.as_ref();
-    let plan = dial_plan(store, &user.user).await?;
-    let to = resolve_to(store, &plan, &req.to).await?;
+    let directory = state.directory.as_ref();
+    let plan = dial_plan(directory, &user.user).await?;
+    let to = resolve_to(directory, &plan, &req.to).await?;
     let trunk = api
         .handle
         .trunk()
@@ -216,8 +227,41 @@ fn calls(state: &AppState) -> Result<&CallsApi, ApiError> {
     })
 }
 
+/// A place among the call setups in progress, held until the answer is ready; taken
+/// before any other extractor so that an overloaded server spends nothing more on the
+/// request.
+struct SetupSlot(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+
+impl FromRequestParts<AppState> for SetupSlot {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(api) = &state.calls else {
+            // No calls at all: the handler says so.
+            return Ok(SetupSlot(None));
+        };
+        match api.setups.clone().try_acquire_owned() {
+            Ok(permit) => Ok(SetupSlot(Some(permit))),
+            Err(_) => {
+                metrics::counter!("viawork_calls_rejected_total", "reason" => "overloaded")
+                    .increment(1);
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Overloaded",
+                    format!(
+                        "the server is setting up {} calls already; try again shortly",
+                        api.config.max_pending_setups
+                    ),
+                )
+                .with_retry_after(1))
+            }
+        }
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
+    _slot: SetupSlot,
     user: CurrentUser,
     ApiJson(req): ApiJson<CallRequest>,
 ) -> Result<Response, ApiError> {
@@ -271,21 +315,30 @@ fn conflict(message: impl Into<String>) -> ApiError {
         .with_field("callback_number")
 }
 
-pub(super) async fn dial_plan(store: &dyn Store, user: &UserRow) -> Result<DialPlan, ApiError> {
-    let own = crate::cli::dialplan::load_plan(store, &user.id.to_string())
+pub(super) async fn dial_plan(
+    directory: &DirectoryCache,
+    user: &UserRow,
+) -> Result<Arc<DialPlan>, ApiError> {
+    let own = directory
+        .dial_plan(&user.id.to_string())
         .await
         .map_err(|e| ApiError::internal(format!("dial plan of {}: {e}", user.sip_uri)))?;
     if !own.rules().is_empty() {
         return Ok(own);
     }
-    crate::cli::dialplan::load_plan(store, GLOBAL_SCOPE)
+    directory
+        .dial_plan(GLOBAL_SCOPE)
         .await
         .map_err(|e| ApiError::internal(format!("global dial plan: {e}")))
 }
 
 /// Turns `to` into something to dial: a directory user's line, or a number through the
 /// dial plan.
-async fn resolve_to(store: &dyn Store, plan: &DialPlan, to: &str) -> Result<Dialable, ApiError> {
+async fn resolve_to(
+    directory: &DirectoryCache,
+    plan: &DialPlan,
+    to: &str,
+) -> Result<Dialable, ApiError> {
     let failed = || {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -305,7 +358,7 @@ async fn resolve_to(store: &dyn Store, plan: &DialPlan, to: &str) -> Result<Dial
         Ok(sip::Uri::Sip(u)) => {
             // A directory user: call their line.
             let canonical = format!("sip:{}@{}", u.user.unwrap_or(""), u.host);
-            if let Some(row) = store.get_user_by_sip_uri(&canonical.to_lowercase()).await? {
+            if let Some(row) = directory.user_by_sip_uri(&canonical.to_lowercase()).await? {
                 let line = row.line_uri.parse::<LineUri>().map_err(|_| {
                     ApiError::new(
                         StatusCode::BAD_REQUEST,
@@ -342,7 +395,7 @@ pub async fn place_call(
 ) -> Result<CallView, ApiError> {
     let requested_at = Instant::now();
     let api = calls(state)?;
-    let store = state.store.as_ref();
+    let directory = state.directory.as_ref();
     if !user.enterprise_voice {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -350,8 +403,8 @@ pub async fn place_call(
             "the user is not enabled for Enterprise Voice",
         ));
     }
-    let policy = super::me::user_policy(store, user).await?;
-    let plan = dial_plan(store, user).await?;
+    let policy = super::me::user_policy(directory, user).await?;
+    let plan = dial_plan(directory, user).await?;
     let line = user.line_uri.parse::<LineUri>().ok();
     let choice = match req.callback_number.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -395,7 +448,7 @@ pub async fn place_call(
         CallbackError::UserChoiceNotAllowed { .. } => conflict(e.to_string()),
         CallbackError::NoNumber => ApiError::bad_request("callback_number", e.to_string()),
     })?;
-    let to = resolve_to(store, &plan, &req.to).await?;
+    let to = resolve_to(directory, &plan, &req.to).await?;
     let trunk = api.handle.trunk().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -403,10 +456,11 @@ pub async fn place_call(
             "no PBX trunk is configured",
         )
     })?;
-    let caller_id: E164 = store
-        .get_routing()
+    let caller_id: E164 = directory
+        .routing()
         .await?
         .call_via_work_caller_id
+        .as_deref()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| {
             ApiError::new(

@@ -84,8 +84,8 @@ async fn write(
     ApiJson(req): ApiJson<Settings>,
 ) -> Result<Json<Value>, ApiError> {
     let store = state.store.as_ref();
-    let plan = super::calls::dial_plan(store, &me.user).await?;
-    let policy = super::me::user_policy(store, &me.user).await?;
+    let plan = super::calls::dial_plan(&state.directory, &me.user).await?;
+    let policy = super::me::user_policy(&state.directory, &me.user).await?;
     let server = state
         .calls
         .as_ref()
@@ -108,6 +108,6 @@ async fn write(
     // The user's other clients show the change.
     state
         .events
-        .publish(&me.user.sip_uri, "call_forwarding.updated", v.clone());
+        .publish(&me.user.sip_uri, "call_forwarding.updated", &v);
     Ok(Json(v))
 }

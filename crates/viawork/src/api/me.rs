@@ -11,11 +11,12 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::{ApiError, AppState, CurrentUser};
+use crate::directory_cache::DirectoryCache;
 use crate::domain::{
     callback_number, effective_policy, CallViaWorkPolicy, CallbackSource, DomainError, LineUri,
     PolicyIdentity, PolicySettings, E164,
 };
-use crate::store::{PolicyRow, Store, UserRow, GLOBAL_POLICY};
+use crate::store::{PolicyRow, UserRow, GLOBAL_POLICY};
 
 /// The routes of this file.
 pub(super) fn router() -> Router<AppState> {
@@ -23,7 +24,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Profile>, ApiError> {
-    Ok(Json(profile(state.store.as_ref(), user.user).await?))
+    Ok(Json(profile(&state.directory, &user.user).await?))
 }
 
 /// What `/api/v1/me` answers.
@@ -73,9 +74,12 @@ struct CallViaWork {
 }
 
 /// The Call Via Work policy that applies to `user` (grant → site → global).
-pub async fn user_policy(store: &dyn Store, user: &UserRow) -> Result<CallViaWorkPolicy, ApiError> {
+pub async fn user_policy(
+    directory: &DirectoryCache,
+    user: &UserRow,
+) -> Result<CallViaWorkPolicy, ApiError> {
     let load = |identity: String| async move {
-        match store.get_policy(&identity).await? {
+        match directory.policy(&identity).await? {
             Some(row) => policy_from_row(&row)
                 .map(Some)
                 .map_err(|e| ApiError::internal(format!("stored policy {identity}: {e}"))),
@@ -97,8 +101,9 @@ pub async fn user_policy(store: &dyn Store, user: &UserRow) -> Result<CallViaWor
 }
 
 /// Builds the profile of `user`.
-pub async fn profile(store: &dyn Store, user: UserRow) -> Result<Profile, ApiError> {
-    let policy = user_policy(store, &user).await?;
+pub async fn profile(directory: &DirectoryCache, user: &UserRow) -> Result<Profile, ApiError> {
+    let policy = user_policy(directory, user).await?;
+    let user = user.clone();
     let line_uri = (!user.line_uri.is_empty())
         .then(|| user.line_uri.parse::<LineUri>().ok())
         .flatten();

@@ -10,9 +10,12 @@
 //! | `viawork_store_errors_total` | | store failures (unreachable, failed queries) |
 //! | `viawork_calls_started_total` | | Call Via Work calls started |
 //! | `viawork_calls_ended_total` | `reason` | calls ended, by end reason |
+//! | `viawork_calls_rejected_total` | `reason` (`overloaded`) | call setups refused before starting: more than `calls.max_pending_setups` at once |
 //! | `viawork_calls_live` (gauge) | | calls in progress (ended ones until their legs are done) |
 //! | `viawork_call_added_seconds` (summary) | `phase` | time ViaWork adds: `api_to_callback_invite` (API request → callback INVITE sent), `callback_answer_to_far_invite` (callback 200 → far INVITE sent) |
 //! | `viawork_call_log_write_errors_total` | | failed call-log batch writes |
+//! | `viawork_heap_allocated_bytes` (gauge) | | bytes the process has allocated now (when the binary registered its allocator's statistics, [`set_heap_stats`]) |
+//! | `viawork_heap_resident_bytes` (gauge) | | bytes the allocator keeps resident (allocated, its metadata and freed pages not yet returned) |
 //!
 //! `route` is the matched route pattern (`/api/v1/me`), or `unmatched`, so that paths
 //! chosen by clients cannot grow the label set.
@@ -30,6 +33,23 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use super::AppState;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// What the allocator says about the heap, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct HeapStats {
+    /// Allocated by the program and not yet freed.
+    pub allocated: u64,
+    /// Held in memory by the allocator (allocated, metadata, pages not yet returned).
+    pub resident: u64,
+}
+
+static HEAP_STATS: OnceLock<fn() -> Option<HeapStats>> = OnceLock::new();
+
+/// Registers how to read the allocator's statistics (the binary knows its allocator; the
+/// library does not). `/metrics` then reports `viawork_heap_*`.
+pub fn set_heap_stats(read: fn() -> Option<HeapStats>) {
+    let _ = HEAP_STATS.set(read);
+}
 
 /// Installs the Prometheus recorder as the process's recorder, once; returns its handle
 /// (`None` when another recorder was installed first).
@@ -70,6 +90,20 @@ fn describe() {
         "viawork_presence_event_streams",
         "open event streams (signed-in API clients)"
     );
+    ::metrics::describe_counter!(
+        "viawork_calls_rejected_total",
+        "call setups refused before starting, by reason"
+    );
+    ::metrics::describe_gauge!(
+        "viawork_heap_allocated_bytes",
+        ::metrics::Unit::Bytes,
+        "heap allocated and not freed"
+    );
+    ::metrics::describe_gauge!(
+        "viawork_heap_resident_bytes",
+        ::metrics::Unit::Bytes,
+        "memory the allocator keeps resident"
+    );
     ::metrics::describe_histogram!(
         "viawork_call_added_seconds",
         ::metrics::Unit::Seconds,
@@ -83,6 +117,10 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 async fn render() -> impl IntoResponse {
+    if let Some(stats) = HEAP_STATS.get().and_then(|read| read()) {
+        ::metrics::gauge!("viawork_heap_allocated_bytes").set(stats.allocated as f64);
+        ::metrics::gauge!("viawork_heap_resident_bytes").set(stats.resident as f64);
+    }
     let text = install().map(PrometheusHandle::render).unwrap_or_default();
     (
         [(

@@ -46,6 +46,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
+use crate::directory_cache::DirectoryCache;
 use crate::store::Store;
 
 pub use auth::{AdminUser, CurrentUser};
@@ -61,6 +62,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Sign-in, tokens and lockout.
     pub sessions: Arc<Sessions>,
+    /// Users, policies, dial plans and routing as the API reads them.
+    pub directory: Arc<DirectoryCache>,
     /// The bound SIP listeners, as `transport:address` (`udp:127.0.0.1:5060`).
     pub sip_listeners: Arc<[String]>,
     /// Calls, when the server runs a call service.
@@ -78,15 +81,25 @@ pub struct AppState {
 impl AppState {
     /// A state over `store` with `settings` for sessions and the given SIP listeners, and
     /// presence with its default timing. Starts presence's timer task, so it must be called
-    /// inside a tokio runtime.
+    /// inside a tokio runtime. Its directory cache reads the store's change counter before
+    /// every request; see [`AppState::with_directory_cache`].
     pub fn new(
         store: Arc<dyn Store>,
         settings: SessionSettings,
         sip_listeners: Vec<String>,
     ) -> Self {
         let events = crate::events::EventHub::new(crate::events::DEFAULT_RETENTION);
+        let directory = Arc::new(DirectoryCache::new(
+            store.clone(),
+            std::time::Duration::ZERO,
+        ));
         AppState {
-            sessions: Arc::new(Sessions::new(store.clone(), settings)),
+            sessions: Arc::new(Sessions::with_directory(
+                store.clone(),
+                directory.clone(),
+                settings,
+            )),
+            directory,
             presence: crate::presence::PresenceService::start(
                 store.clone(),
                 events.clone(),
@@ -118,6 +131,19 @@ impl AppState {
         self
     }
 
+    /// The same state with a directory cache that re-reads the store's change counter at
+    /// most every `interval` (`directory_cache_ms`).
+    pub fn with_directory_cache(mut self, interval: std::time::Duration) -> Self {
+        let directory = Arc::new(DirectoryCache::new(self.store.clone(), interval));
+        self.sessions = Arc::new(Sessions::with_directory(
+            self.store.clone(),
+            directory.clone(),
+            *self.sessions.settings(),
+        ));
+        self.directory = directory;
+        self
+    }
+
     /// The same state with the calls API.
     pub fn with_calls(mut self, calls: calls::CallsApi) -> Self {
         self.calls = Some(calls);
@@ -141,8 +167,32 @@ pub fn router(state: AppState) -> Router {
         .merge(presence::router())
         .merge(admin::router())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin_writes_mark_stale,
+        ))
         .layer(axum::middleware::from_fn(metrics::count_requests))
         .with_state(state)
+}
+
+/// After an admin request that may have written (any method but GET and HEAD), the
+/// directory cache re-reads the store's change counter before its next use, so the
+/// change counts from the next request on rather than after `directory_cache_ms`.
+async fn admin_writes_mark_stale(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let writes = req.uri().path().starts_with("/api/v1/admin/")
+        && !matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+    let resp = next.run(req).await;
+    if writes {
+        state.directory.mark_stale();
+    }
+    resp
 }
 
 async fn not_found() -> ApiError {

@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use crate::directory_cache::DirectoryCache;
 use crate::domain::{Password, PasswordHash, UserUri};
 use crate::store::{
     generate_token, hash_token, LockoutPolicy, Store, StoreError, TokenRow, UserRow,
@@ -75,6 +76,8 @@ pub enum SignInError {
 /// Sign-in and token checks over a store.
 pub struct Sessions {
     store: Arc<dyn Store>,
+    /// Where tokens and users are looked up (and told about sign-outs).
+    directory: Arc<DirectoryCache>,
     settings: SessionSettings,
     /// Checked for unknown users so that they take as long as known ones.
     dummy_hash: PasswordHash,
@@ -88,12 +91,27 @@ pub struct Sessions {
 const MAX_USERNAME: usize = 320;
 
 impl Sessions {
-    /// A session service over `store`.
+    /// A session service over `store` that checks the store's change counter before every
+    /// token check (see [`Sessions::with_directory`] for a cached one).
     pub fn new(store: Arc<dyn Store>, settings: SessionSettings) -> Self {
+        let directory = Arc::new(DirectoryCache::new(
+            store.clone(),
+            std::time::Duration::ZERO,
+        ));
+        Self::with_directory(store, directory, settings)
+    }
+
+    /// A session service over `store` that looks tokens and users up in `directory`.
+    pub fn with_directory(
+        store: Arc<dyn Store>,
+        directory: Arc<DirectoryCache>,
+        settings: SessionSettings,
+    ) -> Self {
         let dummy = Password::new("timing-equaliser-not-a-real-password")
             .expect("the dummy password follows the rules");
         Sessions {
             store,
+            directory,
             settings,
             dummy_hash: PasswordHash::hash(&dummy),
             checks: Arc::new(tokio::sync::Semaphore::new(
@@ -177,21 +195,26 @@ impl Sessions {
         })
     }
 
-    /// The enabled user a bearer token signs in at `now`, if it is valid.
-    pub async fn authenticate(&self, token: &str, now: i64) -> Result<Option<UserRow>, StoreError> {
-        let Some(row) = self.store.find_valid_token(&hash_token(token), now).await? else {
-            return Ok(None);
-        };
+    /// The enabled user a bearer token signs in at `now`, if it is valid. Answered from
+    /// the directory cache: a revocation or a disabled account made elsewhere counts
+    /// within its interval.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<Arc<UserRow>>, StoreError> {
         Ok(self
-            .store
-            .get_user(row.user_id)
+            .directory
+            .user_for_token(&hash_token(token), now)
             .await?
             .filter(|u| u.enabled))
     }
 
-    /// Revokes a token (sign-out).
+    /// Revokes a token (sign-out); it stops working on the next request.
     pub async fn revoke(&self, token: &str) -> Result<(), StoreError> {
-        self.store.revoke_token(&hash_token(token)).await
+        self.store.revoke_token(&hash_token(token)).await?;
+        self.directory.mark_stale();
+        Ok(())
     }
 
     /// Seconds left on the lock of `key`, if it is locked at `now`.

@@ -155,6 +155,11 @@ pub enum ControlError {
     Unsupported,
 }
 
+/// `r` as the call's replacement.
+fn replacement(r: Replacing) -> Option<Box<Replacing>> {
+    Some(Box::new(r))
+}
+
 /// A leg being set up to replace one of the call's legs.
 #[derive(Debug)]
 struct Replacing {
@@ -213,7 +218,8 @@ pub struct Call {
     call_ids: [Option<String>; 2],
     /// A transfer done on the PBX side (REFER on a leg): the new leg that will take that
     /// leg's place once it answers and is joined.
-    replacing: Option<Replacing>,
+    /// Boxed: a leg is 3 KiB, and most calls never have a replacement.
+    replacing: Option<Box<Replacing>>,
     /// Legs that were replaced and are being hung up.
     retired: Vec<Leg>,
     /// The user's desk phone transferred the call away: it is over for the user
@@ -536,18 +542,21 @@ impl Call {
     }
 
     /// Messages to send.
-    pub fn drain_sip(&mut self) -> std::vec::Drain<'_, SipOut> {
-        self.out.drain(..)
+    pub fn drain_sip(&mut self) -> std::vec::IntoIter<SipOut> {
+        // Taken, not drained: a held call keeps no buffer between events.
+        std::mem::take(&mut self.out).into_iter()
     }
 
     /// Media actions, in order.
-    pub fn drain_media(&mut self) -> std::vec::Drain<'_, MediaAction> {
-        self.media.drain(..)
+    pub fn drain_media(&mut self) -> std::vec::IntoIter<MediaAction> {
+        // Taken, not drained: a held call keeps no buffer between events.
+        std::mem::take(&mut self.media).into_iter()
     }
 
     /// Notices, in order.
-    pub fn drain_notices(&mut self) -> std::vec::Drain<'_, CallNotice> {
-        self.notices.drain(..)
+    pub fn drain_notices(&mut self) -> std::vec::IntoIter<CallNotice> {
+        // Taken, not drained: a held call keeps no buffer between events.
+        std::mem::take(&mut self.notices).into_iter()
     }
 
     fn leg(&mut self, role: LegRole) -> Option<&mut Leg> {
@@ -1303,7 +1312,7 @@ impl Call {
         match Leg::start(role, setup, None, now) {
             Ok(leg) => {
                 let local = self.sessions[role.index()].local.clone();
-                self.replacing = Some(Replacing {
+                self.replacing = replacement(Replacing {
                     role,
                     by,
                     leg,
@@ -1449,7 +1458,7 @@ impl Call {
         match offer {
             Some(offer) if self.join == Join::Direct => {
                 let relayed = self.sessions[other.index()].relay(&offer);
-                self.replacing = Some(Replacing {
+                self.replacing = replacement(Replacing {
                     role,
                     by: HungUpBy::YourPhone,
                     leg,
@@ -1469,7 +1478,7 @@ impl Call {
                     leg.accept_invite(Some(a), now);
                     self.media.push(MediaAction::SetRemote(role, offer.clone()));
                     self.remote_sdp[role.index()] = Some(offer);
-                    self.replacing = Some(Replacing {
+                    self.replacing = replacement(Replacing {
                         role,
                         by: HungUpBy::YourPhone,
                         leg,
@@ -1495,7 +1504,7 @@ impl Call {
                 match ours {
                     Some(o) => {
                         leg.accept_invite(Some(o), now);
-                        self.replacing = Some(Replacing {
+                        self.replacing = replacement(Replacing {
                             role,
                             by: HungUpBy::YourPhone,
                             leg,

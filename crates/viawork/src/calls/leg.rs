@@ -260,7 +260,8 @@ pub struct Leg {
     ours: Option<OurReinvite>,
     allows_refer: bool,
     /// A REFER from the peer waiting for the call's decision.
-    their_refer: Option<(sip_stack::transaction::TransactionKey, Message)>,
+    /// Boxed, like `theirs`: rarely there, and a message is 600 bytes inline.
+    their_refer: Option<Box<(sip_stack::transaction::TransactionKey, Message)>>,
     /// We accepted the peer's REFER: its NOTIFYs are due.
     refer_accepted: bool,
     /// NOTIFYs sent for the peer's REFER (their CSeq grows; one subscription).
@@ -271,7 +272,7 @@ pub struct Leg {
     /// overlapping INFOs).
     dtmf: std::collections::VecDeque<char>,
     info_in_flight: bool,
-    theirs: Option<(sip_stack::transaction::TransactionKey, Message)>,
+    theirs: Option<Box<(sip_stack::transaction::TransactionKey, Message)>>,
     user_agent: String,
     outbox: Vec<SipOut>,
     events: Vec<LegEvent>,
@@ -537,13 +538,15 @@ impl Leg {
     }
 
     /// Messages to send, in order.
-    pub fn drain_outbox(&mut self) -> std::vec::Drain<'_, SipOut> {
-        self.outbox.drain(..)
+    pub fn drain_outbox(&mut self) -> std::vec::IntoIter<SipOut> {
+        // Taken, not drained: a held call keeps no buffer between events.
+        std::mem::take(&mut self.outbox).into_iter()
     }
 
     /// Events for the call, in order.
-    pub fn drain_events(&mut self) -> std::vec::Drain<'_, LegEvent> {
-        self.events.drain(..)
+    pub fn drain_events(&mut self) -> std::vec::IntoIter<LegEvent> {
+        // Taken, not drained: a held call keeps no buffer between events.
+        std::mem::take(&mut self.events).into_iter()
     }
 
     fn fresh_via(&self) -> String {
@@ -861,7 +864,7 @@ impl Leg {
             }
             Method::Invite => {
                 let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
-                self.theirs = Some((key, msg.clone()));
+                self.theirs = Some(Box::new((key, msg.clone())));
                 let identity = msg.get(HeaderName::PAssertedIdentity).map(str::to_owned);
                 self.events.push(LegEvent::RemoteReinvite { sdp, identity });
             }
@@ -894,7 +897,7 @@ impl Leg {
                     });
                 match target {
                     Some(target) if self.their_refer.is_none() => {
-                        self.their_refer = Some((key, msg.clone()));
+                        self.their_refer = Some(Box::new((key, msg.clone())));
                         self.events.push(LegEvent::RemoteRefer { target });
                     }
                     Some(_) => self.reply(key, msg, 491, None, now),
@@ -921,7 +924,7 @@ impl Leg {
 
     /// Answers the peer's re-INVITE: 200 with `sdp`, or `code` >= 300 to refuse it.
     pub fn answer_reinvite(&mut self, code: u16, sdp: Option<Bytes>, now: Instant) {
-        if let Some((key, req)) = self.theirs.take() {
+        if let Some((key, req)) = self.theirs.take().map(|b| *b) {
             self.reply(key, &req, code, sdp, now);
         }
     }
@@ -989,7 +992,7 @@ impl Leg {
                 }
             }
             Phase::Confirmed => {
-                if let Some((key, req)) = self.theirs.take() {
+                if let Some((key, req)) = self.theirs.take().map(|b| *b) {
                     self.reply(key, &req, 487, None, now);
                 }
                 self.pending_bye_after_ack();
@@ -1069,7 +1072,7 @@ impl Leg {
 
     /// Accepts the peer's REFER: 202, then a NOTIFY saying the transfer is under way.
     pub fn accept_refer(&mut self, now: Instant) {
-        if let Some((key, req)) = self.their_refer.take() {
+        if let Some((key, req)) = self.their_refer.take().map(|b| *b) {
             self.reply(key, &req, 202, None, now);
             self.refer_accepted = true;
             self.notify_refer(100);
@@ -1078,7 +1081,7 @@ impl Leg {
 
     /// Refuses the peer's REFER with `code`.
     pub fn reject_refer(&mut self, code: u16, now: Instant) {
-        if let Some((key, req)) = self.their_refer.take() {
+        if let Some((key, req)) = self.their_refer.take().map(|b| *b) {
             self.reply(key, &req, code, None, now);
         }
     }

@@ -242,7 +242,9 @@ pub struct CallManager {
     /// Finished calls, readable for [`RECENT_FOR`]: a client polling a call sees how it
     /// ended. Oldest first.
     recent: std::collections::VecDeque<(Instant, Arc<str>, CallView)>,
-    calls: HashMap<Arc<str>, Entry>,
+    /// Boxed: an entry is several KiB, and a hash table keeps room for up to twice its
+    /// entries; inline, that room cost more than the calls themselves (heaptrack).
+    calls: HashMap<Arc<str>, Box<Entry>>,
     by_call_id: HashMap<String, (Arc<str>, LegRole)>,
     by_key: HashMap<TransactionKey, Bound>,
     timers: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
@@ -323,7 +325,7 @@ impl CallManager {
             Ok(call) => {
                 let id: Arc<str> = Arc::from(format!("{:032x}", rand::random::<u128>()).as_str());
                 let entry = Entry::new(call, &from_uri, user.clone(), user, String::new(), None);
-                self.calls.insert(id.clone(), entry);
+                self.calls.insert(id.clone(), Box::new(entry));
                 self.after(&id, now);
             }
             Err(e) => {
@@ -394,7 +396,7 @@ impl CallManager {
             requested_at,
         );
         let view = entry.view(&id);
-        self.calls.insert(id.clone(), entry);
+        self.calls.insert(id.clone(), Box::new(entry));
         self.after(&id, now);
         Ok(view)
     }

@@ -2,6 +2,14 @@
 //! toward each leg), their descriptions for SDP, and carrying out the call's
 //! [`MediaAction`]s — ringback, relaying early media, anchoring, hold music, mute, DTMF —
 //! and the per-leg statistics for the call log.
+//!
+//! Opening a stream binds two UDP sockets (RTP and RTCP) and starts its task: four binds
+//! per call, too slow for the request path of a click-to-call. So [`CallMedia`] keeps up to
+//! [`SPARE_STREAMS`] streams open ahead of need and a background task tops them up after
+//! each call setup takes some; a setup only binds when the spares have run out (a burst
+//! faster than the refill, or the port range exhausted — then it fails as before). Spare
+//! streams hold ports of `media.rtp_port_min`..`rtp_port_max` while idle, and play and
+//! send nothing until a call gives them a remote.
 
 use super::call::MediaAction;
 use super::leg::LegRole;
@@ -10,15 +18,63 @@ use media::{Codec, MediaEngine, RemoteMedia, Source, Stream, StreamStats, ToneKi
 use sdp::{LocalMedia, SessionDescription};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 pub use media::MediaError;
+
+/// Streams kept open ahead of need (two per call setup).
+pub const SPARE_STREAMS: usize = 64;
 
 /// Opens streams for calls. Cheap to clone.
 #[derive(Clone)]
 pub struct CallMedia {
     engine: MediaEngine,
     address: std::net::IpAddr,
+    spares: Arc<Spares>,
+}
+
+/// Streams opened ahead of need, and the wake-up of the task that tops them up.
+struct Spares {
+    ready: Mutex<Vec<Stream>>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Spares {
+    fn ready(&self) -> std::sync::MutexGuard<'_, Vec<Stream>> {
+        // A Vec is valid at every step; a panic elsewhere cannot break it.
+        self.ready.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Spares {
+    fn drop(&mut self) {
+        // Lets the refill task see that nobody needs it any more.
+        self.wake.notify_one();
+    }
+}
+
+/// Tops the spares up to [`SPARE_STREAMS`] whenever woken, until they are gone.
+async fn refill(spares: Weak<Spares>, wake: Arc<tokio::sync::Notify>, engine: MediaEngine) {
+    loop {
+        loop {
+            let Some(s) = spares.upgrade() else { return };
+            if s.ready().len() >= SPARE_STREAMS {
+                break;
+            }
+            match engine.open().await {
+                Ok(stream) => s.ready().push(stream),
+                // The range is exhausted: try again after the next setup.
+                Err(e) => {
+                    tracing::debug!(error = %e, "no spare media stream");
+                    break;
+                }
+            }
+            drop(s);
+            // One bind at a time, letting request handlers run in between.
+            tokio::task::yield_now().await;
+        }
+        wake.notified().await;
+    }
 }
 
 impl CallMedia {
@@ -35,16 +91,38 @@ impl CallMedia {
             "ru" => media::Region::Ru,
             _ => media::Region::Us,
         };
+        let engine = MediaEngine::new(c)?;
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let spares = Arc::new(Spares {
+            ready: Mutex::new(Vec::with_capacity(SPARE_STREAMS)),
+            wake: wake.clone(),
+        });
+        // Outside a runtime (some tests) every stream is opened on demand.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(refill(Arc::downgrade(&spares), wake, engine.clone()));
+        }
         Ok(CallMedia {
-            engine: MediaEngine::new(c)?,
+            engine,
             address: config.address,
+            spares,
         })
     }
 
-    /// Opens the two streams of a call and describes them for SDP.
+    /// A spare stream, or a new one when none is left.
+    async fn stream(&self) -> Result<Stream, MediaError> {
+        let spare = self.spares.ready().pop();
+        match spare {
+            Some(s) => Ok(s),
+            None => self.engine.open().await,
+        }
+    }
+
+    /// Takes the two streams of a call (spares when there are) and describes them for SDP.
     pub async fn open_call(&self) -> Result<(CallStreams, [LocalMedia; 2]), MediaError> {
-        let a = self.engine.open().await?;
-        let b = self.engine.open().await?;
+        let a = self.stream().await;
+        let b = self.stream().await;
+        self.spares.wake.notify_one();
+        let (a, b) = (a?, b?);
         let local = |s: &Stream| LocalMedia::new(self.address, s.local_addr().port());
         let media = [local(&a), local(&b)];
         Ok((
@@ -56,7 +134,12 @@ impl CallMedia {
         ))
     }
 
-    /// Streams open now.
+    /// Spare streams ready now.
+    pub fn spares(&self) -> usize {
+        self.spares.ready().len()
+    }
+
+    /// Streams open now, spares included.
     pub fn streams_open(&self) -> usize {
         self.engine.streams_open()
     }
@@ -210,5 +293,43 @@ mod tests {
         assert_eq!(r.payload_type, 8);
         assert_eq!(r.dtmf_payload_type, Some(96));
         assert!(remote_media(b"garbage").is_none());
+    }
+
+    /// Polls (yielding to the refill task) until `done` holds; fails after 10 s.
+    async fn until(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_call_setup_takes_spare_streams_and_the_spares_are_topped_up_after() {
+        let config = crate::config::MediaConfig {
+            rtp_port_min: 26_000,
+            rtp_port_max: 26_999,
+            ..Default::default()
+        };
+        let media = CallMedia::new(&config).unwrap();
+        until("the spares fill up", || media.spares() == SPARE_STREAMS).await;
+        assert_eq!(media.streams_open(), SPARE_STREAMS);
+
+        // No await point lets the refill run: the call got two spares, bound nothing.
+        let (streams, local) = media.open_call().await.unwrap();
+        assert_eq!(media.spares(), SPARE_STREAMS - 2);
+        assert_eq!(media.streams_open(), SPARE_STREAMS);
+        assert_ne!(local[0].port, local[1].port);
+
+        until("the spares are topped up", || {
+            media.spares() == SPARE_STREAMS
+        })
+        .await;
+        assert_eq!(media.streams_open(), SPARE_STREAMS + 2);
+        drop(streams);
+        until("the call's streams are freed", || {
+            media.streams_open() == SPARE_STREAMS
+        })
+        .await;
     }
 }

@@ -74,7 +74,7 @@ async fn deliver(
     for (user_id, uri) in recipients {
         let mut status = Delivery::Pending;
         if hub
-            .publish_if_connected(uri, "message.received", data.clone())
+            .publish_if_connected(uri, "message.received", &data)
             .is_some()
         {
             match store
@@ -126,7 +126,7 @@ fn to_sip_clients(
                 hub.publish(
                     &message.from,
                     "message.status",
-                    json!({
+                    &json!({
                         "conversation_id": message.conversation_id,
                         "message_id": message.id,
                         "recipients": [{"uri": uri, "status": Delivery::Delivered}],
@@ -155,7 +155,7 @@ async fn deliver_pending(
             let message = MessageView::new(m);
             let data = json!({ "direction": "incoming", "message": message });
             if hub
-                .publish_if_connected(&row.sip_uri, "message.received", data)
+                .publish_if_connected(&row.sip_uri, "message.received", &data)
                 .is_none()
             {
                 // Their client went away again: the rest waits for the next one.
@@ -167,7 +167,7 @@ async fn deliver_pending(
             hub.publish(
                 &m.sender_sip_uri,
                 "message.status",
-                json!({
+                &json!({
                     "conversation_id": m.conversation_id,
                     "message_id": m.id,
                     "recipients": [{"uri": row.sip_uri, "status": Delivery::Delivered}],

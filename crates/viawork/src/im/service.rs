@@ -210,8 +210,7 @@ impl ImService {
         let view = self.view(&conv, &people).await?;
         let data = json!({ "conversation": view });
         for p in &people {
-            self.hub
-                .publish(&p.sip_uri, "conversation.updated", data.clone());
+            self.hub.publish(&p.sip_uri, "conversation.updated", &data);
         }
         Ok(view)
     }
@@ -408,7 +407,7 @@ impl ImService {
         self.hub.publish(
             &me.sip_uri,
             "message.received",
-            json!({ "direction": "outgoing", "message": *message }),
+            &json!({ "direction": "outgoing", "message": *message }),
         );
         let (reply, statuses) = oneshot::channel();
         self.delivery
@@ -424,7 +423,7 @@ impl ImService {
         self.hub.publish(
             &me.sip_uri,
             "message.status",
-            json!({
+            &json!({
                 "conversation_id": id,
                 "message_id": message.id,
                 "recipients": recipients,
@@ -444,8 +443,7 @@ impl ImService {
             .iter()
             .filter(|p| p.user_id != me.id && p.left_at.is_none())
         {
-            self.hub
-                .publish_if_connected(&p.sip_uri, "typing", data.clone());
+            self.hub.publish_if_connected(&p.sip_uri, "typing", &data);
         }
         Ok(())
     }
