@@ -95,6 +95,19 @@ pub async fn run(
             .clone()
             .follow_registrations(registrar.subscribe()),
     );
+    let desk = match (
+        config.pbx.as_ref().and_then(|p| p.dialog_subscription_secs),
+        calls_handle.trunk(),
+    ) {
+        (Some(secs), Some(trunk)) => Some(crate::deskphone::DeskPhones::start(
+            handle.clone(),
+            trunk.clone(),
+            store.clone(),
+            state.presence.clone(),
+            secs,
+        )),
+        _ => None,
+    };
     let im = crate::im::ImService::start(
         store.clone(),
         state.events.clone(),
@@ -146,6 +159,28 @@ pub async fn run(
                     // Answers to the MESSAGEs sent to SIP clients first: the call
                     // service claims every other client transaction's events.
                     EndpointEvent::Tu(tu) if sip_im.on_tu_event(&tu) => continue,
+                    EndpointEvent::Tu(tu)
+                        if desk.as_ref().is_some_and(|d| d.on_tu_event(&tu)) =>
+                    {
+                        continue
+                    }
+                    // The PBX's NOTIFYs about desk phones (RFC 4235).
+                    EndpointEvent::Tu(TuEvent::Request { key, msg, peer }) => {
+                        if let Some(resp) = desk.as_ref().and_then(|d| d.on_notify(&msg)) {
+                            count_sip("in");
+                            if handle.send_response(key, resp).await.is_ok() {
+                                count_sip("out");
+                            }
+                            continue;
+                        }
+                        match calls
+                            .on_tu_event(TuEvent::Request { key, msg, peer }, &handle)
+                            .await
+                        {
+                            Some(tu) => EndpointEvent::Tu(tu),
+                            None => continue,
+                        }
+                    }
                     EndpointEvent::Tu(tu) => match calls.on_tu_event(tu, &handle).await {
                         Some(tu) => EndpointEvent::Tu(tu),
                         None => continue,

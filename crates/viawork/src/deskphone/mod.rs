@@ -5,8 +5,11 @@
 //!
 //! `dialog_info.rs` reads the PBX's documents; `line.rs` keeps one line's dialogs across
 //! full and partial NOTIFYs (sans-IO) and says what changed for presence and the call log.
-//! The subscription driver (SUBSCRIBE per line over the trunk, refresh, NOTIFY routing) is
-//! the next step; until it lands nothing here runs in the server.
+//! `subscriber.rs` subscribes each line over the trunk and answers the NOTIFYs, when
+//! `pbx.dialog_subscriptions` is on.
 
 pub mod dialog_info;
 pub mod line;
+mod subscriber;
+
+pub use subscriber::DeskPhones;

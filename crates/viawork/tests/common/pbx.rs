@@ -25,6 +25,12 @@ impl SippPbx {
     /// (`cb_code`, `far_code`, `challenge`, `far_bye`, `cb_refer`, `refer_code`) and their defaults
     /// here (answer both legs, no challenge, no hang-up from the far leg, accept REFER).
     pub fn start_keys(scenario: &str, calls: u32, keys: &[(&str, &str)]) -> SippPbx {
+        Self::start_on(super::sipp::free_port(), scenario, calls, keys)
+    }
+
+    /// Like [`start_keys`](Self::start_keys) on a given port (one a server was configured
+    /// with before the PBX started).
+    pub fn start_on(port: u16, scenario: &str, calls: u32, keys: &[(&str, &str)]) -> SippPbx {
         let mut all: Vec<(&str, &str)> = vec![
             ("cb_code", "200"),
             ("far_code", "200"),
@@ -38,7 +44,6 @@ impl SippPbx {
             all.push((k, v));
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = super::sipp::free_port();
         let media = super::sipp::free_port();
         let log = dir.path().join("messages.log");
         let mut child = Command::new("timeout")
