@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod events;
 pub mod lab;
+pub mod people;
 pub mod server;
 pub mod sip_service;
 pub mod store;

@@ -73,6 +73,8 @@ pub async fn run(
     );
     tokio::spawn(crate::calls::log::writer(store.clone(), finished));
     let mut state = AppState::new(store.clone(), settings, listeners);
+    // Load the people directory now rather than on the first search.
+    tokio::spawn(state.people.clone().warm());
     tokio::spawn(crate::events::forward_calls(
         state.events.clone(),
         calls_handle.subscribe(),

@@ -11,6 +11,8 @@
 //! | `auth.rs` | `POST`/`DELETE /api/v1/auth/token`, the [`CurrentUser`] and [`AdminUser`] extractors |
 //! | `me.rs` | `GET /api/v1/me` |
 //! | `call_log.rs` | `GET /api/v1/call-log` |
+//! | `people.rs` | `GET /api/v1/people?query=&limit=` (search), `GET /api/v1/people/{uri}` (a card) |
+//! | `contacts.rs` | `/api/v1/me/contacts` and `/api/v1/me/groups`: the contact list and its groups |
 //! | `events.rs` | `GET /api/v1/events` (Server-Sent Events or WebSocket) |
 //! | `calls.rs` | `POST`/`GET /api/v1/calls`, `GET`/`DELETE /api/v1/calls/{id}` |
 //! | `admin/` | `/api/v1/admin/...`: users, policies and grants, routing, dial plans (the admin CLI's operations) |
@@ -28,12 +30,14 @@ mod admin;
 mod auth;
 mod call_log;
 pub mod calls;
+mod contacts;
 mod error;
 mod events;
 mod health;
 mod json;
 mod me;
 pub mod metrics;
+mod people;
 mod sessions;
 
 use std::sync::Arc;
@@ -61,6 +65,10 @@ pub struct AppState {
     pub calls: Option<calls::CallsApi>,
     /// Every user's event stream (`/api/v1/events`).
     pub events: crate::events::EventHub,
+    /// The searchable directory (`/api/v1/people`).
+    pub people: Arc<crate::people::Directory>,
+    /// Contact lists and groups (`/api/v1/me/contacts`, `/api/v1/me/groups`).
+    pub contacts: crate::people::Contacts,
 }
 
 impl AppState {
@@ -70,7 +78,10 @@ impl AppState {
         settings: SessionSettings,
         sip_listeners: Vec<String>,
     ) -> Self {
+        let people = crate::people::Directory::new(store.clone());
         AppState {
+            contacts: crate::people::Contacts::new(store.clone(), people.clone()),
+            people,
             sessions: Arc::new(Sessions::new(store.clone(), settings)),
             store,
             sip_listeners: sip_listeners.into(),
@@ -96,6 +107,8 @@ pub fn router(state: AppState) -> Router {
         .merge(me::router())
         .merge(calls::router())
         .merge(call_log::router())
+        .merge(people::router())
+        .merge(contacts::router())
         .merge(events::router())
         .merge(admin::router())
         .fallback(not_found)

@@ -56,6 +56,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "change_seq",
         sql: include_str!("../../migrations/sqlite/0004_change_seq.sql"),
     },
+    Migration {
+        version: 5,
+        name: "contacts",
+        sql: include_str!("../../migrations/sqlite/0005_contacts.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.
@@ -79,6 +84,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "change_seq",
         sql: include_str!("../../migrations/postgres/0004_change_seq.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "contacts",
+        sql: include_str!("../../migrations/postgres/0005_contacts.sql"),
     },
 ];
 

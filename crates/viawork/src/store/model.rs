@@ -331,3 +331,58 @@ fn hex(bytes: &[u8]) -> String {
     }
     s
 }
+
+/// A fingerprint of the `users` table (migration 5's people search reloads on it): the row
+/// count and the sums of ids and `updated_at`. Ids are never reused and every write moves a
+/// row's `updated_at` forward, so any insert, update or delete made through the store
+/// changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsersVersion {
+    /// How many users there are.
+    pub count: i64,
+    /// The sum of their ids.
+    pub id_sum: i64,
+    /// The sum of their `updated_at`.
+    pub updated_sum: i64,
+}
+
+/// Who a contact is (table `contacts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactTarget {
+    /// A directory user, by id.
+    User(i64),
+    /// An outside number, as a `tel:` URI in its bare form (`tel:+14255550199`).
+    Phone(String),
+}
+
+/// A contact on a user's list (tables `contacts` and `contact_group_members`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRow {
+    /// Assigned by the store.
+    pub id: i64,
+    /// The user whose list this is.
+    pub owner_id: i64,
+    /// The directory user, for a user contact.
+    pub user_id: Option<i64>,
+    /// The user's SIP URI, or the `tel:` URI of a phone contact.
+    pub uri: String,
+    /// The name the owner gave a phone contact (empty for user contacts).
+    pub name: String,
+    /// The ids of the owner's groups the contact is in, ascending (empty: "Other Contacts").
+    pub groups: Vec<i64>,
+    /// When it was added.
+    pub created_at: i64,
+}
+
+/// A contact group of a user (table `contact_groups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactGroupRow {
+    /// Assigned by the store.
+    pub id: i64,
+    /// The user whose group this is.
+    pub owner_id: i64,
+    /// The name, unique per owner whatever its case.
+    pub name: String,
+    /// When it was created.
+    pub created_at: i64,
+}
