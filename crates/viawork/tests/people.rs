@@ -435,7 +435,7 @@ fn contact_and_group_errors_name_the_field_or_the_conflict() {
         ),
         (
             json!({"uri": "tel:+14255550199", "groups": ["999"]}),
-            (404, "NotFound", ""),
+            (404, "NotFound", "groups"),
         ),
         (
             json!({"uri": "sip:bob@example.com", "name": "Robert"}),

@@ -56,7 +56,7 @@ impl From<ContactsError> for ApiError {
             }
             ContactsError::UnknownUser(_)
             | ContactsError::UnknownContact(_)
-            | ContactsError::UnknownGroup(_)
+            | ContactsError::UnknownGroup { .. }
             | ContactsError::NotInGroup => ApiError::not_found(message),
             ContactsError::Duplicate(_) | ContactsError::DuplicateGroup(_) => {
                 ApiError::new(StatusCode::CONFLICT, "AlreadyExists", message)

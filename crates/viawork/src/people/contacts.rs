@@ -62,9 +62,14 @@ pub enum ContactsError {
     /// Not on the owner's list.
     #[error("{0} is not in the contact list")]
     UnknownContact(String),
-    /// Not one of the owner's groups.
-    #[error("no contact group {0}")]
-    UnknownGroup(String),
+    /// Not one of the owner's groups; `field` is the request member that named it, if any.
+    #[error("no contact group {id}")]
+    UnknownGroup {
+        /// The id, or the ids asked for.
+        id: String,
+        /// `groups` when the body named it.
+        field: Option<&'static str>,
+    },
     /// The contact is not in that group.
     #[error("the contact is not in that group")]
     NotInGroup,
@@ -97,6 +102,7 @@ impl ContactsError {
             ContactsError::Invalid { field, .. } => Some(field),
             ContactsError::UnknownUser(_) | ContactsError::Duplicate(_) => Some("uri"),
             ContactsError::DuplicateGroup(_) => Some("name"),
+            ContactsError::UnknownGroup { field, .. } => *field,
             _ => None,
         }
     }
@@ -324,9 +330,17 @@ impl Contacts {
             .await
             .map_err(|e| match e {
                 StoreError::Conflict { .. } => ContactsError::Duplicate(uri.as_string()),
-                StoreError::NotFound { what: "group" } => {
-                    ContactsError::UnknownGroup(format!("in groups ({group_ids:?})"))
-                }
+                StoreError::NotFound { what: "group" } => ContactsError::UnknownGroup {
+                    id: format!(
+                        "among {}",
+                        group_ids
+                            .iter()
+                            .map(i64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    field: Some("groups"),
+                },
                 StoreError::NotFound { what: "user" } => {
                     ContactsError::UnknownUser(uri.as_string())
                 }
@@ -390,7 +404,10 @@ impl Contacts {
             .await
             .map_err(|e| match e {
                 StoreError::Conflict { .. } => ContactsError::DuplicateGroup(name.clone()),
-                StoreError::NotFound { .. } => ContactsError::UnknownGroup(id.to_string()),
+                StoreError::NotFound { .. } => ContactsError::UnknownGroup {
+                    id: id.to_string(),
+                    field: None,
+                },
                 e => ContactsError::Store(e),
             })
     }
@@ -404,7 +421,10 @@ impl Contacts {
             .remove_contact_group(owner, id)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound { .. } => ContactsError::UnknownGroup(id.to_string()),
+                StoreError::NotFound { .. } => ContactsError::UnknownGroup {
+                    id: id.to_string(),
+                    field: None,
+                },
                 e => ContactsError::Store(e),
             })
     }
@@ -468,7 +488,10 @@ impl Contacts {
 
 fn membership_error(e: StoreError, group: GroupId, uri: String) -> ContactsError {
     match e {
-        StoreError::NotFound { what: "group" } => ContactsError::UnknownGroup(group.to_string()),
+        StoreError::NotFound { what: "group" } => ContactsError::UnknownGroup {
+            id: group.to_string(),
+            field: None,
+        },
         StoreError::NotFound { what: "contact" } => ContactsError::UnknownContact(uri),
         StoreError::NotFound { .. } => ContactsError::NotInGroup,
         e => ContactsError::Store(e),

@@ -4,9 +4,9 @@
 //! The store has a change counter ([`Store::change_seq`]) that triggers move on every write
 //! to users, policies, routing, dial plans and token revocations. A search reads it — one
 //! indexed row — when the last check is more than [`CHECK_INTERVAL`] old; when it moved, a
-//! second aggregate read ([`Store::users_version`]) tells whether *users* changed (a
-//! sign-out revokes a token and moves the counter too, and must not cost a reload of
-//! 100,000 users). Only then is the whole directory read again, in the background, and the
+//! second one-row read ([`Store::users_version`], the users' own counter) tells whether
+//! *users* changed (a sign-out revokes a token and moves the change counter too, and must
+//! not cost a reload of 100,000 users). Only then is the whole directory read again, in the background, and the
 //! new index swapped in; searches meanwhile answer from the previous one.
 //!
 //! **Freshness bound**: a user created, changed, disabled or removed is searchable as such
@@ -249,11 +249,7 @@ mod tests {
     fn freshness_checks_once_per_interval_and_reloads_only_when_users_changed() {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
-        let v1 = UsersVersion {
-            count: 1,
-            id_sum: 1,
-            updated_sum: 10,
-        };
+        let v1 = UsersVersion { seq: 1 };
         let mut f = Freshness::default();
         assert!(f.due(t0, ms(250)), "never checked");
         f.loaded(5, v1, t0);
@@ -267,10 +263,7 @@ mod tests {
         assert_eq!(f.seq_read(6, t0 + ms(750)), SeqCheck::Unchanged);
         // A user edit: both move.
         assert_eq!(f.seq_read(7, t0 + ms(1000)), SeqCheck::Moved);
-        let v2 = UsersVersion {
-            updated_sum: 11,
-            ..v1
-        };
+        let v2 = UsersVersion { seq: 2 };
         assert!(f.users_changed(7, v2));
     }
 

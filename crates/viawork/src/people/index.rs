@@ -19,9 +19,13 @@
 //! - prefix lookup as a contiguous range of keys (all keys starting with `ann` sit between
 //!   `ann` and the first key past it), so "does this person have a key with this prefix" is
 //!   two integer comparisons per key;
-//! - substring lookup as one `memchr::memmem` scan of that string (a few MB for 100,000
-//!   people), a fallback used only for terms of [`MIN_SUBSTRING`] characters or more and
-//!   only when exact and prefix matches do not fill the page.
+//! - substring lookup through a trigram index: the keys holding the rarest trigram of the
+//!   term, checked with `memchr::memmem`. A term is only looked for inside keys of its own
+//!   kind — words (of names and addresses' local parts), phone numbers as written, or
+//!   addresses (matches starting in the local part) — never inside national numbers or
+//!   extensions (parts of the numbers searched). It is a fallback, for terms of
+//!   [`MIN_SUBSTRING`] characters or more, used only when exact and prefix matches do not
+//!   fill the page.
 //!
 //! Each key has a posting list (the people who have it), all lists in one array in key
 //! order, so the number of postings under a prefix is one subtraction.
@@ -93,6 +97,43 @@ pub struct SearchIndex {
     person_key_start: Vec<u32>,
     /// Key ids per person.
     person_keys: Vec<u32>,
+    /// Per key: how substrings are looked for in it ([`Sub`] as `u8`).
+    sub: Vec<u8>,
+    /// Trigram index of the substring-searchable keys: sorted distinct trigram codes, where
+    /// each one's keys start in `gram_keys`, and the keys.
+    gram_codes: Vec<u32>,
+    gram_start: Vec<u32>,
+    gram_keys: Vec<u32>,
+}
+
+/// Which substrings a key answers, by what it holds. A term is looked for only in keys of
+/// its own kind, so a number does not match inside `johnson123` and a word not inside a
+/// phone number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Sub {
+    /// Not searched by substring (a national number or an extension: every substring of
+    /// a national number is one of the full number, which is searched).
+    No = 0,
+    /// A word of a name or of an address's local part.
+    Word = 1,
+    /// A phone number's digits as written (international or not).
+    Digits = 2,
+    /// An email or SIP address: only matches starting in its local part count.
+    Address = 3,
+}
+
+impl Sub {
+    /// The kind of text `s` is.
+    fn of(s: &str) -> Sub {
+        if s.contains('@') {
+            Sub::Address
+        } else if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            Sub::Digits
+        } else {
+            Sub::Word
+        }
+    }
 }
 
 /// What the passes need to know about one term.
@@ -103,6 +144,8 @@ struct Term<'a> {
     /// The keys starting with the term: `lo..hi`.
     lo: u32,
     hi: u32,
+    /// The kind of keys it may be a substring of.
+    sub: Sub,
 }
 
 impl SearchIndex {
@@ -117,17 +160,18 @@ impl SearchIndex {
         let people: Vec<Arc<Person>> = people.into_iter().map(|(_, p)| p).collect();
 
         // Key → people, filled in rank order so each list comes out sorted.
-        let mut lists: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut lists: HashMap<String, (bool, Vec<u32>)> = HashMap::new();
         for (rank, person) in people.iter().enumerate() {
             let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-            for key in keys_of(person) {
-                let list = lists.entry(key).or_default();
+            for (key, searchable) in keys_of(person) {
+                let (any_searchable, list) = lists.entry(key).or_default();
+                *any_searchable |= searchable;
                 if list.last() != Some(&rank) {
                     list.push(rank);
                 }
             }
         }
-        let mut sorted: Vec<(String, Vec<u32>)> = lists.into_iter().collect();
+        let mut sorted: Vec<(String, (bool, Vec<u32>))> = lists.into_iter().collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
         let mut index = SearchIndex {
@@ -139,12 +183,27 @@ impl SearchIndex {
             keys: String::with_capacity(sorted.iter().map(|(k, _)| k.len() + 1).sum()),
             key_start: Vec::with_capacity(sorted.len() + 1),
             posting_start: Vec::with_capacity(sorted.len() + 1),
-            postings: Vec::with_capacity(sorted.iter().map(|(_, l)| l.len()).sum()),
+            postings: Vec::with_capacity(sorted.iter().map(|(_, (_, l))| l.len()).sum()),
+            sub: Vec::with_capacity(sorted.len()),
             ..SearchIndex::default()
         };
         let mut per_person: Vec<Vec<u32>> = vec![Vec::new(); people.len()];
-        for (id, (key, list)) in sorted.iter().enumerate() {
+        let mut grams: Vec<(u32, u32)> = Vec::new();
+        for (id, (key, (searchable, list))) in sorted.iter().enumerate() {
             let id = u32::try_from(id).unwrap_or(u32::MAX);
+            let sub = if *searchable { Sub::of(key) } else { Sub::No };
+            index.sub.push(sub as u8);
+            if sub != Sub::No {
+                let end = match sub {
+                    Sub::Address => key.find('@').unwrap_or(key.len()),
+                    _ => key.len(),
+                };
+                let mut mine: Vec<u32> = key.as_bytes().windows(3).take(end).map(gram).collect();
+                // A key's repeated trigrams ("aaa" in "aaaa") count once.
+                mine.sort_unstable();
+                mine.dedup();
+                grams.extend(mine.into_iter().map(|g| (g, id)));
+            }
             index.key_start.push(offset(index.keys.len()));
             index.keys.push_str(key);
             index.keys.push('\0');
@@ -162,6 +221,15 @@ impl SearchIndex {
             index.person_keys.extend_from_slice(keys);
         }
         index.person_key_start.push(offset(index.person_keys.len()));
+        grams.sort_unstable();
+        for (code, key) in grams {
+            if index.gram_codes.last() != Some(&code) {
+                index.gram_codes.push(code);
+                index.gram_start.push(offset(index.gram_keys.len()));
+            }
+            index.gram_keys.push(key);
+        }
+        index.gram_start.push(offset(index.gram_keys.len()));
         index.people = people;
         index
     }
@@ -206,7 +274,11 @@ impl SearchIndex {
                 + self.posting_start.capacity()
                 + self.postings.capacity()
                 + self.person_key_start.capacity()
-                + self.person_keys.capacity())
+                + self.person_keys.capacity()
+                + self.gram_codes.capacity()
+                + self.gram_start.capacity()
+                + self.gram_keys.capacity())
+            + self.sub.capacity()
     }
 
     /// The best `limit` matches of `query` (see the module doc for the ranking), and whether
@@ -240,8 +312,17 @@ impl SearchIndex {
         // Pass 2: prefix, merging the posting lists of the driver's key range in rank order.
         if terms.iter().all(|t| t.lo < t.hi) {
             if let Some(driver) = terms.iter().min_by_key(|t| self.posting_len(t.lo, t.hi)) {
+                // A range holding more postings than there are people (a one-letter or
+                // one-digit term) is cheaper to test person by person, in rank order, than to
+                // merge.
+                let stream: Box<dyn Iterator<Item = u32>> =
+                    if self.posting_len(driver.lo, driver.hi) > self.people.len() {
+                        Box::new(0..offset(self.people.len()))
+                    } else {
+                        Box::new(self.merged(driver.lo, driver.hi))
+                    };
                 let mut last = None;
-                for p in self.merged(driver.lo, driver.hi) {
+                for p in stream {
                     if last == Some(p) {
                         continue;
                     }
@@ -257,25 +338,22 @@ impl SearchIndex {
         }
 
         // Pass 3: substring, only for terms long enough; the longest term drives.
-        if terms.iter().any(|t| t.text.len() >= MIN_SUBSTRING) {
-            let driver = terms.iter().max_by_key(|t| t.text.len());
-            if let Some(driver) = driver {
-                let mut candidates: Vec<u32> = Vec::new();
-                if driver.text.len() >= MIN_SUBSTRING {
-                    for k in self.keys_containing(driver.text) {
-                        candidates.extend_from_slice(self.posting_range(k, k + 1));
-                    }
-                } else {
-                    candidates.extend(self.merged(driver.lo, driver.hi));
-                }
-                candidates.sort_unstable();
-                candidates.dedup();
-                for p in candidates {
-                    if self.kind(p, &terms, true) == Some(MatchKind::Substring) {
-                        found.push((p, MatchKind::Substring));
-                        if found.len() == want {
-                            return self.page(found, limit);
-                        }
+        if let Some(driver) = terms
+            .iter()
+            .filter(|t| t.text.len() >= MIN_SUBSTRING)
+            .max_by_key(|t| t.text.len())
+        {
+            let mut candidates: Vec<u32> = Vec::new();
+            for k in self.keys_containing(driver) {
+                candidates.extend_from_slice(self.posting_range(k, k + 1));
+            }
+            candidates.sort_unstable();
+            candidates.dedup();
+            for p in candidates {
+                if self.kind(p, &terms, true) == Some(MatchKind::Substring) {
+                    found.push((p, MatchKind::Substring));
+                    if found.len() == want {
+                        return self.page(found, limit);
                     }
                 }
             }
@@ -313,6 +391,7 @@ impl SearchIndex {
             exact,
             lo: offset(lo),
             hi: offset(hi),
+            sub: Sub::of(text),
         }
     }
 
@@ -328,9 +407,7 @@ impl SearchIndex {
                 MatchKind::Prefix
             } else if substrings
                 && t.text.len() >= MIN_SUBSTRING
-                && keys
-                    .iter()
-                    .any(|&k| local_match(self.key(k as usize), t.text))
+                && keys.iter().any(|&k| self.substring_of(k, t))
             {
                 MatchKind::Substring
             } else {
@@ -383,27 +460,52 @@ impl SearchIndex {
         })
     }
 
-    /// The keys that contain `needle`, in key order.
-    fn keys_containing<'a>(&'a self, needle: &'a str) -> impl Iterator<Item = u32> + 'a {
-        let mut last = None;
-        memchr::memmem::find_iter(self.keys.as_bytes(), needle.as_bytes()).filter_map(move |at| {
-            let k = self.key_start.partition_point(|&s| s as usize <= at) - 1;
-            let within = at - self.key_start[k] as usize;
-            let k = offset(k);
-            if last == Some(k) || !before_domain(self.key(k as usize), within) {
-                return None;
-            }
-            last = Some(k);
-            Some(k)
-        })
+    /// True when `t` is a substring of key `k` of its own kind (in an address, starting
+    /// in its local part).
+    fn substring_of(&self, k: u32, t: &Term<'_>) -> bool {
+        self.sub[k as usize] == t.sub as u8 && local_match(self.key(k as usize), t.text)
+    }
+
+    /// The keys `t` is a substring of: the keys holding the rarest of its trigrams (for an
+    /// address, among those before its `@`, the only ones indexed), checked.
+    fn keys_containing<'a>(&'a self, t: &'a Term<'a>) -> impl Iterator<Item = u32> + 'a {
+        let bytes = t.text.as_bytes();
+        let usable = match t.sub {
+            Sub::Address => t.text.find('@').unwrap_or(bytes.len()),
+            _ => bytes.len(),
+        };
+        let rarest = bytes
+            .windows(3)
+            .take(usable)
+            .map(|w| self.gram_range(gram(w)))
+            .min_by_key(|r| r.len())
+            .unwrap_or(0..0);
+        self.gram_keys[rarest]
+            .iter()
+            .copied()
+            .filter(move |&k| self.substring_of(k, t))
+    }
+
+    /// Where the keys of trigram `code` are in `gram_keys` (empty if none has it).
+    fn gram_range(&self, code: u32) -> std::ops::Range<usize> {
+        match self.gram_codes.binary_search(&code) {
+            Ok(i) => self.gram_start[i] as usize..self.gram_start[i + 1] as usize,
+            Err(_) => 0..0,
+        }
     }
 }
 
-/// The keys of a person (duplicates possible; the builder drops them).
-fn keys_of(p: &Person) -> Vec<String> {
-    let mut keys: Vec<String> = Vec::with_capacity(16);
+/// A trigram as a number.
+fn gram(w: &[u8]) -> u32 {
+    (u32::from(w[0]) << 16) | (u32::from(w[1]) << 8) | u32::from(w[2])
+}
+
+/// The keys of a person, each with whether substrings are looked for in it (duplicates
+/// possible; the builder drops them).
+fn keys_of(p: &Person) -> Vec<(String, bool)> {
+    let mut keys: Vec<(String, bool)> = Vec::with_capacity(16);
     let name = fold(&p.display_name);
-    keys.extend(words(&name).map(str::to_owned));
+    keys.extend(words(&name).map(|w| (w.to_owned(), true)));
     for address in [p.email.as_str(), p.sip_uri.as_str()] {
         let folded = fold(address);
         let folded = folded.strip_prefix("sip:").unwrap_or(&folded);
@@ -411,9 +513,9 @@ fn keys_of(p: &Person) -> Vec<String> {
             continue;
         }
         if let Some((local, _domain)) = folded.split_once('@') {
-            keys.extend(words(local).map(str::to_owned));
+            keys.extend(words(local).map(|w| (w.to_owned(), true)));
         }
-        keys.push(folded.to_owned());
+        keys.push((folded.to_owned(), true));
     }
     for phone in [
         &p.phone_work,
@@ -422,7 +524,16 @@ fn keys_of(p: &Person) -> Vec<String> {
         &p.phone_other,
         &p.line_uri,
     ] {
-        keys.extend(phone_keys(phone));
+        let phone_keys = phone_keys(phone);
+        // The longest is the number as written; the national number and the extension
+        // are parts of it or too short to search inside.
+        let main = phone_keys.iter().map(String::len).max().unwrap_or(0);
+        let mut marked = false;
+        for key in phone_keys {
+            let full = !marked && key.len() == main && key.len() > 4;
+            marked |= full;
+            keys.push((key, full));
+        }
     }
     keys
 }
@@ -598,6 +709,61 @@ mod tests {
         let page = idx.search(&q, 4);
         assert_eq!(page.hits.len(), 4);
         assert!(!page.more);
+    }
+
+    #[test]
+    fn substrings_are_looked_for_in_keys_of_their_own_kind() {
+        let idx = SearchIndex::build([
+            person(
+                1,
+                "Ann Johnson",
+                "sip:ajohnson123@example.com",
+                "+1 425 555 0101",
+            ),
+            person(
+                2,
+                "Zed Zulu",
+                "sip:zz@example.com",
+                "+44 20 7946 0958 x5678",
+            ),
+        ]);
+        // Inside a name word, an address's local part, a phone number.
+        assert_eq!(
+            names(&idx, "ohns", 20),
+            [("Ann Johnson".to_owned(), MatchKind::Substring)]
+        );
+        assert_eq!(
+            names(&idx, "ohnson123@exam", 20),
+            [("Ann Johnson".to_owned(), MatchKind::Substring)]
+        );
+        assert_eq!(
+            names(&idx, "555 0101", 20),
+            [("Ann Johnson".to_owned(), MatchKind::Substring)]
+        );
+        assert_eq!(
+            names(&idx, "7946", 20),
+            [("Zed Zulu".to_owned(), MatchKind::Substring)]
+        );
+        // Digits do not match inside a word ("ajohnson123"), nor words inside numbers.
+        assert_eq!(names(&idx, "123", 20), []);
+        // Not inside a domain, nor inside an extension.
+        assert_eq!(names(&idx, "xample", 20), []);
+        assert_eq!(names(&idx, "678", 20), []);
+    }
+
+    #[test]
+    fn a_one_letter_term_finds_people_in_rank_order() {
+        let idx = directory();
+        let all: Vec<String> = names(&idx, "a", 20).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(all, ["Ann Smith", "Annabel Lee", "Bob Annerl"]);
+        let j: Vec<(String, MatchKind)> = names(&idx, "j", 20);
+        assert_eq!(
+            j,
+            [
+                ("Joanne Hannah".to_owned(), MatchKind::Prefix),
+                ("José García".to_owned(), MatchKind::Prefix)
+            ]
+        );
     }
 
     #[test]

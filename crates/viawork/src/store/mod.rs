@@ -287,9 +287,9 @@ pub trait Store: Send + Sync {
     /// filled at and reload when it differs; it is one indexed read of one row.
     async fn change_seq(&self) -> Result<i64, StoreError>;
 
-    // ---- people: directory version, contacts and groups (migration 5) ----------------------
+    // ---- people: the users' counter, contacts and groups (migration 5) --------------------
 
-    /// The fingerprint of the users table; one aggregate read. People search reads it when
+    /// The users' own change counter; one indexed read. People search reads it when
     /// [`Store::change_seq`] moved, to reload only when users (not tokens or policies)
     /// changed.
     async fn users_version(&self) -> Result<UsersVersion, StoreError>;

@@ -332,18 +332,12 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// A fingerprint of the `users` table (migration 5's people search reloads on it): the row
-/// count and the sums of ids and `updated_at`. Ids are never reused and every write moves a
-/// row's `updated_at` forward, so any insert, update or delete made through the store
-/// changes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The users' own change counter (table `users_seq`, migration 5): moves forward with every
+/// insert, update and delete of a user, by triggers, whoever writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct UsersVersion {
-    /// How many users there are.
-    pub count: i64,
-    /// The sum of their ids.
-    pub id_sum: i64,
-    /// The sum of their `updated_at`.
-    pub updated_sum: i64,
+    /// The counter.
+    pub seq: i64,
 }
 
 /// Who a contact is (table `contacts`).

@@ -1049,17 +1049,11 @@ macro_rules! impl_store {
             // ---- people: directory version, contacts and groups ---------------------------
 
             async fn users_version(&self) -> Result<UsersVersion, StoreError> {
-                // SUM of BIGINT is NUMERIC in PostgreSQL: cast back.
-                let row = sqlx::query(
-                    "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(id), 0) AS BIGINT) AS ids, \
-                     CAST(COALESCE(SUM(updated_at), 0) AS BIGINT) AS updated FROM users",
-                )
-                .fetch_one(&self.pool)
-                .await?;
+                let row = sqlx::query("SELECT seq FROM users_seq WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
                 Ok(UsersVersion {
-                    count: row.try_get("n")?,
-                    id_sum: row.try_get("ids")?,
-                    updated_sum: row.try_get("updated")?,
+                    seq: row.try_get("seq")?,
                 })
             }
 
