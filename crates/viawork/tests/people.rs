@@ -546,3 +546,35 @@ fn contact_and_group_errors_name_the_field_or_the_conflict() {
     let r = request(env.http(), "GET", "/api/v1/me/contacts", None, None);
     assert_eq!(r.status, 401);
 }
+
+#[test]
+fn the_contact_and_group_limits_are_refused_with_409() {
+    let env = env(&[]);
+    for i in 0..1000 {
+        let uri = format!("tel:+1425555{i:04}");
+        let r = env.send("POST", "/api/v1/me/contacts", Some(&json!({"uri": uri})));
+        assert_eq!(r.status, 201, "contact {i}: {}", r.body);
+    }
+    let r = env.send(
+        "POST",
+        "/api/v1/me/contacts",
+        Some(&json!({"uri": "tel:+14255559999"})),
+    );
+    assert_eq!(error(&r), (409, "TooManyContacts".into(), String::new()), "{}", r.body);
+    // Removing one makes room again.
+    let r = env.send("DELETE", "/api/v1/me/contacts/tel:+14255550000", None);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = env.send(
+        "POST",
+        "/api/v1/me/contacts",
+        Some(&json!({"uri": "tel:+14255559999"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    for i in 0..64 {
+        let r = env.send("POST", "/api/v1/me/groups", Some(&json!({"name": format!("G{i}")})));
+        assert_eq!(r.status, 201, "group {i}: {}", r.body);
+    }
+    let r = env.send("POST", "/api/v1/me/groups", Some(&json!({"name": "One more"})));
+    assert_eq!(error(&r), (409, "TooManyGroups".into(), String::new()), "{}", r.body);
+}
