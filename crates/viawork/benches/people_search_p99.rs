@@ -37,6 +37,8 @@ fn main() {
     let kinds = people_data::KINDS.len();
     let mut per_kind: Vec<Vec<Duration>> = vec![Vec::new(); kinds];
     let mut found = vec![0usize; kinds];
+    // The slowest queries, to say where the tail comes from.
+    let mut slowest: Vec<(Duration, usize, String)> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     for _ in 0..SEARCHES {
         if Instant::now() > deadline {
@@ -48,7 +50,13 @@ fn main() {
         let t = Instant::now();
         // Parsing is part of what a request costs.
         let page = Query::parse(&text).map(|q| index.search(&q, 20));
-        per_kind[kind].push(t.elapsed());
+        let took = t.elapsed();
+        per_kind[kind].push(took);
+        if slowest.len() < 10 || took > slowest[slowest.len() - 1].0 {
+            slowest.push((took, kind, text.clone()));
+            slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+            slowest.truncate(10);
+        }
         if page.is_ok_and(|p| !p.hits.is_empty()) {
             found[kind] += 1;
         }
@@ -68,6 +76,15 @@ fn main() {
         all.extend_from_slice(times);
     }
     row("all", &mut all, found.iter().sum());
+    println!();
+    println!("slowest searches:");
+    for (took, kind, text) in &slowest {
+        println!(
+            "  {:>8.1} µs  {:<32} {text:?}",
+            took.as_secs_f64() * 1e6,
+            people_data::KINDS[*kind]
+        );
+    }
 
     if reload {
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");

@@ -560,7 +560,12 @@ fn the_contact_and_group_limits_are_refused_with_409() {
         "/api/v1/me/contacts",
         Some(&json!({"uri": "tel:+14255559999"})),
     );
-    assert_eq!(error(&r), (409, "TooManyContacts".into(), String::new()), "{}", r.body);
+    assert_eq!(
+        error(&r),
+        (409, "TooManyContacts".into(), String::new()),
+        "{}",
+        r.body
+    );
     // Removing one makes room again.
     let r = env.send("DELETE", "/api/v1/me/contacts/tel:+14255550000", None);
     assert_eq!(r.status, 204, "{}", r.body);
@@ -572,9 +577,22 @@ fn the_contact_and_group_limits_are_refused_with_409() {
     assert_eq!(r.status, 201, "{}", r.body);
 
     for i in 0..64 {
-        let r = env.send("POST", "/api/v1/me/groups", Some(&json!({"name": format!("G{i}")})));
+        let r = env.send(
+            "POST",
+            "/api/v1/me/groups",
+            Some(&json!({"name": format!("G{i}")})),
+        );
         assert_eq!(r.status, 201, "group {i}: {}", r.body);
     }
-    let r = env.send("POST", "/api/v1/me/groups", Some(&json!({"name": "One more"})));
-    assert_eq!(error(&r), (409, "TooManyGroups".into(), String::new()), "{}", r.body);
+    let r = env.send(
+        "POST",
+        "/api/v1/me/groups",
+        Some(&json!({"name": "One more"})),
+    );
+    assert_eq!(
+        error(&r),
+        (409, "TooManyGroups".into(), String::new()),
+        "{}",
+        r.body
+    );
 }
