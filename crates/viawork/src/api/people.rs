@@ -90,7 +90,7 @@ impl From<&Person> for Card {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Result {
+struct Found {
     #[serde(flatten)]
     card: Card,
     /// `exact`, `prefix` or `substring`.
@@ -101,7 +101,7 @@ struct Result {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SearchAnswer {
-    results: Vec<Result>,
+    results: Vec<Found>,
     more_results_available: bool,
 }
 
@@ -109,7 +109,7 @@ async fn search(
     State(state): State<AppState>,
     _user: CurrentUser,
     mut params: CallLogParams,
-) -> std::result::Result<Json<SearchAnswer>, ApiError> {
+) -> Result<Json<SearchAnswer>, ApiError> {
     let limit = params.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let text = params
         .text("query")
@@ -123,7 +123,7 @@ async fn search(
         results: page
             .hits
             .iter()
-            .map(|h| Result {
+            .map(|h| Found {
                 card: Card::from(h.person.as_ref()),
                 kind: h.kind,
             })
@@ -136,7 +136,7 @@ async fn card(
     State(state): State<AppState>,
     _user: CurrentUser,
     Path(uri): Path<String>,
-) -> std::result::Result<Json<Card>, ApiError> {
+) -> Result<Json<Card>, ApiError> {
     let uri: UserUri = uri.parse().map_err(|e: DomainError| e.in_field("uri"))?;
     let index = state.people.index().await?;
     match index.get(uri.as_str()) {
