@@ -14,6 +14,7 @@ pub mod events;
 pub mod forwarding;
 pub mod im;
 pub mod lab;
+pub mod people;
 pub mod presence;
 pub mod registrar;
 pub mod server;

@@ -115,6 +115,8 @@ pub async fn run(
         Some(sip_im.clone()),
     );
     state.im = Some(im.clone());
+    // Load the people directory now rather than on the first search.
+    tokio::spawn(state.people.clone().warm());
     tokio::spawn(crate::events::forward_calls(
         state.events.clone(),
         calls_handle.subscribe(),

@@ -16,6 +16,7 @@ use viawork::store::{
     ImportRowResult, LockoutPolicy, PolicyRemoval, PolicyRow, PresenceSettingsRow, RoutingRow,
     Store, StoreError, TokenRow, UserRow, GLOBAL_POLICY, GLOBAL_SCOPE,
 };
+use viawork::store::{ContactTarget, UsersVersion};
 
 /// One test's database.
 struct Fixture {
@@ -192,6 +193,12 @@ both_backends!(
     conversations_messages_deliveries_calls_and_blobs_round_trip,
     presence_settings_and_blocks_round_trip_and_go_with_their_users,
     call_forwarding_settings_round_trip_and_go_with_their_user,
+    users_version_moves_with_every_user_change_and_only_then,
+    contacts_are_added_listed_with_groups_and_removed,
+    contacts_are_unique_per_owner_and_need_existing_users_and_groups,
+    contact_groups_are_unique_per_owner_whatever_the_case,
+    contact_group_membership_is_per_owner,
+    removing_a_user_removes_their_list_and_them_from_other_lists,
 );
 
 /// A valid user row with the given SIP URI.
@@ -231,7 +238,7 @@ async fn migrations_apply_once_and_reopening_is_a_no_op(fx: Fixture) {
     first.create_user(&user("sip:a@example.com")).await.unwrap();
     let second = fx.open().await;
     second.ping().await.unwrap();
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 6, 7, 8]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(second.count_users().await.unwrap(), 1);
     let policies = second.list_policies().await.unwrap();
     assert_eq!(policies.len(), 1, "{policies:?}");
@@ -710,7 +717,7 @@ async fn migration_3_gives_existing_policies_the_callback_extensions_false(fx: F
     .await;
     assert_eq!(fx.migration_versions().await, vec![1, 2]);
     let store = fx.open().await;
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 6, 7, 8]);
+    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(
         store.list_policies().await.unwrap(),
         [
@@ -2088,4 +2095,361 @@ async fn call_forwarding_settings_round_trip_and_go_with_their_user(fx: Fixture)
     ));
     store.remove_user(a.id).await.unwrap();
     assert_eq!(store.get_call_forwarding(a.id).await.unwrap(), None);
+}
+
+async fn users_version_moves_with_every_user_change_and_only_then(fx: Fixture) {
+    let store = fx.open().await;
+    let empty = store.users_version().await.unwrap();
+    assert_eq!(empty, UsersVersion::default());
+    let a = store.create_user(&user("sip:a@example.com")).await.unwrap();
+    let one = store.users_version().await.unwrap();
+    assert!(one > empty, "insert");
+    let mut edited = a.clone();
+    edited.display_name = "Renamed".into();
+    let edited = store.update_user(&edited).await.unwrap();
+    let updated = store.users_version().await.unwrap();
+    assert!(updated > one, "update");
+    // Not user changes.
+    store.create_policy(&tag("Tag:Sales")).await.unwrap();
+    let raw = generate_token();
+    store
+        .insert_token(&TokenRow {
+            token_hash: hash_token(&raw),
+            user_id: a.id,
+            created_at: 1,
+            expires_at: 2,
+            revoked: false,
+        })
+        .await
+        .unwrap();
+    store.revoke_token(&hash_token(&raw)).await.unwrap();
+    assert_eq!(store.users_version().await.unwrap(), updated);
+    store.remove_user(edited.id).await.unwrap();
+    let removed = store.users_version().await.unwrap();
+    assert!(removed > updated, "delete");
+    // Another handle (the admin CLI) moves it too.
+    let cli = fx.open().await;
+    cli.create_user(&user("sip:b@example.com")).await.unwrap();
+    assert!(
+        store.users_version().await.unwrap() > removed,
+        "insert by another handle"
+    );
+}
+
+async fn contacts_are_added_listed_with_groups_and_removed(fx: Fixture) {
+    let store = fx.open().await;
+    let me = store
+        .create_user(&user("sip:me@example.com"))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&user("sip:bob@example.com"))
+        .await
+        .unwrap();
+    assert!(store.list_contacts(me.id).await.unwrap().is_empty());
+    let team = store.create_contact_group(me.id, "Team").await.unwrap();
+    let pals = store.create_contact_group(me.id, "Pals").await.unwrap();
+    assert_eq!(team.name, "Team");
+    assert_eq!(
+        store
+            .list_contact_groups(me.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>(),
+        ["Team", "Pals"]
+    );
+
+    let added = store
+        .add_contact(
+            me.id,
+            &ContactTarget::User(bob.id),
+            "",
+            &[pals.id, team.id, team.id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(added.uri, "sip:bob@example.com");
+    assert_eq!(added.user_id, Some(bob.id));
+    let mut both = vec![team.id, pals.id];
+    both.sort();
+    assert_eq!(added.groups, both);
+    let phone = store
+        .add_contact(
+            me.id,
+            &ContactTarget::Phone("tel:+14255550199".into()),
+            "Taxi",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(phone.uri, "tel:+14255550199");
+    assert_eq!(store.count_contacts(me.id).await.unwrap(), 2);
+
+    let list = store.list_contacts(me.id).await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0], added);
+    assert_eq!(list[1].uri, "tel:+14255550199");
+    assert_eq!(list[1].name, "Taxi");
+    assert!(list[1].groups.is_empty());
+
+    store
+        .remove_contact_from_group(me.id, team.id, "sip:bob@example.com")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .remove_contact_from_group(me.id, team.id, "sip:bob@example.com")
+            .await,
+        Err(StoreError::NotFound { what: "membership" })
+    ));
+    store
+        .add_contact_to_group(me.id, team.id, "tel:+14255550199")
+        .await
+        .unwrap();
+    store
+        .add_contact_to_group(me.id, team.id, "tel:+14255550199")
+        .await
+        .expect("already in the group is fine");
+    let list = store.list_contacts(me.id).await.unwrap();
+    assert_eq!(list[0].groups, [pals.id]);
+    assert_eq!(list[1].groups, [team.id]);
+
+    let renamed = store
+        .rename_contact_group(me.id, team.id, "Work")
+        .await
+        .unwrap();
+    assert_eq!((renamed.id, renamed.name.as_str()), (team.id, "Work"));
+    // Removing a group keeps its contacts.
+    store.remove_contact_group(me.id, team.id).await.unwrap();
+    let list = store.list_contacts(me.id).await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list[1].groups.is_empty());
+
+    // SIP URIs are matched whatever their case.
+    store
+        .remove_contact(me.id, "sip:BOB@example.com")
+        .await
+        .unwrap();
+    store
+        .remove_contact(me.id, "tel:+14255550199")
+        .await
+        .unwrap();
+    assert!(store.list_contacts(me.id).await.unwrap().is_empty());
+    assert!(matches!(
+        store.remove_contact(me.id, "tel:+14255550199").await,
+        Err(StoreError::NotFound { what: "contact" })
+    ));
+}
+
+async fn contacts_are_unique_per_owner_and_need_existing_users_and_groups(fx: Fixture) {
+    let store = fx.open().await;
+    let me = store
+        .create_user(&user("sip:me@example.com"))
+        .await
+        .unwrap();
+    let you = store
+        .create_user(&user("sip:you@example.com"))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&user("sip:bob@example.com"))
+        .await
+        .unwrap();
+    let bob_target = ContactTarget::User(bob.id);
+    let taxi = ContactTarget::Phone("tel:+14255550199".into());
+    store
+        .add_contact(me.id, &bob_target, "", &[])
+        .await
+        .unwrap();
+    store.add_contact(me.id, &taxi, "", &[]).await.unwrap();
+    assert!(matches!(
+        store.add_contact(me.id, &bob_target, "", &[]).await,
+        Err(StoreError::Conflict { field: "uri" })
+    ));
+    assert!(matches!(
+        store.add_contact(me.id, &taxi, "Other name", &[]).await,
+        Err(StoreError::Conflict { field: "uri" })
+    ));
+    // Someone else's list is their own.
+    store
+        .add_contact(you.id, &bob_target, "", &[])
+        .await
+        .unwrap();
+    store.add_contact(you.id, &taxi, "", &[]).await.unwrap();
+    assert!(matches!(
+        store
+            .add_contact(me.id, &ContactTarget::User(bob.id + 1000), "", &[])
+            .await,
+        Err(StoreError::NotFound { what: "user" })
+    ));
+    // A group of someone else, or none: nothing is added.
+    let yours = store.create_contact_group(you.id, "Yours").await.unwrap();
+    let carol = store
+        .create_user(&user("sip:carol@example.com"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .add_contact(me.id, &ContactTarget::User(carol.id), "", &[yours.id])
+            .await,
+        Err(StoreError::NotFound { what: "group" })
+    ));
+    assert!(matches!(
+        store
+            .add_contact(
+                me.id,
+                &ContactTarget::User(carol.id),
+                "",
+                &[yours.id + 1000]
+            )
+            .await,
+        Err(StoreError::NotFound { what: "group" })
+    ));
+    assert_eq!(store.count_contacts(me.id).await.unwrap(), 2, "rolled back");
+    assert!(matches!(
+        store
+            .add_contact(me.id, &ContactTarget::Phone("tel:+1\u{0}".into()), "", &[])
+            .await,
+        Err(StoreError::Invalid { field: "uri", .. })
+    ));
+}
+
+async fn contact_groups_are_unique_per_owner_whatever_the_case(fx: Fixture) {
+    let store = fx.open().await;
+    let me = store
+        .create_user(&user("sip:me@example.com"))
+        .await
+        .unwrap();
+    let you = store
+        .create_user(&user("sip:you@example.com"))
+        .await
+        .unwrap();
+    let team = store.create_contact_group(me.id, "Team").await.unwrap();
+    assert!(matches!(
+        store.create_contact_group(me.id, "TEAM").await,
+        Err(StoreError::Conflict { field: "name" })
+    ));
+    store.create_contact_group(you.id, "team").await.unwrap();
+    let other = store.create_contact_group(me.id, "Équipe").await.unwrap();
+    assert!(matches!(
+        store.create_contact_group(me.id, "éQUIPE").await,
+        Err(StoreError::Conflict { field: "name" })
+    ));
+    assert!(matches!(
+        store.rename_contact_group(me.id, other.id, "team").await,
+        Err(StoreError::Conflict { field: "name" })
+    ));
+    // A new case of its own name is a rename.
+    assert_eq!(
+        store
+            .rename_contact_group(me.id, team.id, "TEAM")
+            .await
+            .unwrap()
+            .name,
+        "TEAM"
+    );
+    assert!(matches!(
+        store.create_contact_group(me.id, "  ").await,
+        Err(StoreError::Invalid { field: "name", .. })
+    ));
+    assert!(matches!(
+        store.rename_contact_group(you.id, team.id, "Mine").await,
+        Err(StoreError::NotFound { what: "group" })
+    ));
+    assert!(matches!(
+        store.remove_contact_group(you.id, team.id).await,
+        Err(StoreError::NotFound { what: "group" })
+    ));
+    assert_eq!(store.list_contact_groups(me.id).await.unwrap().len(), 2);
+}
+
+async fn contact_group_membership_is_per_owner(fx: Fixture) {
+    let store = fx.open().await;
+    let me = store
+        .create_user(&user("sip:me@example.com"))
+        .await
+        .unwrap();
+    let you = store
+        .create_user(&user("sip:you@example.com"))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&user("sip:bob@example.com"))
+        .await
+        .unwrap();
+    store
+        .add_contact(you.id, &ContactTarget::User(bob.id), "", &[])
+        .await
+        .unwrap();
+    let mine = store.create_contact_group(me.id, "Mine").await.unwrap();
+    let yours = store.create_contact_group(you.id, "Yours").await.unwrap();
+    // Bob is on your list, not mine.
+    assert!(matches!(
+        store
+            .add_contact_to_group(me.id, mine.id, "sip:bob@example.com")
+            .await,
+        Err(StoreError::NotFound { what: "contact" })
+    ));
+    // Your group is not mine.
+    assert!(matches!(
+        store
+            .add_contact_to_group(me.id, yours.id, "sip:bob@example.com")
+            .await,
+        Err(StoreError::NotFound { what: "group" })
+    ));
+    store
+        .add_contact_to_group(you.id, yours.id, "sip:bob@example.com")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_contacts(you.id).await.unwrap()[0].groups,
+        [yours.id]
+    );
+}
+
+async fn removing_a_user_removes_their_list_and_them_from_other_lists(fx: Fixture) {
+    let store = fx.open().await;
+    let me = store
+        .create_user(&user("sip:me@example.com"))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&user("sip:bob@example.com"))
+        .await
+        .unwrap();
+    let carol = store
+        .create_user(&user("sip:carol@example.com"))
+        .await
+        .unwrap();
+    let team = store.create_contact_group(me.id, "Team").await.unwrap();
+    store
+        .add_contact(me.id, &ContactTarget::User(bob.id), "", &[team.id])
+        .await
+        .unwrap();
+    store
+        .add_contact(me.id, &ContactTarget::User(carol.id), "", &[team.id])
+        .await
+        .unwrap();
+    store
+        .add_contact(bob.id, &ContactTarget::User(carol.id), "", &[])
+        .await
+        .unwrap();
+    store.create_contact_group(bob.id, "Bob's").await.unwrap();
+    store.remove_user(bob.id).await.unwrap();
+    let list = store.list_contacts(me.id).await.unwrap();
+    assert_eq!(
+        list.iter().map(|c| c.uri.as_str()).collect::<Vec<_>>(),
+        ["sip:carol@example.com"]
+    );
+    assert_eq!(list[0].groups, [team.id]);
+    assert!(store.list_contacts(bob.id).await.unwrap().is_empty());
+    assert!(store.list_contact_groups(bob.id).await.unwrap().is_empty());
+    // Bob's id is never reused, so nothing of his comes back with a new user.
+    let dave = store
+        .create_user(&user("sip:dave@example.com"))
+        .await
+        .unwrap();
+    assert!(store.list_contact_groups(dave.id).await.unwrap().is_empty());
 }

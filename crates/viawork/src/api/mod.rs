@@ -12,6 +12,8 @@
 //! | `me.rs` | `GET /api/v1/me` |
 //! | `forwarding.rs` | `GET`/`PUT /api/v1/me/call-forwarding` |
 //! | `call_log.rs` | `GET /api/v1/call-log` |
+//! | `people.rs` | `GET /api/v1/people?query=&limit=` (search), `GET /api/v1/people/{uri}` (a card) |
+//! | `contacts.rs` | `/api/v1/me/contacts` and `/api/v1/me/groups`: the contact list and its groups |
 //! | `events.rs` | `GET /api/v1/events` (Server-Sent Events or WebSocket) |
 //! | `conversations.rs` | `/api/v1/conversations/...` (IM, files, add audio), `POST /api/v1/calls/{id}/conversation` |
 //! | `presence.rs` | `GET`/`PUT /api/v1/me/presence`, `POST /api/v1/me/activity`, `GET /api/v1/people/{uri}/presence`, `GET`/`POST`/`DELETE /api/v1/presence/subscriptions`, `DELETE /api/v1/presence/subscriptions/{uri}`, `GET /api/v1/me/blocked`, `PUT`/`DELETE /api/v1/me/blocked/{uri}` |
@@ -31,6 +33,7 @@ mod admin;
 mod auth;
 mod call_log;
 pub mod calls;
+mod contacts;
 mod conversations;
 mod error;
 mod events;
@@ -39,6 +42,7 @@ mod health;
 mod json;
 mod me;
 pub mod metrics;
+mod people;
 mod presence;
 mod sessions;
 
@@ -76,6 +80,10 @@ pub struct AppState {
     pub registrar: Option<crate::registrar::Registrar>,
     /// Presence, delivered through `events`.
     pub presence: crate::presence::PresenceService,
+    /// The searchable directory (`/api/v1/people`).
+    pub people: Arc<crate::people::Directory>,
+    /// Contact lists and groups (`/api/v1/me/contacts`, `/api/v1/me/groups`).
+    pub contacts: crate::people::Contacts,
 }
 
 impl AppState {
@@ -93,7 +101,10 @@ impl AppState {
             store.clone(),
             std::time::Duration::ZERO,
         ));
+        let people = crate::people::Directory::new(store.clone());
         AppState {
+            contacts: crate::people::Contacts::new(store.clone(), people.clone()),
+            people,
             sessions: Arc::new(Sessions::with_directory(
                 store.clone(),
                 directory.clone(),
@@ -163,6 +174,8 @@ pub fn router(state: AppState) -> Router {
         .merge(call_log::router())
         .merge(conversations::router())
         .merge(forwarding::router())
+        .merge(people::router())
+        .merge(contacts::router())
         .merge(events::router())
         .merge(presence::router())
         .merge(admin::router())

@@ -20,6 +20,14 @@ pub(crate) fn text(field: &'static str, value: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A contact group's name: not blank, no NUL.
+pub(crate) fn group_name(name: &str) -> Result<(), StoreError> {
+    if name.trim().is_empty() {
+        return Err(StoreError::invalid("name", "is empty"));
+    }
+    text("name", name)
+}
+
 fn opt_text(field: &'static str, value: &Option<String>) -> Result<(), StoreError> {
     value.as_deref().map_or(Ok(()), |v| text(field, v))
 }

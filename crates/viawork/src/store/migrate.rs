@@ -57,6 +57,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0004_change_seq.sql"),
     },
     Migration {
+        version: 5,
+        name: "contacts",
+        sql: include_str!("../../migrations/sqlite/0005_contacts.sql"),
+    },
+    Migration {
         version: 6,
         name: "presence",
         sql: include_str!("../../migrations/sqlite/0006_presence.sql"),
@@ -94,6 +99,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "change_seq",
         sql: include_str!("../../migrations/postgres/0004_change_seq.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "contacts",
+        sql: include_str!("../../migrations/postgres/0005_contacts.sql"),
     },
     Migration {
         version: 6,
@@ -173,7 +183,7 @@ mod tests {
         let rest = pending(SQLITE, &applied).unwrap();
         assert_eq!(
             rest.iter().map(|m| m.version).collect::<Vec<_>>(),
-            [2, 3, 4, 6, 7, 8]
+            [2, 3, 4, 5, 6, 7, 8]
         );
         let all: Vec<_> = SQLITE.iter().map(|m| (m.version, m.checksum())).collect();
         assert!(pending(SQLITE, &all).unwrap().is_empty());

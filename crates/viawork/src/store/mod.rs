@@ -51,10 +51,10 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use im::{BlobRow, ConversationRow, MessageRow, ParticipantRow};
 pub use model::{
-    generate_token, hash_token, CallLogQuery, CallRecordRow, DialPlanRuleRow, ImportReport,
-    ImportRowResult, LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, PresenceBlockRow,
-    PresenceSettingsRow, RoutingRow, TokenRow, UserRow, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY,
-    GLOBAL_SCOPE,
+    generate_token, hash_token, CallLogQuery, CallRecordRow, ContactGroupRow, ContactRow,
+    ContactTarget, DialPlanRuleRow, ImportReport, ImportRowResult, LockoutPolicy, LoginFailureRow,
+    PolicyRemoval, PolicyRow, PresenceBlockRow, PresenceSettingsRow, RoutingRow, TokenRow, UserRow,
+    UsersVersion, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY, GLOBAL_SCOPE,
 };
 
 /// Which database a [`Store`] runs on.
@@ -449,5 +449,78 @@ pub trait Store: Send + Sync {
         user_id: i64,
         settings: &str,
         now: i64,
+    ) -> Result<(), StoreError>;
+
+    // ---- people: the users' counter, contacts and groups (migration 5) --------------------
+
+    /// The users' own change counter; one indexed read. People search reads it when
+    /// [`Store::change_seq`] moved, to reload only when users (not tokens or policies)
+    /// changed.
+    async fn users_version(&self) -> Result<UsersVersion, StoreError>;
+
+    /// The contact list of `owner_id`, oldest first, with each contact's groups.
+    async fn list_contacts(&self, owner_id: i64) -> Result<Vec<ContactRow>, StoreError>;
+
+    /// How many contacts `owner_id` has.
+    async fn count_contacts(&self, owner_id: i64) -> Result<i64, StoreError>;
+
+    /// Adds a contact to the list of `owner_id`, in the groups `groups` (in one
+    /// transaction). `name` is kept for phone contacts. A contact already on the list is
+    /// [`StoreError::Conflict`] on `uri`; a missing user or owner is
+    /// [`StoreError::NotFound`] `user`; a group that is not the owner's is
+    /// [`StoreError::NotFound`] `group` (and nothing is added).
+    async fn add_contact(
+        &self,
+        owner_id: i64,
+        target: &ContactTarget,
+        name: &str,
+        groups: &[i64],
+    ) -> Result<ContactRow, StoreError>;
+
+    /// Removes the contact `uri` (a user's SIP URI or a `tel:` URI, as listed) from the list
+    /// of `owner_id`, and from its groups. [`StoreError::NotFound`] `contact` if not there.
+    async fn remove_contact(&self, owner_id: i64, uri: &str) -> Result<(), StoreError>;
+
+    /// The contact groups of `owner_id`, oldest first.
+    async fn list_contact_groups(&self, owner_id: i64) -> Result<Vec<ContactGroupRow>, StoreError>;
+
+    /// Creates a group. A name the owner already uses (in any case) is
+    /// [`StoreError::Conflict`] on `name`; an empty name is [`StoreError::Invalid`].
+    async fn create_contact_group(
+        &self,
+        owner_id: i64,
+        name: &str,
+    ) -> Result<ContactGroupRow, StoreError>;
+
+    /// Renames a group of `owner_id`: [`StoreError::NotFound`] `group` if it is not theirs,
+    /// [`StoreError::Conflict`] on `name` if they use the name already.
+    async fn rename_contact_group(
+        &self,
+        owner_id: i64,
+        group_id: i64,
+        name: &str,
+    ) -> Result<ContactGroupRow, StoreError>;
+
+    /// Removes a group of `owner_id`; its contacts stay on the list (those in no other group
+    /// are then in "Other Contacts"). [`StoreError::NotFound`] `group` if it is not theirs.
+    async fn remove_contact_group(&self, owner_id: i64, group_id: i64) -> Result<(), StoreError>;
+
+    /// Puts the contact `uri` of `owner_id` in their group `group_id`; already there is
+    /// fine. [`StoreError::NotFound`] `group` or `contact` if either is not theirs.
+    async fn add_contact_to_group(
+        &self,
+        owner_id: i64,
+        group_id: i64,
+        uri: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Takes the contact `uri` out of the group `group_id` of `owner_id` (it stays on the
+    /// list). [`StoreError::NotFound`] `group`, `contact`, or `membership` when it was not
+    /// in the group.
+    async fn remove_contact_from_group(
+        &self,
+        owner_id: i64,
+        group_id: i64,
+        uri: &str,
     ) -> Result<(), StoreError>;
 }

@@ -356,3 +356,52 @@ pub struct PresenceBlockRow {
     /// When the block was made (unix seconds).
     pub created_at: i64,
 }
+
+/// The users' own change counter (table `users_seq`, migration 5): moves forward with every
+/// insert, update and delete of a user, by triggers, whoever writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct UsersVersion {
+    /// The counter.
+    pub seq: i64,
+}
+
+/// Who a contact is (table `contacts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactTarget {
+    /// A directory user, by id.
+    User(i64),
+    /// An outside number, as a `tel:` URI in its bare form (`tel:+14255550199`).
+    Phone(String),
+}
+
+/// A contact on a user's list (tables `contacts` and `contact_group_members`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRow {
+    /// Assigned by the store.
+    pub id: i64,
+    /// The user whose list this is.
+    pub owner_id: i64,
+    /// The directory user, for a user contact.
+    pub user_id: Option<i64>,
+    /// The user's SIP URI, or the `tel:` URI of a phone contact.
+    pub uri: String,
+    /// The name the owner gave a phone contact (empty for user contacts).
+    pub name: String,
+    /// The ids of the owner's groups the contact is in, ascending (empty: "Other Contacts").
+    pub groups: Vec<i64>,
+    /// When it was added.
+    pub created_at: i64,
+}
+
+/// A contact group of a user (table `contact_groups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactGroupRow {
+    /// Assigned by the store.
+    pub id: i64,
+    /// The user whose group this is.
+    pub owner_id: i64,
+    /// The name, unique per owner whatever its case.
+    pub name: String,
+    /// When it was created.
+    pub created_at: i64,
+}

@@ -175,6 +175,24 @@ macro_rules! next_updated_at {
 }
 pub(crate) use next_updated_at;
 
+/// The columns of `contact_groups`.
+macro_rules! group_columns {
+    () => {
+        "id, owner_id, name, created_at"
+    };
+}
+pub(crate) use group_columns;
+
+/// The id of the contact `$2` (a user's SIP URI or a `tel:` URI, lower case) on the list of
+/// `$1`.
+macro_rules! contact_by_uri {
+    () => {
+        "SELECT c.id FROM contacts c LEFT JOIN users u ON u.id = c.user_id \
+         WHERE c.owner_id = $1 AND (c.tel = $2 OR u.sip_uri = $2)"
+    };
+}
+pub(crate) use contact_by_uri;
+
 /// Generates the row decoders and `impl Store for $store`, for the sqlx database `$db` whose
 /// rows are `$row`. `$store` must have a `pool` field, the inherent methods `begin_write()`,
 /// `begin_migration()` and `lock_scope(tx, scope)` (serialises writers of one dial plan), and
@@ -184,14 +202,15 @@ macro_rules! impl_store {
         use sqlx::Row as _;
 
         use $crate::store::model::{
-            CallLogQuery, CallRecordRow, DialPlanRuleRow, ImportReport, ImportRowResult,
-            LockoutPolicy, LoginFailureRow, PolicyRemoval, PolicyRow, PresenceBlockRow,
-            PresenceSettingsRow, RoutingRow, TokenRow, UserRow, GLOBAL_POLICY,
+            CallLogQuery, CallRecordRow, ContactGroupRow, ContactRow, ContactTarget,
+            DialPlanRuleRow, ImportReport, ImportRowResult, LockoutPolicy, LoginFailureRow,
+            PolicyRemoval, PolicyRow, PresenceBlockRow, PresenceSettingsRow, RoutingRow, TokenRow,
+            UserRow, UsersVersion, GLOBAL_POLICY,
         };
         use $crate::store::sql::{
-            bind_call_record, bind_user, call_log_columns, failure_columns, new_failure_window,
-            next_failure_count, next_updated_at, policy_columns, rule_columns, token_columns,
-            user_columns, user_writable,
+            bind_call_record, bind_user, call_log_columns, contact_by_uri, failure_columns,
+            group_columns, new_failure_window, next_failure_count, next_updated_at,
+            policy_columns, rule_columns, token_columns, user_columns, user_writable,
         };
         use $crate::store::im::{BlobRow, ConversationRow, MessageRow, ParticipantRow};
         use $crate::store::{check, migrate, unix_now, Backend, Store, StoreError};
@@ -1574,6 +1593,312 @@ macro_rules! impl_store {
                 .await
                 .map_err(|e| StoreError::from_write(e, "user_id", "user"))?;
                 Ok(())
+            }
+
+            // ---- people: directory version, contacts and groups ---------------------------
+
+            async fn users_version(&self) -> Result<UsersVersion, StoreError> {
+                let row = sqlx::query("SELECT seq FROM users_seq WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(UsersVersion {
+                    seq: row.try_get("seq")?,
+                })
+            }
+
+            async fn list_contacts(&self, owner_id: i64) -> Result<Vec<ContactRow>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT c.id, c.user_id, COALESCE(u.sip_uri, c.tel) AS uri, c.name, \
+                     c.created_at FROM contacts c LEFT JOIN users u ON u.id = c.user_id \
+                     WHERE c.owner_id = $1 ORDER BY c.id",
+                )
+                .bind(owner_id)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut contacts = rows
+                    .iter()
+                    .map(|r| {
+                        Ok(ContactRow {
+                            id: r.try_get("id")?,
+                            owner_id,
+                            user_id: r.try_get("user_id")?,
+                            uri: r.try_get("uri")?,
+                            name: r.try_get("name")?,
+                            groups: Vec::new(),
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+                let members = sqlx::query(
+                    "SELECT m.contact_id, m.group_id FROM contact_group_members m \
+                     JOIN contacts c ON c.id = m.contact_id WHERE c.owner_id = $1 \
+                     ORDER BY m.contact_id, m.group_id",
+                )
+                .bind(owner_id)
+                .fetch_all(&self.pool)
+                .await?;
+                for m in &members {
+                    let contact_id: i64 = m.try_get("contact_id")?;
+                    let group_id: i64 = m.try_get("group_id")?;
+                    if let Ok(i) = contacts.binary_search_by_key(&contact_id, |c| c.id) {
+                        contacts[i].groups.push(group_id);
+                    }
+                }
+                Ok(contacts)
+            }
+
+            async fn count_contacts(&self, owner_id: i64) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT COUNT(*) FROM contacts WHERE owner_id = $1")
+                    .bind(owner_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get::<i64, _>(0)?)
+            }
+
+            async fn add_contact(
+                &self,
+                owner_id: i64,
+                target: &ContactTarget,
+                name: &str,
+                groups: &[i64],
+            ) -> Result<ContactRow, StoreError> {
+                check::text("name", name)?;
+                let (user_id, tel) = match target {
+                    ContactTarget::User(id) => (Some(*id), None),
+                    ContactTarget::Phone(tel) => {
+                        check::text("uri", tel)?;
+                        if tel.is_empty() {
+                            return Err(StoreError::invalid("uri", "is empty"));
+                        }
+                        (None, Some(tel.to_lowercase()))
+                    }
+                };
+                let now = unix_now();
+                let mut tx = self.begin_write().await?;
+                let row = sqlx::query(
+                    "INSERT INTO contacts (owner_id, user_id, tel, name, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(owner_id)
+                .bind(user_id)
+                .bind(&tel)
+                .bind(name)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| StoreError::from_write(e, "uri", "user"))?;
+                let id: i64 = row.try_get("id")?;
+                let mut in_groups: Vec<i64> = groups.to_vec();
+                in_groups.sort_unstable();
+                in_groups.dedup();
+                for &group_id in &in_groups {
+                    let added = sqlx::query(
+                        "INSERT INTO contact_group_members (group_id, contact_id) \
+                         SELECT id, $2 FROM contact_groups WHERE id = $1 AND owner_id = $3",
+                    )
+                    .bind(group_id)
+                    .bind(id)
+                    .bind(owner_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if added == 0 {
+                        return Err(StoreError::NotFound { what: "group" });
+                    }
+                }
+                let uri = match (user_id, tel) {
+                    (Some(user_id), _) => sqlx::query("SELECT sip_uri FROM users WHERE id = $1")
+                        .bind(user_id)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("sip_uri")?,
+                    (None, Some(tel)) => tel,
+                    (None, None) => String::new(),
+                };
+                tx.commit().await?;
+                Ok(ContactRow {
+                    id,
+                    owner_id,
+                    user_id,
+                    uri,
+                    name: name.to_owned(),
+                    groups: in_groups,
+                    created_at: now,
+                })
+            }
+
+            async fn remove_contact(&self, owner_id: i64, uri: &str) -> Result<(), StoreError> {
+                let removed = sqlx::query(concat!(
+                    "DELETE FROM contacts WHERE id = (",
+                    contact_by_uri!(),
+                    ")"
+                ))
+                .bind(owner_id)
+                .bind(uri.to_lowercase())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if removed == 0 {
+                    return Err(StoreError::NotFound { what: "contact" });
+                }
+                Ok(())
+            }
+
+            async fn list_contact_groups(
+                &self,
+                owner_id: i64,
+            ) -> Result<Vec<ContactGroupRow>, StoreError> {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    group_columns!(),
+                    " FROM contact_groups WHERE owner_id = $1 ORDER BY id"
+                );
+                let rows = sqlx::query(SQL).bind(owner_id).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(group_from_row).collect::<Result<_, _>>()?)
+            }
+
+            async fn create_contact_group(
+                &self,
+                owner_id: i64,
+                name: &str,
+            ) -> Result<ContactGroupRow, StoreError> {
+                const SQL: &str = concat!(
+                    "INSERT INTO contact_groups (owner_id, name, name_key, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING ",
+                    group_columns!()
+                );
+                check::group_name(name)?;
+                let row = sqlx::query(SQL)
+                    .bind(owner_id)
+                    .bind(name)
+                    .bind(name.to_lowercase())
+                    .bind(unix_now())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "name", "user"))?;
+                Ok(group_from_row(&row)?)
+            }
+
+            async fn rename_contact_group(
+                &self,
+                owner_id: i64,
+                group_id: i64,
+                name: &str,
+            ) -> Result<ContactGroupRow, StoreError> {
+                const SQL: &str = concat!(
+                    "UPDATE contact_groups SET name = $3, name_key = $4 \
+                     WHERE id = $1 AND owner_id = $2 RETURNING ",
+                    group_columns!()
+                );
+                check::group_name(name)?;
+                let row = sqlx::query(SQL)
+                    .bind(group_id)
+                    .bind(owner_id)
+                    .bind(name)
+                    .bind(name.to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "name", "group"))?;
+                match row {
+                    Some(row) => Ok(group_from_row(&row)?),
+                    None => Err(StoreError::NotFound { what: "group" }),
+                }
+            }
+
+            async fn remove_contact_group(
+                &self,
+                owner_id: i64,
+                group_id: i64,
+            ) -> Result<(), StoreError> {
+                let removed =
+                    sqlx::query("DELETE FROM contact_groups WHERE id = $1 AND owner_id = $2")
+                        .bind(group_id)
+                        .bind(owner_id)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                if removed == 0 {
+                    return Err(StoreError::NotFound { what: "group" });
+                }
+                Ok(())
+            }
+
+            async fn add_contact_to_group(
+                &self,
+                owner_id: i64,
+                group_id: i64,
+                uri: &str,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let contact_id = group_and_contact(&mut tx, owner_id, group_id, uri).await?;
+                sqlx::query(
+                    "INSERT INTO contact_group_members (group_id, contact_id) VALUES ($1, $2) \
+                     ON CONFLICT (group_id, contact_id) DO NOTHING",
+                )
+                .bind(group_id)
+                .bind(contact_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn remove_contact_from_group(
+                &self,
+                owner_id: i64,
+                group_id: i64,
+                uri: &str,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let contact_id = group_and_contact(&mut tx, owner_id, group_id, uri).await?;
+                let removed = sqlx::query(
+                    "DELETE FROM contact_group_members WHERE group_id = $1 AND contact_id = $2",
+                )
+                .bind(group_id)
+                .bind(contact_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if removed == 0 {
+                    return Err(StoreError::NotFound { what: "membership" });
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        fn group_from_row(r: &$row) -> Result<ContactGroupRow, sqlx::Error> {
+            Ok(ContactGroupRow {
+                id: r.try_get("id")?,
+                owner_id: r.try_get("owner_id")?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        /// Checks that `group_id` is a group of `owner_id` and finds their contact `uri`.
+        async fn group_and_contact(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            owner_id: i64,
+            group_id: i64,
+            uri: &str,
+        ) -> Result<i64, StoreError> {
+            let group = sqlx::query("SELECT id FROM contact_groups WHERE id = $1 AND owner_id = $2")
+                .bind(group_id)
+                .bind(owner_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if group.is_none() {
+                return Err(StoreError::NotFound { what: "group" });
+            }
+            let contact = sqlx::query(contact_by_uri!())
+                .bind(owner_id)
+                .bind(uri.to_lowercase())
+                .fetch_optional(&mut **tx)
+                .await?;
+            match contact {
+                Some(row) => Ok(row.try_get("id")?),
+                None => Err(StoreError::NotFound { what: "contact" }),
             }
         }
     };
