@@ -11,36 +11,20 @@ use serde_json::json;
 
 const ALICE: &str = "sip:alice@example.com";
 const BOB: &str = "sip:bob@example.com";
-const PASSWORD: &str = "S3cret-pass";
+use common::PASSWORD;
 
 #[test]
 fn a_call_on_the_desk_phone_shows_in_presence_and_the_call_log() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("v.db").display());
     let cli = |args: &[&str]| common::cli(&db, args);
-    cli(&[
-        "user",
-        "new",
-        "--sip-uri",
+    common::user(
+        &db,
         ALICE,
-        "--name",
         "Alice",
-        "--password",
-        PASSWORD,
-        "--line-uri",
-        "tel:+14255550101",
-        "--enterprise-voice",
-    ]);
-    cli(&[
-        "user",
-        "new",
-        "--sip-uri",
-        BOB,
-        "--name",
-        "Bob",
-        "--password",
-        PASSWORD,
-    ]);
+        &["--line-uri", "tel:+14255550101", "--enterprise-voice"],
+    );
+    common::user(&db, BOB, "Bob", &[]);
     cli(&[
         "routing",
         "set",

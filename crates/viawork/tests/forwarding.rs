@@ -8,7 +8,7 @@ mod common;
 use common::http::{request, sign_in};
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "S3cret-pass";
+use common::PASSWORD;
 
 struct Lab {
     server: common::Server,
@@ -20,45 +20,30 @@ impl Lab {
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("v.db").display());
         let cli = |args: &[&str]| common::cli(&db, args);
-        let base = |uri: &str, line: &str| {
-            vec![
-                "user".to_owned(),
-                "new".into(),
-                "--sip-uri".into(),
-                uri.into(),
-                "--name".into(),
-                "Test".into(),
-                "--password".into(),
-                PASSWORD.into(),
-                "--line-uri".into(),
-                line.into(),
-                "--enterprise-voice".into(),
+        let voice = |line, forwarding| {
+            [
+                "--line-uri",
+                line,
+                "--enterprise-voice",
+                "--allow-call-forwarding",
+                forwarding,
+                "--allow-simultaneous-ring",
+                forwarding,
             ]
         };
-        let mut alice = base("sip:alice@example.com", "tel:+14255550101");
-        alice.extend([
-            "--allow-call-forwarding".into(),
-            "--allow-simultaneous-ring".into(),
-        ]);
-        cli(&alice.iter().map(String::as_str).collect::<Vec<_>>());
-        let mut bob = base("sip:bob@example.com", "tel:+14255550102");
-        bob.extend([
-            "--allow-call-forwarding".into(),
-            "false".into(),
-            "--allow-simultaneous-ring".into(),
-            "false".into(),
-        ]);
-        cli(&bob.iter().map(String::as_str).collect::<Vec<_>>());
-        cli(&[
-            "user",
-            "new",
-            "--sip-uri",
-            "sip:carol@example.com",
-            "--name",
-            "Carol",
-            "--password",
-            PASSWORD,
-        ]);
+        common::user(
+            &db,
+            "sip:alice@example.com",
+            "Alice",
+            &voice("tel:+14255550101", "true"),
+        );
+        common::user(
+            &db,
+            "sip:bob@example.com",
+            "Bob",
+            &voice("tel:+14255550102", "false"),
+        );
+        common::user(&db, "sip:carol@example.com", "Carol", &[]);
         // Seven digits dial a local number.
         cli(&[
             "dialplan",

@@ -14,53 +14,18 @@ use serde_json::{json, Value};
 const ALICE: &str = "sip:alice@example.com";
 const BOB: &str = "sip:bob@example.com";
 const CAROL: &str = "sip:carol@example.com";
-const PASSWORD: &str = "S3cret-pass";
+use common::PASSWORD;
 
 /// A store with Alice, Bob and Carol (Alice and Bob with Enterprise Voice and lines), the
 /// Global policy on and the Call Via Work caller ID set.
 fn provisioned_store(dir: &std::path::Path) -> String {
     let db = format!("sqlite://{}", dir.join("v.db").display());
     let cli = |args: &[&str]| common::cli(&db, args);
-    for (uri, name, line) in [
-        (ALICE, "Alice Smith", "tel:+14255550101"),
-        (BOB, "Bob Jones", "tel:+14255550102"),
-    ] {
-        cli(&[
-            "user",
-            "new",
-            "--sip-uri",
-            uri,
-            "--name",
-            name,
-            "--password",
-            PASSWORD,
-            "--line-uri",
-            line,
-            "--enterprise-voice",
-        ]);
-    }
-    cli(&[
-        "user",
-        "new",
-        "--sip-uri",
-        CAROL,
-        "--name",
-        "Carol White",
-        "--password",
-        PASSWORD,
-    ]);
-    cli(&[
-        "user",
-        "new",
-        "--sip-uri",
-        "sip:admin@example.com",
-        "--name",
-        "Admin",
-        "--password",
-        PASSWORD,
-        "--role",
-        "admin",
-    ]);
+    let voice = |line| ["--line-uri", line, "--enterprise-voice"];
+    common::user(&db, ALICE, "Alice Smith", &voice("tel:+14255550101"));
+    common::user(&db, BOB, "Bob Jones", &voice("tel:+14255550102"));
+    common::user(&db, CAROL, "Carol White", &[]);
+    common::user(&db, "sip:admin@example.com", "Admin", &["--role", "admin"]);
     cli(&["policy", "set", "--identity", "Global", "--enabled", "true"]);
     cli(&[
         "routing",

@@ -9,7 +9,7 @@ use common::http::{request, sign_in};
 use common::sipp::{run, Run};
 use serde_json::Value;
 
-const PASSWORD: &str = "S3cret-pass";
+use common::PASSWORD;
 
 struct Lab {
     server: common::Server,
@@ -26,21 +26,7 @@ impl Lab {
             ("sip:bob@example.com", "user"),
             ("sip:admin@example.com", "admin"),
         ] {
-            common::cli(
-                &db,
-                &[
-                    "user",
-                    "new",
-                    "--sip-uri",
-                    uri,
-                    "--name",
-                    "Test",
-                    "--password",
-                    PASSWORD,
-                    "--role",
-                    role,
-                ],
-            );
+            common::user(&db, uri, "Test", &["--role", role]);
         }
         // SIPp computes MD5 digests only, and takes the first challenge it is given.
         let cfg = dir.path().join("viawork.toml");

@@ -37,38 +37,15 @@ pub fn request(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> Reply {
-    let mut conn = TcpStream::connect(addr).expect("connect to the HTTP API");
-    conn.set_read_timeout(Some(Duration::from_secs(15)))
-        .unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        conn,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    request_raw(
+        addr,
+        method,
+        path,
+        token,
+        "application/json",
+        body.as_bytes(),
     )
-    .unwrap();
-    let mut raw = String::new();
-    conn.read_to_string(&mut raw).expect("read the response");
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
 }
 
 /// Sends one request with a raw body of `content_type` (uploads).

@@ -132,3 +132,23 @@ pub fn cli(db: &str, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The password test users get from [`user`].
+pub const PASSWORD: &str = "S3cret-pass";
+
+/// Creates a user with the CLI: `uri`, `name`, the password [`PASSWORD`] and any further
+/// `user new` options (`--line-uri`, `--enterprise-voice`, `--role admin`, ...).
+pub fn user(db: &str, uri: &str, name: &str, options: &[&str]) {
+    let mut args = vec![
+        "user",
+        "new",
+        "--sip-uri",
+        uri,
+        "--name",
+        name,
+        "--password",
+        PASSWORD,
+    ];
+    args.extend_from_slice(options);
+    cli(db, &args);
+}
