@@ -108,6 +108,12 @@ pub async fn run(
         )),
         _ => None,
     };
+    let sip_presence = crate::presence::sip::SipPresence::start(
+        state.presence.clone(),
+        registrar.clone(),
+        handle.clone(),
+        &config.server_name,
+    );
     let im = crate::im::ImService::start(
         store.clone(),
         state.events.clone(),
@@ -161,6 +167,7 @@ pub async fn run(
                     // Answers to the MESSAGEs sent to SIP clients first: the call
                     // service claims every other client transaction's events.
                     EndpointEvent::Tu(tu) if sip_im.on_tu_event(&tu) => continue,
+                    EndpointEvent::Tu(tu) if sip_presence.on_tu_event(&tu) => continue,
                     EndpointEvent::Tu(tu)
                         if desk.as_ref().is_some_and(|d| d.on_tu_event(&tu)) =>
                     {
@@ -168,6 +175,17 @@ pub async fn run(
                     }
                     // The PBX's NOTIFYs about desk phones (RFC 4235).
                     EndpointEvent::Tu(TuEvent::Request { key, msg, peer }) => {
+                        // Presence subscriptions of SIP clients (RFC 3856).
+                        if crate::presence::sip::SipPresence::claims(&msg)
+                            && service.refusal(&msg).is_none()
+                        {
+                            count_sip("in");
+                            let notifier = sip_presence.clone();
+                            tokio::spawn(async move {
+                                notifier.on_subscribe(key, &msg, peer).await;
+                            });
+                            continue;
+                        }
                         if let Some(resp) = desk.as_ref().and_then(|d| d.on_notify(&msg)) {
                             count_sip("in");
                             if handle.send_response(key, resp).await.is_ok() {

@@ -15,6 +15,7 @@
 pub mod core;
 pub mod model;
 pub mod service;
+pub mod sip;
 
 pub use self::core::{
     EndpointId, EndpointKind, Input, Notice, PresenceConfig, PresenceCore, Stored, SubscribeError,

@@ -75,6 +75,8 @@ struct Inner {
     hub: EventHub,
     wake: Arc<Notify>,
     next_endpoint: AtomicU64,
+    /// Whose presence changed, for watchers outside the event hub (SIP subscriptions).
+    changed: broadcast::Sender<UserUri>,
 }
 
 impl Drop for Inner {
@@ -124,6 +126,7 @@ impl PresenceService {
             hub,
             wake: wake.clone(),
             next_endpoint: AtomicU64::new(1),
+            changed: broadcast::channel(4096).0,
         });
         tokio::spawn(run_timers(Arc::downgrade(&inner), wake));
         PresenceService { inner }
@@ -138,6 +141,7 @@ impl PresenceService {
         let mut core = self.core();
         let notices = f(&mut core, Instant::now());
         deliver(&self.inner.hub, &notices);
+        changed(&self.inner.changed, &notices);
         drop(core);
         self.inner.wake.notify_one();
     }
@@ -250,6 +254,12 @@ impl PresenceService {
             user: user.clone(),
             activity,
         });
+    }
+
+    /// The users whose presence changes from now on (each change once; the presence
+    /// itself is read with [`presence_of`](Self::presence_of), which applies blocking).
+    pub fn watch_changes(&self) -> broadcast::Receiver<UserUri> {
+        self.inner.changed.subscribe()
     }
 
     /// `user` was active on a device.
@@ -531,6 +541,15 @@ pub fn counts_as_in_a_call(state: CallState) -> bool {
     )
 }
 
+/// Tells the SIP side whose presence changed (nobody listening is fine).
+fn changed(tx: &broadcast::Sender<UserUri>, notices: &[Notice]) {
+    if tx.receiver_count() > 0 {
+        for n in notices {
+            let _ = tx.send(n.target.clone());
+        }
+    }
+}
+
 /// Publishes notices: one JSON value per notice, cloned into each recipient's stream.
 fn deliver(hub: &EventHub, notices: &[Notice]) {
     for n in notices {
@@ -575,6 +594,7 @@ async fn run_timers(inner: Weak<Inner>, wake: Arc<Notify>) {
         let mut core = i.core.lock().unwrap_or_else(|p| p.into_inner());
         let notices = core.handle_timeout(Instant::now());
         deliver(&i.hub, &notices);
+        changed(&i.changed, &notices);
     }
 }
 
