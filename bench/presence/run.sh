@@ -13,6 +13,9 @@
 #   WATCHERS      watcher users signed in and subscribed (default 1000)
 #   FLIPS         presence changes of the target (default 50, at most 10000)
 #   INTERVAL_MS   pause between changes (default 100)
+#   MESSAGES      IM mode: instead of presence changes, this many messages between pairs of
+#                 watchers (one conversation per pair), offered at RATE per second
+#                 (default 200); reports messages/s end to end and delivery p50/p99
 #   CONCURRENCY   sign-ins and subscriptions in flight at once (default 16). The server's
 #                 RSS at the end is dominated by the password hashing of parallel sign-ins
 #                 (see docs/performance.md); CONCURRENCY=1 keeps that part to about 100 MB
@@ -31,6 +34,8 @@ WATCHERS=${WATCHERS:-1000}
 FLIPS=${FLIPS:-50}
 INTERVAL_MS=${INTERVAL_MS:-100}
 CONCURRENCY=${CONCURRENCY:-16}
+MESSAGES=${MESSAGES:-0}
+RATE=${RATE:-200}
 VW_TARGET=${VW_TARGET:-$ROOT/target}
 LOAD_TARGET=${LOAD_TARGET:-$ROOT/target/presence-load}
 PASSWORD=Bench-pass-presence
@@ -112,6 +117,7 @@ users=$(sqlite3 "$WORK/viawork.db" 'SELECT COUNT(*) FROM users' 2>/dev/null || e
 CMD=("$LOAD" --http "$HTTP" --target sip:pt0000@example.com --watchers "$WATCHERS"
      --watcher-format 'sip:pw{:04}@example.com' --password "$PASSWORD" --flips "$FLIPS"
      --interval-ms "$INTERVAL_MS" --concurrency "$CONCURRENCY")
+[ "$MESSAGES" -gt 0 ] && CMD+=(--messages "$MESSAGES" --rate "$RATE")
 log "running: ${CMD[*]} (load $(loadavg))"
 status=0
 timeout -k 5 600 "${CMD[@]}" >"$WORK/load.out" 2>"$WORK/load.err" || status=$?
@@ -120,6 +126,6 @@ cat "$WORK/load.err" >&2
 cat "$WORK/load.out"
 echo
 echo "directory: $users users; server RSS at the end: $((rss / 1024)) MiB; machine load $(loadavg)"
-echo "command: DIRECTORY=$DIRECTORY WATCHERS=$WATCHERS FLIPS=$FLIPS INTERVAL_MS=$INTERVAL_MS CONCURRENCY=$CONCURRENCY bench/presence/run.sh"
+echo "command: DIRECTORY=$DIRECTORY WATCHERS=$WATCHERS FLIPS=$FLIPS INTERVAL_MS=$INTERVAL_MS CONCURRENCY=$CONCURRENCY MESSAGES=$MESSAGES RATE=$RATE bench/presence/run.sh"
 echo "logs and store: $WORK"
 exit $status

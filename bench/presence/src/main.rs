@@ -9,9 +9,13 @@
 //! connection goes to the `--http` address (loopback in `run.sh`). Prints a table and one
 //! JSON line (`RESULT {...}`) for the script.
 //!
+//! With `--messages M` it measures the IM path instead: the watchers in pairs, one
+//! conversation per pair, M messages offered open loop at `--rate` per second, each timed
+//! from its POST to the recipient's `message.received` event.
+//!
 //! Usage: presence-load --http ADDR --target URI --watchers N --watcher-format
 //! 'sip:pw{:04}@example.com' --password PW [--flips 50] [--interval-ms 100]
-//! [--flip-timeout-ms 5000] [--concurrency 16]
+//! [--flip-timeout-ms 5000] [--concurrency 16] [--messages M --rate R]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +36,10 @@ struct Args {
     interval: Duration,
     flip_timeout: Duration,
     concurrency: usize,
+    /// IM mode: this many messages between pairs of watchers instead of presence flips.
+    messages: usize,
+    /// IM mode: messages per second offered (open loop).
+    rate: f64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -45,6 +53,8 @@ fn parse_args() -> Result<Args, String> {
         interval: Duration::from_millis(100),
         flip_timeout: Duration::from_millis(5000),
         concurrency: 16,
+        messages: 0,
+        rate: 200.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -63,6 +73,8 @@ fn parse_args() -> Result<Args, String> {
             "--interval-ms" => a.interval = Duration::from_millis(num(&v)?),
             "--flip-timeout-ms" => a.flip_timeout = Duration::from_millis(num(&v)?.min(60_000)),
             "--concurrency" => a.concurrency = (num(&v)? as usize).max(1),
+            "--messages" => a.messages = (num(&v)? as usize).min(1_000_000),
+            "--rate" => a.rate = (num(&v)? as f64).clamp(1.0, 100_000.0),
             _ => return Err(format!("unknown argument {k}")),
         }
     }
@@ -178,6 +190,25 @@ async fn open_stream(
             let Some(data) = line.trim_end().strip_prefix("data: ") else {
                 continue;
             };
+            if data.contains("message.received") && data.contains("\"im-") {
+                let at = Instant::now();
+                let Ok(e) = serde_json::from_str::<Value>(data) else {
+                    continue;
+                };
+                if e["data"]["direction"] != "incoming" {
+                    continue;
+                }
+                let k = e["data"]["message"]["text"]
+                    .as_str()
+                    .and_then(|t| t.strip_prefix("im-"))
+                    .and_then(|k| k.parse::<usize>().ok());
+                if let Some(k) = k {
+                    if receipts.send((k, watcher, at)).is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
             if !data.contains("presence.updated") || !data.contains("flip-") {
                 continue;
             }
@@ -306,6 +337,13 @@ async fn run(a: Args) -> Result<(), String> {
         t.elapsed().as_secs_f64()
     );
 
+    if a.messages > 0 {
+        let result = im_phase(&a, &tokens, &mut rx).await;
+        drop(readers);
+        drop(target_stream);
+        return result;
+    }
+
     let mut deliveries: Vec<f64> = Vec::with_capacity(a.flips * a.watchers);
     let mut all_reached: Vec<f64> = Vec::with_capacity(a.flips);
     let mut put_ms: Vec<f64> = Vec::with_capacity(a.flips);
@@ -392,6 +430,163 @@ async fn run(a: Args) -> Result<(), String> {
     );
     if missing > 0 {
         return Err(format!("{missing} deliveries did not arrive in time"));
+    }
+    Ok(())
+}
+
+/// IM mode: watchers in pairs (2i writes to 2i+1), one conversation per pair, then
+/// `--messages` messages offered open loop at `--rate` across the pairs; each is timed from
+/// its POST to the `message.received` event on the recipient's stream.
+async fn im_phase(
+    a: &Args,
+    tokens: &Arc<Vec<String>>,
+    rx: &mut mpsc::UnboundedReceiver<Receipt>,
+) -> Result<(), String> {
+    let http = a.http;
+    let pairs = a.watchers / 2;
+    if pairs == 0 {
+        return Err("IM mode needs at least 2 watchers".into());
+    }
+    let fmt = a.watcher_format.clone();
+    let toks = tokens.clone();
+    let conversations = bounded(pairs, a.concurrency, move |p| {
+        let (toks, peer) = (toks.clone(), watcher_uri(&fmt, 2 * p + 2));
+        async move {
+            let (status, body) = request(
+                http,
+                "POST",
+                "/api/v1/conversations",
+                Some(&toks[2 * p]),
+                Some(&json!({ "to": [peer] })),
+            )
+            .await?;
+            if status != 201 {
+                return Err(format!("conversation: {status} {body}"));
+            }
+            let v: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+            v["id"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| "conversation without id".to_string())
+        }
+    })
+    .await?;
+    let conversations = Arc::new(conversations);
+    // Discard whatever arrived while setting up (conversation.updated is filtered anyway).
+    while rx.try_recv().is_ok() {}
+
+    let n = a.messages;
+    let gap = Duration::from_secs_f64(1.0 / a.rate);
+    let sent_at: Arc<std::sync::Mutex<Vec<Option<Instant>>>> =
+        Arc::new(std::sync::Mutex::new(vec![None; n]));
+    let post_ms: Arc<std::sync::Mutex<Vec<f64>>> = Arc::default();
+    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let inflight = Arc::new(Semaphore::new(512));
+    let start = Instant::now();
+    let mut posts = Vec::with_capacity(n);
+    for k in 0..n {
+        tokio::time::sleep_until((start + gap * k as u32).into()).await;
+        let Ok(permit) = inflight.clone().acquire_owned().await else {
+            break;
+        };
+        let (toks, convs, sent_at, post_ms, failures) = (
+            tokens.clone(),
+            conversations.clone(),
+            sent_at.clone(),
+            post_ms.clone(),
+            failures.clone(),
+        );
+        posts.push(tokio::spawn(async move {
+            let _permit = permit;
+            let p = k % convs.len();
+            let path = format!("/api/v1/conversations/{}/messages", convs[p]);
+            let t = Instant::now();
+            sent_at.lock().unwrap()[k] = Some(t);
+            match request(
+                http,
+                "POST",
+                &path,
+                Some(&toks[2 * p]),
+                Some(&json!({"text": format!("im-{k}")})),
+            )
+            .await
+            {
+                Ok((201, _)) => post_ms
+                    .lock()
+                    .unwrap()
+                    .push(t.elapsed().as_secs_f64() * 1e3),
+                _ => {
+                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let offered_secs = start.elapsed().as_secs_f64();
+    let mut delivered = vec![None::<f64>; n];
+    let mut count = 0;
+    let deadline = tokio::time::Instant::now() + a.flip_timeout + Duration::from_secs(5);
+    while count < n {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some((k, _, at))) if k < n && delivered[k].is_none() => {
+                if let Some(sent) = sent_at.lock().unwrap()[k] {
+                    delivered[k] = Some(at.duration_since(sent).as_secs_f64() * 1e3);
+                    count += 1;
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let all_secs = start.elapsed().as_secs_f64();
+    for p in posts {
+        let _ = p.await;
+    }
+    let mut lat: Vec<f64> = delivered.iter().flatten().copied().collect();
+    lat.sort_by(|x, y| x.total_cmp(y));
+    let mut post = post_ms.lock().unwrap().clone();
+    post.sort_by(|x, y| x.total_cmp(y));
+    let failed = failures.load(std::sync::atomic::Ordering::Relaxed);
+    println!();
+    println!(
+        "IM: {} clients with open event streams (SSE), {} conversations, {} messages offered at {:.0}/s over {:.1} s; {} delivered, {} POSTs failed; all delivered within {:.1} s ({:.0} messages/s end to end)",
+        a.watchers, pairs, n, a.rate, offered_secs, count, failed, all_secs, count as f64 / all_secs
+    );
+    println!("| measure | p50 ms | p90 ms | p99 ms | max ms | samples |");
+    println!("|---|---|---|---|---|---|");
+    for (name, v) in [
+        (
+            "POST sent → message.received on the recipient's stream",
+            &lat,
+        ),
+        ("POST /api/v1/conversations/{id}/messages response", &post),
+    ] {
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            percentile(v, 50.0),
+            percentile(v, 90.0),
+            percentile(v, 99.0),
+            v.last().copied().unwrap_or(f64::NAN),
+            v.len()
+        );
+    }
+    println!(
+        "RESULT {}",
+        json!({
+            "clients": a.watchers,
+            "messages": n,
+            "rate": a.rate,
+            "delivered": count,
+            "failed_posts": failed,
+            "messages_per_s": count as f64 / all_secs,
+            "delivery_p50_ms": percentile(&lat, 50.0),
+            "delivery_p99_ms": percentile(&lat, 99.0),
+        })
+    );
+    if count < n || failed > 0 {
+        return Err(format!(
+            "{} of {n} messages delivered, {failed} POSTs failed",
+            count
+        ));
     }
     Ok(())
 }
