@@ -1880,6 +1880,22 @@ async fn conversations_messages_deliveries_calls_and_blobs_round_trip(fx: Fixtur
     );
     assert_eq!(store.pending_messages(b.id, 10).await.unwrap().len(), 2);
     assert!(store.pending_messages(a.id, 10).await.unwrap().is_empty());
+    // Many at once, the already delivered one left as it was.
+    store
+        .mark_delivered_many(&[(ids[0], b.id), (ids[1], b.id)], 3_100)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .pending_messages(b.id, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>(),
+        [ids[2]]
+    );
+    store.mark_delivered_many(&[], 3_200).await.unwrap();
 
     // Joining and leaving.
     assert!(store

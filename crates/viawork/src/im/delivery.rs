@@ -42,32 +42,56 @@ pub(super) async fn run(
     mut jobs: mpsc::Receiver<Job>,
     mut connections: mpsc::UnboundedReceiver<Arc<str>>,
 ) {
+    // Deliveries handed over but not yet recorded: written in one transaction when the
+    // queue runs dry (or the batch is full), and always before pending messages are looked
+    // up, so that a message is never handed over twice by this task.
+    let mut marks: Vec<(i64, i64)> = Vec::new();
     loop {
         tokio::select! {
             job = jobs.recv() => match job {
                 Some(Job::Deliver { message, from_name, recipients, reply }) => {
-                    let statuses = deliver(store.as_ref(), &hub, &message, &recipients).await;
+                    let statuses = deliver(&hub, &message, &recipients, &mut marks);
                     let _ = reply.send(statuses);
                     if let Some(sip) = &sip {
                         to_sip_clients(sip, &store, &hub, &message, &from_name, &recipients);
+                    }
+                    if jobs.is_empty() || marks.len() >= MARK_BATCH {
+                        flush(store.as_ref(), &mut marks).await;
                     }
                 }
                 None => break,
             },
             Some(user) = connections.recv() => {
+                flush(store.as_ref(), &mut marks).await;
                 if let Err(e) = deliver_pending(store.as_ref(), &hub, &user).await {
                     tracing::warn!(%user, error = %e, "could not deliver pending messages");
                 }
             }
         }
     }
+    flush(store.as_ref(), &mut marks).await;
 }
 
-async fn deliver(
-    store: &dyn Store,
+/// Deliveries recorded per transaction at most.
+const MARK_BATCH: usize = 256;
+
+/// Records the deliveries handed over. If the store fails they stay pending and are handed
+/// over again when the recipient next connects: at least once rather than lost.
+async fn flush(store: &dyn Store, marks: &mut Vec<(i64, i64)>) {
+    if marks.is_empty() {
+        return;
+    }
+    if let Err(e) = store.mark_delivered_many(marks, unix_now_ms()).await {
+        tracing::warn!(error = %e, count = marks.len(), "could not record deliveries");
+    }
+    marks.clear();
+}
+
+fn deliver(
     hub: &EventHub,
     message: &MessageView,
     recipients: &[(i64, String)],
+    marks: &mut Vec<(i64, i64)>,
 ) -> Vec<RecipientStatus> {
     let data = json!({ "direction": "incoming", "message": message });
     let mut out = Vec::with_capacity(recipients.len());
@@ -77,18 +101,8 @@ async fn deliver(
             .publish_if_connected(uri, "message.received", &data)
             .is_some()
         {
-            match store
-                .mark_delivered(message.id, *user_id, unix_now_ms())
-                .await
-            {
-                Ok(_) => status = Delivery::Delivered,
-                // Handed over but not recorded: say delivered (it was) and accept that a
-                // later sign-in may show it once more rather than lose it.
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not record a delivery");
-                    status = Delivery::Delivered;
-                }
-            }
+            marks.push((message.id, *user_id));
+            status = Delivery::Delivered;
         }
         out.push(RecipientStatus {
             uri: uri.clone(),

@@ -371,6 +371,10 @@ pub trait Store: Send + Sync {
         now: i64,
     ) -> Result<bool, StoreError>;
 
+    /// Marks many deliveries (`(message_id, user_id)`) done at `now`, in one transaction;
+    /// those already done stay as they were.
+    async fn mark_delivered_many(&self, marks: &[(i64, i64)], now: i64) -> Result<(), StoreError>;
+
     /// The messages still to be delivered to `user_id`, oldest first, at most `limit`.
     async fn pending_messages(
         &self,

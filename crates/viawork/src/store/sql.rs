@@ -1332,6 +1332,30 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn mark_delivered_many(
+                &self,
+                marks: &[(i64, i64)],
+                now: i64,
+            ) -> Result<(), StoreError> {
+                if marks.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.begin_write().await?;
+                for (message_id, user_id) in marks {
+                    sqlx::query(
+                        "UPDATE message_deliveries SET delivered_at = $3 \
+                         WHERE message_id = $1 AND user_id = $2 AND delivered_at IS NULL",
+                    )
+                    .bind(message_id)
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn pending_messages(
                 &self,
                 user_id: i64,
