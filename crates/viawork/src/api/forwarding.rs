@@ -62,6 +62,19 @@ fn view(user: &UserRow, s: &Settings, updated_at: Option<i64>) -> Value {
     v
 }
 
+/// The user's call forwarding and simultaneous ring settings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/call-forwarding",
+    tag = "forwarding",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The settings, with `unanswered_call_handling`, `allowed` and `updated_at`", body = Object),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`NotEnterpriseVoice`", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn read(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Value>, ApiError> {
     if !me.user.enterprise_voice {
         return Err(ForwardingError::NotEnterpriseVoice.into());
@@ -78,6 +91,22 @@ async fn read(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Val
     Ok(Json(view(&me.user, &settings, at)))
 }
 
+/// Replaces the settings (checked against the policy, the dial plan and the toll-fraud guard); the user's other clients get `call_forwarding.updated`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/call-forwarding",
+    tag = "forwarding",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "The settings, as GET answers them (without the computed members); see docs/call-forwarding.md"),
+    responses(
+        (status = 200, description = "The settings now", body = Object),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`NotEnterpriseVoice`, or a target the policy does not allow (code names it)", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "`PersonNotFound`", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn write(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -20,6 +20,19 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/admin/trunk", get(trunk))
 }
 
+/// Every live call, with its `owner`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/calls",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{\"calls\": [...]}`: call views as `GET /api/v1/calls/{id}` with `owner`", body = Object),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn live(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let Some(calls) = state.calls.as_ref() else {
         return Ok(Json(json!({ "calls": [] })));
@@ -38,6 +51,19 @@ async fn live(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value>
     Ok(Json(json!({ "calls": items })))
 }
 
+/// The PBX trunk: configured, up, address and transport.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/trunk",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The trunk's status", body = Object),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn trunk(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let Some(calls) = state.calls.as_ref() else {
         return Ok(Json(json!({ "configured": false, "up": false })));

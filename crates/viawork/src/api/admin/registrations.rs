@@ -13,6 +13,19 @@ pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/admin/registrations", get(list))
 }
 
+/// The SIP registrations (contacts bound by the registrar).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/registrations",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The registrations", body = Object),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn list(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let all = state
         .registrar
