@@ -230,6 +230,37 @@ async fn every_api_route_is_documented() {
     assert!(phantom.is_empty(), "documented but not routed: {phantom:?}");
 }
 
+/// Every `$ref` string anywhere under `v`.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => refs(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_schema_reference_resolves() {
+    let doc = document().await;
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(all.len() > 50, "only {} references", all.len());
+    for r in all {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected reference {r}"));
+        assert!(schemas.contains_key(name), "{r} is not a component");
+    }
+}
+
 #[tokio::test]
 async fn operation_ids_are_unique() {
     let doc = document().await;

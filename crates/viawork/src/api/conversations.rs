@@ -87,6 +87,23 @@ fn format(s: Option<&str>) -> Result<Format, ApiError> {
     }
 }
 
+/// `GET /api/v1/conversations` answer (only described: the handler builds it as JSON).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ConversationList {
+    conversations: Vec<crate::im::ConversationView>,
+}
+
+/// `GET .../messages` answer (only described: the handler builds it as JSON).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct MessagePage {
+    /// Newest first.
+    messages: Vec<crate::im::MessageView>,
+    /// The URL of the next (older) page; `null` on the last one.
+    next: Option<String>,
+}
+
 /// `POST /api/v1/conversations` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -108,7 +125,7 @@ struct StartRequest {
     security(("bearer" = [])),
     request_body = StartRequest,
     responses(
-        (status = 201, description = "The conversation (with `message`, the first message, when one was sent); `Location` names it", body = Object),
+        (status = 201, description = "The conversation (with `message`, the first message, when one was sent); `Location` names it", body = crate::im::ConversationView),
         (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 404, description = "`PersonNotFound`: someone in `to` is not in the directory", body = crate::api::openapi::ErrorResponse),
@@ -188,7 +205,7 @@ fn page(
     security(("bearer" = [])),
     params(("limit" = Option<u32>, Query, description = "1 to the server maximum (default 50)")),
     responses(
-        (status = 200, description = "`{\"conversations\": [...]}`", body = Object),
+        (status = 200, description = "The conversations", body = ConversationList),
         (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
@@ -212,7 +229,7 @@ async fn list(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The conversation's id")),
     responses(
-        (status = 200, description = "The conversation", body = Object),
+        (status = 200, description = "The conversation", body = crate::im::ConversationView),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
         (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
@@ -234,7 +251,7 @@ async fn get_one(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The conversation's id")),
     responses(
-        (status = 200, description = "The conversation, left", body = Object),
+        (status = 200, description = "The conversation, left", body = crate::im::ConversationView),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
         (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
@@ -256,7 +273,7 @@ async fn leave(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The conversation's id"), ("limit" = Option<u32>, Query, description = "1 to the server maximum (default 50)"), ("before" = Option<i64>, Query, description = "Only messages older than this message id")),
     responses(
-        (status = 200, description = "`{\"messages\": [...], \"next\": \"<url of the next page>\" | null}`", body = Object),
+        (status = 200, description = "A page of messages", body = MessagePage),
         (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
@@ -302,7 +319,7 @@ struct SendRequest {
     params(("id" = String, Path, description = "The conversation's id")),
     request_body = SendRequest,
     responses(
-        (status = 201, description = "The message as sent", body = Object),
+        (status = 201, description = "The message as sent, with each recipient's delivery", body = crate::im::SentMessage),
         (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
@@ -360,7 +377,7 @@ struct AddRequest {
     params(("id" = String, Path, description = "The conversation's id")),
     request_body = AddRequest,
     responses(
-        (status = 200, description = "The conversation", body = Object),
+        (status = 200, description = "The conversation", body = crate::im::ConversationView),
         (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 404, description = "No such conversation, or `PersonNotFound`", body = crate::api::openapi::ErrorResponse),
@@ -458,7 +475,7 @@ struct UploadQuery {
     params(("id" = String, Path, description = "The conversation's id"), ("name" = String, Query, description = "The file name")),
     request_body(content = String, content_type = "application/octet-stream", description = "The file's bytes"),
     responses(
-        (status = 201, description = "The message carrying the file", body = Object),
+        (status = 201, description = "The message carrying the file, with each recipient's delivery", body = crate::im::SentMessage),
         (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
@@ -571,8 +588,8 @@ async fn download(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The call's id")),
     responses(
-        (status = 200, description = "The call's conversation, which already existed", body = Object),
-        (status = 201, description = "The call's conversation, new", body = Object),
+        (status = 200, description = "The call's conversation, which already existed", body = crate::im::ConversationView),
+        (status = 201, description = "The call's conversation, new", body = crate::im::ConversationView),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
         (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
