@@ -80,7 +80,6 @@ struct CallViaWork {
     /// The number rung first by default (`tel:` URI), when there is one.
     callback_number: Option<String>,
     /// Where it comes from.
-    #[schema(value_type = Option<String>)]
     callback_source: Option<CallbackSource>,
     /// Why there is none.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -35,7 +35,7 @@ pub(super) fn router() -> Router<AppState> {
     security(("bearer" = [])),
     params(("user" = Option<String>, Query, description = "A user's SIP URI: their dial plan rather than the global one")),
     responses(
-        (status = 200, description = "The rules, in order", body = Object),
+        (status = 200, description = "The rules, in order", body = crate::cli::dialplan::RuleList),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -61,9 +61,9 @@ async fn list(
     path = "/api/v1/admin/dialplan/rules",
     tag = "admin",
     security(("bearer" = [])),
-    request_body(content = Object, description = "The rule"),
+    request_body(content = Object, description = "The members of RuleInput, and `user` for a user's own plan"),
     responses(
-        (status = 201, description = "The rule", body = Object),
+        (status = 201, description = "The rule", body = crate::cli::dialplan::RuleView),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -90,7 +90,7 @@ async fn create(
     security(("bearer" = [])),
     params(("name" = String, Path, description = "The rule's name"), ("user" = Option<String>, Query, description = "A user's SIP URI: their dial plan rather than the global one")),
     responses(
-        (status = 200, description = "What was removed", body = Object),
+        (status = 200, description = "What was removed", body = crate::cli::dialplan::RuleRemoved),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -128,7 +128,7 @@ struct TestBody {
     security(("bearer" = [])),
     request_body = TestBody,
     responses(
-        (status = 200, description = "The result", body = Object),
+        (status = 200, description = "The result", body = crate::cli::dialplan::TestView),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),

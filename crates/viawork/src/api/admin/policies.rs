@@ -40,7 +40,7 @@ pub(super) fn router() -> Router<AppState> {
     tag = "admin",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The policies", body = Object),
+        (status = 200, description = "The policies", body = crate::cli::policies::PolicyList),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
         (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
@@ -56,9 +56,9 @@ async fn list(_: AdminUser, State(state): State<AppState>) -> Result<Json<Policy
     path = "/api/v1/admin/policies",
     tag = "admin",
     security(("bearer" = [])),
-    request_body(content = Object, description = "The policy"),
+    request_body(content = Object, description = "`identity` and the members of PolicyInput"),
     responses(
-        (status = 201, description = "The policy; `Location` names it", body = Object),
+        (status = 201, description = "The policy; `Location` names it", body = crate::cli::policies::PolicyView),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -92,7 +92,7 @@ async fn create(
     security(("bearer" = [])),
     params(("identity" = String, Path, description = "`Global`, `Site:<name>` or `Tag:<name>`")),
     responses(
-        (status = 200, description = "The policy", body = Object),
+        (status = 200, description = "The policy", body = crate::cli::policies::PolicyView),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -117,9 +117,9 @@ async fn show(
     tag = "admin",
     security(("bearer" = [])),
     params(("identity" = String, Path, description = "`Global`, `Site:<name>` or `Tag:<name>`")),
-    request_body(content = Object, description = "The members to change"),
+    request_body(content = crate::cli::policies::PolicyInput, description = "The members to change"),
     responses(
-        (status = 200, description = "The policy", body = Object),
+        (status = 200, description = "The policy", body = crate::cli::policies::PolicyView),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -140,7 +140,8 @@ async fn change(
 
 /// What `DELETE /policies/{identity}` answers: the removal, and for `Global` the policy as
 /// reset.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PolicyRemoval)]
 #[serde(rename_all = "camelCase")]
 struct Removal {
     #[serde(flatten)]
@@ -149,7 +150,7 @@ struct Removal {
     policy: Option<PolicyView>,
 }
 
-/// Removes a policy (not Global).
+/// Removes a policy; `Global` is reset to the defaults instead (and answered as `policy`).
 #[utoipa::path(
     delete,
     path = "/api/v1/admin/policies/{identity}",
@@ -157,7 +158,7 @@ struct Removal {
     security(("bearer" = [])),
     params(("identity" = String, Path, description = "`Global`, `Site:<name>` or `Tag:<name>`")),
     responses(
-        (status = 200, description = "What was removed", body = Object),
+        (status = 200, description = "What was removed", body = Removal),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -197,7 +198,7 @@ struct GrantBody {
     params(("sip_uri" = String, Path, description = "The user's SIP URI")),
     request_body = GrantBody,
     responses(
-        (status = 200, description = "The grant", body = Object),
+        (status = 200, description = "The grant", body = crate::cli::policies::GrantView),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),

@@ -29,7 +29,7 @@ struct RoutingBody {
     tag = "admin",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The settings", body = Object),
+        (status = 200, description = "The settings", body = crate::cli::routing::RoutingView),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
         (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
@@ -47,7 +47,7 @@ async fn show(_: AdminUser, State(state): State<AppState>) -> Result<Json<Routin
     security(("bearer" = [])),
     request_body = RoutingBody,
     responses(
-        (status = 200, description = "The settings now", body = Object),
+        (status = 200, description = "The settings now", body = crate::cli::routing::RoutingView),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),

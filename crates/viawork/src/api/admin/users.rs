@@ -49,7 +49,7 @@ pub(super) fn router() -> Router<AppState> {
     security(("bearer" = [])),
     params(("limit" = Option<u32>, Query, description = "Page size"), ("after" = Option<String>, Query, description = "The last SIP URI of the previous page")),
     responses(
-        (status = 200, description = "A page of users", body = Object),
+        (status = 200, description = "A page of users", body = crate::cli::users::UserList),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -74,9 +74,9 @@ async fn list(
     path = "/api/v1/admin/users",
     tag = "admin",
     security(("bearer" = [])),
-    request_body(content = Object, description = "The user"),
+    request_body(content = Object, description = "`sipUri` and the members of UserInput"),
     responses(
-        (status = 201, description = "The user; `Location` names it", body = Object),
+        (status = 201, description = "The user; `Location` names it", body = crate::cli::users::UserView),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -107,7 +107,7 @@ async fn create(
     security(("bearer" = [])),
     params(("sip_uri" = String, Path, description = "The user's SIP URI")),
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = crate::cli::users::UserDetails),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -130,9 +130,9 @@ async fn show(
     tag = "admin",
     security(("bearer" = [])),
     params(("sip_uri" = String, Path, description = "The user's SIP URI")),
-    request_body(content = Object, description = "The members to change"),
+    request_body(content = crate::cli::users::UserInput, description = "The members to change"),
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = crate::cli::users::UserView),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -160,7 +160,7 @@ async fn change(
     security(("bearer" = [])),
     params(("sip_uri" = String, Path, description = "The user's SIP URI")),
     responses(
-        (status = 200, description = "What was removed", body = Object),
+        (status = 200, description = "What was removed", body = crate::cli::users::Removed),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
@@ -187,8 +187,8 @@ async fn remove(
     params(("skip_bad_rows" = Option<bool>, Query, description = "Import the good rows, report the bad")),
     request_body(content = String, content_type = "text/csv", description = "The CSV file"),
     responses(
-        (status = 200, description = "The import report", body = Object),
-        (status = 422, description = "Nothing imported: the report names the bad rows", body = Object),
+        (status = 200, description = "The import report", body = crate::cli::import::ImportView),
+        (status = 422, description = "Nothing imported: the report names the bad rows", body = crate::cli::import::ImportView),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
