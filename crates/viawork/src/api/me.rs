@@ -75,7 +75,7 @@ struct Phones {
 #[serde(rename_all = "camelCase")]
 struct CallViaWork {
     /// The effective policy.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::cli::policies::PolicyView)]
     policy: CallViaWorkPolicy,
     /// The number rung first by default (`tel:` URI), when there is one.
     callback_number: Option<String>,

@@ -71,6 +71,36 @@ fn me(user: &CurrentUser) -> Result<UserUri, ApiError> {
     parse_uri("sipUri", &user.user.sip_uri)
 }
 
+/// A person's presence as the viewer sees it (only described: `presence_json` builds it).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PresenceDocument)]
+#[allow(dead_code)]
+struct PresenceDoc {
+    /// Their SIP URI.
+    uri: String,
+    availability: crate::presence::Availability,
+    /// The activity, when there is one worth telling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activity: Option<crate::presence::Activity>,
+    /// The personal note; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    /// When they were last active on any device (Unix milliseconds), if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_active_at: Option<u64>,
+}
+
+/// What `GET`/`PUT /api/v1/me/presence` answer (only described: [`Own`] is built).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OwnPresence)]
+#[allow(dead_code)]
+struct OwnDoc {
+    #[serde(flatten)]
+    presence: PresenceDoc,
+    /// What the user chose; `null`: automatic.
+    chosen: Option<PreferredAvailability>,
+}
+
 /// The user's own presence, and what they chose (null: automatic).
 #[derive(Debug, Serialize)]
 struct Own {
@@ -86,7 +116,7 @@ struct Own {
     tag = "presence",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The presence (`availability`, `activity`, `note`, ...) and `chosen`", body = Object),
+        (status = 200, description = "The presence and `chosen`", body = OwnDoc),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
     )
@@ -116,7 +146,7 @@ struct SetPresence {
     security(("bearer" = [])),
     request_body = SetPresence,
     responses(
-        (status = 200, description = "The presence now", body = Object),
+        (status = 200, description = "The presence now", body = OwnDoc),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
@@ -168,7 +198,7 @@ async fn activity(
     security(("bearer" = [])),
     params(("uri" = String, Path, description = "A SIP URI (`sip:bob@example.com`)")),
     responses(
-        (status = 200, description = "The presence", body = Object),
+        (status = 200, description = "The presence", body = PresenceDoc),
         (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 404, description = "No user has this SIP URI (or it is not watched/blocked)", body = crate::api::openapi::ErrorResponse),
@@ -195,6 +225,7 @@ struct Subscribe {
 /// The people watched, with their presence.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Subscriptions {
+    #[schema(value_type = Vec<PresenceDoc>)]
     subscriptions: Vec<Value>,
 }
 
