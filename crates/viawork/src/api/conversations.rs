@@ -104,6 +104,16 @@ struct MessagePage {
     next: Option<String>,
 }
 
+/// `POST .../audio` answer (only described: the handler builds it as JSON).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct AudioCall {
+    #[serde(flatten)]
+    call: crate::calls::CallView,
+    /// The conversation the call is linked to.
+    conversation_id: String,
+}
+
 /// `POST /api/v1/conversations` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -413,7 +423,7 @@ struct AudioRequest {
     params(("id" = String, Path, description = "The conversation's id")),
     request_body(content = Option<AudioRequest>, description = "Optional; an empty body rings the default callback number"),
     responses(
-        (status = 201, description = "The call (as `POST /api/v1/calls` answers) with `conversation_id`; `Location` names the call", body = Object),
+        (status = 201, description = "The call, with its `conversation_id`; `Location` names the call", body = AudioCall),
         (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
         (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
         (status = 403, description = "`DialoutNotAllowed` or `PhoneNumberConflict`", body = crate::api::openapi::ErrorResponse),
