@@ -1,10 +1,11 @@
 //! The OpenAPI document (`GET /api/v1/openapi.json`) and its reference page
 //! (`GET /api/v1/docs`), in-process over a SQLite store.
 //!
-//! Coverage is checked against the router itself: the routes are read from the
-//! `.route("...", get(..).post(..))` calls in `src/api/` (the only place routes are
-//! declared), so a route added without a `#[utoipa::path]` fails
-//! `every_api_route_is_documented`, and a documented operation no router serves fails it too.
+//! Coverage both ways: the routes are read from the `.route("...", get(..).post(..))`
+//! calls in `src/api/` (the only place routes are declared; axum cannot list them), so a
+//! route added without a `#[utoipa::path]` fails `every_api_route_is_documented`; and
+//! every documented operation is sent to the router, so one it does not serve fails
+//! `every_documented_operation_is_served`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
