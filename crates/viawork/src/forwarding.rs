@@ -18,7 +18,8 @@ use crate::domain::{DialPlan, Dialable, LineUri};
 use crate::store::{Store, StoreError, UserRow};
 
 /// Which setting is active.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = ForwardingActive)]
 #[serde(rename_all = "snake_case")]
 pub enum Active {
     /// Calls ring the user as usual.
@@ -31,7 +32,8 @@ pub enum Active {
 }
 
 /// What a forward points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ForwardingKind)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// A directory user (`to` is their SIP URI).
@@ -43,7 +45,8 @@ pub enum Kind {
 }
 
 /// A target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ForwardingTarget)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// What it is.
@@ -53,7 +56,7 @@ pub struct Target {
 }
 
 /// Simultaneous ring.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimultaneousRing {
     /// `contact` or `number`.
@@ -66,7 +69,8 @@ pub struct SimultaneousRing {
 }
 
 /// Unanswered-call handling.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = UnansweredCalls)]
 #[serde(deny_unknown_fields)]
 pub struct Unanswered {
     /// `voicemail`, `contact` or `number`.
@@ -78,7 +82,8 @@ pub struct Unanswered {
 }
 
 /// A user's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = CallForwardingSettings)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// The active setting.

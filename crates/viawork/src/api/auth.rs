@@ -29,7 +29,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// The body of `POST /api/v1/auth/token`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
     username: String,
@@ -37,10 +37,13 @@ struct TokenRequest {
 }
 
 /// The answer to `POST /api/v1/auth/token` (OAuth 2.0 member names, RFC 6749 §5.1).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct TokenResponse {
     access_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
+    /// Seconds until the token expires.
     expires_in: i64,
 }
 
@@ -75,6 +78,21 @@ impl From<SignInError> for ApiError {
     }
 }
 
+/// Signs in: a bearer token for a user name and password.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/token",
+    tag = "auth",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 400, description = "A malformed body (the field is named)", body = super::openapi::ErrorResponse),
+        (status = 401, description = "`InvalidCredentials`: unknown user or wrong password", body = super::openapi::ErrorResponse),
+        (status = 403, description = "`AccountDisabled`", body = super::openapi::ErrorResponse),
+        (status = 429, description = "`TooManyAttempts`: the name is locked; see `Retry-After`", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = super::openapi::ErrorResponse),
+    )
+)]
 async fn issue(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<TokenRequest>,
@@ -86,6 +104,17 @@ async fn issue(
     Ok(Json(token.into()))
 }
 
+/// Signs out: revokes the bearer token of the request.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/token",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The token is revoked"),
+        (status = 401, description = "No valid bearer token", body = super::openapi::ErrorResponse),
+    )
+)]
 async fn revoke(State(state): State<AppState>, user: CurrentUser) -> Result<StatusCode, ApiError> {
     state.sessions.revoke(&user.token).await?;
     Ok(StatusCode::NO_CONTENT)

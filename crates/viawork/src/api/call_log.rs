@@ -35,6 +35,23 @@ pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/call-log", get(own_calls))
 }
 
+/// The signed-in user's own calls, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/call-log",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, description = "1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of the call log", body = crate::cli::call_log::CallLogPage),
+        (status = 400, description = "A bad `limit` or `cursor`, or an unknown parameter (named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn own_calls(
     State(state): State<AppState>,
     user: CurrentUser,

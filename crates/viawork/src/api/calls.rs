@@ -93,7 +93,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// `POST /api/v1/calls/{id}/dtmf` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DtmfRequest {
     /// `0-9`, `*`, `#`, `A-D`; at most 32.
@@ -101,7 +101,7 @@ pub struct DtmfRequest {
 }
 
 /// `POST /api/v1/calls/{id}/transfer` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
     /// Where to send the far party: a `sip:` URI, a `tel:` URI or digits.
@@ -129,6 +129,21 @@ async fn control(
     }
 }
 
+/// Puts the far party on hold.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/{id}/hold",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    responses(
+        (status = 202, description = "Accepted; the call as it is now (events follow)", body = crate::calls::CallView),
+        (status = 409, description = "Not possible in the call's state (`InvalidState`, `NotSupported`, ...)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "`CallbackUriUnreachable`: no PBX trunk; `ServiceUnavailable`: shutting down", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn hold(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -137,6 +152,21 @@ async fn hold(
     control(&state, &user.user, &id, Control::Hold).await
 }
 
+/// Takes the far party off hold.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/{id}/resume",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    responses(
+        (status = 202, description = "Accepted; the call as it is now (events follow)", body = crate::calls::CallView),
+        (status = 409, description = "Not possible in the call's state (`InvalidState`, `NotSupported`, ...)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "`CallbackUriUnreachable`: no PBX trunk; `ServiceUnavailable`: shutting down", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn resume(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -145,6 +175,21 @@ async fn resume(
     control(&state, &user.user, &id, Control::Resume).await
 }
 
+/// Mutes the user's phone toward the far party.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/{id}/mute",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    responses(
+        (status = 202, description = "Accepted; the call as it is now (events follow)", body = crate::calls::CallView),
+        (status = 409, description = "Not possible in the call's state (`InvalidState`, `NotSupported`, ...)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "`CallbackUriUnreachable`: no PBX trunk; `ServiceUnavailable`: shutting down", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn mute(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -153,6 +198,21 @@ async fn mute(
     control(&state, &user.user, &id, Control::Mute).await
 }
 
+/// Unmutes the user's phone.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/{id}/unmute",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    responses(
+        (status = 202, description = "Accepted; the call as it is now (events follow)", body = crate::calls::CallView),
+        (status = 409, description = "Not possible in the call's state (`InvalidState`, `NotSupported`, ...)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "`CallbackUriUnreachable`: no PBX trunk; `ServiceUnavailable`: shutting down", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn unmute(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -161,6 +221,23 @@ async fn unmute(
     control(&state, &user.user, &id, Control::Unmute).await
 }
 
+/// Sends DTMF digits to the far party (RFC 4733).
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/{id}/dtmf",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    request_body = DtmfRequest,
+    responses(
+        (status = 202, description = "Accepted; the call as it is now (events follow)", body = crate::calls::CallView),
+        (status = 400, description = "A bad body (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "Not possible in the call's state (`InvalidState`, `NotSupported`, ...)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "`CallbackUriUnreachable`: no PBX trunk; `ServiceUnavailable`: shutting down", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn dtmf(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -182,6 +259,23 @@ async fn dtmf(
     control(&state, &user.user, &id, Control::Dtmf(digits)).await
 }
 
+/// Transfers the far party (blind transfer, REFER) to another number or URI.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/{id}/transfer",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    request_body = TransferRequest,
+    responses(
+        (status = 202, description = "Accepted; the call as it is now (events follow)", body = crate::calls::CallView),
+        (status = 400, description = "A bad body (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "Not possible in the call's state (`InvalidState`, `NotSupported`, ...)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "`CallbackUriUnreachable`: no PBX trunk; `ServiceUnavailable`: shutting down", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn transfer(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -206,8 +300,16 @@ async fn transfer(
     .await
 }
 
+/// `GET /api/v1/calls` answer (only described: the handler builds it as JSON).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(super) struct CallList {
+    /// The calls.
+    calls: Vec<crate::calls::CallView>,
+}
+
 /// `POST /api/v1/calls` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallRequest {
     /// Who to call: a `sip:` URI, a `tel:` URI or digits.
@@ -259,6 +361,21 @@ impl FromRequestParts<AppState> for SetupSlot {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls",
+    tag = "calls",
+    security(("bearer" = [])),
+    request_body = CallRequest,
+    responses(
+        (status = 201, description = "The callback leg to the user's phone is on its way; `Location` names the call", body = crate::calls::CallView),
+        (status = 400, description = "A bad body, or `NormalizationFailed`: `to` does not normalise", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`DialoutNotAllowed` or `PhoneNumberConflict` (toll-fraud guard)", body = crate::api::openapi::ErrorResponse),
+        (status = 429, description = "Over the per-minute call limit", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "`Overloaded` (with `Retry-After`) or `CallbackUriUnreachable`", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     _slot: SetupSlot,
@@ -275,6 +392,17 @@ async fn create(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/calls",
+    tag = "calls",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user's live calls", body = CallList),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "No call service", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -284,6 +412,19 @@ async fn list(
     Ok(Json(serde_json::json!({ "calls": list })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/calls/{id}",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    responses(
+        (status = 200, description = "The call", body = crate::calls::CallView),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "`CallbackUriUnreachable`: no PBX trunk; `ServiceUnavailable`: shutting down", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn get_one(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -297,6 +438,19 @@ async fn get_one(
         .ok_or_else(|| ApiError::not_found("no such call"))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/calls/{id}",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    responses(
+        (status = 200, description = "Hung up; the call as it ends", body = crate::calls::CallView),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "`CallbackUriUnreachable`: no PBX trunk; `ServiceUnavailable`: shutting down", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn hang_up(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -79,12 +79,14 @@ impl From<ContactsError> for ApiError {
 }
 
 /// A contact as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Contact)]
 #[serde(rename_all = "camelCase")]
 struct ContactJson {
     uri: String,
     /// `user` or `phone`.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     kind: &'static str,
     /// The directory name, or the name given to a phone contact.
     name: String,
@@ -122,7 +124,7 @@ impl From<&Contact> for ContactJson {
 }
 
 /// A group as listed, with its members' URIs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct GroupJson {
     id: String,
@@ -162,19 +164,32 @@ fn all_groups(list: &ContactList) -> Vec<GroupJson> {
         .collect()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ContactLimits)]
 struct Limits {
     contacts: i64,
     groups: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ListJson {
     contacts: Vec<ContactJson>,
     groups: Vec<GroupJson>,
     limits: Limits,
 }
 
+/// The contact list: contacts, groups and limits.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/contacts",
+    tag = "contacts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The contact list", body = ListJson),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -190,7 +205,7 @@ async fn list(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddContact {
     uri: String,
@@ -200,6 +215,23 @@ struct AddContact {
     name: Option<String>,
 }
 
+/// Adds a contact: a directory user or a phone number.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/contacts",
+    tag = "contacts",
+    security(("bearer" = [])),
+    request_body = AddContact,
+    responses(
+        (status = 201, description = "The contact", body = ContactJson),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`LimitExceeded`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such contact, group or person", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "Already there", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn add(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -217,6 +249,21 @@ async fn add(
     Ok((StatusCode::CREATED, Json(ContactJson::from(&contact))))
 }
 
+/// Removes a contact.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/contacts/{uri}",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(("uri" = String, Path, description = "A SIP URI (`sip:bob@example.com`)")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such contact, group or person", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -226,11 +273,23 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct GroupsJson {
     groups: Vec<GroupJson>,
 }
 
+/// The groups, Other Contacts first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/groups",
+    tag = "contacts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The groups", body = GroupsJson),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn groups(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -241,12 +300,28 @@ async fn groups(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupName {
     name: String,
 }
 
+/// Creates a group.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/groups",
+    tag = "contacts",
+    security(("bearer" = [])),
+    request_body = GroupName,
+    responses(
+        (status = 201, description = "The group", body = GroupJson),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`LimitExceeded`", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "Already there", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn create_group(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -259,6 +334,23 @@ async fn create_group(
     Ok((StatusCode::CREATED, Json(group_json(&group, &[]))))
 }
 
+/// Renames a group.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/me/groups/{id}",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "A group id (`other` is Other Contacts)")),
+    request_body = GroupName,
+    responses(
+        (status = 200, description = "The group", body = GroupJson),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such contact, group or person", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "Already there", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn rename_group(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -274,6 +366,21 @@ async fn rename_group(
     Ok(Json(group_json(&group, &list.contacts)))
 }
 
+/// Deletes a group (its contacts stay in the list).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/groups/{id}",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "A group id (`other` is Other Contacts)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such contact, group or person", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn remove_group(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -284,6 +391,22 @@ async fn remove_group(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Puts a contact in a group.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/groups/{id}/contacts/{uri}",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "A group id (`other` is Other Contacts)"), ("uri" = String, Path, description = "A SIP URI (`sip:bob@example.com`)")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`LimitExceeded`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such contact, group or person", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn add_to_group(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -294,6 +417,21 @@ async fn add_to_group(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Takes a contact out of a group.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/groups/{id}/contacts/{uri}",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "A group id (`other` is Other Contacts)"), ("uri" = String, Path, description = "A SIP URI (`sip:bob@example.com`)")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such contact, group or person", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn remove_from_group(
     State(state): State<AppState>,
     user: CurrentUser,

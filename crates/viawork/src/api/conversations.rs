@@ -87,8 +87,35 @@ fn format(s: Option<&str>) -> Result<Format, ApiError> {
     }
 }
 
+/// `GET /api/v1/conversations` answer (only described: the handler builds it as JSON).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ConversationList {
+    conversations: Vec<crate::im::ConversationView>,
+}
+
+/// `GET .../messages` answer (only described: the handler builds it as JSON).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct MessagePage {
+    /// Newest first.
+    messages: Vec<crate::im::MessageView>,
+    /// The URL of the next (older) page; `null` on the last one.
+    next: Option<String>,
+}
+
+/// `POST .../audio` answer (only described: the handler builds it as JSON).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct AudioCall {
+    #[serde(flatten)]
+    call: crate::calls::CallView,
+    /// The conversation the call is linked to.
+    conversation_id: String,
+}
+
 /// `POST /api/v1/conversations` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StartRequest {
     to: Vec<String>,
@@ -100,6 +127,21 @@ struct StartRequest {
     format: Option<String>,
 }
 
+/// Starts a conversation with one or more people, optionally with a first message.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations",
+    tag = "conversations",
+    security(("bearer" = [])),
+    request_body = StartRequest,
+    responses(
+        (status = 201, description = "The conversation (with `message`, the first message, when one was sent); `Location` names it", body = crate::im::ConversationView),
+        (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "`PersonNotFound`: someone in `to` is not in the directory", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn start(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -165,6 +207,20 @@ fn page(
     Ok(p)
 }
 
+/// The user's conversations, most recent first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("limit" = Option<u32>, Query, description = "1 to the server maximum (default 50)")),
+    responses(
+        (status = 200, description = "The conversations", body = ConversationList),
+        (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -175,6 +231,20 @@ async fn list(
     Ok(Json(json!({ "conversations": list })))
 }
 
+/// One conversation.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id")),
+    responses(
+        (status = 200, description = "The conversation", body = crate::im::ConversationView),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn get_one(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -183,6 +253,20 @@ async fn get_one(
     Ok(Json(im(&state)?.get(&me.user, &id).await?))
 }
 
+/// Leaves a conversation.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/conversations/{id}",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id")),
+    responses(
+        (status = 200, description = "The conversation, left", body = crate::im::ConversationView),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn leave(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -191,6 +275,21 @@ async fn leave(
     Ok(Json(im(&state)?.leave(&me.user, &id).await?))
 }
 
+/// The messages, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}/messages",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id"), ("limit" = Option<u32>, Query, description = "1 to the server maximum (default 50)"), ("before" = Option<i64>, Query, description = "Only messages older than this message id")),
+    responses(
+        (status = 200, description = "A page of messages", body = MessagePage),
+        (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -213,7 +312,7 @@ async fn history(
 }
 
 /// `POST .../messages` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SendRequest {
     text: String,
@@ -221,6 +320,23 @@ struct SendRequest {
     format: Option<String>,
 }
 
+/// Sends a message.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/messages",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id")),
+    request_body = SendRequest,
+    responses(
+        (status = 201, description = "The message as sent, with each recipient's delivery", body = crate::im::SentMessage),
+        (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`NotInConversation`", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn send(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -232,6 +348,20 @@ async fn send(
     Ok((StatusCode::CREATED, Json(sent)).into_response())
 }
 
+/// Says the user is typing (the others get a `conversation.typing` event).
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/typing",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id")),
+    responses(
+        (status = 204, description = "Sent"),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn typing(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -242,12 +372,29 @@ async fn typing(
 }
 
 /// `POST .../participants` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddRequest {
     uri: String,
 }
 
+/// Adds a person to the conversation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/participants",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id")),
+    request_body = AddRequest,
+    responses(
+        (status = 200, description = "The conversation", body = crate::im::ConversationView),
+        (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such conversation, or `PersonNotFound`", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`NotInConversation`", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn add(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -260,13 +407,32 @@ async fn add(
 }
 
 /// `POST .../audio` body (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AudioRequest {
     #[serde(default)]
     callback_number: Option<String>,
 }
 
+/// Adds audio: a Call Via Work call to the other party of a one-to-one conversation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/audio",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id")),
+    request_body(content = Option<AudioRequest>, description = "Optional; an empty body rings the default callback number"),
+    responses(
+        (status = 201, description = "The call, with its `conversation_id`; `Location` names the call", body = AudioCall),
+        (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`DialoutNotAllowed` or `PhoneNumberConflict`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`NotOneToOne` or `NotInConversation`", body = crate::api::openapi::ErrorResponse),
+        (status = 429, description = "Over the per-minute call limit", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn audio(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -310,6 +476,24 @@ struct UploadQuery {
     name: String,
 }
 
+/// Sends a file: the request body is the file, its `Content-Type` its type.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/files",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id"), ("name" = String, Query, description = "The file name")),
+    request_body(content = String, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses(
+        (status = 201, description = "The message carrying the file, with each recipient's delivery", body = crate::im::SentMessage),
+        (status = 400, description = "A bad body or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such conversation of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 413, description = "`FileTooLarge`", body = crate::api::openapi::ErrorResponse),
+        (status = 415, description = "`FileTypeNotAllowed`", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn upload(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -343,6 +527,20 @@ async fn upload(
     Ok((StatusCode::CREATED, Json(sent)).into_response())
 }
 
+/// Downloads a file sent in the conversation (`Content-Disposition: attachment`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}/files/{file}",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id"), ("file" = String, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "The file, with its own content type", content_type = "application/octet-stream", body = String),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such conversation or file", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn download(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -392,6 +590,21 @@ async fn download(
         .into_response())
 }
 
+/// Adds instant messaging to a call: the conversation linked to the call, created if need be.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/{id}/conversation",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    responses(
+        (status = 200, description = "The call's conversation, which already existed", body = crate::im::ConversationView),
+        (status = 201, description = "The call's conversation, new", body = crate::im::ConversationView),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "Instant messaging is not running", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn call_conversation(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -44,6 +44,35 @@ struct Params {
     access_token: Option<String>,
 }
 
+/// The signed-in user's events.
+///
+/// Server-Sent Events when the request accepts `text/event-stream`, otherwise a WebSocket
+/// (send the upgrade headers). Each event is JSON `{"seq", "type", "time", "data"}`; SSE
+/// frames carry `seq` as their `id:`, so `Last-Event-ID` (or `?since=`) resumes without
+/// loss. A gap older than the retention gets one `resync` event.
+///
+/// Event types: `call.updated` (a call's state, as `GET /api/v1/calls/{id}`),
+/// `call_forwarding.updated` (the settings, as `GET /api/v1/me/call-forwarding`),
+/// `conversation.updated` (a conversation), `message.received` (an incoming or own outgoing
+/// message), `message.status` (delivery of a sent message), `typing` (someone types in a
+/// conversation), `presence.updated` (someone watched, or the user), `resync` (events were
+/// lost: re-read the state).
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    security(("bearer" = [])),
+    params(
+        ("since" = Option<String>, Query, description = "Resume after this `seq` (as `Last-Event-ID`)"),
+        ("access_token" = Option<String>, Query, description = "The token, for clients that cannot set headers (EventSource, WebSocket in browsers)"),
+    ),
+    responses(
+        (status = 200, description = "An event stream (`text/event-stream`)", content_type = "text/event-stream", body = String),
+        (status = 101, description = "Switching to a WebSocket; one JSON event per text message"),
+        (status = 400, description = "A bad parameter (named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid token", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn events(
     State(state): State<AppState>,
     req: axum::extract::Request,

@@ -36,6 +36,29 @@ impl From<ForwardingError> for ApiError {
     }
 }
 
+/// What `GET`/`PUT /api/v1/me/call-forwarding` answer (only described: [`view`] builds it).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ForwardingView {
+    #[serde(flatten)]
+    settings: Settings,
+    /// `enabled` or `disabled` (UCWA's `unansweredCallHandling`: off while calls are
+    /// forwarded immediately).
+    unanswered_call_handling: String,
+    /// What the user's settings allow.
+    allowed: ForwardingAllowed,
+    /// When the settings last changed (RFC 3339); `null` if never.
+    updated_at: Option<String>,
+}
+
+/// Part of [`ForwardingView`].
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ForwardingAllowed {
+    call_forwarding: bool,
+    simultaneous_ring: bool,
+}
+
 fn view(user: &UserRow, s: &Settings, updated_at: Option<i64>) -> Value {
     let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
@@ -62,6 +85,19 @@ fn view(user: &UserRow, s: &Settings, updated_at: Option<i64>) -> Value {
     v
 }
 
+/// The user's call forwarding and simultaneous ring settings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/call-forwarding",
+    tag = "forwarding",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The settings, with `unanswered_call_handling`, `allowed` and `updated_at`", body = ForwardingView),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`NotEnterpriseVoice`", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn read(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Value>, ApiError> {
     if !me.user.enterprise_voice {
         return Err(ForwardingError::NotEnterpriseVoice.into());
@@ -78,6 +114,22 @@ async fn read(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Val
     Ok(Json(view(&me.user, &settings, at)))
 }
 
+/// Replaces the settings (checked against the policy, the dial plan and the toll-fraud guard); the user's other clients get `call_forwarding.updated`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/call-forwarding",
+    tag = "forwarding",
+    security(("bearer" = [])),
+    request_body(content = crate::forwarding::Settings, description = "The settings (see docs/call-forwarding.md)"),
+    responses(
+        (status = 200, description = "The settings now", body = ForwardingView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`NotEnterpriseVoice`, or a target the policy does not allow (code names it)", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "`PersonNotFound`", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn write(
     State(state): State<AppState>,
     me: CurrentUser,

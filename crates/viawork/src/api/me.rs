@@ -23,12 +23,24 @@ pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/me", get(me))
 }
 
+/// The signed-in user's profile.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The signed-in user's directory entry, role and Call Via Work situation", body = Profile),
+        (status = 401, description = "No valid bearer token", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = super::openapi::ErrorResponse),
+    )
+)]
 async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Profile>, ApiError> {
     Ok(Json(profile(&state.directory, &user.user).await?))
 }
 
 /// What `/api/v1/me` answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     sip_uri: String,
@@ -50,7 +62,7 @@ pub struct Profile {
     call_via_work: CallViaWork,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Phones {
     work: String,
     mobile: String,
@@ -59,10 +71,11 @@ struct Phones {
 }
 
 /// The user's Call Via Work situation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CallViaWork {
     /// The effective policy.
+    #[schema(value_type = crate::cli::policies::PolicyView)]
     policy: CallViaWorkPolicy,
     /// The number rung first by default (`tel:` URI), when there is one.
     callback_number: Option<String>,

@@ -18,6 +18,7 @@
 //! | `conversations.rs` | `/api/v1/conversations/...` (IM, files, add audio), `POST /api/v1/calls/{id}/conversation` |
 //! | `presence.rs` | `GET`/`PUT /api/v1/me/presence`, `POST /api/v1/me/activity`, `GET /api/v1/people/{uri}/presence`, `GET`/`POST`/`DELETE /api/v1/presence/subscriptions`, `DELETE /api/v1/presence/subscriptions/{uri}`, `GET /api/v1/me/blocked`, `PUT`/`DELETE /api/v1/me/blocked/{uri}` |
 //! | `calls.rs` | `POST`/`GET /api/v1/calls`, `GET`/`DELETE /api/v1/calls/{id}` |
+//! | `openapi.rs` | `GET /api/v1/openapi.json` (this API's OpenAPI document), `GET /api/v1/docs` (its reference page) |
 //! | `admin/` | `/api/v1/admin/...`: users, policies and grants, routing, dial plans (the admin CLI's operations) |
 //!
 //! The behaviour behind sign-in lives in `sessions.rs` ([`Sessions`]), which knows nothing of
@@ -42,6 +43,7 @@ mod health;
 mod json;
 mod me;
 pub mod metrics;
+pub mod openapi;
 mod people;
 mod presence;
 mod sessions;
@@ -179,6 +181,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(presence::router())
         .merge(admin::router())
+        .merge(openapi::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -35,7 +35,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// A person as the API shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Card {
     uri: String,
@@ -49,7 +49,8 @@ pub struct Card {
     links: Links,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PersonPhones)]
 struct Phones {
     work: String,
     mobile: String,
@@ -57,7 +58,8 @@ struct Phones {
     other: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PersonLinks)]
 struct Links {
     #[serde(rename = "self")]
     this: String,
@@ -88,23 +90,38 @@ impl From<&Person> for Card {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Found {
     #[serde(flatten)]
     card: Card,
     /// `exact`, `prefix` or `substring`.
     #[serde(rename = "match")]
+    #[schema(value_type = String)]
     kind: MatchKind,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SearchAnswer {
     results: Vec<Found>,
     more_results_available: bool,
 }
 
+/// Searches the directory (name, e-mail, SIP URI, phone numbers; exact, then prefix, then substring matches).
+#[utoipa::path(
+    get,
+    path = "/api/v1/people",
+    tag = "people",
+    security(("bearer" = [])),
+    params(("query" = String, Query, description = "What to look for"), ("limit" = Option<u32>, Query, description = "1 to 100 (default 20)")),
+    responses(
+        (status = 200, description = "The matches, best first", body = SearchAnswer),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn search(
     State(state): State<AppState>,
     _user: CurrentUser,
@@ -132,6 +149,21 @@ async fn search(
     }))
 }
 
+/// A person's directory card.
+#[utoipa::path(
+    get,
+    path = "/api/v1/people/{uri}",
+    tag = "people",
+    security(("bearer" = [])),
+    params(("uri" = String, Path, description = "A SIP URI (`sip:bob@example.com`)")),
+    responses(
+        (status = 200, description = "The card", body = Card),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such person", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn card(
     State(state): State<AppState>,
     _user: CurrentUser,

@@ -71,6 +71,36 @@ fn me(user: &CurrentUser) -> Result<UserUri, ApiError> {
     parse_uri("sipUri", &user.user.sip_uri)
 }
 
+/// A person's presence as the viewer sees it (only described: `presence_json` builds it).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PresenceDocument)]
+#[allow(dead_code)]
+struct PresenceDoc {
+    /// Their SIP URI.
+    uri: String,
+    availability: crate::presence::Availability,
+    /// The activity, when there is one worth telling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activity: Option<crate::presence::Activity>,
+    /// The personal note; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    /// When they were last active on any device (Unix milliseconds), if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_active_at: Option<u64>,
+}
+
+/// What `GET`/`PUT /api/v1/me/presence` answer (only described: [`Own`] is built).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OwnPresence)]
+#[allow(dead_code)]
+struct OwnDoc {
+    #[serde(flatten)]
+    presence: PresenceDoc,
+    /// What the user chose; `null`: automatic.
+    chosen: Option<PreferredAvailability>,
+}
+
 /// The user's own presence, and what they chose (null: automatic).
 #[derive(Debug, Serialize)]
 struct Own {
@@ -79,6 +109,18 @@ struct Own {
     chosen: Option<PreferredAvailability>,
 }
 
+/// The user's presence as others see it, and what they chose (`chosen`, null: automatic).
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/presence",
+    tag = "presence",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The presence and `chosen`", body = OwnDoc),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn get_own(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Own>, ApiError> {
     let uri = me(&user)?;
     let p = state.presence.presence_of(&uri, &uri).await?;
@@ -89,13 +131,27 @@ async fn get_own(State(state): State<AppState>, user: CurrentUser) -> Result<Jso
 }
 
 /// The body of `PUT /api/v1/me/presence`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetPresence {
     availability: Option<String>,
     note: Option<String>,
 }
 
+/// Chooses an availability (null or absent: automatic) and/or a note (absent: kept, "": cleared).
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/presence",
+    tag = "presence",
+    security(("bearer" = [])),
+    request_body = SetPresence,
+    responses(
+        (status = 200, description = "The presence now", body = OwnDoc),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn set_own(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -115,6 +171,17 @@ async fn set_own(
     }))
 }
 
+/// Reports that the user is active (resets Away).
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/activity",
+    tag = "presence",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Noted"),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn activity(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -123,6 +190,21 @@ async fn activity(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Someone's presence, as the user may see it (Offline when blocked).
+#[utoipa::path(
+    get,
+    path = "/api/v1/people/{uri}/presence",
+    tag = "presence",
+    security(("bearer" = [])),
+    params(("uri" = String, Path, description = "A SIP URI (`sip:bob@example.com`)")),
+    responses(
+        (status = 200, description = "The presence", body = PresenceDoc),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No user has this SIP URI (or it is not watched/blocked)", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn get_other(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -134,18 +216,35 @@ async fn get_other(
 }
 
 /// The body of `POST /api/v1/presence/subscriptions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Subscribe {
     uris: Vec<String>,
 }
 
 /// The people watched, with their presence.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Subscriptions {
+    #[schema(value_type = Vec<PresenceDoc>)]
     subscriptions: Vec<Value>,
 }
 
+/// Watches people: their presence now, then `presence.updated` events.
+#[utoipa::path(
+    post,
+    path = "/api/v1/presence/subscriptions",
+    tag = "presence",
+    security(("bearer" = [])),
+    request_body = Subscribe,
+    responses(
+        (status = 200, description = "Everyone watched, with their presence", body = Subscriptions),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`LimitExceeded`: too many watched", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No user has this SIP URI (or it is not watched/blocked)", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn subscribe(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -168,6 +267,17 @@ async fn subscribe(
     }))
 }
 
+/// The people watched, with their presence.
+#[utoipa::path(
+    get,
+    path = "/api/v1/presence/subscriptions",
+    tag = "presence",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Everyone watched", body = Subscriptions),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn list_subscriptions(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -178,6 +288,20 @@ async fn list_subscriptions(
     }))
 }
 
+/// Stops watching one person.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/presence/subscriptions/{uri}",
+    tag = "presence",
+    security(("bearer" = [])),
+    params(("uri" = String, Path, description = "A SIP URI (`sip:bob@example.com`)")),
+    responses(
+        (status = 204, description = "Stopped"),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No user has this SIP URI (or it is not watched/blocked)", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn unsubscribe(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -190,6 +314,17 @@ async fn unsubscribe(
     }
 }
 
+/// Stops watching everyone.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/presence/subscriptions",
+    tag = "presence",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Stopped"),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn unsubscribe_all(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -199,7 +334,7 @@ async fn unsubscribe_all(
 }
 
 /// One blocked person.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Blocked {
     uri: String,
     /// When they were blocked (Unix seconds).
@@ -207,11 +342,23 @@ struct Blocked {
 }
 
 /// The people the user blocks.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct BlockedList {
     blocked: Vec<Blocked>,
 }
 
+/// The people who see the user as Offline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/blocked",
+    tag = "presence",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The blocked people", body = BlockedList),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn list_blocked(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -228,6 +375,22 @@ async fn list_blocked(
     }))
 }
 
+/// Blocks a person: they see the user as Offline.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/blocked/{uri}",
+    tag = "presence",
+    security(("bearer" = [])),
+    params(("uri" = String, Path, description = "A SIP URI (`sip:bob@example.com`)")),
+    responses(
+        (status = 204, description = "Blocked"),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`LimitExceeded`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No user has this SIP URI (or it is not watched/blocked)", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn block(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -238,6 +401,21 @@ async fn block(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Unblocks a person.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/blocked/{uri}",
+    tag = "presence",
+    security(("bearer" = [])),
+    params(("uri" = String, Path, description = "A SIP URI (`sip:bob@example.com`)")),
+    responses(
+        (status = 204, description = "Unblocked"),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No user has this SIP URI (or it is not watched/blocked)", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn unblock(
     State(state): State<AppState>,
     user: CurrentUser,

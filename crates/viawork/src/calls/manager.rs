@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// What a client sees of a call.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CallView {
     /// The call's id.
     pub id: String,
@@ -33,9 +33,11 @@ pub struct CallView {
     /// The number the user's phone is rung on (E.164).
     pub callback_number: String,
     /// Where the media runs: `engine`, `direct` or `relayed`.
+    #[schema(value_type = String)]
     pub media: &'static str,
     /// `outbound` for a Call Via Work call, `b2bua` for a SIP client's call passed on
     /// to the PBX.
+    #[schema(value_type = String)]
     pub direction: &'static str,
     /// The user's phone is muted toward the far party.
     pub muted: bool,

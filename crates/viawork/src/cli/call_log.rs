@@ -190,7 +190,7 @@ pub enum Audience {
 }
 
 /// Whether a call is still going on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallLogState {
     /// Not ended yet.
@@ -217,7 +217,7 @@ impl CallLogState {
 }
 
 /// The SIP Call-IDs of a call's two legs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SipCallIds {
     /// The leg that rang the user's phone.
     pub callback: Option<String>,
@@ -226,7 +226,7 @@ pub struct SipCallIds {
 }
 
 /// One call as shown.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CallEntry {
     /// The call id.
     pub id: String,
@@ -301,7 +301,7 @@ fn duration_secs(row: &CallRecordRow) -> Option<i64> {
 }
 
 /// One page of the call log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CallLogPage {
     /// The calls, newest first.
     pub calls: Vec<CallEntry>,

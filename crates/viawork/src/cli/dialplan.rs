@@ -14,7 +14,7 @@ use crate::domain::{DialPlan, DialPlanTest, DomainError, NormalizationRule, Tria
 use crate::store::{DialPlanRuleRow, Store, UserRow, GLOBAL_SCOPE};
 
 /// A new rule for `dialplan rule new`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RuleInput {
     /// Name, unique in its plan (ignoring case).
@@ -31,7 +31,7 @@ pub struct RuleInput {
 }
 
 /// A rule as shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleView {
     /// `global`, or the SIP address of the user whose plan it is in.
@@ -75,7 +75,7 @@ impl Render for RuleView {
 }
 
 /// The rules of one plan.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct RuleList(pub Vec<RuleView>);
 
@@ -99,7 +99,7 @@ impl Render for RuleList {
 }
 
 /// `dialplan rule remove`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleRemoved {
     /// The plan.
@@ -118,13 +118,14 @@ impl Render for RuleRemoved {
 }
 
 /// `dialplan test`: the plan used and the trial of each rule.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestView {
     /// `global`, or the SIP address whose own plan was used.
     pub dial_plan: String,
     /// The report.
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub test: DialPlanTest,
 }
 

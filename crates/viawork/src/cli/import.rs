@@ -32,7 +32,7 @@ use crate::domain::{
 use crate::store::{ImportRowResult, PolicyRow, Store, UserRow};
 
 /// The outcome of one row.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RowReport {
     /// The line the row starts on.
@@ -41,9 +41,11 @@ pub struct RowReport {
     pub key: String,
     /// `created`, `updated`, `failed` or `notImported` (a good row left out because
     /// another row failed).
+    #[schema(value_type = String)]
     pub status: &'static str,
     /// The field at fault, for a failed row.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub field: Option<&'static str>,
     /// Why the row failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,7 +53,7 @@ pub struct RowReport {
 }
 
 /// The outcome of an import.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportView {
     /// Whether anything was written.

@@ -18,7 +18,7 @@ use crate::store::{PolicyRemoval, PolicyRow, Store, UserRow, GLOBAL_SCOPE};
 /// new policy). `adminCallbackNumber` is digits with an optional leading `+`; digits without
 /// it go through the global dial plan; an empty value clears it. `allowInternationalCallback`
 /// and `allowPremiumCallback` are ViaWork extensions (see [`crate::domain::PolicySettings`]).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyInput {
     /// `Enabled`.
@@ -34,7 +34,7 @@ pub struct PolicyInput {
 }
 
 /// A policy as shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyView {
     /// `Global`, `Site:Name` or `Tag:Name`.
@@ -106,7 +106,7 @@ impl Render for PolicyView {
 }
 
 /// All policies, `Global` first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct PolicyList(pub Vec<PolicyView>);
 
@@ -141,7 +141,7 @@ impl Render for PolicyList {
 }
 
 /// What `policy remove` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RemovalView {
     /// The policy.
@@ -165,7 +165,7 @@ impl Render for RemovalView {
 }
 
 /// What `policy grant` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GrantView {
     /// The user.
@@ -369,7 +369,7 @@ pub async fn grant(
 }
 
 /// Where a user's effective policy came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum PolicySource {
     /// A `Tag:` policy granted to the user.

@@ -9,7 +9,7 @@ use crate::domain::E164;
 use crate::store::{RoutingRow, Store};
 
 /// The routing configuration as shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoutingView {
     /// `CallViaWorkCallerId`, E.164, if set.

@@ -20,7 +20,7 @@ use crate::store::{Store, UserRow};
 /// The fields of `user new` / `user set`; absent means unchanged (or the default for a new
 /// user), and an empty string clears an optional text field, the LineURI, the site or the
 /// PIN.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserInput {
     /// Display name (required for a new user).
@@ -64,7 +64,7 @@ pub struct UserInput {
 }
 
 /// A user as shown: no secrets, only whether they are set.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     /// Store id.
@@ -194,7 +194,7 @@ impl Render for UserView {
 }
 
 /// `user get`: the user, their effective Call Via Work policy and their callback number.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserDetails {
     /// The user.
@@ -248,7 +248,7 @@ impl Render for UserDetails {
 }
 
 /// `user list`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct UserList(pub Vec<UserView>);
 
@@ -285,7 +285,7 @@ impl Render for UserList {
 }
 
 /// `user remove`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Removed {
     /// The user removed.

@@ -278,7 +278,7 @@ pub fn effective_policy<'a>(
 }
 
 /// Where a callback number came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum CallbackSource {
     /// The policy's `AdminCallbackNumber`, imposed by `UseAdminCallbackNumber`.

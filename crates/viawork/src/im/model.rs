@@ -35,18 +35,19 @@ impl Format {
 }
 
 /// A participant as clients see them.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ParticipantView {
     /// SIP URI.
     pub uri: String,
     /// Name.
     pub name: String,
     /// `joined` or `left`.
+    #[schema(value_type = String)]
     pub state: &'static str,
 }
 
 /// A conversation as clients see it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ConversationView {
     /// Its id.
     pub id: String,
@@ -94,7 +95,7 @@ impl ConversationView {
 }
 
 /// A file sent in a conversation.
-#[derive(Debug, Clone, Serialize, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, serde::Deserialize, utoipa::ToSchema)]
 pub struct FileView {
     /// Its id.
     #[serde(default)]
@@ -111,7 +112,7 @@ pub struct FileView {
 }
 
 /// A message as clients see it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct MessageView {
     /// Its id (increasing within the server).
     pub id: i64,
@@ -159,7 +160,7 @@ impl MessageView {
 }
 
 /// Whether a message reached a recipient.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Delivery {
     /// Handed to at least one of their signed-in clients.
@@ -169,7 +170,7 @@ pub enum Delivery {
 }
 
 /// One recipient's delivery.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RecipientStatus {
     /// SIP URI.
     pub uri: String,
@@ -178,7 +179,7 @@ pub struct RecipientStatus {
 }
 
 /// A message just sent, with where it got to.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SentMessage {
     /// The message.
     #[serde(flatten)]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::domain::DomainError;
 
 /// How available a person is, as others see it (UCWA `Availability`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 pub enum Availability {
     /// Available.
     Online,
@@ -64,7 +64,7 @@ fn preview(s: &str) -> String {
 
 /// What a person may set themselves to (UCWA `PreferredAvailability`). `Offwork` reads as
 /// [`Availability::Away`] with [`Activity::OffWork`], as in Skype for Business.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 pub enum PreferredAvailability {
     /// Available.
     Online,
@@ -146,7 +146,7 @@ impl FromStr for PreferredAvailability {
 
 /// What a person is doing, when it says more than the availability (UCWA's well-known
 /// activity tokens, in snake case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Activity {
     /// In a Call Via Work call (or a SIP client's call through ViaWork).

@@ -14,7 +14,7 @@ use super::bindings::{Binding, Bindings, Change, ContactReq, Register};
 use crate::store::Store;
 
 /// A registered contact, for the APIs.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RegistrationView {
     /// The user (address of record).
     pub aor: String,

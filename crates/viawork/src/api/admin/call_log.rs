@@ -35,6 +35,21 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/admin/call-log.csv", get(csv))
 }
 
+/// Everyone's calls, newest first, filtered, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/call-log",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("user" = Option<String>, Query, description = "Only this user's calls"), ("since" = Option<String>, Query, description = "RFC 3339 or a date"), ("until" = Option<String>, Query, description = "RFC 3339 or a date"), ("end_reason" = Option<String>, Query, description = "Only calls that ended so"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query, description = "1 to the maximum (default 50)")),
+    responses(
+        (status = 200, description = "A page of the call log (entries carry `owner`)", body = crate::cli::call_log::CallLogPage),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn list(
     _: AdminUser,
     State(state): State<AppState>,
@@ -55,6 +70,21 @@ async fn list(
     Ok(Json(page))
 }
 
+/// The call log as CSV (the same filters), for spreadsheets and billing.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/call-log.csv",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("user" = Option<String>, Query, description = "Only this user's calls"), ("since" = Option<String>, Query, description = "RFC 3339 or a date"), ("until" = Option<String>, Query, description = "RFC 3339 or a date"), ("end_reason" = Option<String>, Query, description = "Only calls that ended so"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query, description = "At most this many rows")),
+    responses(
+        (status = 200, description = "CSV, one call a row", content_type = "text/csv", body = String),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn csv(
     _: AdminUser,
     State(state): State<AppState>,

@@ -13,6 +13,23 @@ use serde_json::{json, Value};
 
 use crate::api::{AdminUser, ApiError, AppState};
 
+/// `GET /api/v1/admin/calls` answer (only described: [`live`] builds it as JSON).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct AdminCallList {
+    calls: Vec<AdminCall>,
+}
+
+/// A live call and its owner.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct AdminCall {
+    #[serde(flatten)]
+    call: crate::calls::CallView,
+    /// The SIP URI of the user whose call it is.
+    owner: String,
+}
+
 /// The routes of this file.
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -20,6 +37,19 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/admin/trunk", get(trunk))
 }
 
+/// Every live call, with its `owner`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/calls",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every live call, with its owner", body = AdminCallList),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn live(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let Some(calls) = state.calls.as_ref() else {
         return Ok(Json(json!({ "calls": [] })));
@@ -38,6 +68,19 @@ async fn live(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value>
     Ok(Json(json!({ "calls": items })))
 }
 
+/// The PBX trunk: configured, up, address and transport.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/trunk",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`configured`, `up` (per the OPTIONS keep-alive), the seconds since the last answered keep-alive and since the last one sent, the number of live calls, `address` and `transport`", body = Object),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn trunk(_: AdminUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let Some(calls) = state.calls.as_ref() else {
         return Ok(Json(json!({ "configured": false, "up": false })));

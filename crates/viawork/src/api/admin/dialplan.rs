@@ -27,6 +27,22 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/admin/dialplan/test", post(test))
 }
 
+/// The normalisation rules of the global or a user's dial plan.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/dialplan/rules",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("user" = Option<String>, Query, description = "A user's SIP URI: their dial plan rather than the global one")),
+    responses(
+        (status = 200, description = "The rules, in order", body = crate::cli::dialplan::RuleList),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn list(
     _: AdminUser,
     State(state): State<AppState>,
@@ -39,6 +55,23 @@ async fn list(
     ))
 }
 
+/// Adds a normalisation rule (camelCase members of the CLI's rule input; `user` for a user's plan).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/dialplan/rules",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "The members of RuleInput, and `user` for a user's own plan"),
+    responses(
+        (status = 201, description = "The rule", body = crate::cli::dialplan::RuleView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`Conflict`: taken, or in use", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn create(
     _: AdminUser,
     State(state): State<AppState>,
@@ -49,6 +82,22 @@ async fn create(
     Ok((StatusCode::CREATED, Json(rule)))
 }
 
+/// Removes a rule.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/dialplan/rules/{name}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The rule's name"), ("user" = Option<String>, Query, description = "A user's SIP URI: their dial plan rather than the global one")),
+    responses(
+        (status = 200, description = "What was removed", body = crate::cli::dialplan::RuleRemoved),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn remove(
     _: AdminUser,
     State(state): State<AppState>,
@@ -63,7 +112,7 @@ async fn remove(
 }
 
 /// The body of `POST /dialplan/test`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TestBody {
     #[serde(default)]
@@ -71,6 +120,22 @@ struct TestBody {
     number: String,
 }
 
+/// Normalises a number as the dial plan would, naming the rule that matched.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/dialplan/test",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = TestBody,
+    responses(
+        (status = 200, description = "The result", body = crate::cli::dialplan::TestView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn test(
     _: AdminUser,
     State(state): State<AppState>,

@@ -38,6 +38,38 @@ use super::json::parse;
 use super::{ApiError, AppState};
 use crate::cli::AdminError;
 
+/// The admin API's part of the OpenAPI document (merged into `openapi.rs`'s).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        users::list,
+        users::create,
+        users::show,
+        users::change,
+        users::remove,
+        users::import,
+        policies::list,
+        policies::create,
+        policies::show,
+        policies::change,
+        policies::remove,
+        policies::grant,
+        routing::show,
+        routing::set,
+        dialplan::list,
+        dialplan::create,
+        dialplan::remove,
+        dialplan::test,
+        call_log::list,
+        call_log::csv,
+        calls::live,
+        calls::trunk,
+        registrations::list,
+    ),
+    components(schemas(crate::cli::dialplan::RuleInput))
+)]
+pub(super) struct AdminDoc;
+
 /// The routes of the admin API.
 pub(super) fn router() -> Router<AppState> {
     Router::new()

@@ -33,10 +33,39 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/admin/users/{sip_uri}/policy", put(grant))
 }
 
+/// The Call Via Work policies.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/policies",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The policies", body = crate::cli::policies::PolicyList),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn list(_: AdminUser, State(state): State<AppState>) -> Result<Json<PolicyList>, ApiError> {
     Ok(Json(policies::list_policies(state.store.as_ref()).await?))
 }
 
+/// Creates a policy (`identity` and the CLI's policy members, camelCase).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/policies",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`identity` and the members of PolicyInput"),
+    responses(
+        (status = 201, description = "The policy; `Location` names it", body = crate::cli::policies::PolicyView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`Conflict`: taken, or in use", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn create(
     _: AdminUser,
     State(state): State<AppState>,
@@ -55,6 +84,22 @@ async fn create(
     ))
 }
 
+/// One policy.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/policies/{identity}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("identity" = String, Path, description = "`Global`, `Site:<name>` or `Tag:<name>`")),
+    responses(
+        (status = 200, description = "The policy", body = crate::cli::policies::PolicyView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn show(
     _: AdminUser,
     State(state): State<AppState>,
@@ -65,6 +110,23 @@ async fn show(
     ))
 }
 
+/// Changes a policy (the members given).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/policies/{identity}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("identity" = String, Path, description = "`Global`, `Site:<name>` or `Tag:<name>`")),
+    request_body(content = crate::cli::policies::PolicyInput, description = "The members to change"),
+    responses(
+        (status = 200, description = "The policy", body = crate::cli::policies::PolicyView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn change(
     _: AdminUser,
     State(state): State<AppState>,
@@ -78,7 +140,8 @@ async fn change(
 
 /// What `DELETE /policies/{identity}` answers: the removal, and for `Global` the policy as
 /// reset.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PolicyRemoval)]
 #[serde(rename_all = "camelCase")]
 struct Removal {
     #[serde(flatten)]
@@ -87,6 +150,23 @@ struct Removal {
     policy: Option<PolicyView>,
 }
 
+/// Removes a policy; `Global` is reset to the defaults instead (and answered as `policy`).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/policies/{identity}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("identity" = String, Path, description = "`Global`, `Site:<name>` or `Tag:<name>`")),
+    responses(
+        (status = 200, description = "What was removed", body = Removal),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`Conflict`: taken, or in use", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn remove(
     _: AdminUser,
     State(state): State<AppState>,
@@ -102,13 +182,30 @@ async fn remove(
 }
 
 /// The body of `PUT /users/{sip_uri}/policy`: `policy` must be present, `null` to ungrant.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GrantBody {
     #[serde(deserialize_with = "Option::deserialize")]
     policy: Option<String>,
 }
 
+/// Grants a user a `Tag:` policy (`null`: none).
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/users/{sip_uri}/policy",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("sip_uri" = String, Path, description = "The user's SIP URI")),
+    request_body = GrantBody,
+    responses(
+        (status = 200, description = "The grant", body = crate::cli::policies::GrantView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn grant(
     _: AdminUser,
     State(state): State<AppState>,

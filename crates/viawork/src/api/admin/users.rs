@@ -41,6 +41,21 @@ pub(super) fn router() -> Router<AppState> {
         )
 }
 
+/// The users, by SIP URI, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("limit" = Option<u32>, Query, description = "Page size"), ("after" = Option<String>, Query, description = "The last SIP URI of the previous page")),
+    responses(
+        (status = 200, description = "A page of users", body = crate::cli::users::UserList),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn list(
     _: AdminUser,
     State(state): State<AppState>,
@@ -53,6 +68,22 @@ async fn list(
     Ok(Json(list))
 }
 
+/// Creates a user (`sipUri` and the CLI's user members, camelCase).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`sipUri` and the members of UserInput"),
+    responses(
+        (status = 201, description = "The user; `Location` names it", body = crate::cli::users::UserView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`Conflict`: taken, or in use", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn create(
     _: AdminUser,
     State(state): State<AppState>,
@@ -68,6 +99,22 @@ async fn create(
     ))
 }
 
+/// One user, with their effective policy.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users/{sip_uri}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("sip_uri" = String, Path, description = "The user's SIP URI")),
+    responses(
+        (status = 200, description = "The user", body = crate::cli::users::UserDetails),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn show(
     _: AdminUser,
     State(state): State<AppState>,
@@ -76,6 +123,24 @@ async fn show(
     Ok(Json(users::get_user(state.store.as_ref(), &sip_uri).await?))
 }
 
+/// Changes a user (the members given).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/users/{sip_uri}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("sip_uri" = String, Path, description = "The user's SIP URI")),
+    request_body(content = crate::cli::users::UserInput, description = "The members to change"),
+    responses(
+        (status = 200, description = "The user", body = crate::cli::users::UserView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`Conflict`: taken, or in use", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn change(
     _: AdminUser,
     State(state): State<AppState>,
@@ -87,6 +152,22 @@ async fn change(
     ))
 }
 
+/// Removes a user.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/users/{sip_uri}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("sip_uri" = String, Path, description = "The user's SIP URI")),
+    responses(
+        (status = 200, description = "What was removed", body = crate::cli::users::Removed),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn remove(
     _: AdminUser,
     State(state): State<AppState>,
@@ -97,6 +178,23 @@ async fn remove(
     ))
 }
 
+/// Imports users from CSV (the request body); all or nothing unless `skip_bad_rows`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users/import",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("skip_bad_rows" = Option<bool>, Query, description = "Import the good rows, report the bad")),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file"),
+    responses(
+        (status = 200, description = "The import report", body = crate::cli::import::ImportView),
+        (status = 422, description = "Nothing imported: the report names the bad rows", body = crate::cli::import::ImportView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
 async fn import(
     _: AdminUser,
     State(state): State<AppState>,
