@@ -72,13 +72,13 @@ impl UserLog {
         &mut self,
         kind: &'static str,
         data: Box<RawValue>,
-        now: Instant,
+        (now, time): (Instant, String),
         retention: Duration,
     ) -> u64 {
         let event = Arc::new(Event {
             seq: self.next_seq,
             kind,
-            time: now_rfc3339(),
+            time,
             data,
         });
         self.next_seq += 1;
@@ -155,15 +155,7 @@ impl EventHub {
         if log.tx.as_ref().is_none_or(|t| t.receiver_count() == 0) {
             return None;
         }
-        Some(log.push(kind, raw(data), now, self.retention))
-    }
-
-    /// Whether one of `user`'s clients has a stream open.
-    pub fn is_connected(&self, user: &str) -> bool {
-        let users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        users
-            .get(&user.to_ascii_lowercase())
-            .is_some_and(|log| log.tx.as_ref().is_some_and(|t| t.receiver_count() > 0))
+        Some(log.push(kind, raw(data), (now, now_rfc3339()), self.retention))
     }
 
     /// A feed of the users whose clients open a stream, each told after the stream is
@@ -188,7 +180,7 @@ impl EventHub {
         let log = users
             .entry(user.to_ascii_lowercase())
             .or_insert_with(UserLog::new);
-        log.push(kind, data, now, self.retention)
+        log.push(kind, data, (now, now_rfc3339()), self.retention)
     }
 
     /// Publishes the same event to many users (a presence change to its watchers) under
@@ -211,18 +203,7 @@ impl EventHub {
                     .entry(user.to_ascii_lowercase())
                     .or_insert_with(UserLog::new),
             };
-            let event = Arc::new(Event {
-                seq: log.next_seq,
-                kind,
-                time: time.clone(),
-                data: data.clone(),
-            });
-            log.next_seq += 1;
-            log.kept.push_back((now, event.clone()));
-            log.trim(now, self.retention);
-            if let Some(tx) = &log.tx {
-                let _ = tx.send(event);
-            }
+            log.push(kind, data.clone(), (now, time.clone()), self.retention);
         }
     }
 

@@ -25,19 +25,6 @@ pub fn sanitize(html: &str) -> String {
     sanitizer().clean(html).to_string()
 }
 
-/// The text of `html` without markup, for previews and for clients that only show plain
-/// text (SIP MESSAGE `text/plain`).
-pub fn to_plain(html: &str) -> String {
-    let empty = ammonia::Builder::empty().clean(html).to_string();
-    // ammonia escapes what it keeps as text; undo the escaping of the five it uses.
-    empty
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,10 +48,5 @@ mod tests {
                 && out.contains("rel=\"noopener noreferrer nofollow\""),
             "{out}"
         );
-    }
-
-    #[test]
-    fn plain_text_of_html_drops_tags_keeps_text() {
-        assert_eq!(to_plain("<p>a &amp; <b>b</b> &lt;3</p>"), "a & b <3");
     }
 }
