@@ -64,13 +64,8 @@ impl SipService {
         &self.caps
     }
 
-    fn to_tag() -> String {
-        format!("{:016x}", rand::random::<u64>())
-    }
-
     fn base(&self, req: &Message, code: u16) -> ResponseBuilder {
-        ResponseBuilder::reply(req, code, Some(&Self::to_tag()))
-            .header_ext("Server", &self.server_name)
+        ResponseBuilder::reply(req, code, Some(&new_tag())).header_ext("Server", &self.server_name)
     }
 
     fn warning(&self, text: &str) -> String {
@@ -179,6 +174,20 @@ impl SipService {
             b = b.header(HeaderName::Warning, self.warning(&t));
         }
         b.build().ok()
+    }
+}
+
+/// A fresh From or To tag: 64 random bits in hex.
+pub fn new_tag() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// `addr` as a Via sent-by or URI host-port (`192.0.2.1:5060`, `[2001:db8::1]:5060`,
+/// without an IPv6 scope).
+pub fn sent_by(addr: std::net::SocketAddr) -> String {
+    match addr {
+        std::net::SocketAddr::V4(a) => a.to_string(),
+        std::net::SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
     }
 }
 

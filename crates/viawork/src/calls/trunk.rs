@@ -123,10 +123,7 @@ impl Trunk {
     }
 
     fn sent_by(&self) -> String {
-        match self.local {
-            SocketAddr::V4(a) => a.to_string(),
-            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-        }
+        crate::sip_service::sent_by(self.local)
     }
 
     /// Our Contact URI on the trunk.

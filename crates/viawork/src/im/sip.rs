@@ -144,10 +144,7 @@ impl SipIm {
         content_type: &str,
         text: &str,
     ) -> Option<Message> {
-        let sent_by = match local {
-            std::net::SocketAddr::V4(a) => a.to_string(),
-            std::net::SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-        };
+        let sent_by = crate::sip_service::sent_by(local);
         let via = LocalVia::new(transport.as_str(), &sent_by)
             .ok()?
             .fresh(&mut rand::rng());
@@ -175,8 +172,7 @@ impl SipIm {
 }
 
 fn reply(req: &Message, code: u16) -> ResponseBuilder {
-    let tag = format!("{:016x}", rand::random::<u64>());
-    ResponseBuilder::reply(req, code, Some(&tag))
+    ResponseBuilder::reply(req, code, Some(&crate::sip_service::new_tag()))
 }
 
 /// Answers a MESSAGE from a SIP client (out of dialog, past the generic checks).

@@ -27,6 +27,7 @@ use super::model::{Activity, Availability, Presence};
 use super::PresenceService;
 use crate::domain::UserUri;
 use crate::registrar::Registrar;
+use crate::sip_service::{new_tag, sent_by};
 
 /// Shortest subscription accepted (RFC 6665 suggests an hour by default).
 const MIN_EXPIRES: u32 = 60;
@@ -55,10 +56,6 @@ pub struct SipPresence {
     registrar: Registrar,
     handle: EndpointHandle,
     server_name: Arc<str>,
-}
-
-fn tag() -> String {
-    format!("{:016x}", rand::random::<u64>())
 }
 
 /// The PIDF document for `entity`'s presence: `open` unless Offline, the availability as a
@@ -257,7 +254,7 @@ impl SipPresence {
             Err(resp) => return Err(resp),
         };
         let Ok(watcher) = watcher_row.sip_uri.parse::<UserUri>() else {
-            return Err(self.reply(req, 403, Some(&tag())).build().ok());
+            return Err(self.reply(req, 403, Some(&new_tag())).build().ok());
         };
         let asked = req
             .typed::<Expires>()
@@ -266,7 +263,7 @@ impl SipPresence {
             .map_or(MAX_EXPIRES, |e| e.0);
         if asked != 0 && asked < MIN_EXPIRES {
             return Err(self
-                .reply(req, 423, Some(&tag()))
+                .reply(req, 423, Some(&new_tag()))
                 .header(HeaderName::MinExpires, MIN_EXPIRES)
                 .build()
                 .ok());
@@ -274,7 +271,7 @@ impl SipPresence {
         if let Some(accept) = req.get(HeaderName::Accept) {
             if !accept.to_ascii_lowercase().contains("application/pidf+xml") {
                 return Err(self
-                    .reply(req, 406, Some(&tag()))
+                    .reply(req, 406, Some(&new_tag()))
                     .header(HeaderName::Accept, "application/pidf+xml")
                     .build()
                     .ok());
@@ -318,7 +315,7 @@ impl SipPresence {
                 }
             }
             let Some(target) = found else {
-                return Err(self.reply(req, 404, Some(&tag())).build().ok());
+                return Err(self.reply(req, 404, Some(&new_tag())).build().ok());
             };
             let Some(contact) = req
                 .typed_all::<Contact>()
@@ -326,7 +323,7 @@ impl SipPresence {
                 .find_map(|c| c.addr().map(|a| a.uri.to_string()))
             else {
                 return Err(self
-                    .reply(req, 400, Some(&tag()))
+                    .reply(req, 400, Some(&new_tag()))
                     .header(HeaderName::Warning, "399 - \"a SUBSCRIBE needs a Contact\"")
                     .build()
                     .ok());
@@ -341,7 +338,7 @@ impl SipPresence {
                 Sub {
                     watcher,
                     target,
-                    local_tag: tag(),
+                    local_tag: new_tag(),
                     remote_tag,
                     remote_target: contact,
                     peer,
@@ -376,10 +373,7 @@ impl SipPresence {
                 peer.transport.as_str().to_ascii_lowercase()
             )
         };
-        Some(match local {
-            SocketAddr::V4(a) => format!("sip:presence@{a}{t}"),
-            SocketAddr::V6(a) => format!("sip:presence@[{}]:{}{t}", a.ip(), a.port()),
-        })
+        Some(format!("sip:presence@{}{t}", sent_by(local)))
     }
 
     /// Sends the subscription's NOTIFY with the target's presence as the watcher sees it;
@@ -408,11 +402,7 @@ impl SipPresence {
             let Some(local) = self.handle.local_addr(s.peer.transport) else {
                 return;
             };
-            let sent_by = match local {
-                SocketAddr::V4(a) => a.to_string(),
-                SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-            };
-            let Ok(via) = LocalVia::new(s.peer.transport.as_str(), &sent_by) else {
+            let Ok(via) = LocalVia::new(s.peer.transport.as_str(), &sent_by(local)) else {
                 return;
             };
             let contact = format!("<{}>", self.local_contact(s.peer).unwrap_or_default());

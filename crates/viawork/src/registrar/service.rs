@@ -11,6 +11,7 @@ use sip_stack::auth::{ChallengeKind, DigestServer, Ha1, NonceKey};
 use tokio::sync::broadcast;
 
 use super::bindings::{Binding, Bindings, Change, ContactReq, Register};
+use crate::sip_service::new_tag;
 use crate::store::Store;
 
 /// A registered contact, for the APIs.
@@ -43,10 +44,6 @@ impl std::fmt::Debug for Registrar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registrar").finish_non_exhaustive()
     }
-}
-
-fn tag() -> String {
-    format!("{:016x}", rand::random::<u64>())
 }
 
 impl Registrar {
@@ -133,7 +130,7 @@ impl Registrar {
     }
 
     fn reply(&self, req: &Message, code: u16) -> ResponseBuilder {
-        ResponseBuilder::reply(req, code, Some(&tag())).header_ext("Server", &self.server_name)
+        ResponseBuilder::reply(req, code, Some(&new_tag())).header_ext("Server", &self.server_name)
     }
 
     /// Answers a REGISTER that passed the generic request checks.
@@ -259,7 +256,7 @@ impl Registrar {
     ) -> Option<Message> {
         let resp = self
             .digest
-            .failure_response(req, failure, kind, Some(&tag()), now)
+            .failure_response(req, failure, kind, Some(&new_tag()), now)
             .ok()?;
         resp.edit()
             .append("Server", &self.server_name)
