@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use sip::{HeaderName, Message, Method, RequestBuilder, ResponseBuilder, Uri};
+use sip::{HeaderName, Message, Method, RequestBuilder, ResponseBuilder};
 use sip_stack::auth::ChallengeKind;
 use sip_stack::dialog::LocalVia;
 use sip_stack::endpoint::EndpointHandle;
@@ -185,20 +185,12 @@ pub async fn handle_message(
         Ok(u) => u,
         Err(resp) => return resp,
     };
-    let target = match req.request_uri() {
-        Some(Ok(Uri::Sip(u))) if u.user.is_some() => {
-            format!("sip:{}@{}", u.user.unwrap_or_default(), u.host).to_lowercase()
+    let mut found = Ok(None);
+    for candidate in registrar.addressed(req) {
+        found = im.store().get_user_by_sip_uri(&candidate).await;
+        if !matches!(found, Ok(None)) {
+            break;
         }
-        _ => String::new(),
-    };
-    // Clients often address users at the server's IP address rather than the domain.
-    let in_domain = target
-        .split_once('@')
-        .map(|(user, _)| format!("{user}@{}", registrar.domain()))
-        .unwrap_or_default();
-    let mut found = im.store().get_user_by_sip_uri(&target).await;
-    if matches!(found, Ok(None)) && !in_domain.is_empty() {
-        found = im.store().get_user_by_sip_uri(&in_domain).await;
     }
     let recipient = match found {
         Ok(Some(u)) if u.enabled && u.id != sender.id => u,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sip::headers::{Contact, Expires};
-use sip::{HeaderName, Message, Method, RequestBuilder, ResponseBuilder, Uri};
+use sip::{HeaderName, Message, Method, RequestBuilder, ResponseBuilder};
 use sip_stack::auth::ChallengeKind;
 use sip_stack::dialog::LocalVia;
 use sip_stack::endpoint::EndpointHandle;
@@ -295,18 +295,8 @@ impl SipPresence {
             }
             call_id
         } else {
-            let target = match req.request_uri() {
-                Some(Ok(Uri::Sip(u))) if u.user.is_some() => {
-                    format!("sip:{}@{}", u.user.unwrap_or_default(), u.host).to_lowercase()
-                }
-                _ => String::new(),
-            };
-            let in_domain = target
-                .split_once('@')
-                .map(|(user, _)| format!("{user}@{}", self.registrar.domain()))
-                .unwrap_or_default();
             let mut found = None;
-            for candidate in [&target, &in_domain] {
+            for candidate in self.registrar.addressed(req) {
                 if let Ok(u) = candidate.parse::<UserUri>() {
                     if self.presence.load_user(&u).await.unwrap_or(false) {
                         found = Some(u);

@@ -46,7 +46,31 @@ impl std::fmt::Debug for Registrar {
     }
 }
 
+/// The canonical `sip:user@host` (lower-case) of a SIP URI with a user part.
+fn user_at_host(uri: Option<Uri<'_>>) -> Option<String> {
+    match uri {
+        Some(Uri::Sip(u)) if u.user.is_some() => {
+            Some(format!("sip:{}@{}", u.user.unwrap_or_default(), u.host).to_lowercase())
+        }
+        _ => None,
+    }
+}
+
 impl Registrar {
+    /// Who a client's request is addressed to, in the order to look them up: its
+    /// Request-URI as `sip:user@host` and, since clients often address users at the
+    /// server's IP address rather than the domain, the same user in our domain. Empty when
+    /// the Request-URI names no user.
+    pub fn addressed(&self, req: &Message) -> Vec<String> {
+        let Some(target) = user_at_host(req.request_uri().and_then(Result::ok)) else {
+            return Vec::new();
+        };
+        let in_domain = target
+            .split_once('@')
+            .map(|(user, _)| format!("{user}@{}", self.domain()));
+        std::iter::once(target).chain(in_domain).collect()
+    }
+
     /// A registrar for users of `realm` (the SIP domain), with these limits. Starts its
     /// expiry task on the current runtime.
     pub fn start(
@@ -147,12 +171,8 @@ impl Registrar {
         };
         // The address of record: the To URI (§10.3 step 3); one may register only their
         // own (step 4).
-        let aor = match req.to_header().ok().map(|t: ToHeader<'_>| t.0.uri) {
-            Some(Uri::Sip(u)) if u.user.is_some() => {
-                format!("sip:{}@{}", u.user.unwrap_or_default(), u.host).to_lowercase()
-            }
-            _ => String::new(),
-        };
+        let aor =
+            user_at_host(req.to_header().ok().map(|t: ToHeader<'_>| t.0.uri)).unwrap_or_default();
         if user.sip_uri.to_lowercase() != aor {
             tracing::info!(user = %user.sip_uri, %aor, "REGISTER for someone else refused");
             return self.reply(req, 403).build().ok();
