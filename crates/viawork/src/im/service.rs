@@ -17,6 +17,7 @@ use super::files::{FileError, ImConfig};
 use super::html;
 use super::model::{ConversationView, FileView, Format, MessageView, SentMessage};
 use crate::events::EventHub;
+use crate::store::model::hex;
 use crate::store::{
     unix_now_ms, BlobRow, ConversationRow, MessageRow, ParticipantRow, Store, StoreError, UserRow,
 };
@@ -82,15 +83,7 @@ impl std::fmt::Debug for ImService {
 
 /// A random id: 16 bytes from the OS-seeded generator, as 32 hex digits.
 fn new_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&rand::random::<[u8; 16]>())
 }
 
 impl ImService {
@@ -199,6 +192,30 @@ impl ImService {
         Ok(ConversationView::new(conv, people, calls))
     }
 
+    /// Stores a new conversation started by `me` with these participants (`me` among
+    /// them).
+    async fn create(
+        &self,
+        me: &UserRow,
+        subject: &str,
+        participants: &[i64],
+        now: i64,
+    ) -> Result<ConversationRow, ImError> {
+        Ok(self
+            .store
+            .create_conversation(
+                &ConversationRow {
+                    id: new_id(),
+                    subject: subject.to_owned(),
+                    created_by: me.sip_uri.clone(),
+                    created_at: now,
+                    updated_at: now,
+                },
+                participants,
+            )
+            .await?)
+    }
+
     /// Tells everyone who is or was in it that the conversation changed.
     async fn announce(&self, id: &str) -> Result<ConversationView, ImError> {
         let conv = self
@@ -263,19 +280,7 @@ impl ImService {
         let now = unix_now_ms();
         let mut ids = vec![me.id];
         ids.extend(others.iter().map(|u| u.id));
-        let conv = self
-            .store
-            .create_conversation(
-                &ConversationRow {
-                    id: new_id(),
-                    subject: subject.to_owned(),
-                    created_by: me.sip_uri.clone(),
-                    created_at: now,
-                    updated_at: now,
-                },
-                &ids,
-            )
-            .await?;
+        let conv = self.create(me, subject, &ids, now).await?;
         let view = self.announce(&conv.id).await?;
         let sent = match first {
             Some((body, format)) => Some(self.post(me, &conv.id, body, format, None).await?),
@@ -557,19 +562,7 @@ impl ImService {
             }
         }
         let now = unix_now_ms();
-        let conv = self
-            .store
-            .create_conversation(
-                &ConversationRow {
-                    id: new_id(),
-                    subject: String::new(),
-                    created_by: me.sip_uri.clone(),
-                    created_at: now,
-                    updated_at: now,
-                },
-                &ids,
-            )
-            .await?;
+        let conv = self.create(me, "", &ids, now).await?;
         match self.store.link_call(call_id, &conv.id, now).await {
             Ok(()) => Ok((self.announce(&conv.id).await?, true)),
             // Another request linked it first: use theirs (ours stays empty and unseen).
@@ -612,7 +605,7 @@ impl ImService {
             name: name.clone(),
             content_type: content_type.to_owned(),
             size: i64::try_from(data.len()).unwrap_or(i64::MAX),
-            sha256: sha256_hex(&data),
+            sha256: hex(&Sha256::digest(&data)),
             data,
             created_at: unix_now_ms(),
         };

@@ -323,7 +323,8 @@ pub fn generate_token() -> String {
     hex(&bytes)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `bytes` as lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
