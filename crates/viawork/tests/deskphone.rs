@@ -5,7 +5,7 @@
 mod common;
 
 use common::events::EventStream;
-use common::http::{request, sign_in};
+use common::http::{poll, request, sign_in};
 use common::pbx::SippPbx;
 use serde_json::json;
 
@@ -73,17 +73,14 @@ fn a_call_on_the_desk_phone_shows_in_presence_and_the_call_log() {
     pbx.wait_success();
 
     // The call is in Alice's call log.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let call = loop {
-        let r = request(server.http, "GET", "/api/v1/call-log", Some(&alice), None);
-        assert_eq!(r.status, 200, "{}", r.body);
-        let v = r.json();
-        if let Some(c) = v["calls"].as_array().and_then(|a| a.first()).cloned() {
-            break c;
-        }
-        assert!(std::time::Instant::now() < deadline, "no call logged: {v}");
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    };
+    let log = poll(
+        server.http,
+        "/api/v1/call-log",
+        &alice,
+        "no call logged",
+        |v| v["calls"].as_array().is_some_and(|a| !a.is_empty()),
+    );
+    let call = &log["calls"][0];
     assert_eq!(call["direction"], "desk_phone_inbound", "{call}");
     assert_eq!(call["end_reason"], "completed", "{call}");
     assert_eq!(call["to_number"], "+14255550177", "{call}");

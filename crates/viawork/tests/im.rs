@@ -6,7 +6,7 @@
 mod common;
 
 use common::events::EventStream;
-use common::http::{request, request_raw, sign_in, wait_call};
+use common::http::{poll, request, request_raw, sign_in, wait_call};
 use common::pbx::SippPbx;
 use common::sipp::{run, Run};
 use serde_json::{json, Value};
@@ -544,19 +544,13 @@ fn a_sip_client_registers_and_exchanges_messages_with_an_api_user() {
             extra: &["-p", &listen],
         })
     });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let r = lab.call(&admin, "GET", "/api/v1/admin/registrations", None);
-        if r.json()["registrations"][0]["aor"] == ALICE {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "alice never registered: {}",
-            r.body
-        );
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
+    poll(
+        lab.server.http,
+        "/api/v1/admin/registrations",
+        &admin,
+        "alice never registered",
+        |v| v["registrations"][0]["aor"] == ALICE,
+    );
 
     // Bob writes from the API; Alice has no API client, so the SIP client gets it and
     // Bob's client hears it was delivered.

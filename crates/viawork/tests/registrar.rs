@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::http::{request, sign_in};
+use common::http::{poll, request, sign_in};
 use common::sipp::{run, Run};
 use serde_json::Value;
 
@@ -70,25 +70,13 @@ impl Lab {
 
     /// Polls Alice's presence as `token` sees it until it reads `availability` (bounded).
     fn wait_presence(&self, token: &str, availability: &str) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let r = request(
-                self.server.http,
-                "GET",
-                "/api/v1/people/sip:alice@example.com/presence",
-                Some(token),
-                None,
-            );
-            if r.json()["availability"] == availability {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "Alice never became {availability}: {}",
-                r.body
-            );
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
+        poll(
+            self.server.http,
+            "/api/v1/people/sip:alice@example.com/presence",
+            token,
+            &format!("Alice never became {availability}"),
+            |v| v["availability"] == availability,
+        );
     }
 
     fn registrations(&self) -> Vec<Value> {

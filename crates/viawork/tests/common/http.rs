@@ -123,23 +123,48 @@ pub fn wait_call(
     context: impl Fn() -> String,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
+    let what = format!("the call never became {what}");
+    poll_with(
+        http,
+        &format!("/api/v1/calls/{id}"),
+        token,
+        &what,
+        context,
+        done,
+    )
+}
+
+/// Polls `GET path` (which must answer 200) until `done` holds for its JSON (bounded,
+/// 20 s); on timeout fails with `what` and the last answer.
+pub fn poll(
+    http: SocketAddr,
+    path: &str,
+    token: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    poll_with(http, path, token, what, String::new, done)
+}
+
+fn poll_with(
+    http: SocketAddr,
+    path: &str,
+    token: &str,
+    what: &str,
+    context: impl Fn() -> String,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let r = request(
-            http,
-            "GET",
-            &format!("/api/v1/calls/{id}"),
-            Some(token),
-            None,
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
+        let r = request(http, "GET", path, Some(token), None);
+        assert_eq!(r.status, 200, "GET {path}: {}", r.body);
         let v = r.json();
         if done(&v) {
             return v;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the call never became {what}: {v}\n{}",
+            "{what}: {v}\n{}",
             context()
         );
         std::thread::sleep(Duration::from_millis(25));
