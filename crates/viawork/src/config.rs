@@ -66,6 +66,12 @@ pub struct CallsConfig {
     /// A user-chosen callback number may be premium-rate
     /// (`calls.allow_premium_callback`, default false).
     pub allow_premium_callback: bool,
+    /// How long an incoming call rings before the caller is turned away with 480, when
+    /// no unanswered-call rule takes it first (`calls.incoming_ring_timeout_secs`).
+    pub incoming_ring_timeout: std::time::Duration,
+    /// Incoming calls ring the user's PBX phone through the trunk
+    /// (`calls.ring_desk_phone`, default true).
+    pub ring_desk_phone: bool,
 }
 
 impl Default for CallsConfig {
@@ -78,6 +84,8 @@ impl Default for CallsConfig {
             allow_international_callback: false,
             allow_premium_callback: false,
             max_pending_setups: 256,
+            incoming_ring_timeout: std::time::Duration::from_secs(60),
+            ring_desk_phone: true,
         }
     }
 }
@@ -533,6 +541,8 @@ struct RawCalls {
     allow_international_callback: Option<bool>,
     allow_premium_callback: Option<bool>,
     max_pending_setups: Option<u32>,
+    incoming_ring_timeout_secs: Option<u64>,
+    ring_desk_phone: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -566,6 +576,12 @@ fn calls_from_raw(raw: Option<RawCalls>) -> Result<CallsConfig, ConfigError> {
         raw.far_ring_timeout_secs,
         c.far_ring_timeout,
     )?;
+    c.incoming_ring_timeout = secs(
+        "calls.incoming_ring_timeout_secs",
+        raw.incoming_ring_timeout_secs,
+        c.incoming_ring_timeout,
+    )?;
+    c.ring_desk_phone = raw.ring_desk_phone.unwrap_or(true);
     if let Some(n) = raw.max_calls_per_minute {
         if n == 0 || n > 100_000 {
             return Err(ConfigError::Invalid {

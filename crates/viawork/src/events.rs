@@ -158,6 +158,15 @@ impl EventHub {
         Some(log.push(kind, raw(data), (now, now_rfc3339()), self.retention))
     }
 
+    /// True when one of `user`'s clients has an event stream open now.
+    pub fn is_connected(&self, user: &str) -> bool {
+        let users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        users
+            .get(&user.to_ascii_lowercase())
+            .and_then(|log| log.tx.as_ref())
+            .is_some_and(|t| t.receiver_count() > 0)
+    }
+
     /// A feed of the users whose clients open a stream, each told after the stream is
     /// subscribed (so an event published for them from then on reaches it).
     pub fn watch_connections(&self) -> mpsc::UnboundedReceiver<Arc<str>> {
@@ -274,7 +283,12 @@ pub async fn forward_calls(
     loop {
         match calls.recv().await {
             Ok(e) => {
-                hub.publish(&e.owner, "call.updated", &e.view);
+                let kind = if e.incoming {
+                    "call.incoming"
+                } else {
+                    "call.updated"
+                };
+                hub.publish(&e.owner, kind, &e.view);
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "the event hub fell behind the calls");

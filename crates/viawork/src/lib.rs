@@ -13,6 +13,7 @@ pub mod domain;
 pub mod events;
 pub mod forwarding;
 pub mod im;
+pub mod incoming;
 pub mod lab;
 pub mod people;
 pub mod presence;

@@ -139,6 +139,16 @@ pub async fn run(
             config.media.anchor,
         ));
     }
+    // Incoming calls (to users, from the PBX or SIP clients) need the trunk.
+    let router = calls_handle.trunk().map(|t| {
+        crate::incoming::Router::new(
+            state.clone(),
+            calls_handle.clone(),
+            t.clone(),
+            config.calls.clone(),
+            handle.clone(),
+        )
+    });
     let app = api::router(state);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let mut http_task = tokio::spawn(async move {
@@ -197,11 +207,48 @@ pub async fn run(
                             .on_tu_event(TuEvent::Request { key, msg, peer }, &handle)
                             .await
                         {
+                            // A new call to a user: routed off the event loop.
+                            Some(TuEvent::Request { key, msg, peer })
+                                if router.is_some()
+                                    && crate::incoming::Router::claims(&msg)
+                                    && service.refusal(&msg).is_none() =>
+                            {
+                                count_sip("in");
+                                if let Some(r) = router.clone() {
+                                    tokio::spawn(async move { r.route(key, msg, peer).await });
+                                }
+                                continue;
+                            }
                             Some(tu) => EndpointEvent::Tu(tu),
                             None => continue,
                         }
                     }
                     EndpointEvent::Tu(tu) => match calls.on_tu_event(tu, &handle).await {
+                        // A CANCEL for an INVITE still being routed: 200, and 487 to
+                        // the INVITE, which will not ring.
+                        Some(TuEvent::Cancel {
+                            key,
+                            invite_key: Some(invite_key),
+                            msg,
+                            peer,
+                        }) => match router.as_ref().and_then(|r| r.cancel(invite_key)) {
+                            Some(invite) => {
+                                count_sip("in");
+                                if let Some(resp) = service.reply(&invite, 487) {
+                                    let _ = handle.send_response(invite_key, resp).await;
+                                }
+                                if let Some(resp) = service.reply(&msg, 200) {
+                                    let _ = handle.send_response(key, resp).await;
+                                }
+                                continue;
+                            }
+                            None => EndpointEvent::Tu(TuEvent::Cancel {
+                                key,
+                                invite_key: Some(invite_key),
+                                msg,
+                                peer,
+                            }),
+                        },
                         Some(tu) => EndpointEvent::Tu(tu),
                         None => continue,
                     },

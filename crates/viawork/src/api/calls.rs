@@ -90,6 +90,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/calls/{id}/unmute", post(unmute))
         .route("/api/v1/calls/{id}/dtmf", post(dtmf))
         .route("/api/v1/calls/{id}/transfer", post(transfer))
+        .route("/api/v1/calls/{id}/accept", post(accept))
+        .route("/api/v1/calls/{id}/decline", post(decline))
 }
 
 /// `POST /api/v1/calls/{id}/dtmf` body.
@@ -462,6 +464,75 @@ async fn hang_up(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("no such call"))
+}
+
+/// Accepts or declines `user`'s incoming call `id`.
+async fn answer(
+    state: &AppState,
+    user: &UserRow,
+    id: &str,
+    accept: bool,
+) -> Result<Response, ApiError> {
+    let api = calls(state)?;
+    match api.handle.answer(id, &user.sip_uri, accept).await? {
+        None => Err(ApiError::not_found("no such call")),
+        Some(Some(view)) => Ok((StatusCode::ACCEPTED, Json(view)).into_response()),
+        Some(None) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "InvalidState",
+            "the call is not ringing for this client any more (answered elsewhere, \
+             accepted or declined already, or the caller gave up)",
+        )),
+    }
+}
+
+/// Accepts an incoming call: the user's PBX phone rings as a Call Via Work callback
+/// (showing the Call Via Work caller ID) and is connected to the caller when answered.
+/// The other places the call rang stop ringing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/{id}/accept",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    responses(
+        (status = 202, description = "Accepted; the call as it is now (`connecting_your_phone`; events follow)", body = crate::calls::CallView),
+        (status = 409, description = "`InvalidState`: no longer ringing for clients", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "No call service", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn accept(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    answer(&state, &user.user, &id, true).await
+}
+
+/// Declines an incoming call: it goes to the user's unanswered-call target if they set
+/// one, else the caller gets `603 Decline`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/{id}/decline",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    responses(
+        (status = 202, description = "Declined; the call as it is now", body = crate::calls::CallView),
+        (status = 409, description = "`InvalidState`: no longer ringing", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call of this user", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "No call service", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn decline(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    answer(&state, &user.user, &id, false).await
 }
 
 fn conflict(message: impl Into<String>) -> ApiError {

@@ -41,7 +41,7 @@ mod events;
 mod forwarding;
 mod health;
 mod json;
-mod me;
+pub mod me;
 pub mod metrics;
 pub mod openapi;
 mod people;

@@ -110,6 +110,8 @@ impl Modify for BearerAuth {
         super::calls::unmute,
         super::calls::dtmf,
         super::calls::transfer,
+        super::calls::accept,
+        super::calls::decline,
         super::call_log::own_calls,
         super::conversations::start,
         super::conversations::list,

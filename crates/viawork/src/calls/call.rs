@@ -28,6 +28,7 @@
 
 use super::leg::{Leg, LegEvent, LegFailure, LegRole, LegSetup, SipOut};
 use super::model::{CallState, EndReason, HungUpBy};
+use super::ringing::{BranchKind, Outcome, RingPlan, Ringing};
 use super::sdp_relay::LegSession;
 use bytes::Bytes;
 use sip::{Message, Method};
@@ -235,6 +236,12 @@ pub struct Call {
     /// Work call: leg 0 is the caller's INVITE, leg 1 ViaWork's INVITE to the PBX, and
     /// the answer, failure or progress of one is passed to the other.
     bridged: bool,
+    /// An incoming call: leg 0 is the caller's INVITE; while nobody has answered, the
+    /// places it rings are here (boxed: most calls are not incoming).
+    ringing: Option<Box<Ringing>>,
+    incoming: bool,
+    /// Where an incoming call was answered.
+    answered_on: Option<BranchKind>,
     times: CallTimes,
     out: Vec<SipOut>,
     media: Vec<MediaAction>,
@@ -269,6 +276,9 @@ impl Call {
             pbx_refer_replaces: setup.pbx_refer_replaces,
             callback_digits,
             bridged: false,
+            ringing: None,
+            incoming: false,
+            answered_on: None,
             legs: [Some(callback), None],
             far_setup: Some(setup.far),
             sessions,
@@ -331,6 +341,9 @@ impl Call {
             pbx_refer_replaces: true,
             callback_digits: String::new(),
             bridged: true,
+            ringing: None,
+            incoming: false,
+            answered_on: None,
             legs: [Some(caller), Some(callee)],
             far_setup: None,
             sessions,
@@ -364,6 +377,145 @@ impl Call {
     /// True for a plain back-to-back call.
     pub fn is_bridged(&self) -> bool {
         self.bridged
+    }
+
+    /// An incoming call: the caller's INVITE `invite` (server transaction `key`, from
+    /// `peer`) rings everywhere `plan` says; `uas` gives our side of the caller's dialog.
+    /// The caller hears ringing (180) at once. Like a plain back-to-back call, the media
+    /// runs directly between the caller and whoever answers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn incoming(
+        invite: &Message,
+        key: TransactionKey,
+        peer: sip_stack::transaction::Peer,
+        uas: LegSetup,
+        plan: RingPlan,
+        sessions: [LegSession; 2],
+        now: Instant,
+    ) -> Result<Call, String> {
+        let mut sessions = sessions;
+        let mut caller = Leg::incoming(LegRole::Callback, key, invite, &uas, peer);
+        let offer = (!invite.body().is_empty()).then(|| invite.body_bytes());
+        let relayed = offer.as_ref().and_then(|o| sessions[1].relay(o));
+        if offer.is_some() && relayed.is_none() {
+            return Err("the caller's SDP does not parse".into());
+        }
+        caller.provisional(180, None);
+        let ringing = Ringing::start(plan, relayed, now);
+        let mut call = Call {
+            state: CallState::Incoming,
+            end: None,
+            call_ids: [Some(caller.call_id().to_owned()), None],
+            replacing: None,
+            retired: Vec::new(),
+            detached: false,
+            far_template: uas,
+            pbx_refer_replaces: true,
+            callback_digits: String::new(),
+            bridged: true,
+            ringing: Some(Box::new(ringing)),
+            incoming: true,
+            answered_on: None,
+            legs: [Some(caller), None],
+            far_setup: None,
+            sessions,
+            anchor: false,
+            join: Join::NotYet,
+            pending: [None, None],
+            remote_sdp: [offer, None],
+            muted: false,
+            target: None,
+            transferring: false,
+            early_media: false,
+            ringback_at: None,
+            ring_timeouts: [Duration::ZERO, Duration::ZERO],
+            ring_deadline: None,
+            linger_until: None,
+            times: CallTimes {
+                started: Some(now),
+                ..CallTimes::default()
+            },
+            out: Vec::new(),
+            media: Vec::new(),
+            notices: vec![CallNotice::State(CallState::Incoming)],
+            finished: false,
+        };
+        call.process(now);
+        Ok(call)
+    }
+
+    /// True for an incoming call.
+    pub fn is_incoming(&self) -> bool {
+        self.incoming
+    }
+
+    /// True while the user's API clients may accept or decline the incoming call.
+    pub fn is_offered(&self) -> bool {
+        self.ringing.as_ref().is_some_and(|r| r.is_offered())
+    }
+
+    /// Where an incoming call was answered.
+    pub fn answered_on(&self) -> Option<BranchKind> {
+        self.answered_on
+    }
+
+    /// The user accepted the incoming call in a client: their PBX phone is rung as a
+    /// callback. False when it is not ringing for clients any more.
+    pub fn accept(&mut self, now: Instant) -> bool {
+        let ok = self.ringing.as_mut().is_some_and(|r| r.accept(now));
+        self.process(now);
+        ok
+    }
+
+    /// The user declined the incoming call. False when it is not ringing any more.
+    pub fn decline(&mut self, now: Instant) -> bool {
+        let ok = self.ringing.as_mut().is_some_and(|r| r.decline(now));
+        self.process(now);
+        ok
+    }
+
+    /// What the ringing decided.
+    fn on_ringing(&mut self, o: Outcome, now: Instant) {
+        match o {
+            Outcome::State(s) => self.set_state(s),
+            Outcome::Answered {
+                leg,
+                kind,
+                sdp,
+                losers,
+            } => {
+                self.ringing = None;
+                self.retired.extend(losers);
+                self.call_ids[1] = Some(leg.call_id().to_owned());
+                self.legs[1] = Some(*leg);
+                self.answered_on = Some(kind);
+                self.times.callback_answered = Some(now);
+                self.times.connected = Some(now);
+                self.remote_sdp[1] = sdp.clone();
+                let relayed = sdp.and_then(|s| self.sessions[0].relay(&s));
+                if let Some(l) = self.leg(LegRole::Callback) {
+                    l.accept_invite(relayed, now);
+                }
+                self.join = Join::Direct;
+                self.set_state(CallState::Connected);
+            }
+            Outcome::Failed {
+                code,
+                reason,
+                losers,
+            } => {
+                self.ringing = None;
+                self.retired.extend(losers);
+                if let Some(l) = self.leg(LegRole::Callback) {
+                    l.reject_invite(code);
+                }
+                let by = match reason {
+                    EndReason::Declined => HungUpBy::User,
+                    _ => HungUpBy::System,
+                };
+                self.finish(reason, by, now);
+            }
+        }
     }
 
     /// A PBX without REFER with Replaces re-INVITEs the callback leg when the user
@@ -413,10 +565,18 @@ impl Call {
             .as_ref()
             .is_some_and(Leg::is_unanswered_incoming);
         if unanswered {
+            if let Some(mut r) = self.ringing.take() {
+                let losers = r.caller_cancelled(now);
+                self.retired.extend(losers);
+            }
             if let Some(l) = self.leg(LegRole::Callback) {
                 l.cancelled();
             }
-            self.finish(EndReason::Cancelled, HungUpBy::YourPhone, now);
+            if self.incoming {
+                self.finish(EndReason::Missed, HungUpBy::FarEnd, now);
+            } else {
+                self.finish(EndReason::Cancelled, HungUpBy::YourPhone, now);
+            }
         }
         self.process(now);
     }
@@ -492,6 +652,9 @@ impl Call {
         if let Some(r) = &self.replacing {
             v.push((r.role, r.leg.call_id().to_owned()));
         }
+        if let Some(r) = &self.ringing {
+            v.extend(r.call_ids().map(|c| (LegRole::Far, c.to_owned())));
+        }
         v
     }
 
@@ -500,12 +663,20 @@ impl Call {
         self.legs.iter().flatten().count()
             + self.retired.len()
             + usize::from(self.replacing.is_some())
+            + self.ringing.as_ref().map_or(0, |r| r.len())
     }
 
     /// The role of the leg with SIP Call-ID `cid`.
     pub fn role_of(&self, cid: &str) -> Option<LegRole> {
         if let Some(r) = self.replacing.as_ref().filter(|r| r.leg.call_id() == cid) {
             return Some(r.role);
+        }
+        if self
+            .ringing
+            .as_ref()
+            .is_some_and(|r| r.call_ids().any(|c| c == cid))
+        {
+            return Some(LegRole::Far);
         }
         self.legs
             .iter()
@@ -578,6 +749,11 @@ impl Call {
         if let Some(i) = self.retired.iter().position(|l| l.call_id() == cid) {
             return self.retired.get_mut(i);
         }
+        if let Some(r) = self.ringing.as_mut() {
+            if r.call_ids().any(|c| c == cid) {
+                return r.leg_with_call_id(cid);
+            }
+        }
         self.legs.iter_mut().flatten().find(|l| l.call_id() == cid)
     }
 
@@ -644,6 +820,11 @@ impl Call {
             // must not drop the parties it was transferred to (Skype's limitation).
             return;
         }
+        if self.ringing.is_some() {
+            // Closing a ringing incoming call in a client declines it.
+            self.decline(now);
+            return;
+        }
         let reason = if self.times.connected.is_some() {
             EndReason::Completed
         } else {
@@ -657,6 +838,7 @@ impl Call {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let legs = self.legs.iter().flatten().filter_map(Leg::poll_timeout);
         legs.chain(self.ring_deadline)
+            .chain(self.ringing.as_ref().and_then(|r| r.poll_timeout()))
             .chain(self.linger_until)
             .chain(self.ringback_at)
             .min()
@@ -673,6 +855,11 @@ impl Call {
         for l in self.legs.iter_mut().flatten() {
             if l.poll_timeout().is_some_and(|t| t <= now) {
                 l.handle_timeout(now);
+            }
+        }
+        if let Some(r) = self.ringing.as_mut() {
+            if r.poll_timeout().is_some_and(|t| t <= now) {
+                r.handle_timeout(now);
             }
         }
         if self.ring_deadline.is_some_and(|t| t <= now) {
@@ -740,6 +927,17 @@ impl Call {
     fn process(&mut self, now: Instant) {
         loop {
             let mut any = false;
+            let outcomes: Vec<Outcome> = match self.ringing.as_mut() {
+                Some(r) => {
+                    r.process(now);
+                    r.drain_outcomes().collect()
+                }
+                None => Vec::new(),
+            };
+            for o in outcomes {
+                any = true;
+                self.on_ringing(o, now);
+            }
             for role in [LegRole::Callback, LegRole::Far] {
                 let events: Vec<LegEvent> = match self.leg(role) {
                     Some(l) => l.drain_events().collect(),
@@ -788,6 +986,9 @@ impl Call {
         }
         if let Some(r) = self.replacing.as_mut() {
             self.out.extend(r.leg.drain_outbox());
+        }
+        if let Some(r) = self.ringing.as_mut() {
+            self.out.extend(r.drain_outbox());
         }
     }
 

@@ -193,6 +193,8 @@ pub struct LegSetup {
     pub prack: bool,
     /// A Route header (the outbound proxy), if any.
     pub route: Option<String>,
+    /// More headers for the INVITE (`Diversion` on a forwarded call).
+    pub extra: Vec<(HeaderName, String)>,
 }
 
 /// Which end of the dialog ViaWork is.
@@ -257,6 +259,8 @@ pub struct Leg {
     provisional_seen: bool,
     cancel_wanted: bool,
     cancel_sent: bool,
+    /// The `Reason` of our CANCEL (RFC 3326), e.g. another branch answered.
+    cancel_reason: Option<&'static str>,
     ours: Option<OurReinvite>,
     allows_refer: bool,
     /// A REFER from the peer waiting for the call's decision.
@@ -339,6 +343,9 @@ impl Leg {
         if let Some(pai) = &setup.asserted {
             b = b.header(HeaderName::PAssertedIdentity, pai);
         }
+        for (name, value) in &setup.extra {
+            b = b.header(*name, value);
+        }
         let b = match &offer {
             Some(sdp) => b.body("application/sdp", sdp.clone()),
             None => b,
@@ -367,6 +374,7 @@ impl Leg {
             provisional_seen: false,
             cancel_wanted: false,
             cancel_sent: false,
+            cancel_reason: None,
             ours: None,
             allows_refer: false,
             their_refer: None,
@@ -417,6 +425,7 @@ impl Leg {
             provisional_seen: true,
             cancel_wanted: false,
             cancel_sent: false,
+            cancel_reason: None,
             ours: None,
             allows_refer: invite
                 .get_all(HeaderName::Allow)
@@ -967,7 +976,14 @@ impl Leg {
     }
 
     fn send_cancel(&mut self) {
-        if let Ok(cancel) = build_cancel(self.side.invite()) {
+        let built = build_cancel(self.side.invite()).map(|c| match self.cancel_reason {
+            Some(r) => match c.edit().append("Reason", r).finish() {
+                Ok(with_reason) => with_reason,
+                Err(_) => c,
+            },
+            None => c,
+        });
+        if let Ok(cancel) = built {
             self.cancel_sent = true;
             self.outbox.push(SipOut::Request {
                 msg: cancel,
@@ -999,6 +1015,13 @@ impl Leg {
             }
             Phase::Ending | Phase::Ended => {}
         }
+    }
+
+    /// Hangs up like [`Leg::hang_up`], with `reason` as the `Reason` of the CANCEL should
+    /// the leg still be ringing (RFC 3326).
+    pub fn hang_up_because(&mut self, reason: &'static str, now: Instant) {
+        self.cancel_reason = Some(reason);
+        self.hang_up(now);
     }
 
     /// True when the peer's 2xx listed REFER in Allow.

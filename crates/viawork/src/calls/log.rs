@@ -50,8 +50,12 @@ fn row(entry: &LogEntry) -> CallRecordRow {
         id: view.id.clone(),
         owner_sip_uri: owner.clone(),
         direction: view.direction.into(),
-        to_text: view.to.clone(),
-        to_number: view.to_number.clone(),
+        // The other party: for a call to the user, the caller.
+        to_text: match &view.from {
+            Some(from) => view.from_name.clone().unwrap_or_else(|| from.clone()),
+            None => view.to.clone(),
+        },
+        to_number: view.from.clone().unwrap_or_else(|| view.to_number.clone()),
         callback_number: view.callback_number.clone(),
         end_reason: view.end_reason.map(|r| r.as_str().to_owned()),
         hung_up_by: view.hung_up_by.map(|h| match h {

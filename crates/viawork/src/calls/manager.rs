@@ -35,10 +35,25 @@ pub struct CallView {
     /// Where the media runs: `engine`, `direct` or `relayed`.
     #[schema(value_type = String)]
     pub media: &'static str,
-    /// `outbound` for a Call Via Work call, `b2bua` for a SIP client's call passed on
-    /// to the PBX.
+    /// `outbound` for a Call Via Work call, `inbound` for a call to the user, `b2bua`
+    /// for a SIP client's call passed on to the PBX.
     #[schema(value_type = String)]
     pub direction: &'static str,
+    /// An incoming call's caller (their number or SIP URI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// An incoming call's caller's name, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+    /// Where an incoming call was answered: `desk_phone`, `sip_client`, `client`
+    /// (accepted in an API client, then the PBX phone rung as a callback),
+    /// `simultaneous_ring` or `forward`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub answered_on: Option<&'static str>,
+    /// While an incoming call rings the user's clients: where to accept or decline it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub links: Option<IncomingLinks>,
     /// The user's phone is muted toward the far party.
     pub muted: bool,
     /// Why the last transfer did not happen (the far side's status), if one failed.
@@ -53,6 +68,15 @@ pub struct CallView {
     pub connected_at: Option<u64>,
     /// When it ended (Unix milliseconds).
     pub ended_at: Option<u64>,
+}
+
+/// Where a client accepts or declines an incoming call (`POST`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct IncomingLinks {
+    /// Answer it: the user's PBX phone rings as a callback and is connected.
+    pub accept: String,
+    /// Decline it: the caller goes to the user's unanswered-call target, or gets `603`.
+    pub decline: String,
 }
 
 /// A finished call, for the call log.
@@ -97,6 +121,9 @@ pub enum Output {
         owner: Arc<str>,
         /// The new view.
         view: CallView,
+        /// An incoming call's first view, offered to the user's clients
+        /// (`call.incoming`).
+        incoming: bool,
     },
     /// The call is over and forgotten: write it to the call log.
     Finished(FinishedCall),
@@ -140,6 +167,10 @@ struct Entry {
     /// How many legs' Call-IDs are registered in `by_call_id`.
     legs_known: usize,
     transfer_failed: Option<u16>,
+    /// An incoming call's caller and their name.
+    from: Option<(String, Option<String>)>,
+    /// `call.incoming` was announced.
+    announced: bool,
 }
 
 impl Entry {
@@ -166,6 +197,8 @@ impl Entry {
             media: "engine",
             legs_known: 0,
             transfer_failed: None,
+            from: None,
+            announced: false,
         }
     }
 
@@ -178,11 +211,20 @@ impl Entry {
             to_number: self.to_number.clone(),
             callback_number: self.callback_number.clone(),
             media: self.call.media_path(),
-            direction: if self.call.is_bridged() {
+            direction: if self.call.is_incoming() {
+                "inbound"
+            } else if self.call.is_bridged() {
                 "b2bua"
             } else {
                 "outbound"
             },
+            from: self.from.as_ref().map(|f| f.0.clone()),
+            from_name: self.from.as_ref().and_then(|f| f.1.clone()),
+            answered_on: self.call.answered_on().map(|k| k.as_str()),
+            links: self.call.is_offered().then(|| IncomingLinks {
+                accept: format!("/api/v1/calls/{id}/accept"),
+                decline: format!("/api/v1/calls/{id}/decline"),
+            }),
             muted: self.call.is_muted(),
             transfer_failed: self.transfer_failed,
             end_reason: end.map(|e| e.0),
@@ -192,6 +234,28 @@ impl Entry {
             ended_at: self.ended_at,
         }
     }
+}
+
+/// An incoming call, with everything decided by the router (who it is for, where it
+/// rings).
+#[derive(Debug)]
+pub struct NewIncoming {
+    /// The called user's SIP URI.
+    pub owner: String,
+    /// The caller (number or SIP URI).
+    pub from: String,
+    /// The caller's name.
+    pub from_name: Option<String>,
+    /// What was dialled (the Request-URI's user).
+    pub to: String,
+    /// The number dialled, as the user's line.
+    pub to_number: String,
+    /// Our side of the caller's dialog.
+    pub uas: super::leg::LegSetup,
+    /// Where it rings.
+    pub plan: super::ringing::RingPlan,
+    /// The address our SDP origin names.
+    pub local_ip: std::net::IpAddr,
 }
 
 /// A new call, with everything decided by the API (policy, numbers, legs).
@@ -403,6 +467,57 @@ impl CallManager {
         Ok(view)
     }
 
+    /// Rings an incoming call (`invite`, server transaction `key`, from `peer`) for its
+    /// user as `new` plans; its id is `id`.
+    pub fn incoming(
+        &mut self,
+        id: &str,
+        new: NewIncoming,
+        key: TransactionKey,
+        invite: &Message,
+        peer: sip_stack::transaction::Peer,
+        now: Instant,
+    ) -> Result<CallView, StartError> {
+        let local = sdp::LocalMedia::new(new.local_ip, 9);
+        let sessions = [
+            super::sdp_relay::LegSession::new(local.clone()),
+            super::sdp_relay::LegSession::new(local),
+        ];
+        let call = Call::incoming(invite, key, peer, new.uas, new.plan, sessions, now)
+            .map_err(StartError::Build)?;
+        let id: Arc<str> = Arc::from(id);
+        let mut entry = Entry::new(call, &new.owner, new.to, new.to_number, String::new(), None);
+        entry.from = Some((new.from, new.from_name));
+        let view = entry.view(&id);
+        self.calls.insert(id.clone(), Box::new(entry));
+        self.after(&id, now);
+        Ok(view)
+    }
+
+    /// `owner` accepts (or, with `accept` false, declines) their incoming call `id`.
+    /// `None` when it is not theirs; `Some(None)` when it no longer rings for clients.
+    pub fn answer(
+        &mut self,
+        id: &str,
+        owner: &str,
+        accept: bool,
+        now: Instant,
+    ) -> Option<Option<CallView>> {
+        let (key, entry) = self.calls.get_key_value(id)?;
+        if &*entry.owner != owner {
+            return None;
+        }
+        let key = key.clone();
+        let e = self.calls.get_mut(&key)?;
+        let ok = if accept {
+            e.call.accept(now)
+        } else {
+            e.call.decline(now)
+        };
+        self.after(&key, now);
+        Some(ok.then(|| self.get(&key, owner)).flatten())
+    }
+
     /// A call's view, if `owner` may see it.
     pub fn get(&self, id: &str, owner: &str) -> Option<CallView> {
         match self.calls.get(id) {
@@ -475,6 +590,7 @@ impl CallManager {
             self.out.push(Output::Changed {
                 owner: e.owner.clone(),
                 view: view.clone(),
+                incoming: false,
             });
         }
         Some(r.map(|()| view))
@@ -573,9 +689,17 @@ impl CallManager {
                 return true;
             }
         }
+        let new_invite = msg.method() == Some(&Method::Invite)
+            && msg.to_header().is_ok_and(|t| t.tag().is_none());
+        if new_invite && self.route(msg).is_some() {
+            // One of our own INVITEs come back (the PBX routed a branch's number back to
+            // ViaWork): a loop (RFC 3261 §16.3 item 4, seen from a B2BUA).
+            if let Ok(resp) = sip::ResponseBuilder::reply(msg, 482, None).build() {
+                self.out.push(Output::Reply { key, msg: resp });
+            }
+            return true;
+        }
         let Some((call, role)) = self.route(msg) else {
-            let new_invite = msg.method() == Some(&Method::Invite)
-                && msg.to_header().is_ok_and(|t| t.tag().is_none());
             return match peer {
                 Some(peer) if new_invite => self.bridge(key, msg, peer, now),
                 _ => false,
@@ -751,9 +875,13 @@ impl CallManager {
             e.callback_answered_at.get_or_insert_with(unix_ms);
         }
         if changed {
+            let view = e.view(id);
+            let incoming = !e.announced && view.links.is_some();
+            e.announced |= incoming;
             out.push(Output::Changed {
                 owner: e.owner.clone(),
-                view: e.view(id),
+                view,
+                incoming,
             });
         }
         if let Some(t) = e.call.poll_timeout() {

@@ -4,6 +4,7 @@
 //! - [`model`]: states, end reasons and who hung up, as the API names them.
 //! - [`leg`]: one SIP leg (UAC dialog) toward the PBX, sans-IO.
 //! - [`call`]: the third-party call control state machine over two legs, sans-IO.
+//! - [`ringing`]: an incoming call ringing the user's phones, clients and forwards.
 //! - [`sdp_relay`]: SDP passed between legs under ViaWork's origin.
 //! - [`trunk`]: addressing, caller ID, number format and keep-alive of the PBX trunk.
 //! - [`manager`]: every live call, routing SIP events and timers, sans-IO.
@@ -16,6 +17,7 @@ pub mod log;
 pub mod manager;
 pub mod media;
 pub mod model;
+pub mod ringing;
 pub mod sdp_relay;
 pub mod service;
 pub mod trunk;

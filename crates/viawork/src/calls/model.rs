@@ -21,6 +21,8 @@ pub enum CallState {
     OnHold,
     /// Over; see the end reason.
     Ended,
+    /// An incoming call rings the user's phones and clients.
+    Incoming,
 }
 
 impl CallState {
@@ -34,6 +36,7 @@ impl CallState {
             CallState::Connected => "connected",
             CallState::OnHold => "on_hold",
             CallState::Ended => "ended",
+            CallState::Incoming => "incoming",
         }
     }
 }
@@ -68,6 +71,12 @@ pub enum EndReason {
     TrunkUnavailable,
     /// Anything else (a protocol error).
     Failed,
+    /// An incoming call nobody answered (the caller gave up, or it rang out).
+    Missed,
+    /// The user declined an incoming call.
+    Declined,
+    /// Every phone of the user was busy.
+    Busy,
 }
 
 impl EndReason {
@@ -75,6 +84,9 @@ impl EndReason {
     pub fn as_str(self) -> &'static str {
         match self {
             EndReason::Completed => "completed",
+            EndReason::Missed => "missed",
+            EndReason::Declined => "declined",
+            EndReason::Busy => "busy",
             EndReason::Cancelled => "cancelled",
             EndReason::YourPhoneBusy => "your_phone_busy",
             EndReason::YourPhoneNoAnswer => "your_phone_no_answer",

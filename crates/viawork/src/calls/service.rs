@@ -7,12 +7,12 @@
 
 use super::call::{Control, ControlError};
 use super::log::LogEntry;
-use super::manager::{CallManager, CallView, NewCall, Output, StartError};
+use super::manager::{CallManager, CallView, NewCall, NewIncoming, Output, StartError};
 use super::media::{CallStreams, MediaTable};
 use super::trunk::Trunk;
-use sip::Method;
+use sip::{Message, Method};
 use sip_stack::endpoint::EndpointHandle;
-use sip_stack::transaction::TuEvent;
+use sip_stack::transaction::{Peer, TransactionKey, TuEvent};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -24,6 +24,9 @@ pub struct CallEvent {
     pub owner: Arc<str>,
     /// The call as it is now.
     pub view: CallView,
+    /// An incoming call offered to the owner's clients for the first time
+    /// (`call.incoming` rather than `call.updated`).
+    pub incoming: bool,
 }
 
 /// What the trunk looks like, for `/api/v1/admin/trunk` and the metrics.
@@ -73,6 +76,20 @@ enum Command {
         owner: String,
         control: Control,
         reply: oneshot::Sender<Option<Result<CallView, ControlError>>>,
+    },
+    Incoming {
+        id: String,
+        new: Box<NewIncoming>,
+        key: TransactionKey,
+        invite: Box<Message>,
+        peer: Peer,
+        reply: oneshot::Sender<Result<CallView, StartError>>,
+    },
+    Answer {
+        id: String,
+        owner: String,
+        accept: bool,
+        reply: oneshot::Sender<Option<Option<CallView>>>,
     },
 }
 
@@ -171,6 +188,44 @@ impl CallsHandle {
             id: id.to_owned(),
             owner: owner.to_owned(),
             control,
+            reply,
+        })
+        .await
+    }
+
+    /// Rings an incoming call: the INVITE `invite` (server transaction `key`, from
+    /// `peer`) for the user `new` names.
+    pub async fn incoming(
+        &self,
+        id: String,
+        new: NewIncoming,
+        key: TransactionKey,
+        invite: Message,
+        peer: Peer,
+    ) -> Result<Result<CallView, StartError>, ServiceError> {
+        self.ask(|reply| Command::Incoming {
+            id,
+            new: Box::new(new),
+            key,
+            invite: Box::new(invite),
+            peer,
+            reply,
+        })
+        .await
+    }
+
+    /// `owner` accepts or declines their incoming call: `None` when it is not theirs,
+    /// `Some(None)` when it no longer rings for clients.
+    pub async fn answer(
+        &self,
+        id: &str,
+        owner: &str,
+        accept: bool,
+    ) -> Result<Option<Option<CallView>>, ServiceError> {
+        self.ask(|reply| Command::Answer {
+            id: id.to_owned(),
+            owner: owner.to_owned(),
+            accept,
             reply,
         })
         .await
@@ -313,6 +368,34 @@ impl CallsCore {
                 reply,
             } => {
                 let _ = reply.send(self.manager.control(&id, &owner, control, now));
+            }
+            Command::Incoming {
+                id,
+                new,
+                key,
+                invite,
+                peer,
+                reply,
+            } => {
+                let owner = new.owner.clone();
+                let r = self.manager.incoming(&id, *new, key, &invite, peer, now);
+                metrics::counter!("viawork_calls_incoming_total").increment(1);
+                metrics::gauge!("viawork_calls_live").set(self.manager.len() as f64);
+                if let Ok(view) = &r {
+                    let _ = self.finished.send(LogEntry::Started {
+                        view: view.clone(),
+                        owner,
+                    });
+                }
+                let _ = reply.send(r);
+            }
+            Command::Answer {
+                id,
+                owner,
+                accept,
+                reply,
+            } => {
+                let _ = reply.send(self.manager.answer(&id, &owner, accept, now));
             }
             Command::All { reply } => {
                 let _ = reply.send(self.manager.all());
@@ -459,7 +542,11 @@ impl CallsCore {
                 }
             },
             Output::Media { call, action } => self.media.apply(&call, &action),
-            Output::Changed { owner, view } => {
+            Output::Changed {
+                owner,
+                view,
+                incoming,
+            } => {
                 if view.state == super::CallState::Ended {
                     if let Some(r) = view.end_reason {
                         metrics::counter!("viawork_calls_ended_total", "reason" => r.as_str())
@@ -468,7 +555,11 @@ impl CallsCore {
                 }
                 tracing::debug!(call = %view.id, state = view.state.as_str(), "call state");
                 // Nobody listening is fine: events are best effort until the event API.
-                let _ = self.events.send(CallEvent { owner, view });
+                let _ = self.events.send(CallEvent {
+                    owner,
+                    view,
+                    incoming,
+                });
             }
             Output::Finished(f) => {
                 metrics::gauge!("viawork_calls_live").set(self.manager.len() as f64);

@@ -170,6 +170,7 @@ impl Trunk {
             }),
             prack: self.config.prack,
             route: self.route(),
+            extra: Vec::new(),
             auth: self
                 .config
                 .credentials

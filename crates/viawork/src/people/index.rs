@@ -85,6 +85,9 @@ pub struct SearchIndex {
     people: Vec<Arc<Person>>,
     /// SIP address → rank.
     by_uri: HashMap<String, u32>,
+    /// Line number (E.164, `+14255550101`) and line extension (`ext:101`) → rank, for
+    /// calls the PBX routes to ViaWork.
+    by_line: HashMap<String, u32>,
     /// The distinct keys, sorted, each followed by `\0`.
     keys: String,
     /// Where key `k` starts in `keys`; one more entry than keys (the end).
@@ -180,6 +183,19 @@ impl SearchIndex {
                 .enumerate()
                 .map(|(r, p)| (p.sip_uri.clone(), u32::try_from(r).unwrap_or(u32::MAX)))
                 .collect(),
+            by_line: people
+                .iter()
+                .enumerate()
+                .flat_map(|(r, p)| {
+                    let r = u32::try_from(r).unwrap_or(u32::MAX);
+                    let line = p.line_uri.parse::<crate::domain::LineUri>().ok();
+                    let number = line.as_ref().map(|l| l.number().as_str().to_owned());
+                    let ext = line
+                        .as_ref()
+                        .and_then(|l| l.extension().map(|e| format!("ext:{e}")));
+                    number.into_iter().chain(ext).map(move |k| (k, r))
+                })
+                .collect(),
             keys: String::with_capacity(sorted.iter().map(|(k, _)| k.len() + 1).sum()),
             key_start: Vec::with_capacity(sorted.len() + 1),
             posting_start: Vec::with_capacity(sorted.len() + 1),
@@ -253,6 +269,20 @@ impl SearchIndex {
     pub fn get(&self, sip_uri: &str) -> Option<&Arc<Person>> {
         self.by_uri
             .get(sip_uri)
+            .and_then(|&r| self.people.get(r as usize))
+    }
+
+    /// The enabled person whose PBX line is `number` (E.164 with `+`).
+    pub fn by_line_number(&self, number: &str) -> Option<&Arc<Person>> {
+        self.by_line
+            .get(number)
+            .and_then(|&r| self.people.get(r as usize))
+    }
+
+    /// The enabled person whose PBX line has extension `ext`.
+    pub fn by_line_extension(&self, ext: &str) -> Option<&Arc<Person>> {
+        self.by_line
+            .get(&format!("ext:{ext}"))
             .and_then(|&r| self.people.get(r as usize))
     }
 

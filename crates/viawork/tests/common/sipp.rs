@@ -38,7 +38,13 @@ pub struct Run<'a> {
 
 /// Runs SIPp and returns its output; panics with SIPp's screen when it fails.
 pub fn run(r: &Run<'_>) -> Output {
-    let port = free_port().to_string();
+    run_at("127.0.0.1", free_port(), r)
+}
+
+/// Like [`run`], from local address `ip`:`port` (a client that registers there and is
+/// then called there; a caller on another loopback address than the PBX's).
+pub fn run_at(ip: &str, port: u16, r: &Run<'_>) -> Output {
+    let port = port.to_string();
     let calls = r.calls.to_string();
     let rate = r.rate.to_string();
     let mut args: Vec<String> = vec![
@@ -50,7 +56,7 @@ pub fn run(r: &Run<'_>) -> Output {
         "sipp".into(),
         r.target.to_string(),
         "-i".into(),
-        "127.0.0.1".into(),
+        ip.into(),
         "-p".into(),
         port,
         "-t".into(),

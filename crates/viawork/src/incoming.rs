@@ -1,0 +1,587 @@
+//! Incoming calls: who a new INVITE is for and where it rings. This is the glue between
+//! the SIP side and the directory; the ringing itself is the sans-IO
+//! [`crate::calls::ringing`] inside the call service.
+//!
+//! - **From the PBX** (a trusted trunk source, `pbx.trusted_sources`): the Request-URI
+//!   names the user by their line number (`+14255550101`, or digits the global dial plan
+//!   normalises), their line extension or their SIP address. The caller is the
+//!   P-Asserted-Identity, else the From.
+//! - **From a SIP client**: it authenticates like a MESSAGE (`407`, the registrar's
+//!   digest); the Request-URI names a user (`sip:bob@example.com`, or at the server's
+//!   address). The caller is the authenticated user.
+//!
+//! The user's call forwarding settings (`docs/call-forwarding.md`) decide the branches:
+//! immediate forward rings only the target; otherwise the PBX phone (through the trunk,
+//! on the line's extension when it has one, else its number; never the very number the
+//! PBX just sent, which would loop), every registered SIP client, every signed-in API
+//! client (`call.incoming`) and the simultaneous-ring target after its delay; unanswered
+//! calls and declines go to the unanswered-call target. Forwarded INVITEs carry
+//! `Diversion` (RFC 5806) naming the user, so a voicemail system opens their mailbox.
+
+use crate::api::{me::user_policy, AppState};
+use crate::calls::leg::LegSetup;
+use crate::calls::manager::NewIncoming;
+use crate::calls::ringing::{BranchKind, BranchPlan, RingPlan};
+use crate::calls::service::CallsHandle;
+use crate::calls::trunk::Trunk;
+use crate::config::{CallsConfig, Cidr};
+use crate::domain::{callback_number, Dialable, LineUri, E164};
+use crate::forwarding::{Active, Kind, Settings};
+use crate::store::{UserRow, GLOBAL_SCOPE};
+use sip::{HeaderName, Message};
+use sip_stack::auth::ChallengeKind;
+use sip_stack::dialog::LocalVia;
+use sip_stack::endpoint::EndpointHandle;
+use sip_stack::transaction::{Peer, TransactionKey, Transport};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Routes new INVITEs to users. Cheap to clone.
+#[derive(Clone)]
+pub struct Router {
+    state: AppState,
+    calls: CallsHandle,
+    trunk: Arc<Trunk>,
+    config: CallsConfig,
+    trusted: Arc<[Cidr]>,
+    endpoint: EndpointHandle,
+    /// INVITEs being routed, so a CANCEL that arrives meanwhile can stop them.
+    pending: Arc<Mutex<HashMap<TransactionKey, Message>>>,
+}
+
+/// Who called, as shown to the user.
+struct Caller {
+    /// A number or a SIP URI.
+    shown: String,
+    name: Option<String>,
+    /// The From URI the branches carry.
+    from_uri: String,
+}
+
+impl Router {
+    /// A router over the server's state, the call service and its trunk.
+    pub fn new(
+        state: AppState,
+        calls: CallsHandle,
+        trunk: Arc<Trunk>,
+        config: CallsConfig,
+        endpoint: EndpointHandle,
+    ) -> Router {
+        let mut trusted = trunk.config().trusted_sources.clone();
+        if trusted.is_empty() {
+            for p in std::iter::once(&trunk.peer).chain(trunk.alternates.iter()) {
+                let ip = p.addr.ip();
+                trusted.push(Cidr {
+                    addr: ip,
+                    prefix: if ip.is_ipv4() { 32 } else { 128 },
+                });
+            }
+        }
+        Router {
+            state,
+            calls,
+            trunk,
+            config,
+            trusted: trusted.into(),
+            endpoint,
+            pending: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// True for a new INVITE (no To tag) this router should take.
+    pub fn claims(msg: &Message) -> bool {
+        msg.method() == Some(&sip::Method::Invite)
+            && msg.to_header().is_ok_and(|t| t.tag().is_none())
+    }
+
+    /// A CANCEL for an INVITE still being routed: it will not ring. Returns the INVITE
+    /// (to answer `487`) when it was one of ours.
+    pub fn cancel(&self, invite_key: TransactionKey) -> Option<Message> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&invite_key)
+    }
+
+    /// Routes `invite` and starts it ringing; answers it when it cannot ring.
+    pub async fn route(&self, key: TransactionKey, invite: Message, peer: Peer) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, invite.clone());
+        let refusal = match self.plan(&invite, peer).await {
+            Ok(new) => {
+                if self.cancel(key).is_none() {
+                    return; // CANCELled meanwhile (answered 487 then).
+                }
+                let id = format!("{:032x}", rand::random::<u128>());
+                match self
+                    .calls
+                    .incoming(id, new, key, invite.clone(), peer)
+                    .await
+                {
+                    Ok(Ok(_)) => return,
+                    Ok(Err(e)) => {
+                        tracing::info!(error = %e, "cannot ring the incoming call");
+                        Refusal::Status(500)
+                    }
+                    Err(_) => Refusal::Status(503),
+                }
+            }
+            Err(r) => {
+                if self.cancel(key).is_none() {
+                    return;
+                }
+                r
+            }
+        };
+        let resp = match refusal {
+            Refusal::Message(m) => Some(*m),
+            Refusal::Status(code) => sip::ResponseBuilder::reply(&invite, code, None)
+                .build()
+                .ok(),
+        };
+        if let Some(resp) = resp {
+            if let Err(e) = self.endpoint.send_response(key, resp).await {
+                tracing::debug!(error = %e, "could not refuse an INVITE");
+            }
+        }
+    }
+
+    fn is_from_pbx(&self, peer: Peer) -> bool {
+        self.trusted.iter().any(|c| c.contains(peer.addr.ip()))
+    }
+
+    /// Who the INVITE is for and where it rings.
+    async fn plan(&self, invite: &Message, peer: Peer) -> Result<NewIncoming, Refusal> {
+        let (callee, caller, dialled) = if self.is_from_pbx(peer) {
+            let (callee, dialled) = self.callee_from_pbx(invite).await?;
+            (callee, caller_from_pbx(invite, &self.trunk.domain), dialled)
+        } else {
+            let registrar = self.state.registrar.as_ref().ok_or(Refusal::Status(403))?;
+            let user = registrar
+                .authenticate(invite, ChallengeKind::Proxy)
+                .await
+                .map_err(|r| r.map_or(Refusal::Status(403), |m| Refusal::Message(Box::new(m))))?;
+            let mut callee = None;
+            for candidate in registrar.addressed(invite) {
+                if let Some(u) = self.state.directory.user_by_sip_uri(&candidate).await? {
+                    callee = Some(u);
+                    break;
+                }
+            }
+            let callee = callee.ok_or(Refusal::Status(404))?;
+            let from_uri = match user.line_uri.parse::<LineUri>() {
+                Ok(l) => format!(
+                    "sip:{}@{};user=phone",
+                    l.number().as_str(),
+                    self.trunk.domain
+                ),
+                Err(_) => user.sip_uri.clone(),
+            };
+            let caller = Caller {
+                shown: user.sip_uri.clone(),
+                name: (!user.display_name.is_empty()).then(|| user.display_name.clone()),
+                from_uri,
+            };
+            (callee, caller, None)
+        };
+        if !callee.enabled {
+            return Err(Refusal::Status(404));
+        }
+        let settings = self.forwarding(&callee).await?;
+        let plan = self
+            .ring_plan(&callee, &caller, dialled.as_deref(), &settings)
+            .await?;
+        let to_number = callee
+            .line_uri
+            .parse::<LineUri>()
+            .map(|l| l.number().to_string())
+            .unwrap_or_default();
+        let uas = self.trunk.leg_as(
+            callee.sip_uri.clone(),
+            caller.from_uri.clone(),
+            caller.name.clone(),
+        );
+        Ok(NewIncoming {
+            owner: callee.sip_uri.clone(),
+            from: caller.shown,
+            from_name: caller.name,
+            to: callee.sip_uri.clone(),
+            to_number,
+            uas,
+            plan,
+            local_ip: self.trunk.local.ip(),
+        })
+    }
+
+    /// The user the PBX's INVITE names, and the number it dialled.
+    async fn callee_from_pbx(
+        &self,
+        invite: &Message,
+    ) -> Result<(Arc<UserRow>, Option<String>), Refusal> {
+        let user_part = match invite.request_uri() {
+            Some(Ok(sip::Uri::Sip(u))) => {
+                if let Some(user) = u.user {
+                    let uri = format!("sip:{user}@{}", u.host).to_ascii_lowercase();
+                    if let Some(row) = self.state.directory.user_by_sip_uri(&uri).await? {
+                        return Ok((row, None));
+                    }
+                }
+                u.user_decoded().map(|c| c.into_owned())
+            }
+            Some(Ok(sip::Uri::Tel(t))) => Some(t.digits()),
+            _ => None,
+        }
+        .ok_or(Refusal::Status(404))?;
+        let index = self.state.people.index().await?;
+        let digits: String = user_part
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect();
+        let mut found = None;
+        if digits.starts_with('+') {
+            found = index.by_line_number(&digits).map(|p| p.sip_uri.clone());
+        }
+        if found.is_none() {
+            found = index.by_line_extension(&digits).map(|p| p.sip_uri.clone());
+        }
+        if found.is_none() {
+            let plan = self
+                .state
+                .directory
+                .dial_plan(GLOBAL_SCOPE)
+                .await
+                .map_err(|e| Refusal::internal(e.to_string()))?;
+            if let Ok(n) = plan.normalize(&user_part) {
+                found = match n.result {
+                    Dialable::E164(e) => index.by_line_number(e.as_str()),
+                    Dialable::Extension(x) => index.by_line_extension(&x.to_string()),
+                }
+                .map(|p| p.sip_uri.clone());
+            }
+        }
+        let uri = found.ok_or(Refusal::Status(404))?;
+        let row = self
+            .state
+            .directory
+            .user_by_sip_uri(&uri)
+            .await?
+            .ok_or(Refusal::Status(404))?;
+        Ok((row, Some(digits.trim_start_matches('+').to_owned())))
+    }
+
+    async fn forwarding(&self, user: &UserRow) -> Result<Settings, Refusal> {
+        match self.state.store.get_call_forwarding(user.id).await {
+            Ok(Some((json, _))) => serde_json::from_str(&json).map_err(|e| {
+                Refusal::internal(format!("stored forwarding of {}: {e}", user.sip_uri))
+            }),
+            Ok(None) => Ok(Settings::default()),
+            Err(e) => Err(Refusal::internal(e.to_string())),
+        }
+    }
+
+    /// Where `callee`'s call from `caller` rings. `dialled` is the number the PBX sent
+    /// (digits), which is never rung back through the PBX.
+    async fn ring_plan(
+        &self,
+        callee: &UserRow,
+        caller: &Caller,
+        dialled: Option<&str>,
+        settings: &Settings,
+    ) -> Result<RingPlan, Refusal> {
+        let line = callee.line_uri.parse::<LineUri>().ok();
+        let voice = callee.enterprise_voice;
+        let forward_to = |kind: Kind, to: &str, reason: &str, delay: Duration| {
+            let target = match kind {
+                Kind::Voicemail => to.to_owned(),
+                Kind::Contact | Kind::Number => return None,
+            };
+            Some(self.forward_branch(callee, caller, target, reason, delay))
+        };
+        let mut plan = RingPlan {
+            branches: Vec::new(),
+            offer_clients: false,
+            callback: None,
+            callback_timeout: self.config.callback_ring_timeout,
+            unanswered: None,
+            decline_to: None,
+            ring_timeout: self.config.incoming_ring_timeout,
+        };
+        if settings.active == Active::ImmediateForward {
+            if let Some(t) = &settings.immediate_forward {
+                let target = match t.target {
+                    Kind::Voicemail => forward_to(t.target, &t.to, "unconditional", Duration::ZERO),
+                    _ => self.number_target(t.target, &t.to).await?.map(|d| {
+                        self.forward_branch(
+                            callee,
+                            caller,
+                            self.trunk.uri_for(&d),
+                            "unconditional",
+                            Duration::ZERO,
+                        )
+                    }),
+                };
+                if let Some(b) = target.filter(|_| voice || t.target == Kind::Voicemail) {
+                    plan.branches.push(b);
+                    return Ok(plan);
+                }
+            }
+        }
+        // The PBX phone, with the caller's identity.
+        if let (true, true, Some(line)) = (self.config.ring_desk_phone, voice, &line) {
+            let desk = match line.extension() {
+                Some(x) => Dialable::Extension(x.clone()),
+                None => Dialable::E164(line.number().clone()),
+            };
+            let desk_digits = desk.to_string().trim_start_matches('+').to_owned();
+            if dialled.is_some_and(|d| d == desk_digits) {
+                tracing::warn!(
+                    user = %callee.sip_uri,
+                    number = %desk,
+                    "the PBX routes this user's line to ViaWork: their PBX phone is not rung \
+                     (give the line URI an ;ext= the PBX rings directly)"
+                );
+            } else {
+                plan.branches.push(BranchPlan {
+                    kind: BranchKind::DeskPhone,
+                    setup: self.trunk.leg_as(
+                        self.trunk.uri_for(&desk),
+                        caller.from_uri.clone(),
+                        caller.name.clone(),
+                    ),
+                    delay: Duration::ZERO,
+                });
+            }
+        }
+        // Registered SIP clients.
+        if let Some(registrar) = &self.state.registrar {
+            for b in registrar.contacts(&callee.sip_uri) {
+                if let Some(setup) = self.client_leg(&b, caller) {
+                    plan.branches.push(BranchPlan {
+                        kind: BranchKind::SipClient,
+                        setup,
+                        delay: Duration::ZERO,
+                    });
+                }
+            }
+        }
+        // Signed-in API clients, and the callback they answer with.
+        plan.offer_clients = self.state.events.is_connected(&callee.sip_uri);
+        if plan.offer_clients && voice {
+            plan.callback = self.callback_leg(callee, line.as_ref()).await;
+        }
+        if settings.active == Active::SimultaneousRing && voice {
+            if let Some(s) = &settings.simultaneous_ring {
+                if let Some(d) = self.number_target(s.target, &s.to).await? {
+                    plan.branches.push(BranchPlan {
+                        kind: BranchKind::SimultaneousRing,
+                        setup: self.trunk.leg_as(
+                            self.trunk.uri_for(&d),
+                            caller.from_uri.clone(),
+                            caller.name.clone(),
+                        ),
+                        delay: Duration::from_secs(u64::from(s.ring_delay_secs)),
+                    });
+                }
+            }
+        }
+        if settings.unanswered_applies() {
+            if let Some(u) = &settings.unanswered {
+                let after = Duration::from_secs(u64::from(u.after_secs));
+                let target = match u.target {
+                    Kind::Voicemail => forward_to(u.target, &u.to, "no-answer", Duration::ZERO),
+                    _ if voice => self.number_target(u.target, &u.to).await?.map(|d| {
+                        self.forward_branch(
+                            callee,
+                            caller,
+                            self.trunk.uri_for(&d),
+                            "no-answer",
+                            Duration::ZERO,
+                        )
+                    }),
+                    _ => None,
+                };
+                if let Some(t) = target {
+                    let mut declined = t.clone();
+                    declined.setup.extra = vec![(
+                        HeaderName::Diversion,
+                        diversion(callee, &self.trunk.domain, "deflection"),
+                    )];
+                    plan.decline_to = Some(declined);
+                    plan.unanswered = Some((after, t));
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// A forwarding branch through the trunk to `target`, with `Diversion`.
+    fn forward_branch(
+        &self,
+        callee: &UserRow,
+        caller: &Caller,
+        target: String,
+        reason: &str,
+        delay: Duration,
+    ) -> BranchPlan {
+        let mut setup = self
+            .trunk
+            .leg_as(target, caller.from_uri.clone(), caller.name.clone());
+        setup.extra = vec![(
+            HeaderName::Diversion,
+            diversion(callee, &self.trunk.domain, reason),
+        )];
+        BranchPlan {
+            kind: BranchKind::Forward,
+            setup,
+            delay,
+        }
+    }
+
+    /// A contact's line or a number, to dial through the trunk.
+    async fn number_target(&self, kind: Kind, to: &str) -> Result<Option<Dialable>, Refusal> {
+        match kind {
+            Kind::Contact => {
+                let row = self.state.directory.user_by_sip_uri(to).await?;
+                Ok(row
+                    .and_then(|r| r.line_uri.parse::<LineUri>().ok())
+                    .map(|l| Dialable::E164(l.number().clone())))
+            }
+            Kind::Number => Ok(match to.parse::<E164>() {
+                Ok(n) => Some(Dialable::E164(n)),
+                Err(_) => to
+                    .parse::<crate::domain::Extension>()
+                    .ok()
+                    .map(Dialable::Extension),
+            }),
+            Kind::Voicemail => Ok(None),
+        }
+    }
+
+    /// The Call Via Work callback to the user's PBX phone for an accept in a client.
+    async fn callback_leg(&self, user: &UserRow, line: Option<&LineUri>) -> Option<LegSetup> {
+        let policy = user_policy(&self.state.directory, user).await.ok()?;
+        let callback = callback_number(&policy, None, line).ok()?;
+        let caller_id: E164 = self
+            .state
+            .directory
+            .routing()
+            .await
+            .ok()?
+            .call_via_work_caller_id
+            .as_deref()
+            .and_then(|s| s.parse().ok())?;
+        Some(
+            self.trunk.leg(
+                self.trunk
+                    .uri_for(&Dialable::E164(callback.number().clone())),
+                &caller_id,
+                Some("Call Via Work".to_owned()),
+            ),
+        )
+    }
+
+    /// A branch to a registered contact: sent where its REGISTER came from.
+    fn client_leg(
+        &self,
+        b: &crate::registrar::bindings::Binding,
+        caller: &Caller,
+    ) -> Option<LegSetup> {
+        let transport = match b.transport.to_ascii_uppercase().as_str() {
+            "TCP" => Transport::Tcp,
+            "TLS" => Transport::Tls,
+            "WS" => Transport::Ws,
+            "WSS" => Transport::Wss,
+            _ => Transport::Udp,
+        };
+        let local = self.endpoint.local_addr(transport)?;
+        let sent_by = crate::sip_service::sent_by(local);
+        let via = LocalVia::new(transport.as_str(), &sent_by).ok()?;
+        let base = self
+            .trunk
+            .leg_as(b.uri.clone(), caller.from_uri.clone(), caller.name.clone());
+        Some(LegSetup {
+            contact: format!("sip:viawork@{sent_by}"),
+            via,
+            peer: Peer::new(b.source, transport),
+            alternates: Vec::new(),
+            auth: None,
+            route: None,
+            session_timer: None,
+            prack: false,
+            privacy_id: false,
+            asserted: None,
+            ..base
+        })
+    }
+}
+
+/// `Diversion` (RFC 5806) naming `user` as the one the call was for.
+fn diversion(user: &UserRow, domain: &str, reason: &str) -> String {
+    let uri = match user.line_uri.parse::<LineUri>() {
+        Ok(l) => format!("sip:{}@{domain};user=phone", l.number().as_str()),
+        Err(_) => user.sip_uri.clone(),
+    };
+    format!("<{uri}>;reason={reason};counter=1")
+}
+
+/// The caller of a PBX INVITE: P-Asserted-Identity (the PBX is trusted), else From.
+fn caller_from_pbx(invite: &Message, domain: &str) -> Caller {
+    let pai = invite.get(HeaderName::PAssertedIdentity).and_then(|v| {
+        sip::name_addr::NameAddr::parse(v).ok().map(|n| {
+            (
+                n.display_name.map(|d| d.text().into_owned()),
+                n.uri.to_string(),
+            )
+        })
+    });
+    let from = invite.from_header().ok().map(|f| {
+        (
+            f.display_name.map(|d| d.text().into_owned()),
+            f.uri.to_string(),
+        )
+    });
+    let (name, uri) = pai.or(from).unwrap_or((None, String::new()));
+    let user = uri
+        .split_once(':')
+        .map(|(_, r)| r.split(['@', ';', '>']).next().unwrap_or(""))
+        .unwrap_or("");
+    let shown = if user.chars().all(|c| c.is_ascii_digit() || c == '+') && !user.is_empty() {
+        user.to_owned()
+    } else {
+        uri.clone()
+    };
+    let from_uri = if user.is_empty() {
+        format!("sip:anonymous@{domain}")
+    } else {
+        format!("sip:{user}@{domain}")
+    };
+    Caller {
+        shown,
+        name: name.filter(|n| !n.is_empty()),
+        from_uri,
+    }
+}
+
+/// Why an INVITE does not ring.
+enum Refusal {
+    /// Answer with this status.
+    Status(u16),
+    /// Answer with this response (a challenge).
+    Message(Box<Message>),
+}
+
+impl Refusal {
+    fn internal(why: String) -> Refusal {
+        tracing::warn!(error = %why, "cannot route an incoming call");
+        Refusal::Status(500)
+    }
+}
+
+impl From<crate::store::StoreError> for Refusal {
+    fn from(e: crate::store::StoreError) -> Refusal {
+        Refusal::internal(e.to_string())
+    }
+}
