@@ -474,3 +474,307 @@ impl Ringing {
         self.done(code, reason, losers);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calls::trunk::Trunk;
+    use crate::config::{NumberFormat, PbxConfig, PbxTransport};
+    use sip::{HeaderName, Message, Method, ResponseBuilder};
+
+    const SDP: &str = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+
+    fn trunk() -> Trunk {
+        let config = PbxConfig {
+            host: "127.0.0.1".into(),
+            port: Some(5070),
+            transport: PbxTransport::Udp,
+            credentials: None,
+            options_interval_secs: 0,
+            number_format: NumberFormat::E164,
+            dial_prefix: String::new(),
+            refer_with_replaces: true,
+            reinvite_without_sdp: true,
+            send_pai: false,
+            trusted_sources: vec![],
+            privacy_id: false,
+            session_expires_secs: 0,
+            prack: false,
+            dialog_subscription_secs: None,
+            outbound_proxy: None,
+        };
+        let pbx = "127.0.0.1:5070".parse().unwrap();
+        let vw = "127.0.0.1:5060".parse().unwrap();
+        Trunk::new(config, &[pbx], vw, "example.com", "ViaWork/test")
+    }
+
+    fn branch(kind: BranchKind, number: &str, delay_secs: u64) -> BranchPlan {
+        let t = trunk();
+        BranchPlan {
+            kind,
+            setup: t.leg_as(
+                t.uri_for_user(number),
+                "sip:+14255550123@example.com".into(),
+                Some("Carol".into()),
+            ),
+            delay: Duration::from_secs(delay_secs),
+        }
+    }
+
+    fn plan(branches: Vec<BranchPlan>) -> RingPlan {
+        RingPlan {
+            branches,
+            offer_clients: false,
+            callback: None,
+            callback_timeout: Duration::from_secs(45),
+            unanswered: None,
+            decline_to: None,
+            ring_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// The requests the branches sent, by method.
+    fn sent(r: &mut Ringing, method: Method) -> Vec<Message> {
+        r.drain_outbox()
+            .filter_map(|o| match o {
+                SipOut::Request { msg, .. } if msg.method() == Some(&method) => Some(msg),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn respond(r: &mut Ringing, invite: &Message, code: u16, now: Instant) {
+        let tag = format!("t{}", invite.call_id().unwrap().len() + code as usize);
+        let mut b = ResponseBuilder::reply(invite, code, Some(&tag))
+            .header(HeaderName::Contact, "<sip:phone@127.0.0.1:5070>");
+        if code == 200 {
+            b = b.body("application/sdp", bytes::Bytes::from_static(SDP.as_bytes()));
+        }
+        let resp = b.build().unwrap();
+        let cid = invite.call_id().unwrap().to_owned();
+        r.leg_with_call_id(&cid).unwrap().on_response(&resp, now);
+        r.process(now);
+    }
+
+    fn target(m: &Message) -> &str {
+        m.request_uri_str().unwrap_or("")
+    }
+
+    #[test]
+    fn the_first_answer_wins_and_the_others_are_cancelled_as_completed_elsewhere() {
+        let now = Instant::now();
+        let mut r = Ringing::start(
+            plan(vec![
+                branch(BranchKind::DeskPhone, "101", 0),
+                branch(BranchKind::SipClient, "alice", 0),
+            ]),
+            Some(bytes::Bytes::from_static(SDP.as_bytes())),
+            now,
+        );
+        let invites = sent(&mut r, Method::Invite);
+        assert_eq!(invites.len(), 2);
+        assert!(invites.iter().all(|i| i.body() == SDP.as_bytes()));
+        respond(&mut r, &invites[0], 180, now);
+        respond(&mut r, &invites[1], 180, now);
+        respond(&mut r, &invites[1], 200, now + Duration::from_secs(3));
+        let mut outcomes = r.drain_outcomes();
+        match outcomes.next() {
+            Some(Outcome::Answered {
+                leg,
+                kind,
+                sdp,
+                mut losers,
+            }) => {
+                assert_eq!(kind, BranchKind::SipClient);
+                assert_eq!(leg.call_id(), invites[1].call_id().unwrap());
+                assert!(sdp.is_some());
+                assert_eq!(losers.len(), 1);
+                let cancels: Vec<Message> = losers[0]
+                    .drain_outbox()
+                    .filter_map(|o| match o {
+                        SipOut::Request { msg, .. } if msg.method() == Some(&Method::Cancel) => {
+                            Some(msg)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(cancels.len(), 1);
+                assert_eq!(
+                    cancels[0].get(HeaderName::Reason),
+                    Some(COMPLETED_ELSEWHERE)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!r.is_ringing());
+        assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_simultaneous_ring_target_starts_after_its_delay() {
+        let now = Instant::now();
+        let mut r = Ringing::start(
+            plan(vec![
+                branch(BranchKind::DeskPhone, "101", 0),
+                branch(BranchKind::SimultaneousRing, "+14255550199", 5),
+            ]),
+            None,
+            now,
+        );
+        let first = sent(&mut r, Method::Invite);
+        assert_eq!(first.len(), 1);
+        assert!(target(&first[0]).contains("101@"));
+        assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(5)));
+        r.handle_timeout(now + Duration::from_secs(4));
+        assert!(
+            sent(&mut r, Method::Invite).is_empty(),
+            "not before its delay"
+        );
+        r.handle_timeout(now + Duration::from_secs(5));
+        let second = sent(&mut r, Method::Invite);
+        assert_eq!(second.len(), 1);
+        assert!(target(&second[0]).contains("+14255550199@"));
+    }
+
+    #[test]
+    fn unanswered_calls_go_to_the_target_alone_after_the_delay() {
+        let now = Instant::now();
+        let mut p = plan(vec![branch(BranchKind::DeskPhone, "101", 0)]);
+        p.unanswered = Some((
+            Duration::from_secs(20),
+            branch(BranchKind::Forward, "+14255550177", 0),
+        ));
+        let mut r = Ringing::start(p, None, now);
+        let desk = sent(&mut r, Method::Invite);
+        respond(&mut r, &desk[0], 180, now);
+        assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(20)));
+        r.handle_timeout(now + Duration::from_secs(20));
+        let out: Vec<SipOut> = r.drain_outbox().collect();
+        let methods: Vec<(String, String)> = out
+            .iter()
+            .filter_map(|o| match o {
+                SipOut::Request { msg, .. } => Some((
+                    msg.method()
+                        .map(|m| m.as_str().to_owned())
+                        .unwrap_or_default(),
+                    target(msg).to_owned(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            methods
+                .iter()
+                .any(|(m, t)| m == "CANCEL" && t.contains("101@")),
+            "{methods:?}"
+        );
+        assert!(
+            methods
+                .iter()
+                .any(|(m, t)| m == "INVITE" && t.contains("+14255550177@")),
+            "{methods:?}"
+        );
+        assert!(r.is_ringing());
+        assert!(
+            !r.decline(now + Duration::from_secs(21)),
+            "nothing to decline once forwarded"
+        );
+    }
+
+    #[test]
+    fn every_phone_busy_refuses_486_or_forwards() {
+        let now = Instant::now();
+        let mut r = Ringing::start(
+            plan(vec![branch(BranchKind::DeskPhone, "101", 0)]),
+            None,
+            now,
+        );
+        let desk = sent(&mut r, Method::Invite);
+        respond(&mut r, &desk[0], 486, now);
+        match r.drain_outcomes().next() {
+            Some(Outcome::Failed { code, reason, .. }) => {
+                assert_eq!((code, reason), (486, EndReason::Busy));
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let mut p = plan(vec![branch(BranchKind::DeskPhone, "101", 0)]);
+        p.unanswered = Some((
+            Duration::from_secs(20),
+            branch(BranchKind::Forward, "+14255550177", 0),
+        ));
+        let mut r = Ringing::start(p, None, now);
+        let desk = sent(&mut r, Method::Invite);
+        respond(&mut r, &desk[0], 486, now);
+        assert!(r.drain_outcomes().next().is_none());
+        let fwd = sent(&mut r, Method::Invite);
+        assert_eq!(fwd.len(), 1);
+        assert!(target(&fwd[0]).contains("+14255550177@"));
+    }
+
+    #[test]
+    fn clients_keep_a_call_ringing_until_they_accept_then_the_callback_rings() {
+        let now = Instant::now();
+        let t = trunk();
+        let mut p = plan(vec![branch(BranchKind::DeskPhone, "101", 0)]);
+        p.offer_clients = true;
+        p.callback = Some(t.leg(
+            t.uri_for_user("+14255550101"),
+            &"+15551234567".parse().unwrap(),
+            Some("Call Via Work".into()),
+        ));
+        let mut r = Ringing::start(p, None, now);
+        let desk = sent(&mut r, Method::Invite);
+        // The desk phone refuses, but the clients still ring.
+        respond(&mut r, &desk[0], 486, now);
+        assert!(r.drain_outcomes().next().is_none());
+        assert!(r.is_offered());
+        assert!(r.accept(now + Duration::from_secs(2)));
+        assert!(!r.accept(now + Duration::from_secs(2)), "once");
+        assert!(matches!(
+            r.drain_outcomes().next(),
+            Some(Outcome::State(CallState::ConnectingYourPhone))
+        ));
+        let cb = sent(&mut r, Method::Invite);
+        assert_eq!(cb.len(), 1);
+        assert!(cb[0]
+            .get(HeaderName::From)
+            .unwrap()
+            .contains("+15551234567"));
+        respond(&mut r, &cb[0], 180, now + Duration::from_secs(3));
+        assert!(matches!(
+            r.drain_outcomes().next(),
+            Some(Outcome::State(CallState::YourPhoneRinging))
+        ));
+        // The callback rings out: the caller is turned away.
+        r.handle_timeout(now + Duration::from_secs(2 + 45));
+        match r.drain_outcomes().next() {
+            Some(Outcome::Failed { code, reason, .. }) => {
+                assert_eq!((code, reason), (480, EndReason::YourPhoneNoAnswer));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_call_nobody_answers_is_missed_at_the_ring_limit() {
+        let now = Instant::now();
+        let mut p = plan(vec![]);
+        p.offer_clients = true;
+        let mut r = Ringing::start(p, None, now);
+        assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(60)));
+        r.handle_timeout(now + Duration::from_secs(60));
+        match r.drain_outcomes().next() {
+            Some(Outcome::Failed { code, reason, .. }) => {
+                assert_eq!((code, reason), (480, EndReason::Missed));
+            }
+            other => panic!("{other:?}"),
+        }
+        // With no branch and no client at all, at once.
+        let r = &mut Ringing::start(plan(vec![]), None, now);
+        assert!(matches!(
+            r.drain_outcomes().next(),
+            Some(Outcome::Failed { code: 480, .. })
+        ));
+    }
+}
