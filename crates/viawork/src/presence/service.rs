@@ -476,7 +476,7 @@ impl PresenceService {
                     self.input(Input::Call {
                         user,
                         call_id: e.view.id.clone(),
-                        active: counts_as_in_a_call(e.view.state),
+                        active: counts_as_in_a_call(&e.view),
                     });
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -484,7 +484,7 @@ impl PresenceService {
                     let Ok(all) = calls.all().await else { break };
                     let live: Vec<(UserUri, String)> = all
                         .into_iter()
-                        .filter(|(_, v)| counts_as_in_a_call(v.state))
+                        .filter(|(_, v)| counts_as_in_a_call(v))
                         .filter_map(|(owner, v)| Some((owner.parse().ok()?, v.id)))
                         .collect();
                     self.apply(|core, now| core.replace_calls(&live, now));
@@ -534,11 +534,12 @@ impl PresenceService {
 }
 
 /// The call phases that make their owner "in a call": their phone has answered.
-pub fn counts_as_in_a_call(state: CallState) -> bool {
+pub fn counts_as_in_a_call(call: &crate::calls::CallView) -> bool {
+    // A call forwarded away (to voicemail, a colleague) does not keep the user busy.
     matches!(
-        state,
+        call.state,
         CallState::Connecting | CallState::Ringing | CallState::Connected | CallState::OnHold
-    )
+    ) && call.answered_on != Some("forward")
 }
 
 /// Tells the SIP side whose presence changed (nobody listening is fine).
@@ -632,8 +633,36 @@ mod tests {
             (Connected, true),
             (OnHold, true),
             (Ended, false),
+            (Incoming, false),
         ] {
-            assert_eq!(counts_as_in_a_call(state), counts, "{state:?}");
+            let view = view(state, None);
+            assert_eq!(counts_as_in_a_call(&view), counts, "{state:?}");
+        }
+        // An incoming call answered on a phone counts; one forwarded away does not.
+        assert!(counts_as_in_a_call(&view(Connected, Some("desk_phone"))));
+        assert!(!counts_as_in_a_call(&view(Connected, Some("forward"))));
+    }
+
+    fn view(state: CallState, answered_on: Option<&'static str>) -> crate::calls::CallView {
+        crate::calls::CallView {
+            id: "c".into(),
+            state,
+            to: String::new(),
+            to_number: String::new(),
+            callback_number: String::new(),
+            media: "direct",
+            direction: "inbound",
+            from: None,
+            from_name: None,
+            answered_on,
+            links: None,
+            muted: false,
+            transfer_failed: None,
+            end_reason: None,
+            hung_up_by: None,
+            created_at: 0,
+            connected_at: None,
+            ended_at: None,
         }
     }
 
