@@ -20,7 +20,7 @@
 
 use crate::api::{me::user_policy, AppState};
 use crate::calls::leg::LegSetup;
-use crate::calls::manager::NewIncoming;
+use crate::calls::manager::{NewBridge, NewIncoming};
 use crate::calls::ringing::{BranchKind, BranchPlan, RingPlan};
 use crate::calls::service::CallsHandle;
 use crate::calls::trunk::Trunk;
@@ -111,19 +111,24 @@ impl Router {
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, invite.clone());
         let refusal = match self.plan(&invite, peer).await {
-            Ok(new) => {
+            Ok(route) => {
                 if self.cancel(key).is_none() {
                     return; // CANCELled meanwhile (answered 487 then).
                 }
                 let id = format!("{:032x}", rand::random::<u128>());
-                match self
-                    .calls
-                    .incoming(id, new, key, invite.clone(), peer)
-                    .await
-                {
+                let started = match route {
+                    Route::Ring(new) => {
+                        self.calls
+                            .incoming(id, *new, key, invite.clone(), peer)
+                            .await
+                    }
+                    Route::Out(new) => self.calls.bridge(id, *new, key, invite.clone(), peer).await,
+                };
+                match started {
                     Ok(Ok(_)) => return,
+                    Ok(Err(crate::calls::StartError::TrunkUnavailable)) => Refusal::Status(503),
                     Ok(Err(e)) => {
-                        tracing::info!(error = %e, "cannot ring the incoming call");
+                        tracing::info!(error = %e, "cannot start the call");
                         Refusal::Status(500)
                     }
                     Err(_) => Refusal::Status(503),
@@ -153,8 +158,9 @@ impl Router {
         self.trusted.iter().any(|c| c.contains(peer.addr.ip()))
     }
 
-    /// Who the INVITE is for and where it rings.
-    async fn plan(&self, invite: &Message, peer: Peer) -> Result<NewIncoming, Refusal> {
+    /// Who the INVITE is for and where it rings (or, from a SIP client to a number,
+    /// where it goes through the trunk).
+    async fn plan(&self, invite: &Message, peer: Peer) -> Result<Route, Refusal> {
         let (callee, caller, dialled) = if self.is_from_pbx(peer) {
             let (callee, dialled) = self.callee_from_pbx(invite).await?;
             (callee, caller_from_pbx(invite, &self.trunk.domain), dialled)
@@ -171,7 +177,9 @@ impl Router {
                     break;
                 }
             }
-            let callee = callee.ok_or(Refusal::Status(404))?;
+            let Some(callee) = callee else {
+                return self.outbound(&user, invite).await;
+            };
             let from_uri = match user.line_uri.parse::<LineUri>() {
                 Ok(l) => format!(
                     "sip:{}@{};user=phone",
@@ -204,7 +212,7 @@ impl Router {
             caller.from_uri.clone(),
             caller.name.clone(),
         );
-        Ok(NewIncoming {
+        Ok(Route::Ring(Box::new(NewIncoming {
             owner: callee.sip_uri.clone(),
             from: caller.shown,
             from_name: caller.name,
@@ -213,7 +221,40 @@ impl Router {
             uas,
             plan,
             local_ip: self.trunk.local.ip(),
-        })
+        })))
+    }
+
+    /// A registered client's call to a number: through the trunk as the user (their
+    /// line number as caller ID), dialled through their dial plan, like an API call.
+    async fn outbound(&self, user: &UserRow, invite: &Message) -> Result<Route, Refusal> {
+        let dialled = match invite.request_uri() {
+            Some(Ok(sip::Uri::Sip(u))) => u.user_decoded().map(|c| c.into_owned()),
+            Some(Ok(sip::Uri::Tel(t))) => Some(t.digits()),
+            _ => None,
+        }
+        .ok_or(Refusal::Status(404))?;
+        let line = match (user.enterprise_voice, user.line_uri.parse::<LineUri>()) {
+            (true, Ok(l)) => l,
+            _ => return Err(Refusal::Status(403)),
+        };
+        let plan = crate::api::calls::dial_plan(&self.state.directory, user)
+            .await
+            .map_err(|_| Refusal::internal(format!("no dial plan for {}", user.sip_uri)))?;
+        let to = plan
+            .normalize(&dialled)
+            .map_err(|_| Refusal::Status(404))?
+            .result;
+        let display = (!user.display_name.is_empty()).then(|| user.display_name.clone());
+        Ok(Route::Out(Box::new(NewBridge {
+            owner: user.sip_uri.clone(),
+            to: dialled,
+            to_number: to.to_string(),
+            setup: self
+                .trunk
+                .leg(self.trunk.uri_for(&to), line.number(), display),
+            ring_timeout: self.config.far_ring_timeout,
+            local_ip: self.trunk.local.ip(),
+        })))
     }
 
     /// The user the PBX's INVITE names, and the number it dialled.
@@ -563,6 +604,14 @@ fn caller_from_pbx(invite: &Message, domain: &str) -> Caller {
         name: name.filter(|n| !n.is_empty()),
         from_uri,
     }
+}
+
+/// Where a new INVITE goes.
+enum Route {
+    /// To a user: it rings their phones and clients.
+    Ring(Box<NewIncoming>),
+    /// From a SIP client to a number: through the trunk.
+    Out(Box<NewBridge>),
 }
 
 /// Why an INVITE does not ring.

@@ -434,3 +434,57 @@ fn a_registered_client_calls_a_colleague_whose_desk_phone_shows_the_caller() {
     let invite = &lab.pbx.received("INVITE")[0];
     assert!(invite.contains("+14255550102"), "{invite}");
 }
+
+#[test]
+fn a_registered_client_calls_a_number_through_the_trunk_as_its_user() {
+    let mut lab = Lab::new(1, "200", "200");
+    let bob = sign_in(lab.server.http, BOB, PASSWORD);
+    let mut events = EventStream::open(lab.server.http, &bob, "");
+    let server = lab.server.udp;
+    let client = std::thread::spawn(move || {
+        run_at(
+            "127.0.0.1",
+            free_port(),
+            &Run {
+                scenario: "client_invite_uac.xml",
+                target: server,
+                tcp: false,
+                calls: 1,
+                rate: 1,
+                extra: &[
+                    "-key",
+                    "user",
+                    "bob",
+                    "-key",
+                    "to",
+                    "+14255550199",
+                    "-au",
+                    "bob",
+                    "-ap",
+                    PASSWORD,
+                    "-auth_uri",
+                    "+14255550199@example.com",
+                ],
+            },
+        );
+    });
+    // Bob's clients see his call, as with one placed through the API.
+    let connected = updated(&mut events, "connected", |c| c["state"] == "connected");
+    assert_eq!(
+        connected["data"]["to_number"], "+14255550199",
+        "{connected}"
+    );
+    client.join().expect("Bob's call succeeds");
+    lab.pbx.wait_success();
+    let invite = &lab.pbx.received("INVITE")[0];
+    assert!(
+        invite.starts_with("INVITE sip:+14255550199@"),
+        "dialled through the trunk: {invite}"
+    );
+    // Caller ID: Bob's line number and name.
+    let from = invite.lines().find(|l| l.starts_with("From:")).unwrap();
+    assert!(
+        from.contains("+14255550102") && from.contains("Bob"),
+        "{from}"
+    );
+}

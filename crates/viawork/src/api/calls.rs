@@ -540,7 +540,7 @@ fn conflict(message: impl Into<String>) -> ApiError {
         .with_field("callback_number")
 }
 
-pub(super) async fn dial_plan(
+pub(crate) async fn dial_plan(
     directory: &DirectoryCache,
     user: &UserRow,
 ) -> Result<Arc<DialPlan>, ApiError> {

@@ -236,6 +236,23 @@ impl Entry {
     }
 }
 
+/// A SIP client's call passed on to the PBX, with everything decided by the router.
+#[derive(Debug)]
+pub struct NewBridge {
+    /// Whose call it is (the client's user, or its From URI).
+    pub owner: String,
+    /// What was dialled.
+    pub to: String,
+    /// The number dialled.
+    pub to_number: String,
+    /// The leg to the PBX.
+    pub setup: super::leg::LegSetup,
+    /// How long the PBX side may ring.
+    pub ring_timeout: std::time::Duration,
+    /// The address our SDP origin names.
+    pub local_ip: std::net::IpAddr,
+}
+
 /// An incoming call, with everything decided by the router (who it is for, where it
 /// rings).
 #[derive(Debug)]
@@ -382,26 +399,59 @@ impl CallManager {
         let setup = b
             .trunk
             .leg_as(b.trunk.uri_for_user(&user), from_uri.clone(), display);
-        let local = sdp::LocalMedia::new(b.trunk.local.ip(), 9);
+        let id = format!("{:032x}", rand::random::<u128>());
+        let new = NewBridge {
+            owner: from_uri,
+            to: user.clone(),
+            to_number: user,
+            setup,
+            ring_timeout: b.ring_timeout,
+            local_ip: b.trunk.local.ip(),
+        };
+        if let Err(e) = self.bridge_as(&id, new, key, msg, peer, now) {
+            tracing::info!(error = %e, "cannot bridge the INVITE");
+            if let Some(resp) = reply(400) {
+                self.out.push(Output::Reply { key, msg: resp });
+            }
+        }
+        true
+    }
+
+    /// Passes a SIP client's INVITE on (a plain back-to-back call) as `new` says; its id
+    /// is `id`.
+    pub fn bridge_as(
+        &mut self,
+        id: &str,
+        new: NewBridge,
+        key: TransactionKey,
+        invite: &Message,
+        peer: sip_stack::transaction::Peer,
+        now: Instant,
+    ) -> Result<CallView, StartError> {
+        if !self.health.is_up() {
+            return Err(StartError::TrunkUnavailable);
+        }
+        let local = sdp::LocalMedia::new(new.local_ip, 9);
         let sessions = [
             super::sdp_relay::LegSession::new(local.clone()),
             super::sdp_relay::LegSession::new(local),
         ];
-        match Call::bridge(msg, key, peer, setup, sessions, b.ring_timeout, now) {
-            Ok(call) => {
-                let id: Arc<str> = Arc::from(format!("{:032x}", rand::random::<u128>()).as_str());
-                let entry = Entry::new(call, &from_uri, user.clone(), user, String::new(), None);
-                self.calls.insert(id.clone(), Box::new(entry));
-                self.after(&id, now);
-            }
-            Err(e) => {
-                tracing::info!(error = %e, "cannot bridge the INVITE");
-                if let Some(resp) = reply(400) {
-                    self.out.push(Output::Reply { key, msg: resp });
-                }
-            }
-        }
-        true
+        let call = Call::bridge(
+            invite,
+            key,
+            peer,
+            new.setup,
+            sessions,
+            new.ring_timeout,
+            now,
+        )
+        .map_err(StartError::Build)?;
+        let id: Arc<str> = Arc::from(id);
+        let entry = Entry::new(call, &new.owner, new.to, new.to_number, String::new(), None);
+        let view = entry.view(&id);
+        self.calls.insert(id.clone(), Box::new(entry));
+        self.after(&id, now);
+        Ok(view)
     }
 
     /// A CANCEL for an INVITE a call took (a bridged caller giving up). Returns false

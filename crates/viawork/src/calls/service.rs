@@ -7,7 +7,7 @@
 
 use super::call::{Control, ControlError};
 use super::log::LogEntry;
-use super::manager::{CallManager, CallView, NewCall, NewIncoming, Output, StartError};
+use super::manager::{CallManager, CallView, NewBridge, NewCall, NewIncoming, Output, StartError};
 use super::media::{CallStreams, MediaTable};
 use super::trunk::Trunk;
 use sip::{Message, Method};
@@ -80,6 +80,14 @@ enum Command {
     Incoming {
         id: String,
         new: Box<NewIncoming>,
+        key: TransactionKey,
+        invite: Box<Message>,
+        peer: Peer,
+        reply: oneshot::Sender<Result<CallView, StartError>>,
+    },
+    Bridge {
+        id: String,
+        new: Box<NewBridge>,
         key: TransactionKey,
         invite: Box<Message>,
         peer: Peer,
@@ -204,6 +212,26 @@ impl CallsHandle {
         peer: Peer,
     ) -> Result<Result<CallView, StartError>, ServiceError> {
         self.ask(|reply| Command::Incoming {
+            id,
+            new: Box::new(new),
+            key,
+            invite: Box::new(invite),
+            peer,
+            reply,
+        })
+        .await
+    }
+
+    /// Passes a SIP client's INVITE on to the PBX as `new` says.
+    pub async fn bridge(
+        &self,
+        id: String,
+        new: NewBridge,
+        key: TransactionKey,
+        invite: Message,
+        peer: Peer,
+    ) -> Result<Result<CallView, StartError>, ServiceError> {
+        self.ask(|reply| Command::Bridge {
             id,
             new: Box::new(new),
             key,
@@ -380,6 +408,25 @@ impl CallsCore {
                 let owner = new.owner.clone();
                 let r = self.manager.incoming(&id, *new, key, &invite, peer, now);
                 metrics::counter!("viawork_calls_incoming_total").increment(1);
+                metrics::gauge!("viawork_calls_live").set(self.manager.len() as f64);
+                if let Ok(view) = &r {
+                    let _ = self.finished.send(LogEntry::Started {
+                        view: view.clone(),
+                        owner,
+                    });
+                }
+                let _ = reply.send(r);
+            }
+            Command::Bridge {
+                id,
+                new,
+                key,
+                invite,
+                peer,
+                reply,
+            } => {
+                let owner = new.owner.clone();
+                let r = self.manager.bridge_as(&id, *new, key, &invite, peer, now);
                 metrics::gauge!("viawork_calls_live").set(self.manager.len() as f64);
                 if let Ok(view) = &r {
                     let _ = self.finished.send(LogEntry::Started {
