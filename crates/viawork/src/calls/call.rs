@@ -1362,6 +1362,11 @@ impl Call {
     }
 
     fn control_inner(&mut self, c: Control, now: Instant) -> Result<(), ControlError> {
+        if self.bridged {
+            // A plain back-to-back or incoming call has no Call Via Work legs to act on
+            // (leg 0 is the caller): the phones' own controls apply.
+            return Err(ControlError::Unsupported);
+        }
         if self.end.is_some() || !matches!(self.state, CallState::Connected | CallState::OnHold) {
             return Err(ControlError::NotConnected);
         }
