@@ -488,3 +488,21 @@ fn a_registered_client_calls_a_number_through_the_trunk_as_its_user() {
         "{from}"
     );
 }
+
+#[test]
+fn a_late_offer_is_answered_in_the_acks() {
+    let mut lab = Lab::new(1, "200", "200");
+    let (_token, mut events) = lab.alice();
+    let caller = lab.call_alice("incoming_late_offer_uac.xml");
+    let answered = updated(&mut events, "answered", |c| c["state"] == "connected");
+    assert_eq!(answered["data"]["answered_on"], "desk_phone", "{answered}");
+    caller
+        .join()
+        .expect("the caller got the desk phone's offer");
+    lab.pbx.wait_success();
+    // The desk phone was asked without an offer and got the caller's answer in its ACK.
+    let invite = &lab.pbx.received("INVITE")[0];
+    assert!(!invite.contains("application/sdp"), "{invite}");
+    let ack = &lab.pbx.received("ACK")[0];
+    assert!(ack.contains("application/sdp"), "{ack}");
+}

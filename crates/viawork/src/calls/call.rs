@@ -1092,6 +1092,21 @@ impl Call {
             (_, LegEvent::TransferProgress(_)) => {}
             (role, LegEvent::RemoteRefer { target }) => self.remote_refer(role, target, now),
             (role, LegEvent::Acked { sdp }) => {
+                // A caller's late offer passed on (a bridged or incoming call): the
+                // answer in its ACK goes in the other leg's ACK.
+                let owed = self
+                    .legs
+                    .get(role.other().index())
+                    .and_then(Option::as_ref)
+                    .is_some_and(Leg::owes_answer);
+                if let (Some(answer), true) = (sdp.clone(), owed) {
+                    self.remote_sdp[role.index()] = Some(answer.clone());
+                    let relayed = self.sessions[role.other().index()].relay(&answer);
+                    if let (Some(o), Some(l)) = (relayed, self.leg(role.other())) {
+                        l.answer_initial(o);
+                    }
+                    return;
+                }
                 // A replacement we offered to (an offerless INVITE with Replaces) answered
                 // in its ACK after it took its place: the other party follows it.
                 if let (Some(answer), true) = (sdp, self.join == Join::Direct) {

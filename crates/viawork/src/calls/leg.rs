@@ -261,6 +261,9 @@ pub struct Leg {
     cancel_sent: bool,
     /// The `Reason` of our CANCEL (RFC 3326), e.g. another branch answered.
     cancel_reason: Option<&'static str>,
+    /// The peer offered in the 2xx of our offerless initial INVITE: the answer goes in
+    /// the ACK ([`Leg::answer_initial`]).
+    answer_owed: bool,
     ours: Option<OurReinvite>,
     allows_refer: bool,
     /// A REFER from the peer waiting for the call's decision.
@@ -375,6 +378,7 @@ impl Leg {
             cancel_wanted: false,
             cancel_sent: false,
             cancel_reason: None,
+            answer_owed: false,
             ours: None,
             allows_refer: false,
             their_refer: None,
@@ -426,6 +430,7 @@ impl Leg {
             cancel_wanted: false,
             cancel_sent: false,
             cancel_reason: None,
+            answer_owed: false,
             ours: None,
             allows_refer: invite
                 .get_all(HeaderName::Allow)
@@ -677,8 +682,9 @@ impl Leg {
                     peer: self.peer,
                 }),
                 InviteAction::AnswerNeeded { .. } => {
-                    // Our initial INVITEs always carry an offer; a peer offering in a
-                    // 2xx anyway is answered by the call like a re-INVITE's offer.
+                    // Our INVITE had no offer (a caller's late offer passed on): the
+                    // call answers in the ACK once it has the answer.
+                    self.answer_owed = true;
                 }
                 InviteAction::Failed { status } => {
                     self.phase = Phase::Ended;
@@ -1024,6 +1030,12 @@ impl Leg {
         self.hang_up(now);
     }
 
+    /// True when the peer offered in the 2xx of our offerless INVITE and waits for the
+    /// answer in our ACK.
+    pub fn owes_answer(&self) -> bool {
+        self.answer_owed
+    }
+
     /// True when the peer's 2xx listed REFER in Allow.
     pub fn peer_allows_refer(&self) -> bool {
         self.allows_refer
@@ -1322,6 +1334,7 @@ impl Leg {
 
     /// An answer to an offer in a 2xx to the initial INVITE (a peer that offered anyway).
     pub fn answer_initial(&mut self, sdp: Bytes) {
+        self.answer_owed = false;
         self.last_sdp = Some(sdp.clone());
         let Some(id) = self.side.dialog().map(|d| d.id().clone()) else {
             return;
