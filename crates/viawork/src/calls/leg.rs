@@ -290,6 +290,14 @@ pub const FAST_FAILOVER: std::time::Duration = std::time::Duration::from_secs(4)
 
 const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
 
+/// True for a SIP Call-ID of one of ViaWork's own legs (as [`Leg::start`] makes them, for
+/// host `host`): a PBX that passes Call-IDs on reports such a dialog on a desk phone.
+pub fn is_own_call_id(call_id: &str, host: &str) -> bool {
+    call_id.split_once('@').is_some_and(|(id, h)| {
+        h.eq_ignore_ascii_case(host) && id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
 fn random_hex(n: usize) -> String {
     let mut rng = rand::rng();
     (0..n)

@@ -611,6 +611,22 @@ mod tests {
     }
 
     #[test]
+    fn branch_call_ids_are_recognisably_viaworks_own() {
+        let now = Instant::now();
+        let mut r = Ringing::start(
+            plan(vec![branch(BranchKind::DeskPhone, "101", 0)]),
+            None,
+            now,
+        );
+        let invite = &sent(&mut r, Method::Invite)[0];
+        let own = crate::calls::leg::is_own_call_id;
+        assert!(own(invite.call_id().unwrap(), "example.com"));
+        assert!(!own(invite.call_id().unwrap(), "other.example"));
+        assert!(!own("a84b4c76e66710@pc33.atlanta.com", "pc33.atlanta.com"));
+        assert!(!own("no-at-sign", "example.com"));
+    }
+
+    #[test]
     fn a_simultaneous_ring_target_starts_after_its_delay() {
         let now = Instant::now();
         let mut r = Ringing::start(

@@ -244,8 +244,16 @@ impl DeskPhones {
     }
 
     /// Writes a call that ended on the desk phone to the call log (unless it was the
-    /// callback of a Call Via Work call).
+    /// callback of a Call Via Work call, or an incoming call ViaWork rang the phone for:
+    /// those are logged already).
     fn log(&self, owner: String, call: DeskCall) {
+        if call
+            .call_id
+            .as_deref()
+            .is_some_and(|c| crate::calls::leg::is_own_call_id(c, &self.trunk.domain))
+        {
+            return;
+        }
         let store = self.store.clone();
         tokio::spawn(async move {
             let caller_id = store
