@@ -143,9 +143,11 @@ impl Router {
         };
         let resp = match refusal {
             Refusal::Message(m) => Some(*m),
-            Refusal::Status(code) => sip::ResponseBuilder::reply(&invite, code, None)
-                .build()
-                .ok(),
+            Refusal::Status(code) => {
+                sip::ResponseBuilder::reply(&invite, code, Some(&crate::sip_service::new_tag()))
+                    .build()
+                    .ok()
+            }
         };
         if let Some(resp) = resp {
             if let Err(e) = self.endpoint.send_response(key, resp).await {

@@ -376,7 +376,11 @@ impl CallManager {
         if !b.clients.iter().any(|c| c.contains(peer.addr.ip())) {
             return false;
         }
-        let reply = |code| sip::ResponseBuilder::reply(msg, code, None).build().ok();
+        let reply = |code| {
+            sip::ResponseBuilder::reply(msg, code, Some(&crate::sip_service::new_tag()))
+                .build()
+                .ok()
+        };
         if !self.health.is_up() {
             if let Some(resp) = reply(503) {
                 self.out.push(Output::Reply { key, msg: resp });
@@ -712,7 +716,10 @@ impl CallManager {
             if let Ok(Some(r)) = msg.typed::<sip::headers::Replaces>() {
                 if !self.is_trusted(peer) {
                     tracing::info!(peer = ?peer, "INVITE with Replaces from an untrusted source");
-                    if let Ok(resp) = sip::ResponseBuilder::reply(msg, 403, None).build() {
+                    if let Ok(resp) =
+                        sip::ResponseBuilder::reply(msg, 403, Some(&crate::sip_service::new_tag()))
+                            .build()
+                    {
                         self.out.push(Output::Reply { key, msg: resp });
                     }
                     return true;
@@ -731,7 +738,13 @@ impl CallManager {
                         self.after(&call, now);
                     }
                     _ => {
-                        if let Ok(resp) = sip::ResponseBuilder::reply(msg, 481, None).build() {
+                        if let Ok(resp) = sip::ResponseBuilder::reply(
+                            msg,
+                            481,
+                            Some(&crate::sip_service::new_tag()),
+                        )
+                        .build()
+                        {
                             self.out.push(Output::Reply { key, msg: resp });
                         }
                     }
@@ -744,7 +757,9 @@ impl CallManager {
         if new_invite && self.route(msg).is_some() {
             // One of our own INVITEs come back (the PBX routed a branch's number back to
             // ViaWork): a loop (RFC 3261 §16.3 item 4, seen from a B2BUA).
-            if let Ok(resp) = sip::ResponseBuilder::reply(msg, 482, None).build() {
+            if let Ok(resp) =
+                sip::ResponseBuilder::reply(msg, 482, Some(&crate::sip_service::new_tag())).build()
+            {
                 self.out.push(Output::Reply { key, msg: resp });
             }
             return true;
