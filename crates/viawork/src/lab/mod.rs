@@ -322,11 +322,13 @@ pub fn free_ports(spans: &[u16]) -> Result<Vec<u16>, LabError> {
     for &span in spans {
         let mut found = None;
         for _ in 0..200 {
-            let probe = TcpListener::bind("127.0.0.1:0").map_err(|source| LabError::Io {
-                what: "bind a probe socket on 127.0.0.1".into(),
-                source,
-            })?;
-            let base = probe.local_addr().map(|a| a.port()).unwrap_or(0);
+            // A random base rather than the kernel's pick: Linux hands out even ports to
+            // bind() and odd ones to connect(), so on a busy machine (many outgoing
+            // connections) the port after the kernel's pick is nearly always taken.
+            let base: u16 = rand::random_range(20_000..60_000);
+            let Ok(probe) = TcpListener::bind(("127.0.0.1", base)) else {
+                continue;
+            };
             let mut sockets = (Vec::new(), Vec::new());
             let all_free = (0..span.max(1)).all(|k| {
                 let Some(port) = base.checked_add(k) else {
