@@ -13,7 +13,6 @@ use common::pbx::SippPbx;
 use common::sipp::{free_port, run_at, Run};
 use common::PASSWORD;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 
 const ALICE: &str = "sip:alice@example.com";
 const BOB: &str = "sip:bob@example.com";
@@ -146,6 +145,40 @@ impl Lab {
                 ],
             },
         );
+    }
+
+    /// Bob's registered SIP client calls `to` (a user part or a number at example.com) in
+    /// the background, authenticating with his password; join it to see it succeed.
+    fn bob_calls(&self, to: &'static str) -> std::thread::JoinHandle<()> {
+        let server = self.server.udp;
+        std::thread::spawn(move || {
+            let auth_uri = format!("{to}@example.com");
+            run_at(
+                "127.0.0.1",
+                free_port(),
+                &Run {
+                    scenario: "client_invite_uac.xml",
+                    target: server,
+                    tcp: false,
+                    calls: 1,
+                    rate: 1,
+                    extra: &[
+                        "-key",
+                        "user",
+                        "bob",
+                        "-key",
+                        "to",
+                        to,
+                        "-au",
+                        "bob",
+                        "-ap",
+                        PASSWORD,
+                        "-auth_uri",
+                        &auth_uri,
+                    ],
+                },
+            );
+        })
     }
 
     /// Alice's call log once it holds a finished call.
@@ -395,34 +428,7 @@ fn immediate_forwarding_rings_only_the_target() {
 fn a_registered_client_calls_a_colleague_whose_desk_phone_shows_the_caller() {
     let mut lab = Lab::new(1, "200", "200");
     let (_token, mut events) = lab.alice();
-    let server: SocketAddr = lab.server.udp;
-    let client = std::thread::spawn(move || {
-        run_at(
-            "127.0.0.1",
-            free_port(),
-            &Run {
-                scenario: "client_invite_uac.xml",
-                target: server,
-                tcp: false,
-                calls: 1,
-                rate: 1,
-                extra: &[
-                    "-key",
-                    "user",
-                    "bob",
-                    "-key",
-                    "to",
-                    "alice",
-                    "-au",
-                    "bob",
-                    "-ap",
-                    PASSWORD,
-                    "-auth_uri",
-                    "alice@example.com",
-                ],
-            },
-        );
-    });
+    let client = lab.bob_calls("alice");
     let offer = incoming(&mut events);
     assert_eq!(offer["data"]["from"], BOB, "{offer}");
     assert_eq!(offer["data"]["from_name"], "Bob", "{offer}");
@@ -440,34 +446,7 @@ fn a_registered_client_calls_a_number_through_the_trunk_as_its_user() {
     let mut lab = Lab::new(1, "200", "200");
     let bob = sign_in(lab.server.http, BOB, PASSWORD);
     let mut events = EventStream::open(lab.server.http, &bob, "");
-    let server = lab.server.udp;
-    let client = std::thread::spawn(move || {
-        run_at(
-            "127.0.0.1",
-            free_port(),
-            &Run {
-                scenario: "client_invite_uac.xml",
-                target: server,
-                tcp: false,
-                calls: 1,
-                rate: 1,
-                extra: &[
-                    "-key",
-                    "user",
-                    "bob",
-                    "-key",
-                    "to",
-                    "+14255550199",
-                    "-au",
-                    "bob",
-                    "-ap",
-                    PASSWORD,
-                    "-auth_uri",
-                    "+14255550199@example.com",
-                ],
-            },
-        );
-    });
+    let client = lab.bob_calls("+14255550199");
     // Bob's clients see his call, as with one placed through the API.
     let connected = updated(&mut events, "connected", |c| c["state"] == "connected");
     assert_eq!(

@@ -250,6 +250,58 @@ pub struct Call {
 }
 
 impl Call {
+    /// A call in `state` with `legs`, everything else at its start; the constructors
+    /// set what differs.
+    fn with_legs(
+        state: CallState,
+        legs: [Option<Leg>; 2],
+        far_template: LegSetup,
+        sessions: [LegSession; 2],
+        now: Instant,
+    ) -> Call {
+        Call {
+            state,
+            end: None,
+            call_ids: [
+                legs[0].as_ref().map(|l| l.call_id().to_owned()),
+                legs[1].as_ref().map(|l| l.call_id().to_owned()),
+            ],
+            replacing: None,
+            retired: Vec::new(),
+            detached: false,
+            far_template,
+            pbx_refer_replaces: true,
+            callback_digits: String::new(),
+            bridged: false,
+            ringing: None,
+            incoming: false,
+            answered_on: None,
+            legs,
+            far_setup: None,
+            sessions,
+            anchor: false,
+            join: Join::NotYet,
+            pending: [None, None],
+            remote_sdp: [None, None],
+            muted: false,
+            target: None,
+            transferring: false,
+            early_media: false,
+            ringback_at: None,
+            ring_timeouts: [Duration::ZERO, Duration::ZERO],
+            ring_deadline: None,
+            linger_until: None,
+            times: CallTimes {
+                started: Some(now),
+                ..CallTimes::default()
+            },
+            out: Vec::new(),
+            media: Vec::new(),
+            notices: vec![CallNotice::State(state)],
+            finished: false,
+        }
+    }
+
     /// Starts the call: the callback INVITE is queued.
     pub fn start(setup: CallSetup, now: Instant) -> Result<Call, String> {
         let mut sessions = setup.sessions;
@@ -265,44 +317,19 @@ impl Call {
             .collect();
         let callback = Leg::start(LegRole::Callback, setup.callback, Some(offer), now)?;
         let far_template = setup.far.clone();
-        let mut call = Call {
-            state: CallState::ConnectingYourPhone,
-            end: None,
-            call_ids: [Some(callback.call_id().to_owned()), None],
-            replacing: None,
-            retired: Vec::new(),
-            detached: false,
+        let mut call = Call::with_legs(
+            CallState::ConnectingYourPhone,
+            [Some(callback), None],
             far_template,
-            pbx_refer_replaces: setup.pbx_refer_replaces,
-            callback_digits,
-            bridged: false,
-            ringing: None,
-            incoming: false,
-            answered_on: None,
-            legs: [Some(callback), None],
-            far_setup: Some(setup.far),
             sessions,
-            anchor: setup.anchor,
-            join: Join::NotYet,
-            pending: [None, None],
-            remote_sdp: [None, None],
-            muted: false,
-            target: None,
-            transferring: false,
-            early_media: false,
-            ringback_at: None,
-            ring_timeouts: setup.ring_timeouts,
-            ring_deadline: Some(now + setup.ring_timeouts[0]),
-            linger_until: None,
-            times: CallTimes {
-                started: Some(now),
-                ..CallTimes::default()
-            },
-            out: Vec::new(),
-            media: Vec::new(),
-            notices: vec![CallNotice::State(CallState::ConnectingYourPhone)],
-            finished: false,
-        };
+            now,
+        );
+        call.pbx_refer_replaces = setup.pbx_refer_replaces;
+        call.callback_digits = callback_digits;
+        call.far_setup = Some(setup.far);
+        call.anchor = setup.anchor;
+        call.ring_timeouts = setup.ring_timeouts;
+        call.ring_deadline = Some(now + setup.ring_timeouts[0]);
         call.collect();
         Ok(call)
     }
@@ -327,49 +354,19 @@ impl Call {
             return Err("the caller's SDP does not parse".into());
         }
         let callee = Leg::start(LegRole::Far, far.clone(), relayed, now)?;
-        let mut call = Call {
-            state: CallState::Connecting,
-            end: None,
-            call_ids: [
-                Some(caller.call_id().to_owned()),
-                Some(callee.call_id().to_owned()),
-            ],
-            replacing: None,
-            retired: Vec::new(),
-            detached: false,
-            far_template: far,
-            pbx_refer_replaces: true,
-            callback_digits: String::new(),
-            bridged: true,
-            ringing: None,
-            incoming: false,
-            answered_on: None,
-            legs: [Some(caller), Some(callee)],
-            far_setup: None,
+        let mut call = Call::with_legs(
+            CallState::Connecting,
+            [Some(caller), Some(callee)],
+            far,
             sessions,
-            anchor: false,
-            join: Join::NotYet,
-            pending: [None, None],
-            remote_sdp: [offer, None],
-            muted: false,
-            target: None,
-            transferring: false,
-            early_media: false,
-            ringback_at: None,
-            ring_timeouts: [ring_timeout, ring_timeout],
-            ring_deadline: Some(now + ring_timeout),
-            linger_until: None,
-            times: CallTimes {
-                started: Some(now),
-                callback_answered: Some(now),
-                far_started: Some(now),
-                ..CallTimes::default()
-            },
-            out: Vec::new(),
-            media: Vec::new(),
-            notices: vec![CallNotice::State(CallState::Connecting)],
-            finished: false,
-        };
+            now,
+        );
+        call.bridged = true;
+        call.remote_sdp = [offer, None];
+        call.ring_timeouts = [ring_timeout, ring_timeout];
+        call.ring_deadline = Some(now + ring_timeout);
+        call.times.callback_answered = Some(now);
+        call.times.far_started = Some(now);
         call.collect();
         Ok(call)
     }
@@ -402,44 +399,17 @@ impl Call {
         }
         caller.provisional(180, None);
         let ringing = Ringing::start(plan, relayed, now);
-        let mut call = Call {
-            state: CallState::Incoming,
-            end: None,
-            call_ids: [Some(caller.call_id().to_owned()), None],
-            replacing: None,
-            retired: Vec::new(),
-            detached: false,
-            far_template: uas,
-            pbx_refer_replaces: true,
-            callback_digits: String::new(),
-            bridged: true,
-            ringing: Some(Box::new(ringing)),
-            incoming: true,
-            answered_on: None,
-            legs: [Some(caller), None],
-            far_setup: None,
+        let mut call = Call::with_legs(
+            CallState::Incoming,
+            [Some(caller), None],
+            uas,
             sessions,
-            anchor: false,
-            join: Join::NotYet,
-            pending: [None, None],
-            remote_sdp: [offer, None],
-            muted: false,
-            target: None,
-            transferring: false,
-            early_media: false,
-            ringback_at: None,
-            ring_timeouts: [Duration::ZERO, Duration::ZERO],
-            ring_deadline: None,
-            linger_until: None,
-            times: CallTimes {
-                started: Some(now),
-                ..CallTimes::default()
-            },
-            out: Vec::new(),
-            media: Vec::new(),
-            notices: vec![CallNotice::State(CallState::Incoming)],
-            finished: false,
-        };
+            now,
+        );
+        call.bridged = true;
+        call.ringing = Some(Box::new(ringing));
+        call.incoming = true;
+        call.remote_sdp = [offer, None];
         call.process(now);
         Ok(call)
     }

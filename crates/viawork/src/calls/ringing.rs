@@ -479,30 +479,12 @@ impl Ringing {
 mod tests {
     use super::*;
     use crate::calls::trunk::Trunk;
-    use crate::config::{NumberFormat, PbxConfig, PbxTransport};
     use sip::{HeaderName, Message, Method, ResponseBuilder};
 
     const SDP: &str = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
     fn trunk() -> Trunk {
-        let config = PbxConfig {
-            host: "127.0.0.1".into(),
-            port: Some(5070),
-            transport: PbxTransport::Udp,
-            credentials: None,
-            options_interval_secs: 0,
-            number_format: NumberFormat::E164,
-            dial_prefix: String::new(),
-            refer_with_replaces: true,
-            reinvite_without_sdp: true,
-            send_pai: false,
-            trusted_sources: vec![],
-            privacy_id: false,
-            session_expires_secs: 0,
-            prack: false,
-            dialog_subscription_secs: None,
-            outbound_proxy: None,
-        };
+        let config = crate::calls::trunk::test_config();
         let pbx = "127.0.0.1:5070".parse().unwrap();
         let vw = "127.0.0.1:5060".parse().unwrap();
         Trunk::new(config, &[pbx], vw, "example.com", "ViaWork/test")

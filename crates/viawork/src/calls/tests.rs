@@ -9,7 +9,7 @@ use super::manager::{CallManager, CallView, NewCall, Output};
 use super::model::{CallState, EndReason, HungUpBy};
 use super::sdp_relay::{media_target, LegSession};
 use super::trunk::{Trunk, TrunkHealth};
-use crate::config::{NumberFormat, PbxConfig, PbxTransport};
+use crate::config::PbxConfig;
 use crate::domain::{Dialable, E164};
 use bytes::Bytes;
 use rand::rngs::StdRng;
@@ -124,22 +124,8 @@ impl Lab {
     fn new(scripts: [Script; 2], loss: f64, seed: u64) -> Lab {
         let now = Instant::now();
         let config = PbxConfig {
-            host: "127.0.0.1".into(),
-            port: Some(5070),
-            transport: PbxTransport::Udp,
-            credentials: None,
-            options_interval_secs: 0,
-            number_format: NumberFormat::E164,
-            dial_prefix: String::new(),
-            refer_with_replaces: true,
-            reinvite_without_sdp: true,
             send_pai: true,
-            trusted_sources: vec![],
-            privacy_id: false,
-            session_expires_secs: 0,
-            prack: false,
-            dialog_subscription_secs: None,
-            outbound_proxy: None,
+            ..super::trunk::test_config()
         };
         let trunk = Trunk::new(
             config,

@@ -317,6 +317,30 @@ impl TrunkHealth {
     }
 }
 
+/// A trunk configuration for unit tests: UDP to 127.0.0.1:5070, E.164, no credentials,
+/// no keep-alives, no P-Asserted-Identity.
+#[cfg(test)]
+pub(crate) fn test_config() -> PbxConfig {
+    PbxConfig {
+        host: "127.0.0.1".into(),
+        port: Some(5070),
+        transport: crate::config::PbxTransport::Udp,
+        credentials: None,
+        options_interval_secs: 0,
+        number_format: NumberFormat::E164,
+        dial_prefix: String::new(),
+        refer_with_replaces: true,
+        reinvite_without_sdp: true,
+        send_pai: false,
+        trusted_sources: vec![],
+        privacy_id: false,
+        session_expires_secs: 0,
+        prack: false,
+        dialog_subscription_secs: None,
+        outbound_proxy: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
