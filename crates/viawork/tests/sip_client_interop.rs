@@ -1,7 +1,8 @@
 //! A real SIP client against ViaWork's own registrar: baresip (Debian `baresip-core`, 1.0)
 //! registers as a directory user with that user's password, watches an API user's
-//! presence through its `presence` module (SUBSCRIBE/NOTIFY) and exchanges instant
-//! messages (MESSAGE) with them both ways.
+//! presence through its `presence` module (SUBSCRIBE/NOTIFY), exchanges instant messages
+//! (MESSAGE) with them both ways, and publishes its own presence (PUBLISH) without
+//! overriding the user's chosen Do Not Disturb.
 //!
 //! baresip runs headless on loopback: commands go to its `ctrl_tcp` module (netstring
 //! JSON), and what it prints for the user (`stdio` user interface: an incoming message is
@@ -101,12 +102,13 @@ ctrl_tcp_listen\t\t127.0.0.1:{ctrl}
         );
         fs::write(dir.join("config"), config).unwrap();
         // Alice's account: the registrar (ViaWork) is also the outbound proxy, since
-        // example.com has no DNS here. The password is her ViaWork password.
+        // example.com has no DNS here. The password is her ViaWork password. `pubint`
+        // makes the `presence` module PUBLISH her state (plain open at start-up).
         fs::write(
             dir.join("accounts"),
             format!(
                 "\"Alice\" <{ALICE}>;auth_pass={PASSWORD};outbound=\"sip:{registrar}\";\
-                 regint=600\n"
+                 regint=600;pubint=600\n"
             ),
         )
         .unwrap();
@@ -278,6 +280,31 @@ fn baresip_registers_watches_presence_and_exchanges_messages_with_an_api_user() 
     let bob = sign_in(http, BOB, PASSWORD);
     // Bob is signed in through the API: an open event stream makes him Online.
     let mut bob_events = EventStream::open(http, &bob, "");
+    // Alice chose Do Not Disturb (through the API, signed in nowhere), and Bob watches her.
+    let alice = sign_in(http, ALICE, PASSWORD);
+    let r = request(
+        http,
+        "PUT",
+        "/api/v1/me/presence",
+        Some(&alice),
+        Some(&json!({ "availability": "DoNotDisturb" })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = request(
+        http,
+        "POST",
+        "/api/v1/presence/subscriptions",
+        Some(&bob),
+        Some(&json!({ "uris": [ALICE] })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let alice_is = |events: &mut EventStream, availability: &str| {
+        events.next_matching(&format!("Alice {availability}"), |e| {
+            e["type"] == "presence.updated"
+                && e["data"]["uri"] == ALICE
+                && e["data"]["availability"] == availability
+        });
+    };
 
     let phone_dir = dir.path().join("baresip");
     fs::create_dir(&phone_dir).unwrap();
@@ -314,6 +341,9 @@ fn baresip_registers_watches_presence_and_exchanges_messages_with_an_api_user() 
     phone.wait("registration confirmed in its own log", || {
         phone.log().contains("200 OK (ViaWork").then_some(())
     });
+    // Signed in on her phone, Alice reads Do Not Disturb to Bob: neither the registration
+    // nor the phone publishing plain "open" at start-up overrides her choice.
+    alice_is(&mut bob_events, "DoNotDisturb");
 
     // Presence: baresip subscribed to Bob and shows him Online, then Busy once he says so
     // through the API, then Online again.
@@ -381,6 +411,27 @@ fn baresip_registers_watches_presence_and_exchanges_messages_with_an_api_user() 
     assert!(
         !phone.log().contains("message_send"),
         "baresip reported a failed MESSAGE:\n{}",
+        phone.log()
+    );
+
+    // Alice sets her phone offline: it PUBLISHes closed, which speaks for its own
+    // registration too, so Bob sees her Offline; online again, Do Not Disturb again.
+    phone.command("presence_offline", "");
+    alice_is(&mut bob_events, "Offline");
+    phone.command("presence_online", "");
+    alice_is(&mut bob_events, "DoNotDisturb");
+    let online = bob_events.seen.iter().find(|e| {
+        e["type"] == "presence.updated"
+            && e["data"]["uri"] == ALICE
+            && e["data"]["availability"] == "Online"
+    });
+    assert!(
+        online.is_none(),
+        "the phone overrode Do Not Disturb: {online:?}"
+    );
+    assert!(
+        !phone.log().contains("publisher got error"),
+        "baresip's PUBLISH was refused:\n{}",
         phone.log()
     );
 }

@@ -6,8 +6,9 @@
 //!
 //! With quick-xml, matching elements by local name so any namespace prefix reads the same;
 //! unknown elements (extensions, RFC 3863 §4.1.7) are skipped. A document whose root is not
-//! `presence`, that is not well-formed, or with a `basic` other than `open` / `closed` is
-//! refused.
+//! `presence` or that is not well-formed is refused. A `basic` other than `open` / `closed`
+//! states nothing rather than failing the document: baresip 1.0 publishes
+//! `<basic>unkown</basic>` when it starts before it has registered.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -19,8 +20,9 @@ use super::model::EndpointActivity;
 pub struct Published {
     /// The `entity` attribute (the publisher's presentity URI), as written.
     pub entity: String,
-    /// False when every tuple's `basic` is `closed`; true otherwise (also for a document
-    /// without tuples or without `basic`: it states nothing).
+    /// False when some tuple's `basic` is `closed` and none is `open`; true otherwise
+    /// (also for a document without tuples, or whose `basic` values are neither: it states
+    /// nothing).
     pub open: bool,
     /// The RPID activities named, by local name (`on-the-phone`, `busy`, ...).
     pub activities: Vec<String>,
@@ -136,7 +138,7 @@ pub fn parse(xml: &str) -> Result<Published, PidfError> {
                     match basic.trim() {
                         "open" => saw_open = true,
                         "closed" => saw_closed = true,
-                        _ => return Err(PidfError::Invalid("basic must be open or closed")),
+                        _ => {}
                     }
                 } else if activities_at == Some(depth) && name == "activities" {
                     activities_at = None;
@@ -232,6 +234,10 @@ mod tests {
         )
         .unwrap();
         assert!(p.activities.is_empty());
+        // baresip 1.0 before it has registered: states nothing.
+        let p = parse(&baresip("unkown")).unwrap();
+        assert!(p.open);
+        assert_eq!(p.endpoint_activity(), None);
     }
 
     #[test]
@@ -240,7 +246,6 @@ mod tests {
             "",
             "not xml",
             "<dialog-info version='1' state='full' entity='sip:a@x'/>",
-            "<presence entity='sip:a@x'><tuple><status><basic>maybe</basic></status></tuple></presence>",
             "<presence entity='sip:a@x'><tuple></presence>",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");

@@ -7,7 +7,9 @@
 //! (NOTIFY) like any other.
 //!
 //! [`Publications`] is the table without IO: entity tags, expiry, limits, RFC 3903 §6's
-//! rules for initial, refresh, modify and remove. [`SipPublish`] is the driver: it
+//! rules for initial, refresh, modify and remove, and one publication per device (a new
+//! initial PUBLISH from a device replaces its old one rather than leaving a stale state
+//! beside it). [`SipPublish`] is the driver: it
 //! authenticates the PUBLISH like a MESSAGE or SUBSCRIBE (407 with the registrar's
 //! digest), accepts it only for the user's own address (403), only for the presence
 //! package (489) and PIDF bodies (415), answers with `SIP-ETag` and the granted `Expires`,
@@ -156,6 +158,8 @@ pub struct Publications {
     by_id: HashMap<String, Publication>,
     /// Current entity tag → id.
     tags: HashMap<String, String>,
+    /// (user, device) → id: one publication per device.
+    by_device: HashMap<(UserUri, String), String>,
     per_user: HashMap<UserUri, usize>,
 }
 
@@ -189,6 +193,20 @@ impl Publications {
                 return Ok(Outcome::Nothing);
             }
             let activity = req.state.ok_or(PublishError::NoBody)?;
+            // One publication per device: a new initial PUBLISH from a device that has one
+            // replaces it (the client restarted and lost its tag, or two went out before
+            // the first answer), so a stale state cannot linger beside the new one.
+            let key = (req.user.clone(), req.device.clone());
+            if let Some(id) = self.by_device.get(&key).cloned() {
+                return self.update(
+                    &id,
+                    req.device,
+                    Some(activity),
+                    expires_at,
+                    granted,
+                    fresh_tag,
+                );
+            }
             let count = self.per_user.entry(req.user.clone()).or_default();
             if *count >= self.limits.max_per_user {
                 return Err(PublishError::TooMany {
@@ -205,6 +223,7 @@ impl Publications {
                 expires_at,
             };
             self.tags.insert(fresh_tag.clone(), fresh_tag.clone());
+            self.by_device.insert(key, fresh_tag.clone());
             self.by_id.insert(fresh_tag, p.clone());
             return Ok(Outcome::Stored {
                 publication: p,
@@ -223,16 +242,41 @@ impl Publications {
                 self.remove(&id).ok_or(PublishError::UnknownTag)?,
             ));
         }
-        let p = self.by_id.get_mut(&id).ok_or(PublishError::UnknownTag)?;
+        self.update(&id, req.device, req.state, expires_at, granted, fresh_tag)
+    }
+
+    /// Refreshes publication `id` (and sets its state when `state` is given) under a new
+    /// entity tag.
+    fn update(
+        &mut self,
+        id: &str,
+        device: String,
+        state: Option<Option<EndpointActivity>>,
+        expires_at: Instant,
+        granted: u32,
+        fresh_tag: String,
+    ) -> Result<Outcome, PublishError> {
+        let p = self.by_id.get_mut(id).ok_or(PublishError::UnknownTag)?;
         self.tags.remove(&p.etag);
         p.etag = fresh_tag.clone();
         p.expires_at = expires_at;
-        p.device = req.device;
-        if let Some(activity) = req.state {
+        if p.device != device {
+            // The client's address changed (a new TCP connection, a NAT rebinding).
+            let old = (
+                p.user.clone(),
+                std::mem::replace(&mut p.device, device.clone()),
+            );
+            if self.by_device.get(&old).is_some_and(|i| i == id) {
+                self.by_device.remove(&old);
+            }
+            self.by_device
+                .insert((p.user.clone(), device), id.to_owned());
+        }
+        if let Some(activity) = state {
             p.activity = activity;
         }
         let p = p.clone();
-        self.tags.insert(fresh_tag, id);
+        self.tags.insert(fresh_tag, id.to_owned());
         Ok(Outcome::Stored {
             publication: p,
             expires: granted,
@@ -242,6 +286,10 @@ impl Publications {
     fn remove(&mut self, id: &str) -> Option<Publication> {
         let p = self.by_id.remove(id)?;
         self.tags.remove(&p.etag);
+        let key = (p.user.clone(), p.device.clone());
+        if self.by_device.get(&key).is_some_and(|i| i == id) {
+            self.by_device.remove(&key);
+        }
         if let Some(n) = self.per_user.get_mut(&p.user) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -328,6 +376,7 @@ impl SipPublish {
     }
 
     fn bad_request(&self, req: &Message, what: &str) -> Option<Message> {
+        tracing::info!(reason = what, "PUBLISH refused");
         self.reply(req, 400)
             .header(HeaderName::Warning, format!("399 - \"{what}\""))
             .build()
@@ -446,6 +495,7 @@ impl SipPublish {
                 .build()
                 .ok(),
             Err(e) => {
+                tracing::info!(user = %uri, reason = %e, "PUBLISH refused");
                 let mut b = self.reply(req, e.status());
                 b = match e {
                     PublishError::IntervalTooBrief { min } => b.header(HeaderName::MinExpires, min),
@@ -589,10 +639,14 @@ mod tests {
             ..Limits::default()
         };
         let mut t = Publications::new(limits);
-        stored(t.apply(req(None, Some(60), Some(None)), t0, "a".into()));
-        stored(t.apply(req(None, Some(120), Some(None)), t0, "b".into()));
+        let on = |device: &str, expires: u32| PublishRequest {
+            device: device.into(),
+            ..req(None, Some(expires), Some(None))
+        };
+        stored(t.apply(on("udp:127.0.0.1:1", 60), t0, "a".into()));
+        stored(t.apply(on("udp:127.0.0.1:2", 120), t0, "b".into()));
         assert_eq!(
-            t.apply(req(None, Some(60), Some(None)), t0, "c".into()),
+            t.apply(on("udp:127.0.0.1:3", 60), t0, "c".into()),
             Err(PublishError::TooMany { max: 2 })
         );
         assert_eq!(t.next_expiry(), Some(t0 + Duration::from_secs(60)));
@@ -604,8 +658,46 @@ mod tests {
             t.apply(req(Some("a"), None, None), t0, "x".into()),
             Err(PublishError::UnknownTag)
         );
-        stored(t.apply(req(None, Some(60), Some(None)), t0, "c".into()));
+        stored(t.apply(on("udp:127.0.0.1:3", 60), t0, "c".into()));
         assert_eq!(t.expire(t0 + Duration::from_secs(3600)).len(), 2);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_new_initial_publish_from_the_same_device_replaces_its_publication() {
+        let t0 = Instant::now();
+        let mut t = Publications::new(Limits::default());
+        stored(t.apply(req(None, None, Some(None)), t0, "e1".into()));
+        // The phone restarted (or sent two before the first answer): same device, no tag.
+        let (p, _) = stored(t.apply(
+            req(None, None, Some(Some(EndpointActivity::Unavailable))),
+            t0,
+            "e2".into(),
+        ));
+        assert_eq!(
+            (p.id.as_str(), p.etag.as_str(), p.activity),
+            ("e1", "e2", Some(EndpointActivity::Unavailable))
+        );
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            t.apply(req(Some("e1"), None, None), t0, "x".into()),
+            Err(PublishError::UnknownTag)
+        );
+        // From another address (a reconnect) the refresh moves it there; a new initial
+        // publication from the old address is a new one.
+        let moved = PublishRequest {
+            device: "tcp:127.0.0.1:6000".into(),
+            ..req(Some("e2"), None, None)
+        };
+        let (p, _) = stored(t.apply(moved, t0, "e3".into()));
+        assert_eq!(p.device, "tcp:127.0.0.1:6000");
+        stored(t.apply(req(None, None, Some(None)), t0, "e4".into()));
+        assert_eq!(t.len(), 2);
+        match t.apply(req(Some("e3"), Some(0), None), t0, "x".into()) {
+            Ok(Outcome::Removed(p)) => assert_eq!(p.id, "e1"),
+            other => panic!("{other:?}"),
+        }
+        stored(t.apply(req(None, None, Some(None)), t0, "e5".into()));
+        assert_eq!(t.len(), 1, "e4 was replaced by e5 on the same device");
     }
 }
