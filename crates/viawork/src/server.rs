@@ -114,6 +114,12 @@ pub async fn run(
         handle.clone(),
         &config.server_name,
     );
+    let sip_publish = crate::presence::publish::SipPublish::start(
+        state.presence.clone(),
+        registrar.clone(),
+        handle.clone(),
+        &config.server_name,
+    );
     let im = crate::im::ImService::start(
         store.clone(),
         state.events.clone(),
@@ -193,6 +199,17 @@ pub async fn run(
                             let notifier = sip_presence.clone();
                             tokio::spawn(async move {
                                 notifier.on_subscribe(key, &msg, peer).await;
+                            });
+                            continue;
+                        }
+                        // Presence published by SIP clients (RFC 3903).
+                        if crate::presence::publish::SipPublish::claims(&msg)
+                            && service.refusal(&msg).is_none()
+                        {
+                            count_sip("in");
+                            let publisher = sip_publish.clone();
+                            tokio::spawn(async move {
+                                publisher.on_publish(key, &msg, peer).await;
                             });
                             continue;
                         }

@@ -41,6 +41,7 @@ impl SipService {
                     Method::Refer,
                     Method::Notify,
                     Method::Subscribe,
+                    Method::Publish,
                     Method::Message,
                 ],
                 supported: vec!["replaces", "timer"],

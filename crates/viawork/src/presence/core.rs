@@ -5,7 +5,9 @@
 //! simulated time.
 //!
 //! # The rules (`docs/presence.md` has them for users)
-//! 1. No signed-in endpoint: **Offline**.
+//! 1. No signed-in endpoint: **Offline**. An endpoint that says it cannot be reached (a
+//!    SIP client publishing PIDF `closed`) does not count, nor does a SIP registration
+//!    while a publication from the same device speaks for it.
 //! 2. Chosen **DoNotDisturb** is kept whatever happens (calls never override it).
 //! 3. Chosen **Away** or **Offwork** ("appear away") is kept too, as Skype for Business
 //!    keeps it: the user asked not to be counted on.
@@ -14,8 +16,11 @@
 //!    `in_a_conference` (published by an endpoint), `in_a_call` (a Call Via Work call of
 //!    theirs from the moment their own phone answers — connecting, ringing the far party,
 //!    connected, on hold — until it ends), `on_the_phone` (the desk phone, via
-//!    [`PhoneActivity`]), `in_a_meeting` (published).
-//! 6. Otherwise the chosen availability (none chosen: Online). Chosen BeRightBack stays;
+//!    [`PhoneActivity`], or a SIP client publishing RPID `on-the-phone`), `in_a_meeting`
+//!    (published).
+//! 6. Otherwise the chosen availability (none chosen: Online) — but **Busy** when one of
+//!    the user's endpoints says busy, **Away** when every endpoint that counts says away.
+//!    A device that says nothing more than "open" changes nothing. Chosen BeRightBack stays;
 //!    Online and Busy turn **IdleOnline** / **IdleBusy** after `idle_after` without
 //!    activity, and Online turns **Away** / `inactive` after `away_after`.
 //!
@@ -82,6 +87,19 @@ pub enum EndpointKind {
     ApiClient,
     /// A registered SIP client (fed by the registrar).
     Sip,
+    /// A SIP client's presence publication (RFC 3903 PUBLISH): what the device says about
+    /// itself. It stands for the registration of the same device (see [`Input::Publication`]).
+    SipPublication,
+}
+
+/// One signed-in endpoint as the core keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    kind: EndpointKind,
+    /// What it says about itself.
+    activity: Option<EndpointActivity>,
+    /// The device it is on (for SIP: `transport:address` it sends from), when known.
+    device: Option<String>,
 }
 
 /// What the store keeps of a user's presence.
@@ -106,6 +124,8 @@ pub enum Input {
         id: EndpointId,
         /// What kind.
         kind: EndpointKind,
+        /// The device it is on, when known (a SIP registration: `transport:address`).
+        device: Option<String>,
     },
     /// An endpoint went away (closed, dropped, unregistered, expired).
     EndpointDown {
@@ -113,6 +133,23 @@ pub enum Input {
         user: UserUri,
         /// Which.
         id: EndpointId,
+    },
+    /// A SIP client's presence publication was made, refreshed or modified (RFC 3903);
+    /// [`Input::EndpointDown`] with the same id removes it. It is an endpoint of its own
+    /// (a presence-only client is signed in while its publication lives), and while it
+    /// lives it speaks for the registration from the same `device`: that registration no
+    /// longer counts on its own, so a phone that publishes `closed` or `away` is not kept
+    /// Online by its own REGISTER.
+    Publication {
+        /// Whose.
+        user: UserUri,
+        /// The publication (stable across its refreshes).
+        id: EndpointId,
+        /// The device it came from (`transport:address`).
+        device: String,
+        /// What it says (None: plain `open`, nothing more). A new publication or a new
+        /// state counts as activity; a refresh does not.
+        activity: Option<EndpointActivity>,
     },
     /// An endpoint published (or cleared) what it is doing.
     EndpointPublished {
@@ -200,7 +237,7 @@ struct UserState {
     chosen: Option<PreferredAvailability>,
     note: Note,
     blocked: HashSet<UserUri>,
-    endpoints: HashMap<EndpointId, (EndpointKind, Option<EndpointActivity>)>,
+    endpoints: HashMap<EndpointId, Endpoint>,
     calls: HashSet<String>,
     phone: PhoneActivity,
     /// Last activity: when, and as Unix milliseconds.
@@ -215,6 +252,55 @@ struct UserState {
     shown: Option<Presence>,
     /// The next time the rules must look at this user again.
     deadline: Option<Instant>,
+}
+
+impl UserState {
+    /// The endpoints that count for availability: all but those that say they cannot be
+    /// reached (PIDF `closed`) and the registrations a publication from the same device
+    /// speaks for.
+    fn counting(&self) -> Vec<&Endpoint> {
+        let published: HashSet<&str> = self
+            .endpoints
+            .values()
+            .filter(|e| e.kind == EndpointKind::SipPublication)
+            .filter_map(|e| e.device.as_deref())
+            .collect();
+        self.endpoints
+            .values()
+            .filter(|e| {
+                let spoken_for = e.kind == EndpointKind::Sip
+                    && e.device.as_deref().is_some_and(|d| published.contains(d));
+                !spoken_for && e.activity != Some(EndpointActivity::Unavailable)
+            })
+            .collect()
+    }
+
+    /// The availability the rules start from: the one chosen when it is Do Not Disturb,
+    /// Away or Offwork (kept whatever the devices say); otherwise Busy when a device says
+    /// busy, Away when every device that counts says away, else the one chosen (none:
+    /// Online).
+    fn choice(&self, counting: &[&Endpoint]) -> PreferredAvailability {
+        let chosen = self.chosen.unwrap_or(PreferredAvailability::Online);
+        match chosen {
+            PreferredAvailability::DoNotDisturb
+            | PreferredAvailability::Away
+            | PreferredAvailability::Offwork => chosen,
+            _ if counting
+                .iter()
+                .any(|e| e.activity == Some(EndpointActivity::Busy)) =>
+            {
+                PreferredAvailability::Busy
+            }
+            _ if !counting.is_empty()
+                && counting
+                    .iter()
+                    .all(|e| e.activity == Some(EndpointActivity::Away)) =>
+            {
+                PreferredAvailability::Away
+            }
+            _ => chosen,
+        }
+    }
 }
 
 /// The state of presence (see the module docs).
@@ -272,9 +358,21 @@ impl PresenceCore {
         let mut out = Vec::new();
         let wall = self.wall_ms(now);
         match input {
-            Input::EndpointUp { user, id, kind } => {
+            Input::EndpointUp {
+                user,
+                id,
+                kind,
+                device,
+            } => {
                 let u = self.users.entry(user.clone()).or_default();
-                u.endpoints.insert(id, (kind, None));
+                u.endpoints.insert(
+                    id,
+                    Endpoint {
+                        kind,
+                        activity: None,
+                        device,
+                    },
+                );
                 u.offline_since = None;
                 u.last_active = Some((now, wall));
                 self.refresh(&user, now, &mut out);
@@ -293,8 +391,31 @@ impl PresenceCore {
                     return out;
                 };
                 if let Some(e) = u.endpoints.get_mut(&id) {
-                    e.1 = activity;
+                    e.activity = activity;
                 }
+                self.refresh(&user, now, &mut out);
+            }
+            Input::Publication {
+                user,
+                id,
+                device,
+                activity,
+            } => {
+                let u = self.users.entry(user.clone()).or_default();
+                let before = u.endpoints.insert(
+                    id,
+                    Endpoint {
+                        kind: EndpointKind::SipPublication,
+                        activity,
+                        device: Some(device),
+                    },
+                );
+                // A new publication or a new state is the person at work; a refresh is
+                // the phone on its own.
+                if before.is_none_or(|b| b.activity != activity) {
+                    u.last_active = Some((now, wall));
+                }
+                u.offline_since = None;
                 self.refresh(&user, now, &mut out);
             }
             Input::Activity { user } => {
@@ -554,17 +675,18 @@ impl PresenceCore {
     }
 
     fn availability(&self, u: &UserState, now: Instant) -> (Availability, Option<Activity>) {
-        if u.endpoints.is_empty() {
+        let counting = u.counting();
+        if counting.is_empty() {
             return (Availability::Offline, None);
         }
-        let chosen = u.chosen.unwrap_or(PreferredAvailability::Online);
+        let chosen = u.choice(&counting);
         match chosen {
             PreferredAvailability::DoNotDisturb
             | PreferredAvailability::Away
             | PreferredAvailability::Offwork => return chosen.reads_as(),
             _ => {}
         }
-        let published = |a: EndpointActivity| u.endpoints.values().any(|e| e.1 == Some(a));
+        let published = |a: EndpointActivity| counting.iter().any(|e| e.activity == Some(a));
         if published(EndpointActivity::Presenting) {
             return (Availability::DoNotDisturb, Some(Activity::Presenting));
         }
@@ -572,7 +694,7 @@ impl PresenceCore {
             Some(Activity::InAConference)
         } else if !u.calls.is_empty() {
             Some(Activity::InACall)
-        } else if u.phone == PhoneActivity::Busy {
+        } else if u.phone == PhoneActivity::Busy || published(EndpointActivity::OnThePhone) {
             Some(Activity::OnThePhone)
         } else if published(EndpointActivity::InAMeeting) {
             Some(Activity::InAMeeting)
@@ -643,16 +765,14 @@ impl PresenceCore {
         let Some(u) = self.users.get_mut(user) else {
             return;
         };
+        let choice = u.choice(&u.counting());
         let next = if u.endpoints.is_empty() {
             match u.offline_since {
                 Some(t) if !u.watching.is_empty() => Some(t + cfg.subscription_grace),
                 _ => None,
             }
         } else {
-            match (
-                u.chosen.unwrap_or(PreferredAvailability::Online),
-                u.last_active,
-            ) {
+            match (choice, u.last_active) {
                 (PreferredAvailability::Online, Some((t, _))) => {
                     [t + cfg.idle_after, t + cfg.away_after]
                         .into_iter()

@@ -8,12 +8,16 @@
 //! - `service.rs` — [`PresenceService`], the tokio driver: loads and saves what must
 //!   survive a restart in the store, runs the timers, follows the calls service and
 //!   delivers notices as `presence.updated` events through the [`crate::events::EventHub`].
+//! - `sip.rs` — SIP watchers (SUBSCRIBE/NOTIFY); `publish.rs` — SIP clients publishing
+//!   their own state (PUBLISH), read by `pidf.rs`.
 //!
 //! The HTTP routes are in `api/presence.rs`; the rules and limits for users in
 //! `docs/presence.md`.
 
 pub mod core;
 pub mod model;
+pub mod pidf;
+pub mod publish;
 pub mod service;
 pub mod sip;
 

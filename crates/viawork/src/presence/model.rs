@@ -180,25 +180,37 @@ impl Activity {
     }
 }
 
-/// An activity one endpoint (a UC client, a future SIP client publishing PIDF) reports
-/// about itself; the other activities are the server's to decide.
+/// What one endpoint (a UC client, a SIP client publishing PIDF) says about itself; the
+/// other activities are the server's to decide. How each one counts against the user's
+/// chosen availability and their other endpoints is `core.rs`'s rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EndpointActivity {
     /// In a conference.
     InAConference,
-    /// In a meeting.
+    /// In a meeting (RPID `meeting`, `appointment`).
     InAMeeting,
-    /// Sharing the screen.
+    /// Sharing the screen (RPID `presentation`).
     Presenting,
+    /// On the phone (RPID `on-the-phone`): a call ViaWork does not see.
+    OnThePhone,
+    /// Busy (RPID `busy`): the person said so on this device.
+    Busy,
+    /// Away (RPID `away`, `vacation`, `holiday`, `sleeping`, `permanent-absence`).
+    Away,
+    /// This endpoint cannot be reached (PIDF `closed`): it counts as not signed in.
+    Unavailable,
 }
 
 impl EndpointActivity {
-    /// The [`Activity`] it shows as.
-    pub fn activity(self) -> Activity {
+    /// The [`Activity`] it shows as, when it has one (Busy, Away and Unavailable change
+    /// the availability only).
+    pub fn activity(self) -> Option<Activity> {
         match self {
-            EndpointActivity::InAConference => Activity::InAConference,
-            EndpointActivity::InAMeeting => Activity::InAMeeting,
-            EndpointActivity::Presenting => Activity::Presenting,
+            EndpointActivity::InAConference => Some(Activity::InAConference),
+            EndpointActivity::InAMeeting => Some(Activity::InAMeeting),
+            EndpointActivity::Presenting => Some(Activity::Presenting),
+            EndpointActivity::OnThePhone => Some(Activity::OnThePhone),
+            EndpointActivity::Busy | EndpointActivity::Away | EndpointActivity::Unavailable => None,
         }
     }
 }

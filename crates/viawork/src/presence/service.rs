@@ -9,10 +9,10 @@
 //!
 //! Endpoints: an API client's event stream holds an [`EndpointGuard`] for as long as it is
 //! open — dropping the stream, however the connection ended, drops the guard and counts the
-//! endpoint as gone. The SIP registrar will call [`PresenceService::endpoint_up`] /
-//! [`PresenceService::endpoint_down`] with its own ids, [`PresenceService::publish`] for
-//! what a client publishes, and an RFC 4235 subscriber to the PBX
-//! [`PresenceService::set_phone_activity`].
+//! endpoint as gone. The SIP registrar's contacts come and go through
+//! [`PresenceService::endpoint_up`] / [`PresenceService::endpoint_down`], SIP clients'
+//! PUBLISHes through [`PresenceService::publication`], and the RFC 4235 subscriber to the
+//! PBX through [`PresenceService::set_phone_activity`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -200,7 +200,7 @@ impl PresenceService {
         self.load_if_needed(&uri, user).await?;
         let n = self.inner.next_endpoint.fetch_add(1, Ordering::Relaxed);
         let id = EndpointId(format!("events-{n}"));
-        self.endpoint_up(&uri, id.clone(), EndpointKind::ApiClient);
+        self.endpoint_up(&uri, id.clone(), EndpointKind::ApiClient, None);
         ::metrics::gauge!("viawork_presence_event_streams").increment(1.0);
         Ok(EndpointGuard {
             service: self.clone(),
@@ -216,13 +216,38 @@ impl PresenceService {
         Ok(())
     }
 
-    /// An endpoint of `user` signed in (for the SIP registrar: load the user first with
-    /// [`PresenceService::load_user`]).
-    pub fn endpoint_up(&self, user: &UserUri, id: EndpointId, kind: EndpointKind) {
+    /// An endpoint of `user` signed in, on `device` when known (for the SIP registrar:
+    /// load the user first with [`PresenceService::load_user`]).
+    pub fn endpoint_up(
+        &self,
+        user: &UserUri,
+        id: EndpointId,
+        kind: EndpointKind,
+        device: Option<String>,
+    ) {
         self.input(Input::EndpointUp {
             user: user.clone(),
             id,
             kind,
+            device,
+        });
+    }
+
+    /// A SIP client's presence publication of `user` (loaded first with
+    /// [`PresenceService::load_user`]) from `device` was made, refreshed or modified; it
+    /// ends with [`PresenceService::endpoint_down`] and the same id.
+    pub fn publication(
+        &self,
+        user: &UserUri,
+        id: EndpointId,
+        device: &str,
+        activity: Option<EndpointActivity>,
+    ) {
+        self.input(Input::Publication {
+            user: user.clone(),
+            id,
+            device: device.to_owned(),
+            activity,
         });
     }
 
@@ -512,17 +537,17 @@ impl PresenceService {
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             };
-            let (aor, uri, up) = match change {
-                Change::Added { aor, uri } => (aor, uri, true),
-                Change::Removed { aor, uri, .. } => (aor, uri, false),
+            let (aor, uri, device) = match change {
+                Change::Added { aor, uri, device } => (aor, uri, Some(device)),
+                Change::Removed { aor, uri, .. } => (aor, uri, None),
             };
             let Ok(user) = aor.parse::<UserUri>() else {
                 continue;
             };
             let id = EndpointId(format!("sip-contact {uri}"));
-            if up {
+            if let Some(device) = device {
                 match self.load_user(&user).await {
-                    Ok(true) => self.endpoint_up(&user, id, EndpointKind::Sip),
+                    Ok(true) => self.endpoint_up(&user, id, EndpointKind::Sip, Some(device)),
                     Ok(false) => {}
                     Err(e) => tracing::warn!(error = %e, "presence: cannot load a registered user"),
                 }

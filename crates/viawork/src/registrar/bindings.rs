@@ -94,6 +94,8 @@ pub enum Change {
         aor: String,
         /// The contact URI.
         uri: String,
+        /// The device it registered from ([`device`]).
+        device: String,
     },
     /// A contact removed by its client (expires 0) or by time.
     Removed {
@@ -104,6 +106,12 @@ pub enum Change {
         /// True when it timed out.
         expired: bool,
     },
+}
+
+/// Names the device a request came from, `transport:address` (`udp:192.0.2.7:5060`): what
+/// tells presence that a REGISTER and a PUBLISH are the same phone.
+pub fn device(transport: &str, source: std::net::SocketAddr) -> String {
+    format!("{}:{source}", transport.to_ascii_lowercase())
 }
 
 /// Why a REGISTER is refused.
@@ -306,6 +314,7 @@ impl Bindings {
                             changes.push(Change::Added {
                                 aor: req.aor.clone(),
                                 uri: binding.uri.clone(),
+                                device: device(&req.transport, req.source),
                             });
                             list.push(binding);
                         }
@@ -417,7 +426,8 @@ mod tests {
             ch,
             vec![Change::Added {
                 aor: "sip:alice@example.com".into(),
-                uri: A.into()
+                uri: A.into(),
+                device: device("UDP", "127.0.0.1:5070".parse().unwrap()),
             }]
         );
         // A refresh with a higher CSeq is no change; the same CSeq again is out of order.

@@ -14,7 +14,7 @@
 pub mod bindings;
 mod service;
 
-pub use bindings::{Binding, Change, Limits};
+pub use bindings::{device, Binding, Change, Limits};
 pub use service::{Registrar, RegistrationView};
 
 /// The `[registrar]` table.

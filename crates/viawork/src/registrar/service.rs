@@ -122,7 +122,7 @@ impl Registrar {
                     aor: aor.clone(),
                     contact: b.uri.clone(),
                     expires_in: b.remaining(now),
-                    source: format!("{}:{}", b.transport.to_ascii_lowercase(), b.source),
+                    source: super::device(&b.transport, b.source),
                     user_agent: b.user_agent.clone(),
                 })
             })

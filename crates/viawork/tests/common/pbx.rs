@@ -25,12 +25,30 @@ impl SippPbx {
     /// (`cb_code`, `far_code`, `challenge`, `far_bye`, `cb_refer`, `refer_code`) and their defaults
     /// here (answer both legs, no challenge, no hang-up from the far leg, accept REFER).
     pub fn start_keys(scenario: &str, calls: u32, keys: &[(&str, &str)]) -> SippPbx {
-        Self::start_on(super::sipp::free_port(), scenario, calls, keys)
+        // A port found free may be taken by a parallel test before SIPp binds it: try
+        // another one (bounded).
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Self::try_start_on(super::sipp::free_port(), scenario, calls, keys) {
+                Ok(pbx) => return pbx,
+                Err(e) => last = e,
+            }
+        }
+        panic!("{last}");
     }
 
     /// Like [`start_keys`](Self::start_keys) on a given port (one a server was configured
     /// with before the PBX started).
     pub fn start_on(port: u16, scenario: &str, calls: u32, keys: &[(&str, &str)]) -> SippPbx {
+        Self::try_start_on(port, scenario, calls, keys).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_start_on(
+        port: u16,
+        scenario: &str,
+        calls: u32,
+        keys: &[(&str, &str)],
+    ) -> Result<SippPbx, String> {
         let mut all: Vec<(&str, &str)> = vec![
             ("cb_code", "200"),
             ("far_code", "200"),
@@ -68,21 +86,21 @@ impl SippPbx {
         while UdpSocket::bind(addr).is_ok() {
             if let Ok(Some(status)) = child.try_wait() {
                 let out = child.wait_with_output().expect("sipp output");
-                panic!(
+                return Err(format!(
                     "SIPp exited at start ({status}):\n{}\n{}",
                     String::from_utf8_lossy(&out.stdout),
                     String::from_utf8_lossy(&out.stderr)
-                );
+                ));
             }
             assert!(Instant::now() < deadline, "SIPp did not bind {addr}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        SippPbx {
+        Ok(SippPbx {
             child: Some(child),
             addr,
             log,
             _dir: dir,
-        }
+        })
     }
 
     /// Waits for SIPp to finish; panics with its output unless every call succeeded.

@@ -42,6 +42,7 @@ impl World {
             user: uri(who),
             id: ep(n),
             kind: EndpointKind::ApiClient,
+            device: None,
         })
     }
 
@@ -448,6 +449,7 @@ fn calls_seen_before_the_user_is_loaded_count_once_loaded() {
             user: uri("alice"),
             id: ep(1),
             kind: EndpointKind::Sip,
+            device: None,
         },
         t0,
     );
@@ -457,4 +459,127 @@ fn calls_seen_before_the_user_is_loaded_count_once_loaded() {
             .activity,
         Some(Activity::InACall)
     );
+}
+
+// ---- SIP clients' publications (RFC 3903) ------------------------------------------------
+
+impl World {
+    /// A SIP registration of `who` from `device`.
+    fn registered(&mut self, who: &str, n: u32, device: &str) -> Vec<Notice> {
+        self.input(Input::EndpointUp {
+            user: uri(who),
+            id: EndpointId(format!("sip-contact {n}")),
+            kind: EndpointKind::Sip,
+            device: Some(device.into()),
+        })
+    }
+
+    fn publish(
+        &mut self,
+        who: &str,
+        publication: &str,
+        device: &str,
+        activity: Option<EndpointActivity>,
+    ) -> Vec<Notice> {
+        self.input(Input::Publication {
+            user: uri(who),
+            id: EndpointId(publication.into()),
+            device: device.into(),
+            activity,
+        })
+    }
+
+    fn unpublish(&mut self, who: &str, publication: &str) -> Vec<Notice> {
+        self.input(Input::EndpointDown {
+            user: uri(who),
+            id: EndpointId(publication.into()),
+        })
+    }
+}
+
+const PHONE: &str = "udp:192.0.2.7:5060";
+
+#[test]
+fn a_phone_publishing_plain_open_changes_nothing_and_never_overrides_do_not_disturb() {
+    let mut w = World::new();
+    w.up("alice", 1);
+    w.choose("alice", Some(PreferredAvailability::DoNotDisturb));
+    w.registered("alice", 2, PHONE);
+    // The phone starts up and publishes "open": still Do Not Disturb, and no notice.
+    let n = w.publish("alice", "pub-1", PHONE, None);
+    assert!(n.is_empty(), "{n:?}");
+    assert_eq!(w.seen("alice"), (Availability::DoNotDisturb, None));
+    // Neither does an explicit state from the device.
+    w.publish("alice", "pub-1", PHONE, Some(EndpointActivity::OnThePhone));
+    assert_eq!(w.seen("alice"), (Availability::DoNotDisturb, None));
+    // Back to automatic: plain open reads Online, the phone's call reads Busy.
+    w.publish("alice", "pub-1", PHONE, None);
+    w.choose("alice", None);
+    assert_eq!(w.seen("alice"), (Availability::Online, None));
+}
+
+#[test]
+fn a_published_busy_or_on_the_phone_makes_the_user_busy_until_the_device_says_otherwise() {
+    let mut w = World::new();
+    w.registered("alice", 1, PHONE);
+    w.up("alice", 2);
+    let n = w.publish("alice", "pub-1", PHONE, Some(EndpointActivity::OnThePhone));
+    assert_eq!(n.len(), 1);
+    assert_eq!(
+        w.seen("alice"),
+        (Availability::Busy, Some(Activity::OnThePhone))
+    );
+    w.publish("alice", "pub-1", PHONE, Some(EndpointActivity::Busy));
+    assert_eq!(w.seen("alice"), (Availability::Busy, None));
+    // A Call Via Work call still shows as one.
+    w.call("alice", "c1", true);
+    assert_eq!(
+        w.seen("alice"),
+        (Availability::Busy, Some(Activity::InACall))
+    );
+    w.call("alice", "c1", false);
+    // Busy from a device idles like a chosen Busy.
+    w.run_until(PresenceConfig::default().idle_after);
+    assert_eq!(w.seen("alice"), (Availability::IdleBusy, None));
+    // The publication ends (expiry or removal): back to the chosen (automatic) state.
+    w.unpublish("alice", "pub-1");
+    assert_eq!(w.seen("alice").0, Availability::IdleOnline);
+}
+
+#[test]
+fn a_phone_publishing_closed_or_away_speaks_for_its_own_registration_only() {
+    let mut w = World::new();
+    w.registered("alice", 1, PHONE);
+    assert_eq!(w.seen("alice"), (Availability::Online, None));
+    // Its only device says it cannot be reached: Offline, although it is registered.
+    w.publish("alice", "pub-1", PHONE, Some(EndpointActivity::Unavailable));
+    assert_eq!(w.seen("alice"), (Availability::Offline, None));
+    // Away on every device that counts: Away.
+    w.publish("alice", "pub-1", PHONE, Some(EndpointActivity::Away));
+    assert_eq!(w.seen("alice"), (Availability::Away, None));
+    // Another device that says nothing more is available: Online.
+    w.up("alice", 2);
+    assert_eq!(w.seen("alice"), (Availability::Online, None));
+    w.down("alice", 2);
+    // The publication removed: the registration counts on its own again.
+    w.unpublish("alice", "pub-1");
+    assert_eq!(w.seen("alice"), (Availability::Online, None));
+    // A presence-only client elsewhere saying closed does not hide the registered phone.
+    w.publish(
+        "alice",
+        "pub-2",
+        "tcp:198.51.100.1:40000",
+        Some(EndpointActivity::Unavailable),
+    );
+    assert_eq!(w.seen("alice"), (Availability::Online, None));
+}
+
+#[test]
+fn a_publication_alone_signs_the_user_in() {
+    let mut w = World::new();
+    assert_eq!(w.seen("alice").0, Availability::Offline);
+    w.publish("alice", "pub-1", PHONE, None);
+    assert_eq!(w.seen("alice").0, Availability::Online);
+    w.unpublish("alice", "pub-1");
+    assert_eq!(w.seen("alice").0, Availability::Offline);
 }
