@@ -41,6 +41,11 @@ impl<T> Must<T> for Result<T, LabError> {
 /// Starts a lab in `dir` with Alice's (0101, 440 Hz, answers automatically) and Bob's
 /// (0102, 880 Hz, answers automatically if `bob_auto_answer`) phones on free loopback ports.
 async fn start_lab(dir: &Path, bob_auto_answer: bool) -> Lab {
+    start_lab_routing(dir, bob_auto_answer, None).await
+}
+
+/// Like [`start_lab`], with numbers the PBX does not know routed to ViaWork at `viawork`.
+async fn start_lab_routing(dir: &Path, bob_auto_answer: bool, viawork: Option<SocketAddr>) -> Lab {
     // A port found free can be taken by a test running in parallel before Kamailio or
     // baresip binds it: then try again with other ports.
     let phones = [
@@ -54,7 +59,7 @@ async fn start_lab(dir: &Path, bob_auto_answer: bool) -> Lab {
         let config = LabConfig {
             dir: dir.to_path_buf(),
             pbx: SocketAddr::from(([127, 0, 0, 1], ports[0])),
-            viawork: None,
+            viawork,
             phones: phones
                 .iter()
                 .enumerate()
@@ -79,6 +84,11 @@ async fn start_lab(dir: &Path, bob_auto_answer: bool) -> Lab {
 /// A store with Alice (Enterprise Voice, line +1 425 555 0101 = extension 0101), an admin,
 /// Call Via Work enabled globally and the global caller ID, provisioned through the CLI.
 fn provisioned_store(dir: &Path) -> String {
+    provisioned_store_with_line(dir, "tel:+14255550101")
+}
+
+/// Like [`provisioned_store`], with Alice's line `line`.
+fn provisioned_store_with_line(dir: &Path, line: &str) -> String {
     let db = format!("sqlite://{}", dir.join("v.db").display());
     let cli = |args: &[&str]| common::cli(&db, args);
     cli(&[
@@ -91,7 +101,7 @@ fn provisioned_store(dir: &Path) -> String {
         "--password",
         PASSWORD,
         "--line-uri",
-        "tel:+14255550101",
+        line,
         "--enterprise-voice",
     ]);
     cli(&[
@@ -414,4 +424,88 @@ async fn the_desk_phone_hears_ringback_then_both_phones_hear_each_other_directly
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn click_to_call_anchored_relays_audio_both_ways_between_real_phones() {
     click_to_call_with_real_phones("always", FarAnswers::AtOnce).await;
+}
+
+/// An incoming call with real phones: Bob's desk phone dials Alice's number, which the lab
+/// PBX does not know and routes to ViaWork (as a PBX routes DIDs to ViaWork); ViaWork rings
+/// Alice's desk phone on her line's extension (and her signed-in client), her phone answers
+/// and the two phones hear each other directly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incoming_call_from_the_pbx_rings_the_desk_phone_and_the_phones_hear_each_other() {
+    let dir = tempfile::Builder::new()
+        .prefix("viawork-incoming-lab-")
+        .tempdir()
+        .expect("temp dir");
+    // ViaWork's SIP port is chosen first: the PBX routes to it from its start.
+    let sip_port = lab::free_ports(&[1]).expect("a free port")[0];
+    let viawork_sip = SocketAddr::from(([127, 0, 0, 1], sip_port));
+    let lab = start_lab_routing(dir.path(), true, Some(viawork_sip)).await;
+    // +1 425 555 9101 is unknown to the lab PBX (its phones are +1425555 0101/0102), so
+    // it goes to ViaWork; extension 0101 rings Alice's phone.
+    let db = provisioned_store_with_line(dir.path(), "tel:+14255559101;ext=0101");
+    let pbx = lab.pbx().to_string();
+    let listen = format!("udp:{viawork_sip},tcp:127.0.0.1:0");
+    let log = std::env::var("VIAWORK_LOG").unwrap_or_else(|_| "warn".into());
+    let server = blocking(|| {
+        common::Server::start_with(&[
+            ("VIAWORK_DATABASE", db.as_str()),
+            ("VIAWORK_PBX_ADDRESS", pbx.as_str()),
+            ("VIAWORK_SIP_LISTEN", listen.as_str()),
+            ("VIAWORK_LOG", log.as_str()),
+        ])
+    });
+    let token = blocking(|| sign_in(server.http, ALICE, PASSWORD));
+    let mut events = blocking(|| common::events::EventStream::open(server.http, &token, ""));
+    let (alice, bob) = (lab.phone("0101"), lab.phone("0102"));
+
+    bob.dial(&format!("sip:+14255559101@{}", lab.pbx()))
+        .await
+        .must();
+    // Alice's phone rings showing Bob's extension, and answers (auto-answer).
+    let answered = alice
+        .wait_for(EventKind::CallEstablished, EVENT)
+        .await
+        .must();
+    assert_eq!(answered.direction.as_deref(), Some("incoming"));
+    assert_eq!(answered.peer_user(), Some("0102"), "{answered:?}");
+    bob.wait_for(EventKind::CallEstablished, EVENT).await.must();
+    // Her client was offered the call, then saw it answered on the desk phone.
+    let offer =
+        blocking(|| events.next_matching("call.incoming", |e| e["type"] == "call.incoming"));
+    assert_eq!(offer["data"]["from"], "0102", "{offer}");
+    let connected = blocking(|| {
+        events.next_matching("answered on the desk phone", |e| {
+            e["type"] == "call.updated" && e["data"]["state"] == "connected"
+        })
+    });
+    assert_eq!(
+        connected["data"]["answered_on"], "desk_phone",
+        "{connected}"
+    );
+
+    // Each phone hears the other's tone.
+    let (alice_mark, bob_mark) = (recording_mark(alice), recording_mark(bob));
+    let (b440, b880) = heard_after(bob, bob_mark).await;
+    assert!(
+        b440 > 0.05 && b440 > 10.0 * b880,
+        "bob should hear alice's 440 Hz: {b440} {b880}\n{}",
+        lab_logs(&lab)
+    );
+    let (a440, a880) = heard_after(alice, alice_mark).await;
+    assert!(
+        a880 > 0.05 && a880 > 10.0 * a440,
+        "alice should hear bob's 880 Hz: {a440} {a880}\n{}",
+        lab_logs(&lab)
+    );
+
+    // Bob hangs up: Alice's phone's call ends too, and the call is in her log.
+    bob.hangup().await.must();
+    alice.wait_for(EventKind::CallClosed, EVENT).await.must();
+    let ended = blocking(|| {
+        events.next_matching("ended", |e| {
+            e["type"] == "call.updated" && e["data"]["state"] == "ended"
+        })
+    });
+    assert_eq!(ended["data"]["end_reason"], "completed", "{ended}");
+    assert_eq!(ended["data"]["hung_up_by"], "far_end", "{ended}");
 }

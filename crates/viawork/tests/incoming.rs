@@ -248,7 +248,11 @@ fn the_desk_phone_answers_and_clients_see_it_answered_there() {
     let invites = lab.pbx.received("INVITE");
     let desk = find(&invites, "INVITE sip:101@");
     assert!(desk.contains(CAROL), "{desk}");
-    updated(&mut events, "ended", |c| c["state"] == "ended");
+    let ended = updated(&mut events, "ended", |c| c["state"] == "ended");
+    assert_eq!(
+        ended["data"]["hung_up_by"], "far_end",
+        "the caller hung up: {ended}"
+    );
     let log = lab.alice_log(&token);
     assert_eq!(log[0]["direction"], "inbound", "{log:#?}");
 }

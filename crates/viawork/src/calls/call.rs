@@ -1026,9 +1026,11 @@ impl Call {
             (role, LegEvent::Failed(f)) => self.leg_failed(role, f, now),
             (_, LegEvent::RemoteBye) if self.detached => self.tear_down(now),
             (role, LegEvent::RemoteBye) => {
-                let by = match role {
-                    LegRole::Callback => HungUpBy::YourPhone,
-                    LegRole::Far => HungUpBy::FarEnd,
+                // In an incoming call leg 0 is the caller (the far end) and leg 1 the
+                // user's phone that answered.
+                let by = match (role, self.incoming) {
+                    (LegRole::Callback, false) | (LegRole::Far, true) => HungUpBy::YourPhone,
+                    (LegRole::Far, false) | (LegRole::Callback, true) => HungUpBy::FarEnd,
                 };
                 let reason = if self.times.connected.is_some() {
                     EndReason::Completed
