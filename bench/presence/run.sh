@@ -64,9 +64,9 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 [ "$DIRECTORY" -gt "$WATCHERS" ] || { echo "DIRECTORY must be more than WATCHERS" >&2; exit 1; }
 [ "$WATCHERS" -le 99999 ] || { echo "WATCHERS is at most 99999" >&2; exit 1; }
-# Each process holds a socket per watcher plus the POSTs in flight (512), the store and
-# some slack; the server and presence-load inherit this shell's limit.
-need_fds=$((WATCHERS + 2048))
+# Each process holds a socket per watcher plus the POSTs in flight (at most 4,096), the
+# store and some slack; the server and presence-load inherit this shell's limit.
+need_fds=$((WATCHERS + 5120))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need_fds" ]; then
     ulimit -n "$need_fds" 2>/dev/null || {
         echo "$WATCHERS watchers need $need_fds file descriptors; the hard limit is $(ulimit -Hn)" >&2

@@ -23,8 +23,8 @@
 //! [--messages M] [--rate R[,R2,...]] [--step-secs S] [--transport ws|sse] [--server-pid PID]
 //!
 //! A list of rates is a ladder: each rate in turn (M messages, or S seconds' worth), until one
-//! is not sustained (a message lost or refused, the schedule not kept, or deliveries more
-//! than a second behind). With `--server-pid` each step reports the server's CPU and RSS.
+//! is not sustained (a message lost or refused, the sender held back by the in-flight cap,
+//! or the end-to-end rate under 98 % of the offered one; see `Step::sustained`). With `--server-pid` each step reports the server's CPU and RSS.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -748,6 +748,11 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
+/// Message POSTs in flight at most (each on its own keep-alive connection): about two
+/// seconds of the highest rates, so a short stall is absorbed and only a server that falls
+/// behind for good makes the sender wait.
+const MAX_IN_FLIGHT: usize = 4096;
+
 /// The outcome of one rate of the IM ladder.
 struct Step {
     rate: f64,
@@ -756,7 +761,8 @@ struct Step {
     /// Messages that reached a stream other than their recipient's.
     misdelivered: usize,
     failed: usize,
-    /// The sender found 512 messages in flight and had to wait: the server fell behind.
+    /// The sender found [`MAX_IN_FLIGHT`] messages in flight and had to wait: the server
+    /// fell behind.
     saturated: bool,
     offered_secs: f64,
     all_secs: f64,
@@ -770,21 +776,24 @@ struct Step {
 }
 
 impl Step {
-    /// Kept up: nothing lost, misdelivered or refused, the sender never found 512
-    /// messages in flight (so it kept its schedule and the server's backlog stayed bounded)
-    /// and the last delivery came within a second of the last send.
+    /// Kept up: nothing lost, misdelivered or refused, the sender never found
+    /// [`MAX_IN_FLIGHT`] messages in flight (so it kept its schedule), and the end-to-end
+    /// rate (all delivered over the time from the first send to the last delivery) is at
+    /// least 98 % of the offered one: the backlog at the end is under 2 % of the step
+    /// (0.4 s of a 20 s step), so it was not growing. A short stall that the server then
+    /// catches up on passes; it shows in the latency tail, reported beside.
     fn sustained(&self) -> bool {
         self.delivered == self.messages
             && self.misdelivered == 0
             && self.failed == 0
             && !self.saturated
-            && self.all_secs <= self.offered_secs + 1.0
+            && self.messages as f64 / self.all_secs >= 0.98 * self.rate
     }
 }
 
 /// IM mode: watchers in pairs (2i writes to 2i+1), one conversation per pair, then for each
 /// rate of `--rate` (a ladder, lowest first) `--messages` messages (or `--step-secs` of
-/// them) offered open loop across the pairs, at most 512 in flight; each is timed from its
+/// them) offered open loop across the pairs, at most [`MAX_IN_FLIGHT`] in flight; each is timed from its
 /// POST to the `message.received` event on the recipient's stream. The ladder stops after
 /// the first rate that is not sustained.
 async fn im_phase(
@@ -896,7 +905,7 @@ async fn im_step(
         Arc::new(std::sync::Mutex::new(vec![None; n]));
     let post_ms: Arc<std::sync::Mutex<Vec<f64>>> = Arc::default();
     let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let inflight = Arc::new(Semaphore::new(512));
+    let inflight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let load_before = loadavg();
     let server_before = a.server_pid.and_then(server_sample);
     let own_before = own_cpu_secs();
@@ -1027,7 +1036,7 @@ fn print_step(a: &Args, transport: Transport, pairs: usize, s: &Step) {
         if s.sustained() {
             "sustained"
         } else if s.saturated {
-            "NOT sustained (512 messages were in flight: the server fell behind)"
+            "NOT sustained (the in-flight cap was reached: the server fell behind)"
         } else {
             "NOT sustained"
         }
