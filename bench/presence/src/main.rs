@@ -24,7 +24,8 @@
 //!
 //! A list of rates is a ladder: each rate in turn (M messages, or S seconds' worth), until one
 //! is not sustained (a message lost or refused, the sender held back by the in-flight cap,
-//! or the end-to-end rate under 98 % of the offered one; see `Step::sustained`). With `--server-pid` each step reports the server's CPU and RSS.
+//! or the end-to-end rate under 98 % of the offered one; see `Step::sustained`). With
+//! `--server-pid` each step reports the server's CPU and RSS.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
