@@ -8,8 +8,9 @@
 //! ignored. Imported users have no password until one is set with `user set --password`,
 //! unless the import is given one initial password for every user it creates: that is hashed
 //! (argon2id) once and the same hash stored for each of them, with each user's own SIP digest
-//! HA1s. Hashing per user would cost a fraction of a second each (10,000 users: minutes) and
-//! protect nothing more, since the password is the same; users should change it.
+//! HA1s. Hashing per user would cost tens of milliseconds each (10,000 users: minutes) and
+//! protect nothing more, since the password is the same; each user should later get their
+//! own (`user set --password`).
 //!
 //! User columns: `SipAddress` (required), `DisplayName`, `LineURI`, `EnterpriseVoiceEnabled`,
 //! `Enabled`, `WindowsEmailAddress` (or `Email`), `Title`, `Department`, `Office`, `Phone`,
