@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Presence fan-out benchmark: a directory of DIRECTORY users (default 100,000, imported
-# from CSV), WATCHERS of them (default 1,000) signed in with an open Server-Sent Events
-# stream each and subscribed to one target user, whose presence `presence-load` changes
-# FLIPS times; it reports p50/p99 of the delay from the PUT to each watcher's stream.
+# from CSV), WATCHERS of them (default 1,000) signed in with an open event stream each
+# (Server-Sent Events; WebSocket with TRANSPORT=ws) and subscribed to one target user,
+# whose presence `presence-load` changes FLIPS times; it reports p50/p99 of the delay from
+# the PUT to each watcher's stream.
 #
 #   bench/presence/run.sh                      # 100,000 users, 1,000 watchers, 50 flips
 #   DIRECTORY=20000 WATCHERS=200 FLIPS=20 bench/presence/run.sh   # quicker
 #
-# Everything runs on loopback; the server is started here, bounded by `timeout`, and
-# stopped by its PID. Knobs (environment):
+# IM with 10,000 WebSocket clients (docs/performance.md):
+#   DIRECTORY=12000 WATCHERS=10000 MESSAGES=1 RATE=500,1000,1500 STEP_SECS=20 bench/presence/run.sh
+#
+# Users are provisioned with one `viawork user import --password` (the argon2 hash computed
+# once); the file-descriptor limit is raised to what WATCHERS needs. Everything runs on
+# loopback; the server is started here and stopped by its PID. Knobs (environment):
 #   DIRECTORY     users in the directory (default 100000; at least WATCHERS + 1)
 #   WATCHERS      watcher users signed in and subscribed (default 1000)
 #   FLIPS         presence changes of the target (default 50, at most 10000)
@@ -16,9 +21,17 @@
 #   MESSAGES      IM mode: instead of presence changes, this many messages between pairs of
 #                 watchers (one conversation per pair), offered at RATE per second
 #                 (default 200); reports messages/s end to end and delivery p50/p99
-#   CONCURRENCY   sign-ins and subscriptions in flight at once (default 16). The server's
-#                 RSS at the end is dominated by the password hashing of parallel sign-ins
-#                 (see docs/performance.md); CONCURRENCY=1 keeps that part to about 100 MB
+#   RATE          IM mode: one rate, or a ladder "500,1000,1500" run in turn on the same
+#                 clients until a rate is not sustained
+#   STEP_SECS     IM mode: each rate runs this many seconds (messages = rate x seconds)
+#                 instead of MESSAGES messages
+#   TRANSPORT     ws or sse: how the clients' event streams are opened (default ws in IM
+#                 mode, sse for presence)
+#   CONCURRENCY   stream openings and subscriptions in flight at once (default 16)
+#   SIGN_IN_CONCURRENCY  sign-ins in flight at once (default 2, the server verifies as
+#                 many passwords at once as it has cores). The server's RSS is dominated by
+#                 the password hashing of parallel sign-ins (see docs/performance.md)
+#   LOAD_TIMEOUT  seconds presence-load may run in all (default 1800)
 #   WORK          where logs, the store and results go (default a new /tmp dir)
 #   VW_TARGET     target dir of the server build (default <repo>/target)
 #   VW_BIN        a viawork binary to use as it is (skips the server build)
@@ -34,8 +47,12 @@ WATCHERS=${WATCHERS:-1000}
 FLIPS=${FLIPS:-50}
 INTERVAL_MS=${INTERVAL_MS:-100}
 CONCURRENCY=${CONCURRENCY:-16}
+SIGN_IN_CONCURRENCY=${SIGN_IN_CONCURRENCY:-2}
 MESSAGES=${MESSAGES:-0}
 RATE=${RATE:-200}
+STEP_SECS=${STEP_SECS:-}
+TRANSPORT=${TRANSPORT:-}
+LOAD_TIMEOUT=${LOAD_TIMEOUT:-1800}
 VW_TARGET=${VW_TARGET:-$ROOT/target}
 LOAD_TARGET=${LOAD_TARGET:-$ROOT/target/presence-load}
 PASSWORD=Bench-pass-presence
@@ -46,6 +63,16 @@ log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 [ "$DIRECTORY" -gt "$WATCHERS" ] || { echo "DIRECTORY must be more than WATCHERS" >&2; exit 1; }
+[ "$WATCHERS" -le 99999 ] || { echo "WATCHERS is at most 99999" >&2; exit 1; }
+# Each process holds a socket per watcher plus the POSTs in flight (at most 4,096), the
+# store and some slack; the server and presence-load inherit this shell's limit.
+need_fds=$((WATCHERS + 5120))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need_fds" ]; then
+    ulimit -n "$need_fds" 2>/dev/null || {
+        echo "$WATCHERS watchers need $need_fds file descriptors; the hard limit is $(ulimit -Hn)" >&2
+        exit 1
+    }
+fi
 for port in ${HTTP##*:} $SIP_PORT; do
     if ss -Hlntu "( sport = :$port )" 2>/dev/null | grep -q .; then
         echo "port $port is in use; stop what holds it or change the ports at the top of $0" >&2
@@ -86,21 +113,23 @@ http_listen = "$HTTP"
 database = "$DB"
 TOML
 
-# --- the directory: DIRECTORY users from one CSV (no passwords), then passwords for the
-# target (pt0000) and the watchers (pw0001..), set with the CLI two at a time.
-log "importing $DIRECTORY users into $DB"
+# --- the directory: the target (pt0000) and the watchers (pw00001..) imported from one CSV
+# with one initial password (hashed once), then the rest of the DIRECTORY users without.
+log "importing $((WATCHERS + 1)) users with a password and $((DIRECTORY - WATCHERS - 1)) without into $DB"
 {
     echo "SipAddress,DisplayName"
-    for i in $(seq 1 "$WATCHERS"); do printf 'sip:pw%04d@example.com,Watcher %d\n' "$i" "$i"; done
+    for i in $(seq 1 "$WATCHERS"); do printf 'sip:pw%05d@example.com,Watcher %d\n' "$i" "$i"; done
     echo "sip:pt0000@example.com,Presence Target"
-    for i in $(seq 1 $((DIRECTORY - WATCHERS - 1))); do printf 'sip:dir%06d@example.com,Directory %d\n' "$i" "$i"; done
-} >"$WORK/users.csv"
-"$VW" --config "$CONFIG" user import "$WORK/users.csv" >"$WORK/import.out"
-log "setting $((WATCHERS + 1)) passwords"
+} >"$WORK/signed-in.csv"
 {
-    echo "sip:pt0000@example.com"
-    for i in $(seq 1 "$WATCHERS"); do printf 'sip:pw%04d@example.com\n' "$i"; done
-} | xargs -P 2 -I{} "$VW" --config "$CONFIG" user set --sip-uri {} --password "$PASSWORD" >/dev/null
+    echo "SipAddress,DisplayName"
+    for i in $(seq 1 $((DIRECTORY - WATCHERS - 1))); do printf 'sip:dir%06d@example.com,Directory %d\n' "$i" "$i"; done
+} >"$WORK/directory.csv"
+t0=$(date +%s.%N)
+"$VW" --config "$CONFIG" user import "$WORK/signed-in.csv" --password "$PASSWORD" >"$WORK/import.out"
+t1=$(date +%s.%N)
+"$VW" --config "$CONFIG" user import "$WORK/directory.csv" >>"$WORK/import.out"
+log "imported in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s (with the password) and $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t1 }") s"
 
 log "starting the server"
 # Not under `timeout`: $SERVER_PID must be the server's own (its RSS is read from /proc);
@@ -115,17 +144,20 @@ done
 users=$(sqlite3 "$WORK/viawork.db" 'SELECT COUNT(*) FROM users' 2>/dev/null || echo "$DIRECTORY")
 
 CMD=("$LOAD" --http "$HTTP" --target sip:pt0000@example.com --watchers "$WATCHERS"
-     --watcher-format 'sip:pw{:04}@example.com' --password "$PASSWORD" --flips "$FLIPS"
-     --interval-ms "$INTERVAL_MS" --concurrency "$CONCURRENCY")
+     --watcher-format 'sip:pw{:05}@example.com' --password "$PASSWORD" --flips "$FLIPS"
+     --interval-ms "$INTERVAL_MS" --concurrency "$CONCURRENCY"
+     --sign-in-concurrency "$SIGN_IN_CONCURRENCY" --server-pid "$SERVER_PID")
 [ "$MESSAGES" -gt 0 ] && CMD+=(--messages "$MESSAGES" --rate "$RATE")
-log "running: ${CMD[*]} (load $(loadavg))"
+[ "$MESSAGES" -gt 0 ] && [ -n "$STEP_SECS" ] && CMD+=(--step-secs "$STEP_SECS")
+[ -n "$TRANSPORT" ] && CMD+=(--transport "$TRANSPORT")
+log "running: ${CMD[*]} (load $(loadavg); fd limit $(ulimit -n))"
 status=0
-timeout -k 5 600 "${CMD[@]}" >"$WORK/load.out" 2>"$WORK/load.err" || status=$?
+timeout -k 5 "$LOAD_TIMEOUT" "${CMD[@]}" >"$WORK/load.out" 2>"$WORK/load.err" || status=$?
 rss=$(awk '/VmRSS/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0)
 cat "$WORK/load.err" >&2
 cat "$WORK/load.out"
 echo
 echo "directory: $users users; server RSS at the end: $((rss / 1024)) MiB; machine load $(loadavg)"
-echo "command: DIRECTORY=$DIRECTORY WATCHERS=$WATCHERS FLIPS=$FLIPS INTERVAL_MS=$INTERVAL_MS CONCURRENCY=$CONCURRENCY MESSAGES=$MESSAGES RATE=$RATE bench/presence/run.sh"
+echo "command: DIRECTORY=$DIRECTORY WATCHERS=$WATCHERS FLIPS=$FLIPS INTERVAL_MS=$INTERVAL_MS CONCURRENCY=$CONCURRENCY SIGN_IN_CONCURRENCY=$SIGN_IN_CONCURRENCY MESSAGES=$MESSAGES RATE=$RATE STEP_SECS=$STEP_SECS TRANSPORT=$TRANSPORT bench/presence/run.sh"
 echo "logs and store: $WORK"
 exit $status

@@ -11,6 +11,7 @@ pub mod deskphone;
 pub mod directory_cache;
 pub mod domain;
 pub mod events;
+pub mod fd_limit;
 pub mod forwarding;
 pub mod im;
 pub mod incoming;

@@ -104,6 +104,7 @@ fn main() -> std::process::ExitCode {
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let config = viawork::config::Config::load(config.as_deref())?;
+    open_file_limit();
     #[cfg(target_os = "linux")]
     {
         // Purge freed pages in the background, so an idle server gives memory back too.
@@ -116,6 +117,30 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(viawork::server::run(config, shutdown_signal()))
+}
+
+/// Raises the open-file limit (a socket per connected client) and says so, or warns when
+/// it stays low.
+fn open_file_limit() {
+    use viawork::fd_limit::{raise, Outcome, LOW};
+    let limit = match raise() {
+        Outcome::Raised(from, to) => {
+            tracing::info!(from, to, "raised the open-file limit to the hard limit");
+            Some(to)
+        }
+        Outcome::Unchanged(limit) => limit,
+        Outcome::Refused(at, error) => {
+            tracing::warn!(limit = at, ?error, "could not raise the open-file limit");
+            Some(at)
+        }
+    };
+    if let Some(n) = limit.filter(|n| *n < LOW) {
+        tracing::warn!(
+            limit = n,
+            "the open-file limit allows fewer than about {n} connected clients; raise the hard \
+             limit (LimitNOFILE= in a systemd unit, ulimit -Hn)"
+        );
+    }
 }
 
 fn demo(options: viawork::demo::DemoOptions) -> anyhow::Result<()> {

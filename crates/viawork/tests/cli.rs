@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
+use viawork::domain::{Password, PasswordHash, SipCredentials, UserUri};
 
 /// One test's database.
 struct Db {
@@ -536,6 +537,52 @@ fn policy_callback_extensions_are_set_shown_and_refuse_bad_values_naming_the_fla
 #[test]
 fn csv_imports_report_bad_rows_by_line_and_import_all_or_only_the_good_ones() {
     imports(&Db::sqlite());
+}
+
+#[test]
+fn an_import_with_an_initial_password_gives_each_created_user_it_and_their_own_sip_ha1() {
+    let db = Db::sqlite();
+    let csv = db.write(
+        "users.csv",
+        "SipAddress,DisplayName\n\
+         sip:erin@example.com,Erin\n\
+         sip:ivy@example.com,Ivy\n",
+    );
+    // Refused before anything is read or written, naming the flag's field.
+    db.refused(&["user", "import", &csv, "--password", "short"], "password");
+    let password = "Initial-pass-2026";
+    let report = db.json(&["user", "import", &csv, "--password", password]);
+    assert_eq!(report["imported"], 2, "{report}");
+    for uri in ["sip:erin@example.com", "sip:ivy@example.com"] {
+        let user = db.json(&["user", "get", "--sip-uri", uri]);
+        assert_eq!(user["passwordSet"], true, "{user}");
+        assert_eq!(user["sipCredentialsSet"], true, "{user}");
+    }
+    // What is stored: the password verifies against each user's hash, and each user has the
+    // HA1s of their own name (the same HA1s for both would not authenticate either).
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = viawork::store::open(&db.url).await.expect("store");
+        for uri in ["sip:erin@example.com", "sip:ivy@example.com"] {
+            let row = store
+                .get_user_by_sip_uri(uri)
+                .await
+                .expect("read")
+                .expect("imported");
+            let hash = PasswordHash::from_phc(&row.password_hash).expect("a PHC hash");
+            assert!(hash.verify(password), "{uri}");
+            assert!(!hash.verify("Initial-pass-2027"), "{uri}");
+            let user: UserUri = uri.parse().expect("uri");
+            let sip = SipCredentials::new(
+                &user,
+                "example.com",
+                &Password::new(password).expect("password"),
+            )
+            .expect("credentials");
+            assert_eq!(row.ha1_md5.as_deref(), Some(sip.ha1_md5().as_str()));
+            assert_eq!(row.ha1_sha256.as_deref(), Some(sip.ha1_sha256().as_str()));
+        }
+    });
 }
 
 #[test]

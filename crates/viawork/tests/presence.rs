@@ -1,8 +1,9 @@
 //! Presence over HTTP against the real server: Bob watches Alice and sees her changes on
 //! his Server-Sent Events stream; blocking makes Alice Offline to Bob (in answers and in
 //! events) but not to Carol; a dropped event stream (SSE) or a closed one (WebSocket) is a
-//! signed-out endpoint; what Alice
-//! chose and whom she blocks survive a restart; bad input gets a 400 naming the field.
+//! signed-out endpoint; a WebSocket stream keeps delivering after a large client frame;
+//! what Alice chose and whom she blocks survive a restart; bad input gets a 400 naming the
+//! field.
 
 mod common;
 
@@ -429,4 +430,50 @@ fn a_websocket_event_stream_signs_in_until_it_closes() {
     drop(ws);
     wait_seen(http, &bob, ALICE, "Offline");
     assert_eq!(streams().as_deref(), Some("0"));
+}
+
+#[test]
+fn a_websocket_event_stream_delivers_events_after_a_client_frame_larger_than_its_read_buffer() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned(dir.path());
+    let server = Server::start_with(&[("VIAWORK_DATABASE", db.as_str())]);
+    let http = server.http;
+    let alice = sign_in(http, ALICE, PASSWORD);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (mut ws, _) = rt
+        .block_on(tokio_tungstenite::connect_async(format!(
+            "ws://{http}/api/v1/events?access_token={alice}"
+        )))
+        .expect("websocket");
+    // The server reads client frames with a small buffer (clients only listen); a frame 16
+    // times its size must be read whole, not end or wedge the stream.
+    rt.block_on(ws.send(Message::text("x".repeat(64 * 1024))))
+        .expect("send a large frame");
+    let r = put(
+        http,
+        "/api/v1/me/presence",
+        &alice,
+        json!({"availability": "Busy", "note": "after-the-large-frame"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seen = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(m) = ws.next().await {
+                let Ok(Message::Text(t)) = m else { continue };
+                let e: Value = serde_json::from_str(t.as_str()).expect("JSON event");
+                if e["type"] == "presence.updated" && e["data"]["note"] == "after-the-large-frame" {
+                    return Some(e);
+                }
+            }
+            None
+        })
+        .await
+    });
+    let e = seen
+        .expect("the event within 10 s")
+        .expect("the stream stayed open");
+    assert_eq!(e["data"]["availability"], "Busy", "{e}");
 }

@@ -13,6 +13,7 @@ use super::policies::{self, PolicyInput};
 use super::routing;
 use super::users::{self, UserInput};
 use super::AdminError;
+use crate::domain::Password;
 use crate::store::Store;
 
 /// The administrative commands.
@@ -84,6 +85,10 @@ pub enum UserCommand {
         /// Import the good rows even if some are bad (otherwise nothing is imported).
         #[arg(long)]
         skip_bad_rows: bool,
+        /// One initial web and SIP password for every user the import creates (at least 8
+        /// characters), hashed once for all; without it imported users have no password.
+        #[arg(long)]
+        password: Option<String>,
     },
 }
 
@@ -468,12 +473,17 @@ async fn run_user(
         UserCommand::Import {
             file,
             skip_bad_rows,
+            password,
         } => {
+            // Checked before the file is read: a bad password is the command's fault, not
+            // a row's.
+            let password = password.as_deref().map(Password::new).transpose()?;
             let text = read_file(&file)?;
             let source = file.display().to_string();
             imported(
                 format,
-                &import::import_users(store, &source, &text, skip_bad_rows).await?,
+                &import::import_users(store, &source, &text, skip_bad_rows, password.as_ref())
+                    .await?,
             )
         }
     }

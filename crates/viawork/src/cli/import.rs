@@ -5,7 +5,12 @@
 //! the caller asks to skip bad rows, nothing is imported when any row is bad (and the users
 //! are written all-or-nothing in one transaction). Columns are matched by name ignoring
 //! case; columns ViaWork has no use for (`Identity`, `RegistrarPool`, `VoicePolicy`, ...) are
-//! ignored. Imported users have no password until one is set with `user set --password`.
+//! ignored. Imported users have no password until one is set with `user set --password`,
+//! unless the import is given one initial password for every user it creates: that is hashed
+//! (argon2id) once and the same hash stored for each of them, with each user's own SIP digest
+//! HA1s. Hashing per user would cost tens of milliseconds each (10,000 users: minutes) and
+//! protect nothing more, since the password is the same; each user should later get their
+//! own (`user set --password`).
 //!
 //! User columns: `SipAddress` (required), `DisplayName`, `LineURI`, `EnterpriseVoiceEnabled`,
 //! `Enabled`, `WindowsEmailAddress` (or `Email`), `Title`, `Department`, `Office`, `Phone`,
@@ -27,7 +32,8 @@ use super::policies::{self, PolicyInput};
 use super::users::{self, UserInput};
 use super::AdminError;
 use crate::domain::{
-    CallViaWorkPolicy, DomainError, PolicyIdentity, PolicyName, PolicySettings, UserUri,
+    CallViaWorkPolicy, DomainError, Password, PasswordHash, PolicyIdentity, PolicyName,
+    PolicySettings, UserUri,
 };
 use crate::store::{ImportRowResult, PolicyRow, Store, UserRow};
 
@@ -166,12 +172,14 @@ fn optional(s: &str) -> Option<String> {
 
 /// Imports users from a `Get-CsUser | Export-Csv` file's `text` (`source` names it in
 /// errors). With `skip_bad_rows` the good rows are imported and the bad ones reported;
-/// otherwise one bad row means none is imported.
+/// otherwise one bad row means none is imported. With `initial_password` every created
+/// user gets that web and SIP password (hashed once for all of them).
 pub async fn import_users(
     store: &dyn Store,
     source: &str,
     text: &str,
     skip_bad_rows: bool,
+    initial_password: Option<&Password>,
 ) -> Result<ImportView, AdminError> {
     let t = parse_table(source, text)?;
     let sip = required_column(source, &t, &["SipAddress", "SipUri"])?;
@@ -195,6 +203,7 @@ pub async fn import_users(
         col(&["OtherTelephone", "OtherPhone"]),
     );
     let (policy, site) = (col(&["CallViaWorkPolicy"]), col(&["Site"]));
+    let password = initial_password.map(|p| (p, PasswordHash::hash(p)));
 
     // Policies that can be granted, by folded identity.
     let tags: HashMap<String, String> = store
@@ -251,6 +260,9 @@ pub async fn import_users(
                     AdminError::not_found("policyName", format!("no policy {identity}"))
                 })?;
                 row.policy_grant = Some(stored.clone());
+            }
+            if let Some((password, hash)) = &password {
+                users::set_password(&mut row, &uri, password, hash)?;
             }
             Ok::<_, AdminError>(row)
         }

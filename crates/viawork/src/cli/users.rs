@@ -409,12 +409,26 @@ pub fn apply(row: &mut UserRow, uri: &UserUri, input: &UserInput) -> Result<(), 
     }
     if let Some(v) = &input.password {
         let password = Password::new(v)?;
-        let sip = SipCredentials::new(uri, uri.domain(), &password)?;
-        row.password_hash = PasswordHash::hash(&password).as_phc().to_owned();
-        row.ha1_md5 = Some(sip.ha1_md5().as_str().to_owned());
-        row.ha1_sha256 = Some(sip.ha1_sha256().as_str().to_owned());
-        row.sip_realm = Some(sip.realm().to_owned());
+        set_password(row, uri, &password, &PasswordHash::hash(&password))?;
     }
+    Ok(())
+}
+
+/// Gives `row` (whose SIP address is `uri`) the web password `password`, already hashed as
+/// `hash`, and the SIP digest HA1s derived from it for the user's own domain. The HA1s are
+/// per user (they hash the user name); the argon2id `hash` is the slow part, which an import
+/// giving many users the same initial password computes once.
+pub fn set_password(
+    row: &mut UserRow,
+    uri: &UserUri,
+    password: &Password,
+    hash: &PasswordHash,
+) -> Result<(), DomainError> {
+    let sip = SipCredentials::new(uri, uri.domain(), password)?;
+    row.password_hash = hash.as_phc().to_owned();
+    row.ha1_md5 = Some(sip.ha1_md5().as_str().to_owned());
+    row.ha1_sha256 = Some(sip.ha1_sha256().as_str().to_owned());
+    row.sip_realm = Some(sip.realm().to_owned());
     Ok(())
 }
 
