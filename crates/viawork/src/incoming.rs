@@ -246,6 +246,13 @@ impl Router {
             .normalize(&dialled)
             .map_err(|_| Refusal::Status(404))?
             .result;
+        // The same per-user limit as API calls (toll fraud, harassment).
+        if let Some(api) = &self.state.calls {
+            if let Err(wait) = api.admit(user.id).await {
+                tracing::info!(user = %user.sip_uri, ?wait, "too many calls from a SIP client");
+                return Err(Refusal::Status(403));
+            }
+        }
         let display = (!user.display_name.is_empty()).then(|| user.display_name.clone());
         Ok(Route::Out(Box::new(NewBridge {
             owner: user.sip_uri.clone(),

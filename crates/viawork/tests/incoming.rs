@@ -35,6 +35,11 @@ impl Lab {
     /// desk-phone branches with `far_code` and Call Via Work callbacks with `cb_code`
     /// (`0`: ring until CANCEL).
     fn new(pbx_calls: u32, far_code: &str, cb_code: &str) -> Lab {
+        Self::with_config(pbx_calls, far_code, cb_code, "")
+    }
+
+    /// Like [`Lab::new`], with more of the configuration file (TOML tables).
+    fn with_config(pbx_calls: u32, far_code: &str, cb_code: &str, more: &str) -> Lab {
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("v.db").display());
         common::user(
@@ -69,8 +74,10 @@ impl Lab {
         let cfg = dir.path().join("viawork.toml");
         std::fs::write(
             &cfg,
-            "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n\
-             [registrar]\ndigest_algorithms = [\"MD5\"]\n",
+            format!(
+                "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n\
+                 [registrar]\ndigest_algorithms = [\"MD5\"]\n{more}"
+            ),
         )
         .unwrap();
         let pbx = SippPbx::start_keys(
@@ -150,6 +157,11 @@ impl Lab {
     /// Bob's registered SIP client calls `to` (a user part or a number at example.com) in
     /// the background, authenticating with his password; join it to see it succeed.
     fn bob_calls(&self, to: &'static str) -> std::thread::JoinHandle<()> {
+        self.bob_runs("client_invite_uac.xml", to)
+    }
+
+    /// Bob's SIP client runs `scenario` toward `to`, as [`Lab::bob_calls`].
+    fn bob_runs(&self, scenario: &'static str, to: &'static str) -> std::thread::JoinHandle<()> {
         let server = self.server.udp;
         std::thread::spawn(move || {
             let auth_uri = format!("{to}@example.com");
@@ -157,7 +169,7 @@ impl Lab {
                 "127.0.0.1",
                 free_port(),
                 &Run {
-                    scenario: "client_invite_uac.xml",
+                    scenario,
                     target: server,
                     tcp: false,
                     calls: 1,
@@ -488,4 +500,16 @@ fn a_late_offer_is_answered_in_the_acks() {
     assert!(!invite.contains("application/sdp"), "{invite}");
     let ack = &lab.pbx.received("ACK")[0];
     assert!(ack.contains("application/sdp"), "{ack}");
+}
+
+#[test]
+fn sip_clients_calls_count_against_the_users_call_limit() {
+    let mut lab = Lab::with_config(1, "200", "200", "[calls]\nmax_calls_per_minute = 1\n");
+    lab.bob_calls("+14255550199")
+        .join()
+        .expect("Bob's first call goes through");
+    lab.pbx.wait_success();
+    lab.bob_runs("client_invite_refused_uac.xml", "+14255550199")
+        .join()
+        .expect("the second within the minute is refused with 403");
 }

@@ -79,6 +79,14 @@ impl CallsApi {
     }
 }
 
+impl CallsApi {
+    /// Counts a call `user_id` starts against `calls.max_calls_per_minute`; `Err` holds
+    /// how long until one more is allowed. API calls and SIP clients' calls share it.
+    pub async fn admit(&self, user_id: i64) -> Result<(), std::time::Duration> {
+        self.limiter.lock().await.admit(user_id, Instant::now())
+    }
+}
+
 /// The routes of this file.
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -694,7 +702,7 @@ pub async fn place_call(
                 "the administrator has not set the Call Via Work caller ID (CallViaWorkCallerId)",
             )
         })?;
-    if let Err(wait) = api.limiter.lock().await.admit(user.id, Instant::now()) {
+    if let Err(wait) = api.admit(user.id).await {
         let secs = wait.as_secs().max(1);
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
