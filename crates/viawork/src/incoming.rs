@@ -456,7 +456,7 @@ impl Router {
                 if let Some(t) = target {
                     let mut declined = t.clone();
                     declined.setup.extra = vec![(
-                        HeaderName::Diversion,
+                        "Diversion",
                         diversion(callee, &self.trunk.domain, "deflection"),
                     )];
                     plan.decline_to = Some(declined);
@@ -479,10 +479,7 @@ impl Router {
         let mut setup = self
             .trunk
             .leg_as(target, caller.from_uri.clone(), caller.name.clone());
-        setup.extra = vec![(
-            HeaderName::Diversion,
-            diversion(callee, &self.trunk.domain, reason),
-        )];
+        setup.extra = vec![("Diversion", diversion(callee, &self.trunk.domain, reason))];
         BranchPlan {
             kind: BranchKind::Forward,
             setup,

@@ -193,8 +193,8 @@ pub struct LegSetup {
     pub prack: bool,
     /// A Route header (the outbound proxy), if any.
     pub route: Option<String>,
-    /// More headers for the INVITE (`Diversion` on a forwarded call).
-    pub extra: Vec<(HeaderName, String)>,
+    /// More headers for the INVITE (`Diversion` on a forwarded call), by name.
+    pub extra: Vec<(&'static str, String)>,
 }
 
 /// Which end of the dialog ViaWork is.
@@ -355,7 +355,7 @@ impl Leg {
             b = b.header(HeaderName::PAssertedIdentity, pai);
         }
         for (name, value) in &setup.extra {
-            b = b.header(*name, value);
+            b = b.header_ext(name, value);
         }
         let b = match &offer {
             Some(sdp) => b.body("application/sdp", sdp.clone()),
