@@ -36,8 +36,17 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 pub struct SipIm {
     handle: EndpointHandle,
     registrar: Registrar,
-    waiting: Arc<Mutex<HashMap<TransactionKey, oneshot::Sender<u16>>>>,
+    waiting: Arc<Mutex<Waiting>>,
     user_agent: Arc<str>,
+}
+
+/// MESSAGEs awaiting their answer. By Call-ID, registered before the request leaves: its
+/// answer can reach the SIP loop before `send_request` has returned the transaction key.
+/// The key maps to the Call-ID for the transaction's timeout or transport error.
+#[derive(Default)]
+struct Waiting {
+    by_call_id: HashMap<String, oneshot::Sender<u16>>,
+    by_key: HashMap<TransactionKey, String>,
 }
 
 impl std::fmt::Debug for SipIm {
@@ -57,24 +66,37 @@ impl SipIm {
         }
     }
 
-    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<TransactionKey, oneshot::Sender<u16>>> {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Takes the transaction events of MESSAGE requests this sent; false for others.
     pub fn on_tu_event(&self, ev: &TuEvent) -> bool {
-        let (key, status) = match ev {
-            TuEvent::Response { key, msg } => match msg.status() {
-                Some(s) if s >= 200 => (key, s),
-                Some(_) => return self.waiting().contains_key(key),
-                None => return false,
-            },
-            TuEvent::Timeout { key } => (key, 408),
-            TuEvent::TransportError { key } => (key, 503),
-            TuEvent::Terminated { key } => return self.waiting().remove(key).is_some(),
+        let mut w = self.waiting();
+        let (call_id, status) = match ev {
+            TuEvent::Response { msg, .. } => {
+                let Ok(cid) = msg.call_id() else { return false };
+                match msg.status() {
+                    Some(s) if s >= 200 => (cid.to_owned(), s),
+                    Some(_) => return w.by_call_id.contains_key(cid),
+                    None => return false,
+                }
+            }
+            TuEvent::Timeout { key } | TuEvent::TransportError { key } => {
+                let Some(cid) = w.by_key.get(key).cloned() else {
+                    return false;
+                };
+                let status = if matches!(ev, TuEvent::Timeout { .. }) {
+                    408
+                } else {
+                    503
+                };
+                (cid, status)
+            }
+            TuEvent::Terminated { key } => return w.by_key.remove(key).is_some(),
             _ => return false,
         };
-        match self.waiting().remove(key) {
+        match w.by_call_id.remove(&call_id) {
             Some(tx) => {
                 let _ = tx.send(status);
                 true
@@ -112,16 +134,27 @@ impl SipIm {
                 continue;
             };
             let (tx, rx) = oneshot::channel();
+            let call_id = req.call_id().unwrap_or_default().to_owned();
+            self.waiting().by_call_id.insert(call_id.clone(), tx);
             match self
                 .handle
                 .send_request(req, Peer::new(b.source, transport))
                 .await
             {
                 Ok(key) => {
-                    self.waiting().insert(key, tx);
+                    // Only while unanswered: after a final answer no timeout can come, and
+                    // the transaction's end may already have passed (TCP).
+                    let mut w = self.waiting();
+                    if w.by_call_id.contains_key(&call_id) {
+                        w.by_key.insert(key, call_id);
+                    }
+                    drop(w);
                     answers.push(rx);
                 }
-                Err(e) => tracing::warn!(error = %e, contact = %b.uri, "could not send MESSAGE"),
+                Err(e) => {
+                    self.waiting().by_call_id.remove(&call_id);
+                    tracing::warn!(error = %e, contact = %b.uri, "could not send MESSAGE");
+                }
             }
         }
         let mut delivered = false;
