@@ -1,0 +1,177 @@
+// Words and numbers as a person reads them: phone numbers, durations, presence and
+// what a call is doing. Pure functions with no DOM, so tests/web runs them under node.
+
+/** A number for people: "+14255550101" → "+1 425 555 0101"; `tel:`/`sip:` forms
+ * and extensions are read; other numbers are shown as written. */
+export function formatNumber(raw) {
+  if (!raw) return '';
+  let s = String(raw).trim();
+  let ext = '';
+  const extMatch = s.match(/;ext=(\w+)/i);
+  if (extMatch) ext = ` ext. ${extMatch[1]}`;
+  s = s.replace(/^(tel|sip|sips):/i, '').replace(/[;@].*$/, '');
+  const digits = s.replace(/[^\d+]/g, '');
+  const nanp = digits.match(/^\+1(\d{3})(\d{3})(\d{4})$/);
+  if (nanp) return `+1 ${nanp[1]} ${nanp[2]} ${nanp[3]}${ext}`;
+  // Elsewhere grouping needs each country's plan: show E.164 as it is.
+  if (/^\+\d{8,15}$/.test(digits)) return `${digits}${ext}`;
+  return `${s}${ext}`;
+}
+
+/** "mm:ss", or "h:mm:ss" from an hour on. */
+export function formatDuration(ms) {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  const pad = (n) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(sec)}` : `${pad(m)}:${pad(sec)}`;
+}
+
+const AVAILABILITY = {
+  Online: 'Available',
+  Busy: 'Busy',
+  DoNotDisturb: 'Do not disturb',
+  BeRightBack: 'Be right back',
+  Away: 'Away',
+  IdleOnline: 'Available (inactive)',
+  IdleBusy: 'Busy (inactive)',
+  Offline: 'Offline',
+};
+
+const ACTIVITY = {
+  in_a_call: 'In a call',
+  in_a_conference: 'In a conference call',
+  on_the_phone: 'On the phone',
+  in_a_meeting: 'In a meeting',
+  presenting: 'Presenting',
+  off_work: 'Off work',
+  inactive: 'Inactive',
+};
+
+/** A presence as words: "Busy — In a call", "Away — Off work", "Offline". */
+export function presenceText(p) {
+  if (!p || !p.availability) return 'Presence unknown';
+  const base = AVAILABILITY[p.availability] ?? p.availability;
+  const act = p.activity ? ACTIVITY[p.activity] ?? p.activity.replaceAll('_', ' ') : '';
+  if (!act || act === base) return base;
+  if (p.activity === 'off_work') return act;
+  return `${base} — ${act}`;
+}
+
+/** The colour class of a presence dot. */
+export function presenceClass(p) {
+  switch (p?.availability) {
+    case 'Online': return 'p-online';
+    case 'IdleOnline': return 'p-idle';
+    case 'Busy': case 'IdleBusy': return 'p-busy';
+    case 'DoNotDisturb': return 'p-dnd';
+    case 'BeRightBack': case 'Away': return 'p-away';
+    default: return 'p-offline';
+  }
+}
+
+/** Who the other party of a call is, in words: a known name, the caller, or the number. */
+export function peerName(call, knownName) {
+  if (knownName) return knownName;
+  if (call.direction === 'inbound') {
+    if (call.from_name) return call.from_name;
+    return formatNumber(call.from) || 'Unknown caller';
+  }
+  return formatNumber(call.to_number || call.to) || call.to || 'Unknown';
+}
+
+/** Why a call ended, from the user's point of view. */
+export function endText(call, peer) {
+  const r = call.end_reason;
+  const by = call.hung_up_by;
+  switch (r) {
+    case 'completed':
+      // On incoming calls the server's hung_up_by names its legs (the caller's leg is
+      // its "your_phone"), so who hung up is not said for them.
+      if (call.direction === 'inbound') return by === 'user' ? 'You hung up' : 'Call ended';
+      if (by === 'far_end') return `${peer} hung up`;
+      if (by === 'your_phone') return 'You hung up on your desk phone';
+      if (by === 'user') return 'You hung up';
+      return 'Call ended';
+    case 'cancelled': return 'Call cancelled before it connected';
+    case 'your_phone_busy': return 'Your work phone is busy';
+    case 'far_end_busy': return `${peer} is busy`;
+    case 'your_phone_declined': return 'Your work phone declined the call';
+    case 'far_end_declined': return `${peer} declined the call`;
+    case 'your_phone_no_answer': return "Your work phone wasn't answered";
+    case 'far_end_no_answer': return `${peer} didn't answer`;
+    case 'your_phone_unreachable': return "Your work phone couldn't be reached";
+    case 'far_end_unreachable': return `${peer} couldn't be reached`;
+    case 'trunk_unavailable': return "The phone system can't be reached right now";
+    case 'transferred': return 'Call transferred';
+    case 'missed': return `Missed call from ${peer}`;
+    case 'declined': return 'You declined the call';
+    case 'busy': return 'All your phones were busy';
+    case 'failed': return 'The call failed';
+    default: return 'Call ended';
+  }
+}
+
+const ANSWERED_ON = {
+  desk_phone: 'Answered on your desk phone',
+  sip_client: 'Answered on another device',
+  simultaneous_ring: 'Answered on your simultaneous-ring phone',
+  forward: 'Forwarded',
+};
+
+/** What a call is doing now, as a sentence. `now` is Date.now(), `peer` the other party's
+ * name. */
+export function callStatus(call, peer, now) {
+  const work = formatNumber(call.callback_number);
+  const yourPhone = work ? `your work phone ${work}` : 'your work phone';
+  const since = (t) => formatDuration(now - (t ?? now));
+  switch (call.state) {
+    case 'incoming': return `${peer} is calling…`;
+    case 'connecting_your_phone': return `Calling ${yourPhone}…`;
+    case 'your_phone_ringing': return `Your work phone is ringing — pick it up to talk to ${peer}`;
+    case 'connecting': return `Calling ${peer}…`;
+    case 'ringing': return `Ringing ${peer}…`;
+    case 'connected': {
+      const where = call.direction === 'inbound' ? ANSWERED_ON[call.answered_on] : undefined;
+      const muted = call.muted ? ' (muted)' : '';
+      const head = where ? `${where} · ` : '';
+      return `${head}Connected ${since(call.connected_at)}${muted}`;
+    }
+    case 'on_hold': return `${peer} is on hold ${since(call.connected_at)}`;
+    case 'ended': return endText(call, peer);
+    default: return call.state;
+  }
+}
+
+const SHORT_END = {
+  cancelled: 'Cancelled',
+  your_phone_busy: 'Your phone was busy',
+  far_end_busy: 'Busy',
+  your_phone_declined: 'Declined on your phone',
+  far_end_declined: 'Declined',
+  your_phone_no_answer: "Your phone wasn't answered",
+  far_end_no_answer: 'No answer',
+  your_phone_unreachable: "Your phone couldn't be reached",
+  far_end_unreachable: 'Unreachable',
+  trunk_unavailable: 'Phone system unavailable',
+  transferred: 'Transferred',
+  missed: 'Missed',
+  declined: 'Declined',
+  busy: 'Busy',
+  failed: 'Failed',
+};
+
+/** A call log row's one-line summary; `nameFor(uri)` names a directory user. */
+export function logSummary(row, nameFor = (uri) => uri.replace(/^sips?:/i, '')) {
+  const inbound = row.direction === 'inbound';
+  const who = formatNumber(row.to_number) || row.to || '';
+  let name = row.to && !/^[+\d\s()./-]+$/.test(row.to) && !/^tel:/i.test(row.to) ? row.to : '';
+  if (/^sips?:/i.test(name)) name = /^sips?:\+?\d+@/i.test(name) ? '' : nameFor(name);
+  const label = name && name !== who ? `${name} (${who})` : who;
+  let outcome;
+  if (row.state !== 'ended') outcome = 'in progress';
+  else if (row.end_reason === 'completed') outcome = formatDuration((row.duration_secs ?? 0) * 1000);
+  else outcome = SHORT_END[row.end_reason] ?? 'Ended';
+  return { arrow: inbound ? '↙' : '↗', direction: inbound ? 'Incoming' : 'Outgoing', label, outcome };
+}

@@ -1,0 +1,50 @@
+// Recent calls: the user's call log (GET /api/v1/call-log), newest first, each with a
+// button to call the number again.
+
+import { api, errorText } from './api.js';
+import { $, el } from './dom.js';
+import { logSummary } from './format.js';
+import { nameOf } from './state.js';
+
+let callAgain = () => {};
+
+/** `call(to, name)` places a call from a history row. */
+export function initHistory({ call }) {
+  callAgain = call;
+}
+
+/** Reloads the list. */
+export async function loadHistory() {
+  const list = $('history');
+  let r;
+  try {
+    r = await api('GET', '/api/v1/call-log?limit=20');
+  } catch (err) {
+    list.replaceChildren(el('li', 'error', errorText(err)));
+    return;
+  }
+  list.replaceChildren();
+  const rows = r.calls ?? [];
+  if (!rows.length) list.append(el('li', 'muted small', 'No calls yet.'));
+  for (const row of rows) {
+    const s = logSummary(row, nameOf);
+    const li = el('li', 'history-row');
+    const arrow = el('span', `arrow ${row.direction === 'inbound' ? 'in' : 'out'}`, s.arrow);
+    arrow.setAttribute('aria-label', s.direction);
+    arrow.setAttribute('role', 'img');
+    const text = el('div', 'history-text');
+    const when = row.created_at ? new Date(row.created_at) : null;
+    const time = el('time', 'muted small', when ? when.toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }) : '');
+    if (when) time.dateTime = when.toISOString();
+    text.append(el('div', 'history-who', s.label), el('div', 'small', s.outcome), time);
+    li.append(arrow, text);
+    if (row.to_number) {
+      const b = el('button', 'icon', '📞');
+      b.type = 'button';
+      b.setAttribute('aria-label', `Call ${s.label} again`);
+      b.addEventListener('click', () => callAgain(row.to_number, s.label));
+      li.append(b);
+    }
+    list.append(li);
+  }
+}

@@ -1,0 +1,201 @@
+// Instant messaging: one conversation window with its history, a composer, the typing
+// indicator and incoming messages. A 1:1 conversation with a person is found among my
+// conversations, or created by the first message sent to them.
+
+import { api, errorText } from './api.js';
+import { $, el, setError, show } from './dom.js';
+import { key, nameOf, rememberName, state } from './state.js';
+
+let open = null; // {id|null, peer, name, seen: Set of message ids}
+let typingSent = 0;
+let typingTimer = null;
+
+/** Wires the composer and the window. */
+export function initIm() {
+  $('conv-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    send();
+  });
+  $('conv-text').addEventListener('keydown', (e) => {
+    // Enter sends, Shift+Enter starts a new line, as in every chat client.
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault();
+      send();
+    }
+  });
+  $('conv-text').addEventListener('input', typing);
+  $('conv-close').addEventListener('click', close);
+}
+
+function close() {
+  open = null;
+  show($('conv'), false);
+}
+
+/** Opens the 1:1 conversation with `uri` (an existing one, or a new one on first send). */
+export async function openWith(uri, name) {
+  rememberName(uri, name);
+  setError($('conv-error'), '');
+  let found = null;
+  try {
+    const r = await api('GET', '/api/v1/conversations?limit=200');
+    found = (r.conversations ?? []).find((c) => isOneToOneWith(c, uri));
+  } catch (err) {
+    setError($('conv-error'), errorText(err));
+  }
+  if (found) return openConversation(found);
+  open = { id: null, peer: uri, name: nameOf(uri), seen: new Set() };
+  renderHeader();
+  $('conv-messages').replaceChildren();
+  show($('conv'), true);
+  $('conv-text').focus();
+}
+
+function isOneToOneWith(conv, uri) {
+  const ps = conv.participants ?? [];
+  return ps.length === 2 && ps.some((p) => key(p.uri) === key(uri)) && ps.some((p) => key(p.uri) === key(state.me?.sipUri));
+}
+
+async function openConversation(conv) {
+  for (const p of conv.participants ?? []) rememberName(p.uri, p.name);
+  const others = (conv.participants ?? []).filter((p) => key(p.uri) !== key(state.me?.sipUri));
+  open = {
+    id: conv.id,
+    peer: others.length === 1 ? others[0].uri : null,
+    name: conv.subject || others.map((p) => p.name || nameOf(p.uri)).join(', ') || 'Conversation',
+    seen: new Set(),
+  };
+  renderHeader();
+  $('conv-messages').replaceChildren();
+  show($('conv'), true);
+  await loadHistory();
+}
+
+function renderHeader() {
+  $('conv-title').textContent = `Conversation with ${open.name}`;
+  $('conv-typing').textContent = '';
+}
+
+async function loadHistory() {
+  if (!open?.id) return;
+  const id = open.id;
+  try {
+    const r = await api('GET', `/api/v1/conversations/${encodeURIComponent(id)}/messages?limit=50`);
+    if (open?.id !== id) return;
+    const older = (r.messages ?? []).slice().reverse();
+    const list = $('conv-messages');
+    const fresh = [...list.children];
+    list.replaceChildren();
+    open.seen.clear();
+    for (const m of older) append(m);
+    // Messages that arrived while history loaded stay, after it.
+    for (const li of fresh) {
+      if (!open.seen.has(Number(li.dataset.id))) {
+        list.append(li);
+        open.seen.add(Number(li.dataset.id));
+      }
+    }
+  } catch (err) {
+    setError($('conv-error'), errorText(err));
+  }
+}
+
+/** Reloads the open conversation's history (after a resync). */
+export function reloadConversation() {
+  return loadHistory();
+}
+
+function append(m) {
+  if (!open || open.seen.has(m.id)) return;
+  open.seen.add(m.id);
+  const mine = key(m.from) === key(state.me?.sipUri);
+  const li = el('li', mine ? 'msg mine' : 'msg');
+  li.dataset.id = String(m.id);
+  const meta = el('div', 'msg-meta small muted');
+  const when = m.time ? new Date(m.time) : new Date();
+  meta.append(el('span', 'msg-from', mine ? 'You' : nameOf(m.from)), ' · ', el('time', '', when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })));
+  meta.querySelector('time').dateTime = when.toISOString();
+  li.append(meta, el('div', 'msg-text', messageText(m)));
+  $('conv-messages').append(li);
+  li.scrollIntoView({ block: 'nearest' });
+}
+
+/** What a message says, as plain text: HTML (already sanitised by the server) is reduced
+ * to its text in an inert document, so nothing in it runs or loads. */
+function messageText(m) {
+  if (m.format === 'file') return `📎 ${m.file?.name ?? m.text}`;
+  if (m.format === 'html') {
+    return new DOMParser().parseFromString(m.text, 'text/html').body.textContent ?? '';
+  }
+  return m.text;
+}
+
+async function send() {
+  const box = $('conv-text');
+  const text = box.value.trim();
+  if (!text || !open) return;
+  setError($('conv-error'), '');
+  try {
+    if (open.id) {
+      const m = await api('POST', `/api/v1/conversations/${encodeURIComponent(open.id)}/messages`, { text, format: 'plain' });
+      append(m);
+    } else {
+      const conv = await api('POST', '/api/v1/conversations', { to: [open.peer], message: text, format: 'plain' });
+      open.id = conv.id;
+      if (conv.message) append(conv.message);
+    }
+    box.value = '';
+    typingSent = 0;
+  } catch (err) {
+    setError($('conv-error'), errorText(err));
+  }
+}
+
+function typing() {
+  if (!open?.id) return;
+  const now = Date.now();
+  if (now - typingSent < 3000) return;
+  typingSent = now;
+  api('POST', `/api/v1/conversations/${encodeURIComponent(open.id)}/typing`).catch(() => {});
+}
+
+/** A message.received event. An incoming message for a conversation that is not open
+ * opens it (this client shows one conversation at a time). */
+export async function onMessage(data) {
+  const m = data.message;
+  if (!m) return;
+  if (open?.id === m.conversation_id) {
+    append(m);
+    $('conv-typing').textContent = '';
+    return;
+  }
+  if (data.direction !== 'incoming') return;
+  try {
+    const conv = await api('GET', `/api/v1/conversations/${encodeURIComponent(m.conversation_id)}`);
+    await openConversation(conv);
+    append(m);
+  } catch (err) {
+    setError($('conv-error'), errorText(err));
+  }
+}
+
+/** A typing event. */
+export function onTyping(data) {
+  if (open?.id !== data.conversation_id || key(data.from) === key(state.me?.sipUri)) return;
+  $('conv-typing').textContent = `${nameOf(data.from)} is typing…`;
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(() => { $('conv-typing').textContent = ''; }, 6000);
+}
+
+/** A conversation.updated event: names of participants, and a conversation I created
+ * from another tab. */
+export function onConversation(data) {
+  const conv = data.conversation;
+  for (const p of conv?.participants ?? []) rememberName(p.uri, p.name);
+  if (open && !open.id && conv && open.peer && isOneToOneWith(conv, open.peer)) open.id = conv.id;
+}
+
+/** Closes the window (sign-out). */
+export function resetIm() {
+  close();
+}

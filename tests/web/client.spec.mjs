@@ -1,0 +1,235 @@
+// The browser client in headless Chromium (Debian's `chromium`, driven by playwright-core),
+// one phase per run against a ViaWork server that crates/viawork/tests/web_client.rs
+// started with a SIPp PBX on loopback. Usage: node client.spec.mjs PHASE
+//
+// Environment: VIAWORK_URL (http://127.0.0.1:PORT), PASSWORD (every user's), ARTIFACTS (a
+// directory for screenshots), CHROMIUM (default /usr/bin/chromium).
+// A phase that needs the orchestrator to act prints `READY <what>` on its own line.
+// Every wait is on state visible in the page, bounded by a timeout; the first failure
+// exits with status 1 and a message.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const URL = need('VIAWORK_URL');
+const PASSWORD = need('PASSWORD');
+const ARTIFACTS = need('ARTIFACTS');
+const ALICE = 'sip:alice@example.com';
+const BOB = 'sip:bob@example.com';
+const WAIT = 15_000;
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) fail(`${name} is not set`);
+  return v;
+}
+
+function fail(msg) {
+  console.error(`web test failed: ${msg}`);
+  process.exit(1);
+}
+
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+/** Problems the pages reported: script errors and CSP violations fail the phase. */
+const problems = [];
+
+async function signIn(browser, user) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`[${user}] page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`[${user}] console: ${m.text()}`);
+    if (/Content Security Policy/i.test(m.text())) problems.push(`[${user}] CSP: ${m.text()}`);
+  });
+  const resp = await page.goto(`${URL}/`);
+  check(resp.ok(), `GET / answered ${resp.status()}`);
+  check((resp.headers()['content-security-policy'] ?? '').includes("script-src 'self'"), 'GET / has no strict CSP');
+  await page.getByLabel('Sign-in address').fill(user);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
+  await page.locator('body[data-stream="connected"]').waitFor({ timeout: WAIT });
+  return page;
+}
+
+/** Waits until `selector`'s text matches `re`. */
+async function waitText(page, selector, re, what) {
+  try {
+    await page.locator(selector).filter({ hasText: re }).first().waitFor({ timeout: WAIT });
+  } catch {
+    const now = await page.locator(selector).allTextContents().catch(() => []);
+    throw new Error(`${what}: ${selector} never matched ${re}; it shows ${JSON.stringify(now)}`);
+  }
+}
+
+/** Records every text the call status line shows, in order. */
+async function recordStatuses(page) {
+  await page.evaluate(() => {
+    window.statuses = [];
+    const node = document.getElementById('call-status');
+    new MutationObserver(() => {
+      const t = node.textContent;
+      if (window.statuses.at(-1) !== t) window.statuses.push(t);
+    }).observe(node, { childList: true, characterData: true, subtree: true });
+  });
+}
+
+async function shot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+/** A person from the search box: types the query key by key, opens the result's card. */
+async function findAndOpen(page, query, name) {
+  await page.getByLabel('Find someone').pressSequentially(query, { delay: 40 });
+  await page.locator('#search-results').getByRole('button', { name: new RegExp(name) }).click();
+  await waitText(page, '#card-name', new RegExp(name), 'the card');
+}
+
+// ---- phases ----
+
+/** Alice searches Bob, adds him, calls him, watches the call connect, uses the in-call
+ * controls and hangs up. */
+async function call(browser) {
+  const page = await signIn(browser, ALICE);
+  await waitText(page, '#me-callback', /your work phone \+1 425 555 0101/, 'my callback number');
+  await findAndOpen(page, 'bo', 'Bob Jones');
+  await page.getByRole('button', { name: 'Add to contacts', exact: true }).click();
+  await page.getByRole('button', { name: 'Remove from contacts', exact: true }).waitFor({ timeout: WAIT });
+  await page.getByLabel('Find someone').fill('');
+  await waitText(page, '#contacts', /Bob Jones/, 'the contact list');
+
+  await recordStatuses(page);
+  await page.getByRole('button', { name: 'Call Bob Jones', exact: true }).click();
+  await waitText(page, '#call-status', /^Connected 00:0[1-9]/, 'the call connects and its timer runs');
+  const statuses = await page.evaluate(() => window.statuses);
+  check(statuses[0] === 'Calling your work phone +1 425 555 0101…', `the first status was ${JSON.stringify(statuses)}`);
+  check(!statuses.some((s) => /undefined|null/.test(s)), `a status reads badly: ${JSON.stringify(statuses)}`);
+  console.log(`statuses seen: ${JSON.stringify(statuses)}`);
+  await shot(page, 'connected-call');
+
+  await page.getByRole('button', { name: 'Hold', exact: true }).click();
+  await waitText(page, '#call-status', /^Bob Jones is on hold/, 'hold');
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  await waitText(page, '#call-status', /^Connected/, 'resume');
+  await page.getByRole('button', { name: 'Mute', exact: true }).click();
+  await waitText(page, '#call-status', /\(muted\)$/, 'mute');
+  await page.getByRole('button', { name: 'Unmute', exact: true }).click();
+  await waitText(page, '#call-status', /^Connected \d\d:\d\d$/, 'unmute');
+  await page.getByRole('button', { name: 'Keypad', exact: true }).click();
+  await page.getByRole('button', { name: 'Send 5', exact: true }).click();
+  check(await page.locator('#call-error').isHidden(), `DTMF failed: ${await page.locator('#call-error').textContent()}`);
+
+  await page.getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(page, '#call-status', /^You hung up$/, 'hang up');
+  await waitText(page, '#history', /\+1 425 555 0102/, 'the call in the call log');
+  await page.context().close();
+}
+
+/** Alice and Bob, each in their own browser, see each other's presence change and
+ * exchange instant messages. */
+async function im(browser) {
+  const alice = await signIn(browser, ALICE);
+  const bob = await signIn(browser, BOB);
+  // Alice added Bob in the call phase; Bob adds Alice now.
+  await findAndOpen(bob, 'alice', 'Alice Smith');
+  await bob.getByRole('button', { name: 'Add to contacts', exact: true }).click();
+  await bob.getByLabel('Find someone').fill('');
+  const aliceRowAtBob = '#contacts [data-uri="sip:alice@example.com"]';
+  const bobRowAtAlice = '#contacts [data-uri="sip:bob@example.com"]';
+  await waitText(bob, aliceRowAtBob, /Available/, "Bob sees Alice's presence");
+  await waitText(alice, bobRowAtAlice, /Available/, "Alice sees Bob's presence");
+
+  await bob.getByLabel('My presence').selectOption('Busy');
+  await waitText(alice, bobRowAtAlice, /Busy/, 'Bob turns Busy');
+  await alice.getByLabel('My presence').selectOption('BeRightBack');
+  await alice.getByLabel('My note').fill('Back at 3');
+  await alice.getByLabel('My note').press('Enter');
+  await waitText(bob, aliceRowAtBob, /Be right back · Back at 3/, 'Alice turns Be right back with a note');
+  await waitText(alice, '#history', /Bob Jones/, "Alice's recent calls");
+  await shot(alice, 'main-window');
+
+  await alice.locator(bobRowAtAlice).getByRole('button').click();
+  await alice.getByRole('button', { name: 'Send Bob Jones an instant message', exact: true }).click();
+  await alice.getByLabel('Message', { exact: true }).fill('Hello Bob, lunch at noon?');
+  await alice.getByLabel('Message', { exact: true }).press('Enter');
+  await waitText(bob, '#conv-messages', /Hello Bob, lunch at noon\?/, 'Bob gets the message');
+  await waitText(bob, '#conv-title', /Alice Smith/, "Bob's window names Alice");
+  await bob.getByLabel('Message', { exact: true }).pressSequentially('Sure', { delay: 30 });
+  await waitText(alice, '#conv-typing', /Bob Jones is typing/, 'Alice sees Bob typing');
+  await bob.getByLabel('Message', { exact: true }).press('Enter');
+  await waitText(alice, '#conv-messages', /Sure/, 'Alice gets the answer');
+  await shot(alice, 'conversation');
+
+  // A message with markup is shown as text, never run.
+  await bob.getByLabel('Message', { exact: true }).fill('<img src=x onerror="window.pwned=1"><b>bold</b>');
+  await bob.getByLabel('Message', { exact: true }).press('Enter');
+  await waitText(alice, '#conv-messages', /<img src=x onerror/, 'markup arrives as text');
+  check(!(await alice.evaluate(() => window.pwned)), 'a message ran code');
+
+  await bob.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await waitText(alice, bobRowAtAlice, /Offline/, 'Bob signs out and goes Offline');
+  await alice.getByLabel('My presence').selectOption('');
+  await alice.context().close();
+  await bob.context().close();
+}
+
+/** A call to Alice from the PBX side: the notification, Accept, connected. */
+async function incoming(browser) {
+  const page = await signIn(browser, ALICE);
+  await recordStatuses(page);
+  console.log('READY incoming');
+  const note = page.getByRole('alertdialog');
+  await note.waitFor({ timeout: WAIT });
+  await waitText(page, '#incoming', /Carol/, 'the notification names the caller');
+  check(await page.getByRole('button', { name: 'Accept', exact: true }).evaluate((b) => b === document.activeElement), 'Accept has the focus');
+  await shot(page, 'incoming-call');
+  await page.getByRole('button', { name: 'Accept', exact: true }).click();
+  await note.waitFor({ state: 'hidden', timeout: WAIT });
+  await waitText(page, '#call-status', /^Connected/, 'the accepted call connects');
+  await waitText(page, '#call-status', /^Call ended$/, 'the caller hangs up');
+  const statuses = await page.evaluate(() => window.statuses);
+  check(statuses.some((s) => /^Calling your work phone \+1 425 555 0101/.test(s)) || statuses[0].startsWith('Your work phone'),
+    `accepting rings the work phone first: ${JSON.stringify(statuses)}`);
+  console.log(`statuses seen: ${JSON.stringify(statuses)}`);
+  await page.context().close();
+}
+
+/** A call to Alice answered on her desk phone: the notification closes by itself. */
+async function deskPhone(browser) {
+  const page = await signIn(browser, ALICE);
+  await page.evaluate(() => {
+    window.noteShown = false;
+    const box = document.getElementById('incoming');
+    new MutationObserver(() => { if (!box.hidden) window.noteShown = true; })
+      .observe(box, { attributes: true, attributeFilter: ['hidden'] });
+  });
+  console.log('READY desk-phone');
+  await waitText(page, '#call-status', /^Answered on your desk phone · Connected/, 'answered on the desk phone');
+  check(await page.evaluate(() => window.noteShown), 'the notification was never shown');
+  check(await page.locator('#incoming').isHidden(), 'the notification stayed open');
+  await page.context().close();
+}
+
+const phases = { call, im, incoming, 'desk-phone': deskPhone };
+const phase = phases[process.argv[2]];
+if (!phase) fail(`usage: node client.spec.mjs ${Object.keys(phases).join('|')}`);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  timeout: 30_000,
+});
+try {
+  await phase(browser);
+  if (problems.length) throw new Error(problems.join('\n'));
+  console.log(`PASSED ${process.argv[2]}`);
+} catch (e) {
+  console.error(e.stack || String(e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,81 @@
+// Unit tests of the client's words (crates/viawork/web/js/format.js): `node --test tests/web`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  callStatus, endText, formatDuration, formatNumber, logSummary, peerName, presenceText,
+} from '../../crates/viawork/web/js/format.js';
+
+test('numbers read as people write them', () => {
+  assert.equal(formatNumber('+14255550101'), '+1 425 555 0101');
+  assert.equal(formatNumber('tel:+14255550101;ext=101'), '+1 425 555 0101 ext. 101');
+  assert.equal(formatNumber('sip:+14255550101@example.com;user=phone'), '+1 425 555 0101');
+  assert.equal(formatNumber('+4930123456789'), '+4930123456789');
+  assert.equal(formatNumber('101'), '101');
+  assert.equal(formatNumber(''), '');
+  assert.equal(formatNumber(null), '');
+});
+
+test('durations are mm:ss, then h:mm:ss', () => {
+  assert.equal(formatDuration(0), '00:00');
+  assert.equal(formatDuration(42_900), '00:42');
+  assert.equal(formatDuration(61_000), '01:01');
+  assert.equal(formatDuration(3_723_000), '1:02:03');
+  assert.equal(formatDuration(-5), '00:00');
+});
+
+test('presence in words', () => {
+  assert.equal(presenceText({ availability: 'Busy', activity: 'in_a_call' }), 'Busy — In a call');
+  assert.equal(presenceText({ availability: 'Away', activity: 'off_work' }), 'Off work');
+  assert.equal(presenceText({ availability: 'DoNotDisturb' }), 'Do not disturb');
+  assert.equal(presenceText({ availability: 'Online' }), 'Available');
+  assert.equal(presenceText(undefined), 'Presence unknown');
+});
+
+const base = { id: 'c1', direction: 'outbound', to: 'sip:bob@example.com', to_number: '+14255550102', callback_number: '+14255550101', muted: false };
+
+test('each state of a Call Via Work call is a sentence', () => {
+  const at = (state, extra = {}) => callStatus({ ...base, state, ...extra }, 'Bob Jones', 1_000_000);
+  assert.equal(at('connecting_your_phone'), 'Calling your work phone +1 425 555 0101…');
+  assert.match(at('your_phone_ringing'), /^Your work phone is ringing/);
+  assert.equal(at('connecting'), 'Calling Bob Jones…');
+  assert.equal(at('ringing'), 'Ringing Bob Jones…');
+  assert.equal(at('connected', { connected_at: 958_000 }), 'Connected 00:42');
+  assert.equal(at('connected', { connected_at: 958_000, muted: true }), 'Connected 00:42 (muted)');
+  assert.equal(at('on_hold', { connected_at: 958_000 }), 'Bob Jones is on hold 00:42');
+  assert.equal(at('ended', { end_reason: 'far_end_busy' }), 'Bob Jones is busy');
+  assert.equal(at('ended', { end_reason: 'completed', hung_up_by: 'user' }), 'You hung up');
+});
+
+test('an incoming call says where it was answered and who calls', () => {
+  const inbound = { ...base, direction: 'inbound', from: '+14255550123', from_name: 'Carol', state: 'connected', connected_at: 1_000_000 };
+  assert.equal(callStatus({ ...inbound, answered_on: 'desk_phone' }, 'Carol', 1_005_000), 'Answered on your desk phone · Connected 00:05');
+  assert.equal(callStatus({ ...inbound, answered_on: 'client' }, 'Carol', 1_005_000), 'Connected 00:05');
+  assert.equal(peerName(inbound), 'Carol');
+  assert.equal(peerName({ ...inbound, from_name: undefined }), '+1 425 555 0123');
+  assert.equal(endText({ end_reason: 'missed' }, 'Carol'), 'Missed call from Carol');
+  assert.equal(endText({ ...inbound, state: 'ended', end_reason: 'completed', hung_up_by: 'your_phone' }, 'Carol'), 'Call ended');
+  assert.equal(endText({ ...inbound, state: 'ended', end_reason: 'completed', hung_up_by: 'user' }, 'Carol'), 'You hung up');
+});
+
+test('every end reason has words', () => {
+  const reasons = ['completed', 'cancelled', 'your_phone_busy', 'far_end_busy', 'your_phone_declined', 'far_end_declined',
+    'your_phone_no_answer', 'far_end_no_answer', 'your_phone_unreachable', 'far_end_unreachable', 'trunk_unavailable',
+    'transferred', 'failed', 'missed', 'declined', 'busy'];
+  const seen = new Set();
+  for (const r of reasons) {
+    const t = endText({ end_reason: r, hung_up_by: 'far_end' }, 'Bob');
+    assert.notEqual(t, 'Call ended', r);
+    seen.add(t);
+  }
+  assert.equal(seen.size, reasons.length);
+});
+
+test('call log rows summarise direction, party and outcome', () => {
+  const row = { direction: 'outbound', to: 'Bob Jones', to_number: '+14255550102', state: 'ended', end_reason: 'completed', duration_secs: 61 };
+  assert.deepEqual(logSummary(row), { arrow: '↗', direction: 'Outgoing', label: 'Bob Jones (+1 425 555 0102)', outcome: '01:01' });
+  const byUri = { ...row, to: 'sip:bob@example.com' };
+  assert.equal(logSummary(byUri, () => 'Bob Jones').label, 'Bob Jones (+1 425 555 0102)');
+  assert.equal(logSummary(byUri).label, 'bob@example.com (+1 425 555 0102)');
+  const missed = { direction: 'inbound', to: '+14255550123', to_number: '+14255550123', state: 'ended', end_reason: 'missed' };
+  assert.deepEqual(logSummary(missed), { arrow: '↙', direction: 'Incoming', label: '+1 425 555 0123', outcome: 'Missed' });
+});
