@@ -72,10 +72,14 @@ test('every end reason has words', () => {
 
 test('call log rows summarise direction, party and outcome', () => {
   const row = { direction: 'outbound', to: 'Bob Jones', to_number: '+14255550102', state: 'ended', end_reason: 'completed', duration_secs: 61 };
-  assert.deepEqual(logSummary(row), { arrow: '↗', direction: 'Outgoing', label: 'Bob Jones (+1 425 555 0102)', outcome: '01:01' });
+  assert.deepEqual(logSummary(row), {
+    arrow: '↗', direction: 'Outgoing', label: 'Bob Jones (+1 425 555 0102)', title: 'Bob Jones', number: '+1 425 555 0102', outcome: '01:01',
+  });
   const byUri = { ...row, to: 'sip:bob@example.com' };
   assert.equal(logSummary(byUri, () => 'Bob Jones').label, 'Bob Jones (+1 425 555 0102)');
   assert.equal(logSummary(byUri).label, 'bob@example.com (+1 425 555 0102)');
   const missed = { direction: 'inbound', to: '+14255550123', to_number: '+14255550123', state: 'ended', end_reason: 'missed' };
-  assert.deepEqual(logSummary(missed), { arrow: '↙', direction: 'Incoming', label: '+1 425 555 0123', outcome: 'Missed' });
+  assert.deepEqual(logSummary(missed), {
+    arrow: '↙', direction: 'Incoming', label: '+1 425 555 0123', title: '+1 425 555 0123', number: '', outcome: 'Missed',
+  });
 });

@@ -10,7 +10,9 @@
 //! mute, DTMF, hang up, the call log), `im` (two browsers: presence both ways, IM with
 //! typing, markup shown as text, sign-out seen as Offline), `incoming` (the notification,
 //! Accept, the desk phone rung as a callback, connected, the caller hangs up),
-//! `desk-phone` (answered on the desk phone: the notification closes by itself).
+//! `desk-phone` (answered on the desk phone: the notification closes by itself),
+//! `reconnect` (the server restarts under two browsers: they reconnect with `since=`, get
+//! `resync`, reload and subscribe again).
 //!
 //! Screenshots go to `target/tmp/web-client/`; with `UPDATE_SCREENSHOTS=1` they are also
 //! copied to `docs/screenshots/`. Needs `node`, `chromium` and `npm ci` in `tests/web`
@@ -215,9 +217,26 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
         .expect("Carol's call succeeds");
     pbx.wait_success();
 
+    // The server restarts (same store, same HTTP port) under two signed-in browsers.
+    let http = server.http;
+    let http_listen = http.to_string();
+    let mut server = Some(server);
+    phase(http, "reconnect", |_| {
+        drop(server.take());
+        server = Some(common::Server::start_with(&[
+            ("VIAWORK_DATABASE", db.as_str()),
+            ("VIAWORK_CONFIG", cfg.as_str()),
+            ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
+            ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
+            ("VIAWORK_HTTP_LISTEN", http_listen.as_str()),
+        ]));
+    });
+    assert!(server.is_some_and(|s| s.http == http));
+
     for shot in [
         "main-window",
         "connected-call",
+        "phone-width",
         "conversation",
         "incoming-call",
     ] {

@@ -169,9 +169,11 @@ export function logSummary(row, nameFor = (uri) => uri.replace(/^sips?:/i, '')) 
   let name = row.to && !/^[+\d\s()./-]+$/.test(row.to) && !/^tel:/i.test(row.to) ? row.to : '';
   if (/^sips?:/i.test(name)) name = /^sips?:\+?\d+@/i.test(name) ? '' : nameFor(name);
   const label = name && name !== who ? `${name} (${who})` : who;
+  const title = name || who;
+  const number = name && name !== who ? who : '';
   let outcome;
   if (row.state !== 'ended') outcome = 'in progress';
   else if (row.end_reason === 'completed') outcome = formatDuration((row.duration_secs ?? 0) * 1000);
   else outcome = SHORT_END[row.end_reason] ?? 'Ended';
-  return { arrow: inbound ? '↙' : '↗', direction: inbound ? 'Incoming' : 'Outgoing', label, outcome };
+  return { arrow: inbound ? '↙' : '↗', direction: inbound ? 'Incoming' : 'Outgoing', label, title, number, outcome };
 }

@@ -36,10 +36,11 @@ export async function loadHistory() {
     const when = row.created_at ? new Date(row.created_at) : null;
     const time = el('time', 'muted small', when ? when.toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }) : '');
     if (when) time.dateTime = when.toISOString();
-    text.append(el('div', 'history-who', s.label), el('div', 'small', s.outcome), time);
+    const detail = [s.number, s.outcome].filter(Boolean).join(' · ');
+    text.append(el('div', 'history-who', s.title), el('div', 'small', detail), time);
     li.append(arrow, text);
     if (row.to_number) {
-      const b = el('button', 'icon', '📞');
+      const b = el('button', 'small', 'Call');
       b.type = 'button';
       b.setAttribute('aria-label', `Call ${s.label} again`);
       b.addEventListener('click', () => callAgain(row.to_number, s.label));

@@ -47,6 +47,7 @@ export async function openWith(uri, name) {
   open = { id: null, peer: uri, name: nameOf(uri), seen: new Set() };
   renderHeader();
   $('conv-messages').replaceChildren();
+  show($('welcome'), false);
   show($('conv'), true);
   $('conv-text').focus();
 }
@@ -67,6 +68,7 @@ async function openConversation(conv) {
   };
   renderHeader();
   $('conv-messages').replaceChildren();
+  show($('welcome'), false);
   show($('conv'), true);
   await loadHistory();
 }

@@ -168,6 +168,7 @@ export function openCard(who) {
   };
   setError($('card-error'), '');
   renderCard();
+  show($('welcome'), false);
   show($('card'), true);
   if (who.type === 'user' && !state.presence.has(key(who.uri))) fetchPresence(who.uri);
   $('card-name').focus();
