@@ -136,6 +136,18 @@ async function call(browser) {
   await page.getByRole('button', { name: 'Hang up', exact: true }).click();
   await waitText(page, '#call-status', /^You hung up$/, 'hang up');
   await waitText(page, '#history', /\+1 425 555 0102/, 'the call in the call log');
+
+  // A phone link (/call?to=, where tel: and sip: links lead): confirmed, then called.
+  await page.getByRole('button', { name: 'Use ViaWork for phone links', exact: true }).click();
+  await page.goto(`${URL}/call?to=${encodeURIComponent('tel:+1-425-555-0199')}`);
+  await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
+  await waitText(page, '#dial-confirm-text', /^Call \+1 425 555 0199\?$/, 'the link asks to confirm');
+  check(new globalThis.URL(page.url()).pathname === '/', `the address stays ${page.url()}`);
+  check(await page.locator('#call').isHidden(), 'a link placed a call before it was confirmed');
+  await page.getByRole('button', { name: 'Call', exact: true }).click();
+  await waitText(page, '#call-status', /^Connected/, 'the linked call connects');
+  await page.getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(page, '#call-status', /^You hung up$/, 'the linked call hangs up');
   await page.context().close();
 }
 

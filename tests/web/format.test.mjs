@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  callStatus, endText, formatDuration, formatNumber, logSummary, peerName, presenceText,
+  callStatus, callTarget, endText, formatDuration, formatNumber, logSummary, peerName, presenceText,
 } from '../../crates/viawork/web/js/format.js';
 
 test('numbers read as people write them', () => {
@@ -82,4 +82,21 @@ test('call log rows summarise direction, party and outcome', () => {
   assert.deepEqual(logSummary(missed), {
     arrow: '↙', direction: 'Incoming', label: '+1 425 555 0123', title: '+1 425 555 0123', number: '', outcome: 'Missed',
   });
+});
+
+test('phone links name what to call, or nothing', () => {
+  assert.equal(callTarget('tel:+1-425-555-0199'), '+1-425-555-0199');
+  assert.equal(callTarget('tel:+14255550199;phone-context=example.com'), '+14255550199');
+  assert.equal(callTarget('callto://+14255550199'), '+14255550199');
+  assert.equal(callTarget('callto:%2B1%20425%20555%200199'), '+1 425 555 0199');
+  assert.equal(callTarget('web+callto:+14255550199'), '+14255550199');
+  assert.equal(callTarget('sip:bob@example.com'), 'sip:bob@example.com');
+  assert.equal(callTarget('+1 (425) 555-0199'), '+1 (425) 555-0199');
+  assert.equal(callTarget('101'), '101');
+  assert.equal(callTarget(''), '');
+  assert.equal(callTarget('javascript:alert(1)'), '');
+  assert.equal(callTarget('tel:'), '');
+  assert.equal(callTarget('sip:bob@example.com\n'), 'sip:bob@example.com');
+  assert.equal(callTarget('tel:+1425\u0000555'), '');
+  assert.equal(callTarget('x'.repeat(300)), '');
 });

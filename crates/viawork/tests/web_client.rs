@@ -7,12 +7,12 @@
 //! starts the server once, sets up the PBX each phase needs on the same port, and acts
 //! when a phase prints `READY` (starting the caller once the browser's event stream is
 //! open). Phases: `call` (sign in, search, add a contact, Call to Connected, hold, resume,
-//! mute, DTMF, hang up, the call log), `im` (two browsers: presence both ways, IM with
-//! typing, markup shown as text, sign-out seen as Offline), `incoming` (the notification,
-//! Accept, the desk phone rung as a callback, connected, the caller hangs up),
-//! `desk-phone` (answered on the desk phone: the notification closes by itself),
-//! `reconnect` (the server restarts under two browsers: they reconnect with `since=`, get
-//! `resync`, reload and subscribe again).
+//! mute, DTMF, hang up, the call log, a `/call?to=` link confirmed and called), `im` (two
+//! browsers: presence both ways, IM with typing, markup shown as text, sign-out seen as
+//! Offline), `incoming` (the notification, Accept, the desk phone rung as a callback,
+//! connected, the caller hangs up), `desk-phone` (answered on the desk phone: the
+//! notification closes by itself), `reconnect` (the server restarts under two browsers:
+//! they reconnect with `since=`, get `resync`, reload and subscribe again).
 //!
 //! Screenshots go to `target/tmp/web-client/`; with `UPDATE_SCREENSHOTS=1` they are also
 //! copied to `docs/screenshots/`. Needs `node`, `chromium` and `npm ci` in `tests/web`
@@ -183,8 +183,8 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
     ]);
     let _ = std::fs::remove_dir_all(artifacts());
 
-    // Click to call: both legs answered (the callback leg and Bob's).
-    let mut pbx = SippPbx::start_on(pbx_port, "pbx_uas.xml", 2, &[]);
+    // Click to call, then a call from a phone link: both legs of each answered.
+    let mut pbx = SippPbx::start_on(pbx_port, "pbx_uas.xml", 4, &[]);
     phase(server.http, "call", |_| {});
     pbx.wait_success();
     drop(pbx);

@@ -81,10 +81,15 @@ async fn the_root_is_the_client_with_a_strict_policy() {
     assert_eq!(r.header(header::CACHE_CONTROL), "no-cache");
     // No inline script or style for the policy to forbid.
     assert!(!r.text.contains("<script>") && !r.text.contains("style="));
-    // The same file as /index.html, with the same validator.
-    let same = send(&router, "GET", "/index.html", None).await;
-    assert_eq!(same.text, r.text);
-    assert_eq!(same.header(header::ETAG), r.header(header::ETAG));
+    // The same file as /index.html and /call (where phone links lead), with the same
+    // validator and policy.
+    for path in ["/index.html", "/call?to=tel%3A%2B14255550199"] {
+        let same = send(&router, "GET", path, None).await;
+        assert_eq!(same.status, StatusCode::OK, "{path}");
+        assert_eq!(same.text, r.text, "{path}");
+        assert_eq!(same.header(header::ETAG), r.header(header::ETAG), "{path}");
+        assert_eq!(same.header(header::CONTENT_SECURITY_POLICY), csp, "{path}");
+    }
 }
 
 #[tokio::test]

@@ -2,8 +2,9 @@
 //! rust-embed and served at `/`, so a fresh `viawork serve` is a working client with no
 //! separate web server, build step or download (`docs/web-client.md`).
 //!
-//! Each embedded file gets its own route (`/index.html`, `/js/app.js`, ...; `/` is
-//! `index.html`), so every other path still gets the API's JSON 404. The answers carry:
+//! Each embedded file gets its own route (`/index.html`, `/js/app.js`, ...; `/` and
+//! `/call` are `index.html`), so every other path still gets the API's JSON 404. The
+//! answers carry:
 //!
 //! - the content type from the file's extension (a test keeps every embedded file typed);
 //! - `Cache-Control: no-cache` with a strong `ETag` (the file's SHA-256), answering
@@ -35,12 +36,11 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
      img-src 'self' data:; connect-src 'self'; manifest-src 'self'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
-/// The routes of this file: one per embedded file, and `/` for `index.html`.
+/// The routes of this file: one per embedded file, and `/` and `/call` for `index.html`
+/// (`/call?to=NUMBER` is where phone links lead: the client asks to confirm, then calls).
 pub(super) fn router() -> Router<AppState> {
-    let mut router = Router::new().route(
-        "/",
-        get(|headers: HeaderMap| async move { serve("index.html", &headers) }),
-    );
+    let index = || get(|headers: HeaderMap| async move { serve("index.html", &headers) });
+    let mut router = Router::new().route("/", index()).route("/call", index());
     for path in Assets::iter() {
         let path = path.into_owned();
         let route = format!("/{path}");

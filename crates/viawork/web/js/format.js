@@ -177,3 +177,18 @@ export function logSummary(row, nameFor = (uri) => uri.replace(/^sips?:/i, '')) 
   else outcome = SHORT_END[row.end_reason] ?? 'Ended';
   return { arrow: inbound ? '↙' : '↗', direction: inbound ? 'Incoming' : 'Outgoing', label, title, number, outcome };
 }
+
+/** What a phone link asks to call (`/call?to=…`, where `tel:`, `sip:` and `callto:` links
+ * lead): a `sip:` address as it is (the server finds the person or reads the number), the
+ * number of a `tel:` or `callto:` link as written (its visual separators are fine), or ''
+ * for nothing callable. */
+export function callTarget(raw) {
+  let s = String(raw ?? '').trim();
+  // eslint-disable-next-line no-control-regex
+  if (!s || s.length > 256 || /[\u0000-\u001f\u007f]/.test(s)) return '';
+  s = s.replace(/^web\+[a-z]+:/i, '');
+  if (/^sips?:/i.test(s)) return /^sips?:[^@\s]+(@[^\s]+)?$/i.test(s) ? s : '';
+  s = s.replace(/^(tel|callto):(\/\/)?/i, '').replace(/[;?].*$/, '');
+  try { s = decodeURIComponent(s); } catch { return ''; }
+  return /^\+?[\d\s().\-/]{2,}\d*$/.test(s) && /\d/.test(s) ? s.trim() : '';
+}

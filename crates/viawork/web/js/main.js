@@ -7,6 +7,7 @@ import { $, setError, show } from './dom.js';
 import { EventStream } from './events.js';
 import { formatNumber, presenceClass, presenceText } from './format.js';
 import { initHistory, loadHistory } from './history.js';
+import { initLinks, offerLinkedCall } from './links.js';
 import { initIm, onConversation, onMessage, onTyping, openWith, reloadConversation, resetIm } from './im.js';
 import { initPeople, loadContacts, onPresence } from './people.js';
 import { key, rememberName, state } from './state.js';
@@ -70,6 +71,7 @@ async function start() {
   renderMe();
   stream.open();
   await reloadAll();
+  offerLinkedCall();
   document.body.dataset.ready = 'true';
 }
 
@@ -170,6 +172,7 @@ function init() {
   initPeople({ call: placeCall, im: openWith });
   initIm();
   initHistory({ call: placeCall });
+  initLinks({ call: placeCall });
 
   if (token()) start();
   else showSignIn();
