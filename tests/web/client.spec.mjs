@@ -196,6 +196,15 @@ async function im(browser) {
   await waitText(alice, bobRowAtAlice, /Available/, 'Bob turns back to automatic');
   await bob.getByRole('button', { name: 'Sign out', exact: true }).click();
   await waitText(alice, bobRowAtAlice, /Offline/, 'Bob signs out and goes Offline');
+  // Someone else signs in in Bob's tab and sees nothing of his.
+  await bob.getByLabel('Sign-in address').fill('sip:bonnie@example.com');
+  await bob.getByLabel('Password').fill(PASSWORD);
+  await bob.getByLabel('Password').press('Enter');
+  await waitText(bob, '#me-name', /^Bonnie Tyler$/, 'another user signs in in the same tab');
+  await waitText(bob, '#contacts', /No contacts yet/, "Bob's contacts are gone");
+  check(await bob.locator('#card').isHidden(), "Bob's contact card is still shown");
+  check(await bob.locator('#conv').isHidden(), "Bob's conversation is still shown");
+  check((await bob.locator('#history').textContent()).includes('No calls yet'), "Bob's calls are still shown");
   await alice.getByLabel('My presence').selectOption('');
   await alice.context().close();
   await bob.context().close();

@@ -55,8 +55,9 @@ export function initCalls({ ended }) {
   });
   $('incoming-accept').addEventListener('click', () => answer('accept'));
   $('incoming-decline').addEventListener('click', () => answer('decline'));
-  document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && !$('incoming').hidden) answer('decline');
+  // Escape declines only from within the notification: not while typing elsewhere.
+  $('incoming').addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') answer('decline');
   });
 }
 

@@ -29,6 +29,7 @@ export function initIm() {
 
 function close() {
   open = null;
+  show($('conv-notice'), false);
   show($('conv'), false);
 }
 
@@ -172,6 +173,22 @@ export async function onMessage(data) {
     return;
   }
   if (data.direction !== 'incoming') return;
+  // Someone writing in the open window keeps it: a button offers the new conversation
+  // instead of swapping the window (and the draft) under them.
+  if (open && $('conv-text').value.trim()) {
+    const notice = $('conv-notice');
+    notice.textContent = `New message from ${nameOf(m.from)}: open it`;
+    notice.onclick = () => {
+      show(notice, false);
+      switchTo(m);
+    };
+    show(notice, true);
+    return;
+  }
+  await switchTo(m);
+}
+
+async function switchTo(m) {
   try {
     const conv = await api('GET', `/api/v1/conversations/${encodeURIComponent(m.conversation_id)}`);
     await openConversation(conv);

@@ -9,7 +9,7 @@ import { formatNumber, presenceClass, presenceText } from './format.js';
 import { initHistory, loadHistory } from './history.js';
 import { initLinks, offerLinkedCall } from './links.js';
 import { initIm, onConversation, onMessage, onTyping, openWith, reloadConversation, resetIm } from './im.js';
-import { initPeople, loadContacts, onPresence } from './people.js';
+import { initPeople, loadContacts, onPresence, resetPeople } from './people.js';
 import { key, rememberName, state } from './state.js';
 
 const stream = new EventStream({
@@ -110,6 +110,8 @@ function showSignIn() {
   stream.close();
   resetCalls();
   resetIm();
+  resetPeople();
+  $('history').replaceChildren();
   state.me = null;
   delete document.body.dataset.ready;
   show($('app'), false);

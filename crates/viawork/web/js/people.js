@@ -219,3 +219,20 @@ async function toggleContact() {
     setError($('card-error'), errorText(err));
   }
 }
+
+/** Forgets everything about people (sign-out, before another user signs in here). */
+export function resetPeople() {
+  contacts = [];
+  groups = [];
+  shown = null;
+  searchSeq += 1;
+  state.presence.clear();
+  state.names.clear();
+  $('search').value = '';
+  $('search-results').replaceChildren();
+  $('contacts').replaceChildren();
+  show($('search-area'), false);
+  show($('contacts-area'), true);
+  show($('card'), false);
+  show($('welcome'), true);
+}
