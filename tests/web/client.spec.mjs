@@ -39,8 +39,9 @@ const problems = [];
 /** Set by a phase that takes the server away: failed connections are expected then. */
 let expectDrops = false;
 
-async function signIn(browser, user) {
+async function signIn(browser, user, prepare = async () => {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await prepare(context);
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`[${user}] page error: ${e.message}`));
   page.on('console', (m) => {
@@ -231,9 +232,26 @@ async function incoming(browser) {
   await page.context().close();
 }
 
-/** A call to Alice answered on her desk phone: the notification closes by itself. */
+/** A call to Alice answered on her desk phone: the notification closes by itself; with the
+ * tab hidden, the browser's notification is shown and closed too. */
 async function deskPhone(browser) {
-  const page = await signIn(browser, ALICE);
+  const page = await signIn(browser, ALICE, async (context) => {
+    await context.grantPermissions(['notifications']);
+    // The tab is behind another one, and the browser's notifications are recorded.
+    await context.addInitScript(() => {
+      Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+      window.shown = [];
+      window.Notification = class {
+        static permission = 'granted';
+        static requestPermission() { return Promise.resolve('granted'); }
+        constructor(title, options) {
+          this.entry = { title, body: options?.body, closed: false };
+          window.shown.push(this.entry);
+        }
+        close() { this.entry.closed = true; }
+      };
+    });
+  });
   await page.evaluate(() => {
     window.noteShown = false;
     const box = document.getElementById('incoming');
@@ -244,6 +262,9 @@ async function deskPhone(browser) {
   await waitText(page, '#call-status', /^Answered on your desk phone · Connected/, 'answered on the desk phone');
   check(await page.evaluate(() => window.noteShown), 'the notification was never shown');
   check(await page.locator('#incoming').isHidden(), 'the notification stayed open');
+  const shown = await page.evaluate(() => window.shown);
+  check(shown.length === 1 && shown[0].title === 'Incoming call from Carol' && shown[0].closed,
+    `the browser's notification: ${JSON.stringify(shown)}`);
   await page.context().close();
 }
 

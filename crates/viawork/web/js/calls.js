@@ -7,12 +7,14 @@
 import { api, errorText } from './api.js';
 import { $, el, setError, show } from './dom.js';
 import { callStatus, formatNumber, peerName } from './format.js';
+import { notifyIfHidden } from './notify.js';
 import { nameOf, state } from './state.js';
 
 const calls = new Map(); // id → the call as the server last described it
 const names = new Map(); // id → the other party's name as the user picked it
 let current = null; // id of the call in the panel
 let incomingId = null; // id of the call in the notification
+let browserNote = null; // the browser's notification of it, while the tab is hidden
 let ticker = null;
 let onEnded = () => {};
 
@@ -218,11 +220,16 @@ function openIncoming(call) {
   const box = $('incoming');
   const wasHidden = box.hidden;
   show(box, true);
-  if (wasHidden) $('incoming-accept').focus();
+  if (wasHidden) {
+    $('incoming-accept').focus();
+    browserNote = notifyIfHidden($('incoming-title').textContent, 'Open ViaWork to accept or decline.', `call-${call.id}`);
+  }
 }
 
 function closeIncoming() {
   incomingId = null;
+  browserNote?.close();
+  browserNote = null;
   show($('incoming'), false);
 }
 

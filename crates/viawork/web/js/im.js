@@ -4,6 +4,7 @@
 
 import { api, errorText } from './api.js';
 import { $, el, setError, show } from './dom.js';
+import { notifyIfHidden } from './notify.js';
 import { key, nameOf, rememberName, state } from './state.js';
 
 let open = null; // {id|null, peer, name, seen: Set of message ids}
@@ -167,6 +168,9 @@ function typing() {
 export async function onMessage(data) {
   const m = data.message;
   if (!m) return;
+  if (data.direction === 'incoming') {
+    notifyIfHidden(`Message from ${nameOf(m.from)}`, messageText(m).slice(0, 200), `im-${m.conversation_id}`);
+  }
   if (open?.id === m.conversation_id) {
     append(m);
     $('conv-typing').textContent = '';

@@ -8,6 +8,7 @@ import { EventStream } from './events.js';
 import { formatNumber, presenceClass, presenceText } from './format.js';
 import { initHistory, loadHistory } from './history.js';
 import { initLinks, offerLinkedCall } from './links.js';
+import { askPermission } from './notify.js';
 import { initIm, onConversation, onMessage, onTyping, openWith, reloadConversation, resetIm } from './im.js';
 import { initPeople, loadContacts, onPresence, resetPeople } from './people.js';
 import { key, rememberName, state } from './state.js';
@@ -152,6 +153,7 @@ function init() {
     setError($('signin-error'), '');
     try {
       await signIn(user, password);
+      askPermission();
       $('signin-password').value = '';
       await start();
     } catch (err) {
