@@ -138,17 +138,29 @@ async function call(browser) {
   await waitText(page, '#call-status', /^You hung up$/, 'hang up');
   await waitText(page, '#history', /\+1 425 555 0102/, 'the call in the call log');
 
+  // Another number to ring first (the Global policy lets users choose).
+  await page.getByRole('button', { name: 'Change', exact: true }).click();
+  await page.getByLabel('Ring this number first').fill('+1 425 555 0100');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await waitText(page, '#me-callback', /ring your phone \+1 425 555 0100 first/, 'the chosen callback number');
+
   // A phone link (/call?to=, where tel: and sip: links lead): confirmed, then called.
   await page.getByRole('button', { name: 'Use ViaWork for phone links', exact: true }).click();
   await page.goto(`${URL}/call?to=${encodeURIComponent('tel:+1-425-555-0199')}`);
   await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
+  await recordStatuses(page);
   await waitText(page, '#dial-confirm-text', /^Call \+1 425 555 0199\?$/, 'the link asks to confirm');
   check(new globalThis.URL(page.url()).pathname === '/', `the address stays ${page.url()}`);
   check(await page.locator('#call').isHidden(), 'a link placed a call before it was confirmed');
   await page.getByRole('button', { name: 'Call', exact: true }).click();
   await waitText(page, '#call-status', /^Connected/, 'the linked call connects');
+  const linked = await page.evaluate(() => window.statuses);
+  check(linked[0] === 'Calling your phone +1 425 555 0100…', `the linked call rang ${JSON.stringify(linked)}`);
   await page.getByRole('button', { name: 'Hang up', exact: true }).click();
   await waitText(page, '#call-status', /^You hung up$/, 'the linked call hangs up');
+  await page.getByRole('button', { name: 'Change', exact: true }).click();
+  await page.getByRole('button', { name: 'Use my work phone', exact: true }).click();
+  await waitText(page, '#me-callback', /ring your work phone \+1 425 555 0101/, 'back to the work phone');
   await page.context().close();
 }
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  callStatus, callTarget, endText, formatDuration, formatNumber, logSummary, peerName, presenceText,
+  callStatus, callTarget, endText, sameNumber, formatDuration, formatNumber, logSummary, peerName, presenceText,
 } from '../../crates/viawork/web/js/format.js';
 
 test('numbers read as people write them', () => {
@@ -99,4 +99,13 @@ test('phone links name what to call, or nothing', () => {
   assert.equal(callTarget('sip:bob@example.com\n'), 'sip:bob@example.com');
   assert.equal(callTarget('tel:+1425\u0000555'), '');
   assert.equal(callTarget('x'.repeat(300)), '');
+});
+
+test('a callback to another number than my line is "your phone"', () => {
+  const call = { ...base, state: 'connecting_your_phone', callback_number: '+14255550100' };
+  assert.equal(callStatus(call, 'Bob', 0, 'tel:+14255550101;ext=101'), 'Calling your phone +1 425 555 0100…');
+  assert.equal(callStatus({ ...call, state: 'your_phone_ringing' }, 'Bob', 0, 'tel:+14255550101'), 'Your phone is ringing — pick it up to talk to Bob');
+  assert.equal(callStatus({ ...call, callback_number: '+14255550101' }, 'Bob', 0, 'tel:+14255550101;ext=101'), 'Calling your work phone +1 425 555 0101…');
+  assert.ok(sameNumber('tel:+14255550101;ext=101', '+1 (425) 555-0101'));
+  assert.ok(!sameNumber('', ''));
 });

@@ -7,9 +7,9 @@
 //! starts the server once, sets up the PBX each phase needs on the same port, and acts
 //! when a phase prints `READY` (starting the caller once the browser's event stream is
 //! open). Phases: `call` (sign in, search, add a contact, Call to Connected, hold, resume,
-//! mute, DTMF, hang up, the call log, a `/call?to=` link confirmed and called), `im` (two
-//! browsers: presence both ways, IM with typing, markup shown as text, sign-out seen as
-//! Offline), `incoming` (the notification, Accept, the desk phone rung as a callback,
+//! mute, DTMF, hang up, the call log, a `/call?to=` link confirmed and called on a callback
+//! number chosen in the browser), `im` (two browsers: presence both ways, IM with typing,
+//! markup shown as text, sign-out seen as Offline), `incoming` (the notification, Accept, the desk phone rung as a callback,
 //! connected, the caller hangs up), `desk-phone` (answered on the desk phone: the
 //! notification closes by itself), `reconnect` (the server restarts under two browsers:
 //! they reconnect with `since=`, get `resync`, reload and subscribe again).
@@ -187,6 +187,15 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
     let mut pbx = SippPbx::start_on(pbx_port, "pbx_uas.xml", 4, &[]);
     phase(server.http, "call", |_| {});
     pbx.wait_success();
+    // The linked call rang the number chosen in the browser first.
+    let invites = pbx.received("INVITE");
+    assert!(
+        invites.iter().any(|i| i
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("INVITE sip:+14255550100@"))),
+        "no callback to the chosen number: {invites:#?}"
+    );
     drop(pbx);
 
     phase(server.http, "im", |_| {});

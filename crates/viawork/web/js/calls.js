@@ -7,6 +7,7 @@
 import { api, errorText } from './api.js';
 import { $, el, setError, show } from './dom.js';
 import { callStatus, formatNumber, peerName } from './format.js';
+import { chosenCallback } from './callback.js';
 import { notifyIfHidden } from './notify.js';
 import { nameOf, state } from './state.js';
 
@@ -73,7 +74,10 @@ function toggle(buttonId, panelId) {
 export async function placeCall(to, name) {
   setError($('call-error'), '');
   try {
-    const call = await api('POST', '/api/v1/calls', { to });
+    const body = { to };
+    const mine = chosenCallback();
+    if (mine) body.callback_number = mine;
+    const call = await api('POST', '/api/v1/calls', body);
     names.set(call.id, name);
     current = call.id;
     // The event stream may already have told a later state: never go back to this one.
@@ -147,7 +151,7 @@ function peerOf(call) {
  * one from my profile is the number rung. */
 function statusOf(call) {
   const cb = call.callback_number || state.me?.callViaWork?.callbackNumber || '';
-  return callStatus({ ...call, callback_number: cb }, peerOf(call), Date.now());
+  return callStatus({ ...call, callback_number: cb }, peerOf(call), Date.now(), state.me?.lineUri);
 }
 
 function render() {

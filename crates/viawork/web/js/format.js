@@ -120,16 +120,23 @@ const ANSWERED_ON = {
   forward: 'Forwarded',
 };
 
+/** Whether two numbers are the same line (digits compared, extensions ignored). */
+export function sameNumber(a, b) {
+  const digits = (n) => String(n ?? '').replace(/^(tel|sips?):/i, '').replace(/[;@].*$/, '').replace(/\D/g, '');
+  return digits(a) !== '' && digits(a) === digits(b);
+}
+
 /** What a call is doing now, as a sentence. `now` is Date.now(), `peer` the other party's
- * name. */
-export function callStatus(call, peer, now) {
-  const work = formatNumber(call.callback_number);
-  const yourPhone = work ? `your work phone ${work}` : 'your work phone';
+ * name, `workNumber` my line: a callback to another number is "your phone". */
+export function callStatus(call, peer, now, workNumber) {
+  const cb = formatNumber(call.callback_number);
+  const kind = !workNumber || !call.callback_number || sameNumber(call.callback_number, workNumber) ? 'your work phone' : 'your phone';
+  const yourPhone = cb ? `${kind} ${cb}` : kind;
   const since = (t) => formatDuration(now - (t ?? now));
   switch (call.state) {
     case 'incoming': return `${peer} is calling…`;
     case 'connecting_your_phone': return `Calling ${yourPhone}…`;
-    case 'your_phone_ringing': return `Your work phone is ringing — pick it up to talk to ${peer}`;
+    case 'your_phone_ringing': return `${kind[0].toUpperCase()}${kind.slice(1)} is ringing — pick it up to talk to ${peer}`;
     case 'connecting': return `Calling ${peer}…`;
     case 'ringing': return `Ringing ${peer}…`;
     case 'connected': {

@@ -2,10 +2,11 @@
 // the event stream and who handles each event. See docs/web-client.md.
 
 import { api, errorText, setUnauthorizedHandler, signIn, signOut, token } from './api.js';
+import { initCallback, renderCallback } from './callback.js';
 import { initCalls, placeCall, reloadCalls, resetCalls, update as updateCall } from './calls.js';
 import { $, setError, show } from './dom.js';
 import { EventStream } from './events.js';
-import { formatNumber, presenceClass, presenceText } from './format.js';
+import { presenceClass, presenceText } from './format.js';
 import { initHistory, loadHistory } from './history.js';
 import { initLinks, offerLinkedCall } from './links.js';
 import { askPermission } from './notify.js';
@@ -79,11 +80,7 @@ async function start() {
 function renderMe() {
   const me = state.me;
   $('me-name').textContent = me.displayName || me.sipUri;
-  const cvw = me.callViaWork ?? {};
-  const cb = formatNumber(cvw.callbackNumber);
-  $('me-callback').textContent = cb
-    ? `Your calls ring your work phone ${cb} first`
-    : `Call Via Work is unavailable${cvw.unavailableReason ? `: ${cvw.unavailableReason}` : ''}`;
+  renderCallback();
 }
 
 async function loadMyPresence() {
@@ -177,6 +174,7 @@ function init() {
   initIm();
   initHistory({ call: placeCall });
   initLinks({ call: placeCall });
+  initCallback();
 
   if (token()) start();
   else showSignIn();
