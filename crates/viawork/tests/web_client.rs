@@ -9,7 +9,8 @@
 //! open). Phases: `call` (sign in, search, add a contact, Call to Connected, hold, resume,
 //! mute, DTMF, hang up, the call log, a `/call?to=` link confirmed and called on a callback
 //! number chosen in the browser), `im` (two browsers: presence both ways, IM with typing,
-//! markup shown as text, sign-out seen as Offline), `incoming` (the notification, Accept, the desk phone rung as a callback,
+//! markup shown as text, sign-out seen as Offline), `forwarding` (simultaneous ring set in
+//! one tab shows in another, a bad number refused naming the field, off again), `incoming` (the notification, Accept, the desk phone rung as a callback,
 //! connected, the caller hangs up), `desk-phone` (answered on the desk phone: the
 //! notification closes by itself), `reconnect` (the server restarts under two browsers:
 //! they reconnect with `since=`, get `resync`, reload and subscribe again).
@@ -199,6 +200,7 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
     drop(pbx);
 
     phase(server.http, "im", |_| {});
+    phase(server.http, "forwarding", |_| {});
 
     // Incoming, accepted in the browser: the desk phone branch rings until cancelled,
     // then the Call Via Work callback to the desk phone answers.
@@ -247,6 +249,7 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
         "connected-call",
         "phone-width",
         "conversation",
+        "call-forwarding",
         "incoming-call",
     ] {
         let from = artifacts().join(format!("{shot}.png"));

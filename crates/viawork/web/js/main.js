@@ -7,6 +7,7 @@ import { initCalls, placeCall, reloadCalls, resetCalls, update as updateCall } f
 import { $, setError, show } from './dom.js';
 import { EventStream } from './events.js';
 import { presenceClass, presenceText } from './format.js';
+import { initForwarding, loadForwarding, onForwarding, resetForwarding } from './forwarding.js';
 import { initHistory, loadHistory } from './history.js';
 import { initLinks, offerLinkedCall } from './links.js';
 import { askPermission } from './notify.js';
@@ -46,8 +47,11 @@ function handle(event) {
     case 'resync':
       reloadAll();
       break;
+    case 'call_forwarding.updated':
+      onForwarding(d);
+      break;
     default:
-      // message.status, call_forwarding.updated: nothing shown for them yet.
+      // message.status: delivery is not shown yet.
       break;
   }
 }
@@ -55,7 +59,7 @@ function handle(event) {
 async function reloadAll() {
   try {
     // The call log after the contacts: its rows name people from them.
-    await Promise.all([loadMyPresence(), loadContacts().then(loadHistory), reloadCalls(), reloadConversation()]);
+    await Promise.all([loadMyPresence(), loadContacts().then(loadHistory), reloadCalls(), reloadConversation(), loadForwarding()]);
   } catch (err) {
     $('conn').textContent = errorText(err);
   }
@@ -109,6 +113,7 @@ function showSignIn() {
   resetCalls();
   resetIm();
   resetPeople();
+  resetForwarding();
   $('history').replaceChildren();
   state.me = null;
   delete document.body.dataset.ready;
@@ -175,6 +180,7 @@ function init() {
   initHistory({ call: placeCall });
   initLinks({ call: placeCall });
   initCallback();
+  initForwarding();
 
   if (token()) start();
   else showSignIn();
