@@ -278,6 +278,20 @@ async function incoming(browser) {
   await page.context().close();
 }
 
+/** A call to Alice declined in the browser: the notification closes, the caller is
+ * refused and the panel says so. */
+async function decline(browser) {
+  const page = await signIn(browser, ALICE);
+  console.log('READY decline');
+  const note = page.getByRole('alertdialog');
+  await note.waitFor({ timeout: WAIT });
+  await page.getByRole('button', { name: 'Decline', exact: true }).click();
+  await note.waitFor({ state: 'hidden', timeout: WAIT });
+  await waitText(page, '#call-status', /^You declined the call$/, 'the declined call');
+  await waitText(page, '#history', /Declined/, 'the declined call in the call log');
+  await page.context().close();
+}
+
 /** A call to Alice answered on her desk phone: the notification closes by itself; with the
  * tab hidden, the browser's notification is shown and closed too. */
 async function deskPhone(browser) {
@@ -343,7 +357,7 @@ async function reconnect(browser) {
   await bob.context().close();
 }
 
-const phases = { call, im, forwarding, incoming, 'desk-phone': deskPhone, reconnect };
+const phases = { call, im, forwarding, incoming, decline, 'desk-phone': deskPhone, reconnect };
 const phase = phases[process.argv[2]];
 if (!phase) fail(`usage: node client.spec.mjs ${Object.keys(phases).join('|')}`);
 

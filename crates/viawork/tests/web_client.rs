@@ -6,14 +6,21 @@
 //! The spec (`tests/web/client.spec.mjs`) runs one phase per browser launch; this test
 //! starts the server once, sets up the PBX each phase needs on the same port, and acts
 //! when a phase prints `READY` (starting the caller once the browser's event stream is
-//! open). Phases: `call` (sign in, search, add a contact, Call to Connected, hold, resume,
-//! mute, DTMF, hang up, the call log, a `/call?to=` link confirmed and called on a callback
-//! number chosen in the browser), `im` (two browsers: presence both ways, IM with typing,
-//! markup shown as text, sign-out seen as Offline), `forwarding` (simultaneous ring set in
-//! one tab shows in another, a bad number refused naming the field, off again), `incoming` (the notification, Accept, the desk phone rung as a callback,
-//! connected, the caller hangs up), `desk-phone` (answered on the desk phone: the
-//! notification closes by itself), `reconnect` (the server restarts under two browsers:
-//! they reconnect with `since=`, get `resync`, reload and subscribe again).
+//! open). Phases:
+//! - `call`: sign in, search, add a contact, Call to Connected, hold, resume, mute, DTMF,
+//!   hang up, the call log, a `/call?to=` link confirmed and called on a callback number
+//!   chosen in the browser;
+//! - `im`: two browsers see each other's presence change and exchange IM with typing;
+//!   markup is shown as text; sign-out is seen as Offline;
+//! - `forwarding`: simultaneous ring set in one tab shows in another, a bad number is
+//!   refused naming the field, off again;
+//! - `incoming`: the notification, Accept, the desk phone rung as a callback, connected,
+//!   the caller hangs up;
+//! - `decline`: the notification's Decline, the caller gets 603;
+//! - `desk-phone`: answered on the desk phone, the notification (and the browser's, with
+//!   the tab hidden) closes by itself;
+//! - `reconnect`: the server restarts under two browsers; they reconnect with `since=`,
+//!   get `resync`, reload and subscribe again.
 //!
 //! Screenshots go to `target/tmp/web-client/`; with `UPDATE_SCREENSHOTS=1` they are also
 //! copied to `docs/screenshots/`. Needs `node`, `chromium` and `npm ci` in `tests/web`
@@ -148,15 +155,18 @@ fn provision(dir: &Path) -> (String, PathBuf) {
     (db, cfg)
 }
 
-/// Carol on the PBX side calls Alice's number (`tests/sipp/incoming_caller_uac.xml`:
-/// answered, then she hangs up after 1 s).
-fn carol_calls_alice(server: std::net::SocketAddr) -> std::thread::JoinHandle<()> {
+/// Carol on the PBX side calls Alice's number with `scenario` (`incoming_caller_uac.xml`:
+/// answered, then she hangs up after 1 s; `incoming_declined_uac.xml`: refused with 603).
+fn carol_calls_alice(
+    server: std::net::SocketAddr,
+    scenario: &'static str,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         run_at(
             "127.0.0.2",
             free_port(),
             &Run {
-                scenario: "incoming_caller_uac.xml",
+                scenario,
                 target: server,
                 tcp: false,
                 calls: 1,
@@ -207,7 +217,7 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
     let mut pbx = SippPbx::start_on(pbx_port, "pbx_uas.xml", 2, &[("far_code", "0")]);
     let mut caller = None;
     phase(server.http, "incoming", |_| {
-        caller = Some(carol_calls_alice(server.udp))
+        caller = Some(carol_calls_alice(server.udp, "incoming_caller_uac.xml"))
     });
     caller
         .expect("the phase asked for the caller")
@@ -216,11 +226,25 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
     pbx.wait_success();
     drop(pbx);
 
+    // Incoming, declined in the browser: the desk phone branch is cancelled, the caller
+    // gets 603.
+    let mut pbx = SippPbx::start_on(pbx_port, "pbx_uas.xml", 1, &[("far_code", "0")]);
+    let mut caller = None;
+    phase(server.http, "decline", |_| {
+        caller = Some(carol_calls_alice(server.udp, "incoming_declined_uac.xml"))
+    });
+    caller
+        .expect("the phase asked for the caller")
+        .join()
+        .expect("Carol is declined with 603");
+    pbx.wait_success();
+    drop(pbx);
+
     // Incoming, answered on the desk phone.
     let mut pbx = SippPbx::start_on(pbx_port, "pbx_uas.xml", 1, &[]);
     let mut caller = None;
     phase(server.http, "desk-phone", |_| {
-        caller = Some(carol_calls_alice(server.udp))
+        caller = Some(carol_calls_alice(server.udp, "incoming_caller_uac.xml"))
     });
     caller
         .expect("the phase asked for the caller")
