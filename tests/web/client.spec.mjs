@@ -211,6 +211,15 @@ async function im(browser) {
   await waitText(alice, bobRowAtAlice, /Available/, 'Bob turns back to automatic');
   await bob.getByRole('button', { name: 'Sign out', exact: true }).click();
   await waitText(alice, bobRowAtAlice, /Offline/, 'Bob signs out and goes Offline');
+  // A message to Bob while he is away waits for him, and Alice sees when he gets it.
+  await alice.getByLabel('Message', { exact: true }).fill('Call me when you are back');
+  await alice.getByLabel('Message', { exact: true }).press('Enter');
+  await waitText(alice, '#conv-messages li:last-child .msg-status', /^Waiting for Bob Jones to sign in$/, 'the message waits');
+  const bobAgain = await signIn(browser, BOB);
+  await waitText(bobAgain, '#conv-messages', /Call me when you are back/, 'Bob gets it when he signs in');
+  await waitText(alice, '#conv-messages li:last-child .msg-status', /^Delivered$/, 'Alice sees it delivered');
+  await bobAgain.context().close();
+  await waitText(alice, bobRowAtAlice, /Offline/, 'Bob is away again');
   // Someone else signs in in Bob's tab and sees nothing of his.
   await bob.getByLabel('Sign-in address').fill('sip:bonnie@example.com');
   await bob.getByLabel('Password').fill(PASSWORD);

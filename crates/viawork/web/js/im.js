@@ -120,8 +120,25 @@ function append(m) {
   meta.append(el('span', 'msg-from', mine ? 'You' : nameOf(m.from)), ' · ', el('time', '', when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })));
   meta.querySelector('time').dateTime = when.toISOString();
   li.append(meta, el('div', 'msg-text', messageText(m)));
+  if (mine) li.append(el('div', 'msg-status small muted'));
   $('conv-messages').append(li);
+  if (m.recipients) showDelivery(m.id, m.recipients);
   li.scrollIntoView({ block: 'nearest' });
+}
+
+/** Under a message I sent: who has not got it yet (they are not signed in; it waits for
+ * them), or nothing once everyone has. */
+function showDelivery(id, recipients) {
+  const li = $('conv-messages').querySelector(`li[data-id="${CSS.escape(String(id))}"]`);
+  const line = li?.querySelector('.msg-status');
+  if (!line) return;
+  const waiting = recipients.filter((r) => r.status === 'pending').map((r) => nameOf(r.uri));
+  line.textContent = waiting.length ? `Waiting for ${waiting.join(', ')} to sign in` : 'Delivered';
+}
+
+/** A message.status event: a pending message reached someone. */
+export function onMessageStatus(data) {
+  if (open?.id === data.conversation_id) showDelivery(data.message_id, data.recipients ?? []);
 }
 
 /** What a message says, as plain text: HTML (already sanitised by the server) is reduced

@@ -11,7 +11,7 @@ import { initForwarding, loadForwarding, onForwarding, resetForwarding } from '.
 import { initHistory, loadHistory } from './history.js';
 import { initLinks, offerLinkedCall } from './links.js';
 import { askPermission } from './notify.js';
-import { initIm, onConversation, onMessage, onTyping, openWith, reloadConversation, resetIm } from './im.js';
+import { initIm, onConversation, onMessage, onMessageStatus, onTyping, openWith, reloadConversation, resetIm } from './im.js';
 import { initPeople, loadContacts, onPresence, resetPeople } from './people.js';
 import { key, rememberName, state } from './state.js';
 
@@ -50,8 +50,10 @@ function handle(event) {
     case 'call_forwarding.updated':
       onForwarding(d);
       break;
+    case 'message.status':
+      onMessageStatus(d);
+      break;
     default:
-      // message.status: delivery is not shown yet.
       break;
   }
 }
