@@ -229,6 +229,14 @@ async function im(browser) {
   check(await bob.locator('#card').isHidden(), "Bob's contact card is still shown");
   check(await bob.locator('#conv').isHidden(), "Bob's conversation is still shown");
   check((await bob.locator('#history').textContent()).includes('No calls yet'), "Bob's calls are still shown");
+  // In Russian: the page reloads in it, still signed in.
+  await bob.locator('#lang').selectOption('ru');
+  await bob.locator('html[lang="ru"]').waitFor({ state: 'attached', timeout: WAIT });
+  await bob.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
+  await waitText(bob, '#signout', /^Выйти$/, 'the page in Russian');
+  await waitText(bob, '#contacts', /^Контактов пока нет/, 'the contact list in Russian');
+  await waitText(bob, '#me-callback', /^Сначала звонит ваш рабочий телефон \+1 425 555 0103/, 'my card in Russian');
+  await shot(bob, 'russian');
   await alice.getByLabel('My presence').selectOption('');
   await alice.context().close();
   await bob.context().close();

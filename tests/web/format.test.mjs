@@ -109,3 +109,36 @@ test('a callback to another number than my line is "your phone"', () => {
   assert.ok(sameNumber('tel:+14255550101;ext=101', '+1 (425) 555-0101'));
   assert.ok(!sameNumber('', ''));
 });
+
+test('every text the client shows has its Russian, with the same placeholders', async () => {
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const { RU } = await import('../../crates/viawork/web/js/i18n-ru.js');
+  const dir = new URL('../../crates/viawork/web/', import.meta.url);
+  const used = new Set();
+  for (const f of readdirSync(new URL('js/', dir))) {
+    const src = readFileSync(new URL(`js/${f}`, dir), 'utf8');
+    for (const m of src.matchAll(/\bt\((['"])((?:\\.|(?!\1).)*)\1/g)) used.add(m[2].replaceAll("\\'", "'"));
+  }
+  // Static text and labels of the page (not addresses, numbers or symbols).
+  const page = readFileSync(new URL('index.html', dir), 'utf8').replace(/<(script|style)[\s\S]*?<\/\1>/g, '');
+  for (const m of page.matchAll(/>([^<>]+)</g)) used.add(m[1].trim().replace(/\s+/g, ' '));
+  for (const m of page.matchAll(/\b(?:placeholder|aria-label|title)="([^"]+)"/g)) used.add(m[1]);
+  const missing = [...used].filter((k) => /[a-z]{2}/i.test(k) && !/^(sip:|\+|ViaWork$)/.test(k) && !(k in RU));
+  assert.deepEqual(missing, []);
+  const names = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort().join(',');
+  for (const [k, v] of Object.entries(RU)) assert.equal(names(v), names(k), k);
+});
+
+test('the words in Russian', async () => {
+  const { setLanguage } = await import('../../crates/viawork/web/js/i18n.js');
+  setLanguage('ru');
+  try {
+    const call = { ...base, state: 'connecting_your_phone' };
+    assert.equal(callStatus(call, 'Bob Jones', 0), 'Звоним на ваш рабочий телефон +1 425 555 0101…');
+    assert.equal(callStatus({ ...call, state: 'connected', connected_at: 0 }, 'Bob Jones', 42_000), 'Соединено 00:42');
+    assert.equal(presenceText({ availability: 'Busy', activity: 'in_a_call' }), 'Занят — Разговаривает');
+    assert.equal(endText({ end_reason: 'far_end_busy' }, 'Bob Jones'), 'Занято: Bob Jones');
+  } finally {
+    setLanguage('en');
+  }
+});

@@ -11,7 +11,8 @@
 //!   hang up, the call log, a `/call?to=` link confirmed and called on a callback number
 //!   chosen in the browser;
 //! - `im`: two browsers see each other's presence change and exchange IM with typing;
-//!   markup is shown as text; sign-out is seen as Offline;
+//!   markup is shown as text; sign-out is seen as Offline; a message waits for someone
+//!   signed out; another user in the same tab sees nothing of the last; Russian;
 //! - `forwarding`: simultaneous ring set in one tab shows in another, a bad number is
 //!   refused naming the field, off again;
 //! - `incoming`: the notification, Accept, the desk phone rung as a callback, connected,
@@ -274,6 +275,7 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
         "phone-width",
         "conversation",
         "call-forwarding",
+        "russian",
         "incoming-call",
     ] {
         let from = artifacts().join(format!("{shot}.png"));

@@ -1,6 +1,8 @@
 // The ViaWork HTTP API as the client uses it: JSON in and out, the bearer token, and
 // errors as ApiError carrying the server's {code, message, field}.
 
+import { t } from './i18n.js';
+
 const TOKEN_KEY = 'viawork.token';
 
 /** An API failure: the HTTP status and the server's error body. */
@@ -79,5 +81,5 @@ export function errorText(err) {
     const field = err.field ? ` (${err.field})` : '';
     return `${err.message}${field}`;
   }
-  return 'The server cannot be reached. Check your connection.';
+  return t('The server cannot be reached. Check your connection.');
 }

@@ -6,6 +6,7 @@
 import { $, show } from './dom.js';
 import { formatNumber } from './format.js';
 import { state } from './state.js';
+import { t } from './i18n.js';
 
 const storeKey = () => `viawork.callback.${String(state.me?.sipUri ?? '').toLowerCase()}`;
 
@@ -25,10 +26,10 @@ export function renderCallback() {
   const cvw = state.me?.callViaWork ?? {};
   const chosen = chosenCallback();
   const number = formatNumber(chosen || cvw.callbackNumber);
-  const kind = chosen ? 'your phone' : 'your work phone';
-  $('me-callback').textContent = number
-    ? `Your calls ring ${kind} ${number} first`
-    : `Call Via Work is unavailable${cvw.unavailableReason ? `: ${cvw.unavailableReason}` : ''}`;
+  const reason = cvw.unavailableReason ? `: ${cvw.unavailableReason}` : '';
+  if (!number) $('me-callback').textContent = `${t('Call Via Work is unavailable')}${reason}`;
+  else if (chosen) $('me-callback').textContent = t('Your calls ring your phone {number} first', { number });
+  else $('me-callback').textContent = t('Your calls ring your work phone {number} first', { number });
   show($('callback-change'), editable());
 }
 

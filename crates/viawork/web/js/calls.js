@@ -10,6 +10,7 @@ import { callStatus, formatNumber, peerName } from './format.js';
 import { chosenCallback } from './callback.js';
 import { notifyIfHidden } from './notify.js';
 import { nameOf, state } from './state.js';
+import { t } from './i18n.js';
 
 const calls = new Map(); // id → the call as the server last described it
 const names = new Map(); // id → the other party's name as the user picked it
@@ -42,7 +43,7 @@ export function initCalls({ ended }) {
   for (const d of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#']) {
     const b = el('button', 'key', d);
     b.type = 'button';
-    b.setAttribute('aria-label', `Send ${d === '*' ? 'star' : d === '#' ? 'pound' : d}`);
+    b.setAttribute('aria-label', t('Send {key}', { key: d === '*' ? t('star') : d === '#' ? t('pound') : d }));
     b.addEventListener('click', () => control('POST', '/dtmf', { digits: d }));
     keypad.append(b);
   }
@@ -88,7 +89,7 @@ export async function placeCall(to, name) {
     current = null;
     show($('call'), true);
     $('call-peer').textContent = name || formatNumber(to) || to;
-    $('call-status').textContent = "The call couldn't be placed";
+    $('call-status').textContent = t("The call couldn't be placed");
     showControls(null);
     setError($('call-error'), errorText(err));
   }
@@ -173,7 +174,7 @@ function render() {
       if (c) $('call-status').textContent = statusOf(c);
     }, 1000);
   }
-  const failed = call.transfer_failed ? `The transfer failed (${call.transfer_failed}); the call is still up.` : '';
+  const failed = call.transfer_failed ? t('The transfer failed ({code}); the call is still up.', { code: call.transfer_failed }) : '';
   setError($('call-error'), failed);
   showControls(call);
 }
@@ -195,11 +196,11 @@ function showControls(call) {
   }
   if (call) {
     const held = call.state === 'on_hold';
-    $('call-hold').textContent = held ? 'Resume' : 'Hold';
+    $('call-hold').textContent = held ? t('Resume') : t('Hold');
     $('call-hold').setAttribute('aria-pressed', String(held));
-    $('call-mute').textContent = call.muted ? 'Unmute' : 'Mute';
+    $('call-mute').textContent = call.muted ? t('Unmute') : t('Mute');
     $('call-mute').setAttribute('aria-pressed', String(!!call.muted));
-    $('call-hangup').textContent = call.state === 'connected' || call.state === 'on_hold' ? 'Hang up' : 'Cancel call';
+    $('call-hangup').textContent = call.state === 'connected' || call.state === 'on_hold' ? t('Hang up') : t('Cancel call');
   }
 }
 
@@ -218,15 +219,16 @@ async function control(method, suffix, body) {
 
 function openIncoming(call) {
   incomingId = call.id;
-  const who = call.from_name ? `${call.from_name} (${formatNumber(call.from)})` : formatNumber(call.from) || 'Unknown caller';
-  $('incoming-title').textContent = `Incoming call from ${call.from_name || formatNumber(call.from) || 'an unknown caller'}`;
-  $('incoming-from').textContent = `${who} is calling you.`;
+  const who = call.from_name ? `${call.from_name} (${formatNumber(call.from)})` : formatNumber(call.from) || t('Unknown caller');
+  const name = call.from_name || formatNumber(call.from);
+  $('incoming-title').textContent = name ? t('Incoming call from {name}', { name }) : t('Incoming call');
+  $('incoming-from').textContent = t('{who} is calling you.', { who });
   const box = $('incoming');
   const wasHidden = box.hidden;
   show(box, true);
   if (wasHidden) {
     $('incoming-accept').focus();
-    browserNote = notifyIfHidden($('incoming-title').textContent, 'Open ViaWork to accept or decline.', `call-${call.id}`);
+    browserNote = notifyIfHidden($('incoming-title').textContent, t('Open ViaWork to accept or decline.'), `call-${call.id}`);
   }
 }
 

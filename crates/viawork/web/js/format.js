@@ -1,5 +1,8 @@
 // Words and numbers as a person reads them: phone numbers, durations, presence and
-// what a call is doing. Pure functions with no DOM, so tests/web runs them under node.
+// what a call is doing, in the language in use (i18n.js). No DOM, so tests/web runs them
+// under node.
+
+import { t } from './i18n.js';
 
 /** A number for people: "+14255550101" → "+1 425 555 0101"; `tel:`/`sip:` forms
  * and extensions are read; other numbers are shown as written. */
@@ -51,9 +54,9 @@ const ACTIVITY = {
 
 /** A presence as words: "Busy — In a call", "Away — Off work", "Offline". */
 export function presenceText(p) {
-  if (!p || !p.availability) return 'Presence unknown';
-  const base = AVAILABILITY[p.availability] ?? p.availability;
-  const act = p.activity ? ACTIVITY[p.activity] ?? p.activity.replaceAll('_', ' ') : '';
+  if (!p || !p.availability) return t('Presence unknown');
+  const base = AVAILABILITY[p.availability] ? t(AVAILABILITY[p.availability]) : p.availability;
+  const act = p.activity ? (ACTIVITY[p.activity] ? t(ACTIVITY[p.activity]) : p.activity.replaceAll('_', ' ')) : '';
   if (!act || act === base) return base;
   if (p.activity === 'off_work') return act;
   return `${base} — ${act}`;
@@ -76,9 +79,9 @@ export function peerName(call, knownName) {
   if (knownName) return knownName;
   if (call.direction === 'inbound') {
     if (call.from_name) return call.from_name;
-    return formatNumber(call.from) || 'Unknown caller';
+    return formatNumber(call.from) || t('Unknown caller');
   }
-  return formatNumber(call.to_number || call.to) || call.to || 'Unknown';
+  return formatNumber(call.to_number || call.to) || call.to || t('Unknown');
 }
 
 /** Why a call ended, from the user's point of view. */
@@ -89,27 +92,27 @@ export function endText(call, peer) {
     case 'completed':
       // On incoming calls the server's hung_up_by names its legs (the caller's leg is
       // its "your_phone"), so who hung up is not said for them.
-      if (call.direction === 'inbound') return by === 'user' ? 'You hung up' : 'Call ended';
-      if (by === 'far_end') return `${peer} hung up`;
-      if (by === 'your_phone') return 'You hung up on your desk phone';
-      if (by === 'user') return 'You hung up';
-      return 'Call ended';
-    case 'cancelled': return 'Call cancelled before it connected';
-    case 'your_phone_busy': return 'Your work phone is busy';
-    case 'far_end_busy': return `${peer} is busy`;
-    case 'your_phone_declined': return 'Your work phone declined the call';
-    case 'far_end_declined': return `${peer} declined the call`;
-    case 'your_phone_no_answer': return "Your work phone wasn't answered";
-    case 'far_end_no_answer': return `${peer} didn't answer`;
-    case 'your_phone_unreachable': return "Your work phone couldn't be reached";
-    case 'far_end_unreachable': return `${peer} couldn't be reached`;
-    case 'trunk_unavailable': return "The phone system can't be reached right now";
-    case 'transferred': return 'Call transferred';
-    case 'missed': return `Missed call from ${peer}`;
-    case 'declined': return 'You declined the call';
-    case 'busy': return 'All your phones were busy';
-    case 'failed': return 'The call failed';
-    default: return 'Call ended';
+      if (call.direction === 'inbound') return by === 'user' ? t('You hung up') : t('Call ended');
+      if (by === 'far_end') return t('{peer} hung up', { peer });
+      if (by === 'your_phone') return t('You hung up on your desk phone');
+      if (by === 'user') return t('You hung up');
+      return t('Call ended');
+    case 'cancelled': return t('Call cancelled before it connected');
+    case 'your_phone_busy': return t('Your work phone is busy');
+    case 'far_end_busy': return t('{peer} is busy', { peer });
+    case 'your_phone_declined': return t('Your work phone declined the call');
+    case 'far_end_declined': return t('{peer} declined the call', { peer });
+    case 'your_phone_no_answer': return t("Your work phone wasn't answered");
+    case 'far_end_no_answer': return t("{peer} didn't answer", { peer });
+    case 'your_phone_unreachable': return t("Your work phone couldn't be reached");
+    case 'far_end_unreachable': return t("{peer} couldn't be reached", { peer });
+    case 'trunk_unavailable': return t("The phone system can't be reached right now");
+    case 'transferred': return t('Call transferred');
+    case 'missed': return t('Missed call from {peer}', { peer });
+    case 'declined': return t('You declined the call');
+    case 'busy': return t('All your phones were busy');
+    case 'failed': return t('The call failed');
+    default: return t('Call ended');
   }
 }
 
@@ -129,23 +132,27 @@ export function sameNumber(a, b) {
 /** What a call is doing now, as a sentence. `now` is Date.now(), `peer` the other party's
  * name, `workNumber` my line: a callback to another number is "your phone". */
 export function callStatus(call, peer, now, workNumber) {
-  const cb = formatNumber(call.callback_number);
-  const kind = !workNumber || !call.callback_number || sameNumber(call.callback_number, workNumber) ? 'your work phone' : 'your phone';
-  const yourPhone = cb ? `${kind} ${cb}` : kind;
-  const since = (t) => formatDuration(now - (t ?? now));
+  const number = formatNumber(call.callback_number);
+  const work = !workNumber || !call.callback_number || sameNumber(call.callback_number, workNumber);
+  const time = formatDuration(now - (call.connected_at ?? now));
   switch (call.state) {
-    case 'incoming': return `${peer} is calling…`;
-    case 'connecting_your_phone': return `Calling ${yourPhone}…`;
-    case 'your_phone_ringing': return `${kind[0].toUpperCase()}${kind.slice(1)} is ringing — pick it up to talk to ${peer}`;
-    case 'connecting': return `Calling ${peer}…`;
-    case 'ringing': return `Ringing ${peer}…`;
+    case 'incoming': return t('{peer} is calling…', { peer });
+    case 'connecting_your_phone':
+      if (!number) return t('Calling your work phone…');
+      return work ? t('Calling your work phone {number}…', { number }) : t('Calling your phone {number}…', { number });
+    case 'your_phone_ringing':
+      return work
+        ? t('Your work phone is ringing — pick it up to talk to {peer}', { peer })
+        : t('Your phone is ringing — pick it up to talk to {peer}', { peer });
+    case 'connecting': return t('Calling {peer}…', { peer });
+    case 'ringing': return t('Ringing {peer}…', { peer });
     case 'connected': {
-      const where = call.direction === 'inbound' ? ANSWERED_ON[call.answered_on] : undefined;
-      const muted = call.muted ? ' (muted)' : '';
+      const where = call.direction === 'inbound' && ANSWERED_ON[call.answered_on] ? t(ANSWERED_ON[call.answered_on]) : '';
       const head = where ? `${where} · ` : '';
-      return `${head}Connected ${since(call.connected_at)}${muted}`;
+      const line = call.muted ? t('Connected {time} (muted)', { time }) : t('Connected {time}', { time });
+      return `${head}${line}`;
     }
-    case 'on_hold': return `${peer} is on hold ${since(call.connected_at)}`;
+    case 'on_hold': return t('{peer} is on hold {time}', { peer, time });
     case 'ended': return endText(call, peer);
     default: return call.state;
   }
@@ -179,10 +186,10 @@ export function logSummary(row, nameFor = (uri) => uri.replace(/^sips?:/i, '')) 
   const title = name || who;
   const number = name && name !== who ? who : '';
   let outcome;
-  if (row.state !== 'ended') outcome = 'in progress';
+  if (row.state !== 'ended') outcome = t('in progress');
   else if (row.end_reason === 'completed') outcome = formatDuration((row.duration_secs ?? 0) * 1000);
-  else outcome = SHORT_END[row.end_reason] ?? 'Ended';
-  return { arrow: inbound ? '↙' : '↗', direction: inbound ? 'Incoming' : 'Outgoing', label, title, number, outcome };
+  else outcome = t(SHORT_END[row.end_reason] ?? 'Ended');
+  return { arrow: inbound ? '↙' : '↗', direction: inbound ? t('Incoming') : t('Outgoing'), label, title, number, outcome };
 }
 
 /** What a phone link asks to call (`/call?to=…`, where `tel:`, `sip:` and `callto:` links

@@ -6,31 +6,36 @@ import { api, errorText } from './api.js';
 import { $, setError, show } from './dom.js';
 import { formatNumber } from './format.js';
 import { nameOf, state } from './state.js';
+import { t } from './i18n.js';
 
 let current = null; // the settings as the server last described them
 
 /** A target as words: a number, a colleague's name, or voicemail. */
-function targetText(t) {
-  if (!t) return '';
-  if (t.target === 'contact') return nameOf(t.to);
-  if (t.target === 'voicemail') return 'voicemail';
-  return formatNumber(t.to) || t.to;
+function targetText(target) {
+  if (!target) return '';
+  if (target.target === 'contact') return nameOf(target.to);
+  if (target.target === 'voicemail') return t('voicemail');
+  return formatNumber(target.to) || target.to;
 }
 
 /** One line on what happens to calls, or '' when they simply ring. */
 export function forwardingSummary(v) {
   if (!v) return '';
   const parts = [];
-  if (v.active === 'immediate_forward' && v.immediate_forward) parts.push(`Calls forward to ${targetText(v.immediate_forward)}`);
-  if (v.active === 'simultaneous_ring' && v.simultaneous_ring) {
-    const delay = v.simultaneous_ring.ring_delay_secs ? ` after ${v.simultaneous_ring.ring_delay_secs} s` : '';
-    parts.push(`Calls also ring ${targetText(v.simultaneous_ring)}${delay}`);
+  if (v.active === 'immediate_forward' && v.immediate_forward) {
+    parts.push(t('Calls forward to {target}', { target: targetText(v.immediate_forward) }));
+  }
+  const sim = v.simultaneous_ring;
+  if (v.active === 'simultaneous_ring' && sim) {
+    const target = targetText(sim);
+    parts.push(sim.ring_delay_secs
+      ? t('Calls also ring {target} after {secs} s', { target, secs: sim.ring_delay_secs })
+      : t('Calls also ring {target}', { target }));
   }
   if (v.unanswered && v.unanswered_call_handling !== 'disabled') {
-    parts.push(`unanswered after ${v.unanswered.after_secs} s go to ${targetText(v.unanswered)}`);
+    parts.push(t('Unanswered calls go to {target} after {secs} s', { target: targetText(v.unanswered), secs: v.unanswered.after_secs }));
   }
-  const line = parts.join('; ');
-  return line ? line[0].toUpperCase() + line.slice(1) : '';
+  return parts.join('; ');
 }
 
 /** Wires the form. */
@@ -103,7 +108,7 @@ async function save() {
     const v = await api('PUT', '/api/v1/me/call-forwarding', body);
     onForwarding(v);
     fill(v);
-    $('fwd-saved').textContent = 'Saved.';
+    $('fwd-saved').textContent = t('Saved.');
   } catch (err) {
     setError($('fwd-error'), errorText(err));
   }

@@ -5,6 +5,7 @@ import { api, errorText } from './api.js';
 import { $, el } from './dom.js';
 import { logSummary } from './format.js';
 import { nameOf } from './state.js';
+import { t } from './i18n.js';
 
 let callAgain = () => {};
 
@@ -25,7 +26,7 @@ export async function loadHistory() {
   }
   list.replaceChildren();
   const rows = r.calls ?? [];
-  if (!rows.length) list.append(el('li', 'muted small', 'No calls yet.'));
+  if (!rows.length) list.append(el('li', 'muted small', t('No calls yet.')));
   for (const row of rows) {
     const s = logSummary(row, nameOf);
     const li = el('li', 'history-row');
@@ -40,9 +41,9 @@ export async function loadHistory() {
     text.append(el('div', 'history-who', s.title), el('div', 'small', detail), time);
     li.append(arrow, text);
     if (row.to_number) {
-      const b = el('button', 'small', 'Call');
+      const b = el('button', 'small', t('Call'));
       b.type = 'button';
-      b.setAttribute('aria-label', `Call ${s.label} again`);
+      b.setAttribute('aria-label', t('Call {name} again', { name: s.label }));
       b.addEventListener('click', () => callAgain(row.to_number, s.label));
       li.append(b);
     }

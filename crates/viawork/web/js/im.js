@@ -6,6 +6,7 @@ import { api, errorText } from './api.js';
 import { $, el, setError, show } from './dom.js';
 import { notifyIfHidden } from './notify.js';
 import { key, nameOf, rememberName, state } from './state.js';
+import { t } from './i18n.js';
 
 let open = null; // {id|null, peer, name, seen: Set of message ids}
 let typingSent = 0;
@@ -65,7 +66,7 @@ async function openConversation(conv) {
   open = {
     id: conv.id,
     peer: others.length === 1 ? others[0].uri : null,
-    name: conv.subject || others.map((p) => p.name || nameOf(p.uri)).join(', ') || 'Conversation',
+    name: conv.subject || others.map((p) => p.name || nameOf(p.uri)).join(', ') || t('Conversation'),
     seen: new Set(),
   };
   renderHeader();
@@ -76,7 +77,7 @@ async function openConversation(conv) {
 }
 
 function renderHeader() {
-  $('conv-title').textContent = `Conversation with ${open.name}`;
+  $('conv-title').textContent = t('Conversation with {name}', { name: open.name });
   $('conv-typing').textContent = '';
 }
 
@@ -117,7 +118,7 @@ function append(m) {
   li.dataset.id = String(m.id);
   const meta = el('div', 'msg-meta small muted');
   const when = m.time ? new Date(m.time) : new Date();
-  meta.append(el('span', 'msg-from', mine ? 'You' : nameOf(m.from)), ' · ', el('time', '', when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })));
+  meta.append(el('span', 'msg-from', mine ? t('You') : nameOf(m.from)), ' · ', el('time', '', when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })));
   meta.querySelector('time').dateTime = when.toISOString();
   li.append(meta, el('div', 'msg-text', messageText(m)));
   if (mine) li.append(el('div', 'msg-status small muted'));
@@ -133,7 +134,7 @@ function showDelivery(id, recipients) {
   const line = li?.querySelector('.msg-status');
   if (!line) return;
   const waiting = recipients.filter((r) => r.status === 'pending').map((r) => nameOf(r.uri));
-  line.textContent = waiting.length ? `Waiting for ${waiting.join(', ')} to sign in` : 'Delivered';
+  line.textContent = waiting.length ? t('Waiting for {names} to sign in', { names: waiting.join(', ') }) : t('Delivered');
 }
 
 /** A message.status event: a pending message reached someone. */
@@ -186,7 +187,7 @@ export async function onMessage(data) {
   const m = data.message;
   if (!m) return;
   if (data.direction === 'incoming') {
-    notifyIfHidden(`Message from ${nameOf(m.from)}`, messageText(m).slice(0, 200), `im-${m.conversation_id}`);
+    notifyIfHidden(t('Message from {name}', { name: nameOf(m.from) }), messageText(m).slice(0, 200), `im-${m.conversation_id}`);
   }
   if (open?.id === m.conversation_id) {
     append(m);
@@ -198,7 +199,7 @@ export async function onMessage(data) {
   // instead of swapping the window (and the draft) under them.
   if (open && $('conv-text').value.trim()) {
     const notice = $('conv-notice');
-    notice.textContent = `New message from ${nameOf(m.from)}: open it`;
+    notice.textContent = t('New message from {name}: open it', { name: nameOf(m.from) });
     notice.onclick = () => {
       show(notice, false);
       switchTo(m);
@@ -222,7 +223,7 @@ async function switchTo(m) {
 /** A typing event. */
 export function onTyping(data) {
   if (open?.id !== data.conversation_id || key(data.from) === key(state.me?.sipUri)) return;
-  $('conv-typing').textContent = `${nameOf(data.from)} is typing…`;
+  $('conv-typing').textContent = t('{name} is typing…', { name: nameOf(data.from) });
   clearTimeout(typingTimer);
   typingTimer = setTimeout(() => { $('conv-typing').textContent = ''; }, 6000);
 }

@@ -6,6 +6,7 @@
 import { $, show } from './dom.js';
 import { callTarget, formatNumber } from './format.js';
 import { nameOf } from './state.js';
+import { t } from './i18n.js';
 
 let pending = '';
 let place = () => {};
@@ -30,9 +31,9 @@ export function initLinks({ call }) {
       // The browser asks the person; `callto:` is not among the schemes a page may claim.
       navigator.registerProtocolHandler('tel', url);
       navigator.registerProtocolHandler('sip', url);
-      button.textContent = 'Phone links: asked the browser';
+      button.textContent = t('Phone links: asked the browser');
     } catch (err) {
-      button.textContent = 'Phone links: not allowed here';
+      button.textContent = t('Phone links: not allowed here');
       button.title = String(err?.message ?? err);
     }
   });
@@ -55,7 +56,7 @@ export function offerLinkedCall() {
   history.replaceState(null, '', '/');
   if (!to) return;
   pending = to;
-  $('dial-confirm-text').textContent = `Call ${label(to)}?`;
+  $('dial-confirm-text').textContent = t('Call {target}?', { target: label(to) });
   show($('dial-confirm'), true);
   $('dial-confirm-call').focus();
 }

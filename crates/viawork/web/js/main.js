@@ -14,11 +14,12 @@ import { askPermission } from './notify.js';
 import { initIm, onConversation, onMessage, onMessageStatus, onTyping, openWith, reloadConversation, resetIm } from './im.js';
 import { initPeople, loadContacts, onPresence, resetPeople } from './people.js';
 import { key, rememberName, state } from './state.js';
+import { LANGUAGES, language, setLanguage, t, translatePage } from './i18n.js';
 
 const stream = new EventStream({
   onEvent: handle,
   onState: (s) => {
-    $('conn').textContent = s === 'connected' ? '' : 'Reconnecting…';
+    $('conn').textContent = s === 'connected' ? '' : t('Reconnecting…');
     document.body.dataset.stream = s;
   },
   onLost: checkSignedIn,
@@ -141,7 +142,28 @@ function activity() {
   api('POST', '/api/v1/me/activity').catch(() => {});
 }
 
+/** The language selectors: choosing one reloads the page in it (the state comes back
+ * from the server). */
+function initLanguage() {
+  translatePage();
+  for (const select of document.querySelectorAll('.lang-select')) {
+    for (const [code, name] of Object.entries(LANGUAGES)) {
+      const option = document.createElement('option');
+      option.value = code;
+      option.textContent = name;
+      option.lang = code;
+      select.append(option);
+    }
+    select.value = language();
+    select.addEventListener('change', () => {
+      setLanguage(select.value);
+      location.reload();
+    });
+  }
+}
+
 function init() {
+  initLanguage();
   setUnauthorizedHandler(() => {
     sessionStorage.clear();
     showSignIn();
@@ -151,7 +173,7 @@ function init() {
     const user = $('signin-user').value.trim();
     const password = $('signin-password').value;
     if (!user || !password) {
-      setError($('signin-error'), 'Enter your sign-in address and password.');
+      setError($('signin-error'), t('Enter your sign-in address and password.'));
       return;
     }
     setError($('signin-error'), '');
@@ -161,7 +183,7 @@ function init() {
       $('signin-password').value = '';
       await start();
     } catch (err) {
-      setError($('signin-error'), err.status === 401 || err.status === 400 ? 'That sign-in address and password do not match.' : errorText(err));
+      setError($('signin-error'), err.status === 401 || err.status === 400 ? t('That sign-in address and password do not match.') : errorText(err));
     }
   });
   $('signout').addEventListener('click', async () => {

@@ -5,6 +5,7 @@ import { api, errorText, uriPath } from './api.js';
 import { $, el, personRow, setError, show } from './dom.js';
 import { formatNumber, presenceClass, presenceText } from './format.js';
 import { key, nameOf, rememberName, state } from './state.js';
+import { t } from './i18n.js';
 
 let contacts = [];
 let groups = [];
@@ -75,7 +76,7 @@ function renderContacts() {
   const box = $('contacts');
   box.replaceChildren();
   if (!contacts.length) {
-    box.append(el('p', 'muted small', 'No contacts yet. Find someone above and add them.'));
+    box.append(el('p', 'muted small', t('No contacts yet. Find someone above and add them.')));
     return;
   }
   const byGroup = new Map(groups.map((g) => [g.id, []]));
@@ -88,7 +89,7 @@ function renderContacts() {
   for (const [gid, members] of byGroup) {
     if (!members.length) continue;
     const g = groups.find((x) => x.id === gid);
-    const title = el('h4', 'group-title', g?.name ?? 'Other Contacts');
+    const title = el('h4', 'group-title', !g || g.default ? t('Other Contacts') : g.name);
     const ul = el('ul', 'people-list');
     ul.setAttribute('aria-label', title.textContent);
     for (const c of members) ul.append(contactRow(c));
@@ -116,7 +117,7 @@ async function search() {
   show($('contacts-area'), !q);
   show($('search-area'), !!q);
   const dial = $('dial-typed');
-  dial.textContent = looksLikeNumber ? `Call ${formatNumber(q) || q}` : '';
+  dial.textContent = looksLikeNumber ? t('Call {number}', { number: formatNumber(q) || q }) : '';
   show(dial, looksLikeNumber);
   const list = $('search-results');
   if (!q) {
@@ -134,7 +135,7 @@ async function search() {
   if (seq !== searchSeq) return; // a newer query is on its way
   list.replaceChildren();
   const results = r.results ?? [];
-  if (!results.length) list.append(el('li', 'muted small', `Nobody found for “${q}”.`));
+  if (!results.length) list.append(el('li', 'muted small', t('Nobody found for “{query}”.', { query: q })));
   for (const person of results) {
     rememberName(person.uri, person.name);
     const p = state.presence.get(key(person.uri));
@@ -147,7 +148,7 @@ async function search() {
     list.append(li);
     if (!p) fetchPresence(person.uri);
   }
-  if (r.moreResultsAvailable) list.append(el('li', 'muted small', 'More people match: type more to narrow it down.'));
+  if (r.moreResultsAvailable) list.append(el('li', 'muted small', t('More people match: type more to narrow it down.')));
 }
 
 async function fetchPresence(uri) {
@@ -181,14 +182,14 @@ function renderCard() {
   $('card-name').textContent = who.name;
   $('card-name').tabIndex = -1;
   $('card-dot').className = `dot big ${isUser ? presenceClass(p) : 'p-phone'}`;
-  $('card-presence').textContent = isUser ? presenceLine(p) : 'Phone number';
+  $('card-presence').textContent = isUser ? presenceLine(p) : t('Phone number');
   const person = who.person;
   $('card-title').textContent = person ? [person.title, person.department].filter(Boolean).join(', ') : '';
   const dl = $('card-details');
   dl.replaceChildren();
   const add = (label, value) => {
     if (!value) return;
-    dl.append(el('dt', '', label), el('dd', '', value));
+    dl.append(el('dt', '', t(label)), el('dd', '', value));
   };
   if (person) {
     add('Work phone', formatNumber(person.lineUri) || formatNumber(person.phones?.work));
@@ -199,12 +200,12 @@ function renderCard() {
   } else {
     add('Number', formatNumber(who.uri));
   }
-  $('card-call').textContent = `Call ${who.name}`;
-  $('card-call').setAttribute('aria-label', `Call ${who.name}`);
+  $('card-call').textContent = t('Call {name}', { name: who.name });
+  $('card-call').setAttribute('aria-label', t('Call {name}', { name: who.name }));
   $('card-im').hidden = !isUser;
-  $('card-im').setAttribute('aria-label', `Send ${who.name} an instant message`);
+  $('card-im').setAttribute('aria-label', t('Send {name} an instant message', { name: who.name }));
   const listed = contacts.some((c) => key(c.uri) === key(who.uri));
-  $('card-contact').textContent = listed ? 'Remove from contacts' : 'Add to contacts';
+  $('card-contact').textContent = listed ? t('Remove from contacts') : t('Add to contacts');
   $('card-contact').hidden = key(who.uri) === key(state.me?.sipUri);
 }
 
