@@ -55,8 +55,8 @@ async function signIn(browser, user, prepare = async () => {}) {
   check(resp.ok(), `GET / answered ${resp.status()}`);
   check((resp.headers()['content-security-policy'] ?? '').includes("script-src 'self'"), 'GET / has no strict CSP');
   await page.getByLabel('Sign-in address').fill(user);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByLabel('Password').press('Enter');
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Password', { exact: true }).press('Enter');
   await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
   await page.locator('body[data-stream="connected"]').waitFor({ timeout: WAIT });
   return page;
@@ -84,9 +84,9 @@ async function recordStatuses(page) {
   });
 }
 
-async function shot(page, name) {
+async function shot(page, name, fullPage = false) {
   mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
 }
 
 /** A person from the search box: types the query key by key, opens the result's card. */
@@ -222,8 +222,8 @@ async function im(browser) {
   await waitText(alice, bobRowAtAlice, /Offline/, 'Bob is away again');
   // Someone else signs in in Bob's tab and sees nothing of his.
   await bob.getByLabel('Sign-in address').fill('sip:bonnie@example.com');
-  await bob.getByLabel('Password').fill(PASSWORD);
-  await bob.getByLabel('Password').press('Enter');
+  await bob.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await bob.getByLabel('Password', { exact: true }).press('Enter');
   await waitText(bob, '#me-name', /^Bonnie Tyler$/, 'another user signs in in the same tab');
   await waitText(bob, '#contacts', /No contacts yet/, "Bob's contacts are gone");
   check(await bob.locator('#card').isHidden(), "Bob's contact card is still shown");
@@ -272,6 +272,50 @@ async function forwarding(browser) {
   check((await page.locator('#me-forwarding').textContent()) === '', 'my card still shows forwarding');
   await page.context().close();
   await other.context().close();
+}
+
+/** An administrator creates a policy and a person, grants the policy, and the person
+ * signs in; Alice (no admin role) has no Administration button. */
+async function admin(browser) {
+  const alice = await signIn(browser, ALICE);
+  check(await alice.locator('#admin-open').isHidden(), 'a user sees Administration');
+  await alice.context().close();
+
+  const page = await signIn(browser, 'sip:admin@example.com');
+  await page.getByRole('button', { name: 'Administration', exact: true }).click();
+  await waitText(page, '#admin-trunk', /^Trunk (up|down): 127\.0\.0\.1:\d+/, 'the trunk');
+  await waitText(page, '#admin-calls', /Live calls: 0/, 'no live calls');
+  await waitText(page, '#admin-policies', /Global/, 'the Global policy');
+  check(await page.locator('#admin-caller-id').inputValue() === '+15551234567', 'the caller ID');
+  await page.getByRole('button', { name: 'Save', exact: true }).first().click();
+  await waitText(page, '#admin-routing-saved', /Saved/, 'the caller ID saved');
+
+  await page.getByLabel('New policy').fill('Tag:Sales');
+  await page.getByRole('button', { name: 'Create policy', exact: true }).click();
+  await waitText(page, '#admin-policies', /Tag:Sales/, 'the new policy');
+
+  await page.getByLabel('SIP address').fill('sip:dana@example.com');
+  await page.getByLabel('Name', { exact: true }).fill('Dana Scully');
+  await page.locator('#admin-user-password').fill(PASSWORD);
+  await page.getByLabel('Line URI').fill('tel:+14255550104');
+  await page.getByLabel('Enterprise Voice').check();
+  await page.getByRole('button', { name: 'Create person', exact: true }).click();
+  const dana = '#admin-users tr[data-uri="sip:dana@example.com"]';
+  await waitText(page, dana, /Dana Scully/, 'the new person');
+  await page.getByLabel('Policy of Dana Scully').selectOption('Tag:Sales');
+  check(await page.locator('#admin-error').isHidden(), `granting failed: ${await page.locator('#admin-error').textContent()}`);
+  await shot(page, 'admin', true);
+
+  // Seen again from the server: the grant holds.
+  await page.getByRole('button', { name: 'Close administration', exact: true }).click();
+  await page.getByRole('button', { name: 'Administration', exact: true }).click();
+  await page.locator(`${dana} select`).waitFor({ timeout: WAIT });
+  await page.waitForFunction((sel) => document.querySelector(sel)?.value === 'Tag:Sales', `${dana} select`, { timeout: WAIT });
+  await page.context().close();
+
+  const danaPage = await signIn(browser, 'sip:dana@example.com');
+  await waitText(danaPage, '#me-callback', /\+1 425 555 0104/, "Dana's card");
+  await danaPage.context().close();
 }
 
 /** A call to Alice from the PBX side: the notification, Accept, connected. */
@@ -374,7 +418,7 @@ async function reconnect(browser) {
   await bob.context().close();
 }
 
-const phases = { call, im, forwarding, incoming, decline, 'desk-phone': deskPhone, reconnect };
+const phases = { call, im, forwarding, admin, incoming, decline, 'desk-phone': deskPhone, reconnect };
 const phase = phases[process.argv[2]];
 if (!phase) fail(`usage: node client.spec.mjs ${Object.keys(phases).join('|')}`);
 

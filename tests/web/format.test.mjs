@@ -123,7 +123,7 @@ test('every text the client shows has its Russian, with the same placeholders', 
   const page = readFileSync(new URL('index.html', dir), 'utf8').replace(/<(script|style)[\s\S]*?<\/\1>/g, '');
   for (const m of page.matchAll(/>([^<>]+)</g)) used.add(m[1].trim().replace(/\s+/g, ' '));
   for (const m of page.matchAll(/\b(?:placeholder|aria-label|title)="([^"]+)"/g)) used.add(m[1]);
-  const missing = [...used].filter((k) => /[a-z]{2}/i.test(k) && !/^(sip:|\+|ViaWork$)/.test(k) && !(k in RU));
+  const missing = [...used].filter((k) => /[a-z]{2}/i.test(k) && !/^(sip:|tel:|Tag:|\+|ViaWork$)/.test(k) && !(k in RU));
   assert.deepEqual(missing, []);
   const names = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort().join(',');
   for (const [k, v] of Object.entries(RU)) assert.equal(names(v), names(k), k);

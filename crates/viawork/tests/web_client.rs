@@ -15,6 +15,8 @@
 //!   signed out; another user in the same tab sees nothing of the last; Russian;
 //! - `forwarding`: simultaneous ring set in one tab shows in another, a bad number is
 //!   refused naming the field, off again;
+//! - `admin`: an administrator creates a policy and a person and grants it, the person
+//!   signs in; a user has no Administration;
 //! - `incoming`: the notification, Accept, the desk phone rung as a callback, connected,
 //!   the caller hangs up;
 //! - `decline`: the notification's Decline, the caller gets 603;
@@ -138,6 +140,12 @@ fn provision(dir: &Path) -> (String, PathBuf) {
         &["--line-uri", "tel:+14255550103", "--enterprise-voice"],
     );
     common::user(&db, "sip:carl@example.com", "Carl Boyd", &[]);
+    common::user(
+        &db,
+        "sip:admin@example.com",
+        "Ada Admin",
+        &["--role", "admin"],
+    );
     common::cli(
         &db,
         &["policy", "set", "--identity", "Global", "--enabled", "true"],
@@ -212,6 +220,7 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
 
     phase(server.http, "im", |_| {});
     phase(server.http, "forwarding", |_| {});
+    phase(server.http, "admin", |_| {});
 
     // Incoming, accepted in the browser: the desk phone branch rings until cancelled,
     // then the Call Via Work callback to the desk phone answers.
@@ -276,6 +285,7 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
         "conversation",
         "call-forwarding",
         "russian",
+        "admin",
         "incoming-call",
     ] {
         let from = artifacts().join(format!("{shot}.png"));

@@ -1,6 +1,7 @@
 // The browser client's entry point: sign-in, my card (presence, note, callback number),
 // the event stream and who handles each event. See docs/web-client.md.
 
+import { initAdmin, showAdminButton } from './admin.js';
 import { api, errorText, setUnauthorizedHandler, signIn, signOut, token } from './api.js';
 import { initCallback, renderCallback } from './callback.js';
 import { initCalls, placeCall, reloadCalls, resetCalls, update as updateCall } from './calls.js';
@@ -78,6 +79,7 @@ async function start() {
   show($('app'), true);
   rememberName(state.me.sipUri, state.me.displayName);
   renderMe();
+  showAdminButton();
   stream.open();
   await reloadAll();
   offerLinkedCall();
@@ -117,6 +119,7 @@ function showSignIn() {
   resetIm();
   resetPeople();
   resetForwarding();
+  showAdminButton();
   $('history').replaceChildren();
   state.me = null;
   delete document.body.dataset.ready;
@@ -205,6 +208,7 @@ function init() {
   initLinks({ call: placeCall });
   initCallback();
   initForwarding();
+  initAdmin();
 
   if (token()) start();
   else showSignIn();
