@@ -330,9 +330,10 @@ async function incoming(browser) {
   await shot(page, 'incoming-call');
   await page.getByRole('button', { name: 'Accept', exact: true }).click();
   await note.waitFor({ state: 'hidden', timeout: WAIT });
-  await waitText(page, '#call-status', /^Connected/, 'the accepted call connects');
+  // Carol hangs up 1 s after the answer: wait for the end, then read what was shown.
   await waitText(page, '#call-status', /^Call ended$/, 'the caller hangs up');
   const statuses = await page.evaluate(() => window.statuses);
+  check(statuses.some((s) => /^Connected 00:0\d$/.test(s)), `the accepted call never showed Connected: ${JSON.stringify(statuses)}`);
   check(statuses.some((s) => /^Calling your work phone \+1 425 555 0101/.test(s)) || statuses[0].startsWith('Your work phone'),
     `accepting rings the work phone first: ${JSON.stringify(statuses)}`);
   console.log(`statuses seen: ${JSON.stringify(statuses)}`);
@@ -379,8 +380,13 @@ async function deskPhone(browser) {
     new MutationObserver(() => { if (!box.hidden) window.noteShown = true; })
       .observe(box, { attributes: true, attributeFilter: ['hidden'] });
   });
+  await recordStatuses(page);
   console.log('READY desk-phone');
-  await waitText(page, '#call-status', /^Answered on your desk phone · Connected/, 'answered on the desk phone');
+  // Carol hangs up 1 s after the answer: wait for the end, then read what was shown.
+  await waitText(page, '#call-status', /^Call ended$/, 'the call ends');
+  const statuses = await page.evaluate(() => window.statuses);
+  check(statuses.some((s) => /^Answered on your desk phone · Connected 00:0\d$/.test(s)),
+    `never shown as answered on the desk phone: ${JSON.stringify(statuses)}`);
   check(await page.evaluate(() => window.noteShown), 'the notification was never shown');
   check(await page.locator('#incoming').isHidden(), 'the notification stayed open');
   const shown = await page.evaluate(() => window.shown);

@@ -14,7 +14,15 @@ export function initHistory({ call }) {
   callAgain = call;
 }
 
-/** Reloads the list. */
+/** Reloads the list after `call` ended: the server completes its log row off the call's
+ * path, so a row still open is read again, a few times, a second apart. */
+export async function historyAfterEnd(call, tries = 3) {
+  const rows = await loadHistory();
+  const row = rows.find((r) => r.id === call.id);
+  if (row && row.state !== 'ended' && tries > 1) setTimeout(() => historyAfterEnd(call, tries - 1), 1000);
+}
+
+/** Reloads the list; resolves to its rows. */
 export async function loadHistory() {
   const list = $('history');
   let r;
@@ -22,7 +30,7 @@ export async function loadHistory() {
     r = await api('GET', '/api/v1/call-log?limit=20');
   } catch (err) {
     list.replaceChildren(el('li', 'error', errorText(err)));
-    return;
+    return [];
   }
   list.replaceChildren();
   const rows = r.calls ?? [];
@@ -49,4 +57,5 @@ export async function loadHistory() {
     }
     list.append(li);
   }
+  return rows;
 }

@@ -9,7 +9,7 @@ import { $, setError, show } from './dom.js';
 import { EventStream } from './events.js';
 import { presenceClass, presenceText } from './format.js';
 import { initForwarding, loadForwarding, onForwarding, resetForwarding } from './forwarding.js';
-import { initHistory, loadHistory } from './history.js';
+import { historyAfterEnd, initHistory, loadHistory } from './history.js';
 import { initLinks, offerLinkedCall } from './links.js';
 import { askPermission } from './notify.js';
 import { initIm, onConversation, onMessage, onMessageStatus, onTyping, openWith, reloadConversation, resetIm } from './im.js';
@@ -201,7 +201,7 @@ function init() {
   });
   for (const ev of ['keydown', 'pointerdown']) document.addEventListener(ev, activity, { passive: true });
 
-  initCalls({ ended: () => loadHistory() });
+  initCalls({ ended: historyAfterEnd });
   initPeople({ call: placeCall, im: openWith });
   initIm();
   initHistory({ call: placeCall });
