@@ -9,7 +9,7 @@
 // exits with status 1 and a message.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const URL = need('VIAWORK_URL');
@@ -289,6 +289,22 @@ async function admin(browser) {
   check(await page.locator('#admin-caller-id').inputValue() === '+15551234567', 'the caller ID');
   await page.getByRole('button', { name: 'Save', exact: true }).first().click();
   await waitText(page, '#admin-routing-saved', /Saved/, 'the caller ID saved');
+
+  await page.getByLabel('Whose dial plan').fill(ALICE);
+  await page.getByLabel('Number to test').fill('+1 (425) 555-0199');
+  await page.getByRole('button', { name: 'Test', exact: true }).click();
+  await waitText(page, '#admin-dialplan-result', /→ \+14255550199 \(already E\.164\)$/, 'the dial-plan test');
+  await page.getByLabel('Number to test').fill('call me');
+  await page.getByRole('button', { name: 'Test', exact: true }).click();
+  await waitText(page, '#admin-dialplan-result', /^No rule of the global dial plan normalises “call me”\.$/, 'a number no rule reads (Alice has no plan of her own)');
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: WAIT }),
+    page.getByRole('button', { name: 'Download the call log (CSV)', exact: true }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  check(download.suggestedFilename() === 'viawork-call-log.csv', download.suggestedFilename());
+  check(csv.split('\n').length > 2 && csv.includes('+14255550102'), `the CSV: ${csv.slice(0, 300)}`);
 
   await page.getByLabel('New policy').fill('Tag:Sales');
   await page.getByRole('button', { name: 'Create policy', exact: true }).click();

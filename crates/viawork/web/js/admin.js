@@ -1,8 +1,9 @@
 // Administration, for users with the admin role (the /api/v1/admin routes, which answer
 // 403 to anyone else): trunk status and live calls, the global Call Via Work caller ID,
-// Call Via Work policies, and people — create, enable or disable, grant a policy.
+// Call Via Work policies, the dial-plan test, the call log as CSV, and people — create,
+// enable or disable, grant a policy.
 
-import { api, errorText, uriPath } from './api.js';
+import { api, apiBlob, errorText, uriPath } from './api.js';
 import { $, el, setError, show } from './dom.js';
 import { formatNumber } from './format.js';
 import { t } from './i18n.js';
@@ -34,6 +35,25 @@ export function initAdmin() {
       await loadUsers();
     });
   });
+  $('admin-dialplan').addEventListener('submit', (e) => {
+    e.preventDefault();
+    guard(async () => {
+      const body = { number: $('admin-dialplan-number').value.trim() };
+      const user = $('admin-dialplan-user').value.trim();
+      if (user) body.user = user;
+      $('admin-dialplan-result').textContent = dialPlanText(await api('POST', '/api/v1/admin/dialplan/test', body));
+    });
+  });
+  $('admin-log-csv').addEventListener('click', () => guard(async () => {
+    const blob = await apiBlob('/api/v1/admin/call-log.csv');
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'viawork-call-log.csv';
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  }));
   $('admin-user-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const body = {
@@ -160,4 +180,15 @@ async function loadUsers() {
     tr.append(who, line, enabledCell, grantCell);
     body.append(tr);
   }
+}
+
+/** A dial-plan test's outcome in words. */
+function dialPlanText(r) {
+  const plan = r.dialPlan === 'global' ? t('the global dial plan') : t('the dial plan of {user}', { user: r.dialPlan });
+  const n = r.normalized;
+  if (!n) return t('No rule of {plan} normalises “{input}”.', { plan, input: r.input });
+  const number = n.result?.value ?? '';
+  return n.ruleName
+    ? t('{input} → {number} (rule {rule} of {plan})', { input: r.input, number, rule: n.ruleName, plan })
+    : t('{input} → {number} (already E.164)', { input: r.input, number });
 }

@@ -52,6 +52,17 @@ export async function api(method, path, body) {
   return json;
 }
 
+/** `GET path` as a Blob (a download), with the token. */
+export async function apiBlob(path) {
+  const resp = await fetch(path, { headers: { authorization: `Bearer ${token()}` } });
+  if (!resp.ok) {
+    let json = null;
+    try { json = await resp.json(); } catch { json = null; }
+    throw new ApiError(resp.status, json);
+  }
+  return resp.blob();
+}
+
 /** Signs in; keeps the token for this tab. */
 export async function signIn(username, password) {
   const r = await api('POST', '/api/v1/auth/token', { username, password });
