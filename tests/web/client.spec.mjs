@@ -201,6 +201,23 @@ async function im(browser) {
   await waitText(alice, '#conv-messages', /Sure/, 'Alice gets the answer');
   await shot(alice, 'conversation');
 
+  // A file, sent by Alice and downloaded by Bob.
+  const content = 'Agenda: lunch at noon\n';
+  await alice.locator('#conv-file').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(content) });
+  await waitText(bob, '#conv-messages', /File: notes\.txt \(22 bytes\)/, 'Bob gets the file');
+  const [file] = await Promise.all([
+    bob.waitForEvent('download', { timeout: WAIT }),
+    bob.getByRole('button', { name: 'Download notes.txt', exact: true }).click(),
+  ]);
+  check(readFileSync(await file.path(), 'utf8') === content, 'the downloaded file differs');
+
+  // Add audio: a Call Via Work call to Bob from the conversation.
+  await alice.getByRole('button', { name: 'Add audio', exact: true }).click();
+  await waitText(alice, '#call-peer', /^Bob Jones$/, 'the call is with Bob');
+  await waitText(alice, '#call-status', /^Connected/, 'the added audio connects');
+  await alice.getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(alice, '#call-status', /^You hung up$/, 'the added audio hangs up');
+
   // A message with markup is shown as text, never run.
   await bob.getByLabel('Message', { exact: true }).fill('<img src=x onerror="window.pwned=1"><b>bold</b>');
   await bob.getByLabel('Message', { exact: true }).press('Enter');

@@ -10,8 +10,8 @@
 //! - `call`: sign in, search, add a contact, Call to Connected, hold, resume, mute, DTMF,
 //!   hang up, the call log, a `/call?to=` link confirmed and called on a callback number
 //!   chosen in the browser;
-//! - `im`: two browsers see each other's presence change and exchange IM with typing;
-//!   markup is shown as text; sign-out is seen as Offline; a message waits for someone
+//! - `im`: two browsers see each other's presence change and exchange IM with typing and
+//!   a file, Add audio calls from the conversation; markup is shown as text; sign-out is seen as Offline; a message waits for someone
 //!   signed out; another user in the same tab sees nothing of the last; Russian;
 //! - `forwarding`: simultaneous ring set in one tab shows in another, a bad number is
 //!   refused naming the field, off again;
@@ -218,7 +218,11 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
     );
     drop(pbx);
 
+    // IM, with Add audio: both legs answered.
+    let mut pbx = SippPbx::start_on(pbx_port, "pbx_uas.xml", 2, &[]);
     phase(server.http, "im", |_| {});
+    pbx.wait_success();
+    drop(pbx);
     phase(server.http, "forwarding", |_| {});
     phase(server.http, "admin", |_| {});
 

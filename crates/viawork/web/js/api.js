@@ -63,6 +63,23 @@ export async function apiBlob(path) {
   return resp.blob();
 }
 
+/** `POST path` with a file as the body (its type as Content-Type); the JSON answer. */
+export async function apiUpload(path, file) {
+  const resp = await fetch(path, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token()}`,
+      'content-type': file.type || 'application/octet-stream',
+      accept: 'application/json',
+    },
+    body: file,
+  });
+  let json = null;
+  try { json = await resp.json(); } catch { json = null; }
+  if (!resp.ok) throw new ApiError(resp.status, json);
+  return json;
+}
+
 /** Signs in; keeps the token for this tab. */
 export async function signIn(username, password) {
   const r = await api('POST', '/api/v1/auth/token', { username, password });

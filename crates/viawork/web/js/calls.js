@@ -95,6 +95,14 @@ export async function placeCall(to, name) {
   }
 }
 
+/** Shows a call placed elsewhere (Add audio in a conversation) in the panel. */
+export function trackCall(call, name) {
+  names.set(call.id, name);
+  current = call.id;
+  if (calls.has(call.id)) render();
+  else update(call);
+}
+
 /** Reloads the live calls (at start and after a resync). */
 export async function reloadCalls() {
   const r = await api('GET', '/api/v1/calls');

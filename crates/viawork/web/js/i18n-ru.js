@@ -258,4 +258,11 @@ export const RU = {
   'No rule of {plan} normalises “{input}”.': 'Ни одно правило в {plan} не приводит «{input}» к номеру.',
   '{input} → {number} (rule {rule} of {plan})': '{input} → {number} (правило {rule} в {plan})',
   '{input} → {number} (already E.164)': '{input} → {number} (уже в E.164)',
+  'Add audio': 'Добавить звук',
+  'Send a file': 'Отправить файл',
+  'Download {name}': 'Скачать {name}',
+  'File: {name} ({size})': 'Файл: {name} ({size})',
+  '{n} bytes': '{n} байт',
+  '{n} KB': '{n} КБ',
+  '{n} MB': '{n} МБ',
 };

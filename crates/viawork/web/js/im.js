@@ -2,7 +2,9 @@
 // indicator and incoming messages. A 1:1 conversation with a person is found among my
 // conversations, or created by the first message sent to them.
 
-import { api, errorText } from './api.js';
+import { api, apiBlob, apiUpload, errorText } from './api.js';
+import { chosenCallback } from './callback.js';
+import { trackCall } from './calls.js';
 import { $, el, setError, show } from './dom.js';
 import { notifyIfHidden } from './notify.js';
 import { key, nameOf, rememberName, state } from './state.js';
@@ -27,6 +29,54 @@ export function initIm() {
   });
   $('conv-text').addEventListener('input', typing);
   $('conv-close').addEventListener('click', close);
+  $('conv-audio').addEventListener('click', addAudio);
+  $('conv-file-pick').addEventListener('click', () => $('conv-file').click());
+  $('conv-file').addEventListener('change', sendFile);
+}
+
+/** Add audio: a Call Via Work call to the other person, linked to the conversation. */
+async function addAudio() {
+  if (!open?.id) return;
+  setError($('conv-error'), '');
+  try {
+    const body = {};
+    const mine = chosenCallback();
+    if (mine) body.callback_number = mine;
+    const call = await api('POST', `/api/v1/conversations/${encodeURIComponent(open.id)}/audio`, body);
+    trackCall(call, open.name);
+  } catch (err) {
+    setError($('conv-error'), errorText(err));
+  }
+}
+
+async function sendFile() {
+  const input = $('conv-file');
+  const file = input.files?.[0];
+  input.value = '';
+  if (!file || !open?.id) return;
+  setError($('conv-error'), '');
+  try {
+    const m = await apiUpload(`/api/v1/conversations/${encodeURIComponent(open.id)}/files?name=${encodeURIComponent(file.name)}`, file);
+    append(m);
+  } catch (err) {
+    setError($('conv-error'), errorText(err));
+  }
+}
+
+/** Downloads a file of a message (the link needs the token, so it is fetched). */
+async function download(file) {
+  try {
+    const blob = await apiBlob(file.href);
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = file.name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  } catch (err) {
+    setError($('conv-error'), errorText(err));
+  }
 }
 
 function close() {
@@ -77,6 +127,9 @@ async function openConversation(conv) {
 }
 
 function renderHeader() {
+  // Add audio needs one other person; both need the conversation to exist.
+  $('conv-audio').disabled = !open.id || !open.peer;
+  $('conv-file-pick').disabled = !open.id;
   $('conv-title').textContent = t('Conversation with {name}', { name: open.name });
   $('conv-typing').textContent = '';
 }
@@ -121,6 +174,12 @@ function append(m) {
   meta.append(el('span', 'msg-from', mine ? t('You') : nameOf(m.from)), ' · ', el('time', '', when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })));
   meta.querySelector('time').dateTime = when.toISOString();
   li.append(meta, el('div', 'msg-text', messageText(m)));
+  if (m.format === 'file' && m.file?.href) {
+    const b = el('button', 'small', t('Download {name}', { name: m.file.name }));
+    b.type = 'button';
+    b.addEventListener('click', () => download(m.file));
+    li.append(b);
+  }
   if (mine) li.append(el('div', 'msg-status small muted'));
   $('conv-messages').append(li);
   if (m.recipients) showDelivery(m.id, m.recipients);
@@ -142,10 +201,18 @@ export function onMessageStatus(data) {
   if (open?.id === data.conversation_id) showDelivery(data.message_id, data.recipients ?? []);
 }
 
+function sizeText(bytes) {
+  if (bytes < 1024) return t('{n} bytes', { n: bytes });
+  if (bytes < 1024 * 1024) return t('{n} KB', { n: Math.round(bytes / 1024) });
+  return t('{n} MB', { n: (bytes / 1024 / 1024).toFixed(1) });
+}
+
 /** What a message says, as plain text: HTML (already sanitised by the server) is reduced
  * to its text in an inert document, so nothing in it runs or loads. */
 function messageText(m) {
-  if (m.format === 'file') return `📎 ${m.file?.name ?? m.text}`;
+  if (m.format === 'file') {
+    return t('File: {name} ({size})', { name: m.file?.name ?? m.text, size: sizeText(m.file?.size ?? 0) });
+  }
   if (m.format === 'html') {
     return new DOMParser().parseFromString(m.text, 'text/html').body.textContent ?? '';
   }
@@ -164,6 +231,7 @@ async function send() {
     } else {
       const conv = await api('POST', '/api/v1/conversations', { to: [open.peer], message: text, format: 'plain' });
       open.id = conv.id;
+      renderHeader();
       if (conv.message) append(conv.message);
     }
     box.value = '';
@@ -233,7 +301,10 @@ export function onTyping(data) {
 export function onConversation(data) {
   const conv = data.conversation;
   for (const p of conv?.participants ?? []) rememberName(p.uri, p.name);
-  if (open && !open.id && conv && open.peer && isOneToOneWith(conv, open.peer)) open.id = conv.id;
+  if (open && !open.id && conv && open.peer && isOneToOneWith(conv, open.peer)) {
+    open.id = conv.id;
+    renderHeader();
+  }
 }
 
 /** Closes the window (sign-out). */
