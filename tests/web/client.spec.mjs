@@ -337,13 +337,33 @@ async function admin(browser) {
   await waitText(page, dana, /Dana Scully/, 'the new person');
   await page.getByLabel('Policy of Dana Scully').selectOption('Tag:Sales');
   check(await page.locator('#admin-error').isHidden(), `granting failed: ${await page.locator('#admin-error').textContent()}`);
+  await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/admin/policies/'), { timeout: WAIT }),
+    page.getByLabel('Tag:Sales is enabled').uncheck(),
+  ]);
+
+  // CSV import: a bad row refuses the whole file, naming its line; a good file imports.
+  const header = 'SipAddress,DisplayName,LineURI,EnterpriseVoiceEnabled\n';
+  const erin = 'sip:erin@example.com,Erin Hale,tel:+14255550105,True\n';
+  await page.locator('#admin-import').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(`${header}${erin}sip:frank@example.com,,,\n`) });
+  await waitText(page, '#admin-import-result', /^1 bad row\(s\); nothing imported\.Line 3:/, 'a bad row refuses the file');
+  check(await page.locator('#admin-users tr[data-uri="sip:erin@example.com"]').count() === 0, 'a refused file imported Erin');
+  await page.locator('#admin-import').setInputFiles({ name: 'good.csv', mimeType: 'text/csv', buffer: Buffer.from(`${header}${erin}`) });
+  await waitText(page, '#admin-import-result', /^Imported 1 of 1\.$/, 'the good file imports');
+  await waitText(page, '#admin-users tr[data-uri="sip:erin@example.com"]', /Erin Hale/, 'Erin in the list');
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, 'admin', true);
 
-  // Seen again from the server: the grant holds.
+  // Seen again from the server: the grant and the disabled policy hold.
   await page.getByRole('button', { name: 'Close administration', exact: true }).click();
   await page.getByRole('button', { name: 'Administration', exact: true }).click();
   await page.locator(`${dana} select`).waitFor({ timeout: WAIT });
   await page.waitForFunction((sel) => document.querySelector(sel)?.value === 'Tag:Sales', `${dana} select`, { timeout: WAIT });
+  check(!(await page.getByLabel('Tag:Sales is enabled').isChecked()), 'the policy is still enabled');
+  await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/admin/policies/'), { timeout: WAIT }),
+    page.getByLabel('Tag:Sales is enabled').check(),
+  ]);
   await page.context().close();
 
   const danaPage = await signIn(browser, 'sip:dana@example.com');

@@ -3,7 +3,7 @@
 // Call Via Work policies, the dial-plan test, the call log as CSV, and people — create,
 // enable or disable, grant a policy.
 
-import { api, apiBlob, errorText, uriPath } from './api.js';
+import { api, apiBlob, apiUpload, errorText, uriPath } from './api.js';
 import { $, el, setError, show } from './dom.js';
 import { formatNumber } from './format.js';
 import { t } from './i18n.js';
@@ -54,6 +54,8 @@ export function initAdmin() {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 60000);
   }));
+  $('admin-import-pick').addEventListener('click', () => $('admin-import').click());
+  $('admin-import').addEventListener('change', importUsers);
   $('admin-user-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const body = {
@@ -132,7 +134,16 @@ async function loadPolicies() {
     const cb = p.useAdminCallbackNumber
       ? t('Always {number}', { number: formatNumber(p.adminCallbackNumber) })
       : p.adminCallbackNumber ? t('Default {number}', { number: formatNumber(p.adminCallbackNumber) }) : t("User's choice");
-    tr.append(el('td', '', p.identity), el('td', '', p.enabled ? t('Yes') : t('No')), el('td', '', cb));
+    const enabled = el('td');
+    const box = el('input');
+    box.type = 'checkbox';
+    box.checked = p.enabled;
+    box.setAttribute('aria-label', t('{policy} is enabled', { policy: p.identity }));
+    box.addEventListener('change', () => guard(async () => {
+      await api('PATCH', `/api/v1/admin/policies/${encodeURIComponent(p.identity)}`, { enabled: box.checked });
+    }));
+    enabled.append(box);
+    tr.append(el('td', '', p.identity), enabled, el('td', '', cb));
     body.append(tr);
   }
 }
@@ -191,4 +202,37 @@ function dialPlanText(r) {
   return n.ruleName
     ? t('{input} → {number} (rule {rule} of {plan})', { input: r.input, number, rule: n.ruleName, plan })
     : t('{input} → {number} (already E.164)', { input: r.input, number });
+}
+
+/** Imports a Get-CsUser CSV; any bad row refuses the whole file (nothing is imported),
+ * and each bad row is listed with its line. */
+async function importUsers() {
+  const input = $('admin-import');
+  const file = input.files?.[0];
+  input.value = '';
+  if (!file) return;
+  const box = $('admin-import-result');
+  box.replaceChildren();
+  setError($('admin-error'), '');
+  let report;
+  try {
+    report = await apiUpload('/api/v1/admin/users/import?skip_bad_rows=false', file, 'text/csv');
+  } catch (err) {
+    if (!err.body?.rows) {
+      setError($('admin-error'), errorText(err));
+      return;
+    }
+    report = err.body;
+  }
+  const rows = report.rows ?? [];
+  const bad = rows.filter((r) => r.status === 'failed');
+  box.append(el('p', bad.length ? 'error' : '', bad.length
+    ? t('{count} bad row(s); nothing imported.', { count: bad.length })
+    : t('Imported {count} of {total}.', { count: report.imported ?? 0, total: rows.length })));
+  const list = el('ul', 'plain-list small');
+  for (const r of bad) {
+    list.append(el('li', '', t('Line {line}: {field} {error}', { line: r.line, field: r.field ?? '', error: r.error ?? '' })));
+  }
+  box.append(list);
+  await loadUsers();
 }

@@ -64,19 +64,23 @@ export async function apiBlob(path) {
 }
 
 /** `POST path` with a file as the body (its type as Content-Type); the JSON answer. */
-export async function apiUpload(path, file) {
+export async function apiUpload(path, file, contentType) {
   const resp = await fetch(path, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${token()}`,
-      'content-type': file.type || 'application/octet-stream',
+      'content-type': contentType || file.type || 'application/octet-stream',
       accept: 'application/json',
     },
     body: file,
   });
   let json = null;
   try { json = await resp.json(); } catch { json = null; }
-  if (!resp.ok) throw new ApiError(resp.status, json);
+  if (!resp.ok) {
+    const err = new ApiError(resp.status, json);
+    err.body = json; // a refusal with a report (the CSV import's rows)
+    throw err;
+  }
   return json;
 }
 

@@ -231,8 +231,6 @@ export const RU = {
   'Always {number}': 'Всегда {number}',
   'Default {number}': 'По умолчанию {number}',
   "User's choice": 'На выбор пользователя',
-  Yes: 'Да',
-  No: 'Нет',
   Name: 'Имя',
   Line: 'Линия',
   'New person': 'Новый пользователь',
@@ -265,4 +263,9 @@ export const RU = {
   '{n} bytes': '{n} байт',
   '{n} KB': '{n} КБ',
   '{n} MB': '{n} МБ',
+  'Import people from a Get-CsUser CSV': 'Импорт пользователей из CSV Get-CsUser',
+  '{count} bad row(s); nothing imported.': 'Ошибочных строк: {count}; ничего не импортировано.',
+  'Imported {count} of {total}.': 'Импортировано {count} из {total}.',
+  'Line {line}: {field} {error}': 'Строка {line}: {field} {error}',
+  '{policy} is enabled': 'Политика включена: {policy}',
 };
