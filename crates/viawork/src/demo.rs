@@ -418,8 +418,8 @@ fn banner(
     };
     let mut out = String::new();
     out += "\nViaWork demo is running.\n\n";
-    out +=
-        &format!("  API        {base}   (the browser client comes later: use the API for now)\n");
+    out += &format!("  Web client {base}/   (open it in a browser and sign in as below)\n");
+    out += &format!("  API        {base}   (reference: {base}/api/v1/docs)\n");
     out += &format!(
         "  Files      {}   ({kept}): store {STORE_FILE}, config {CONFIG_FILE}, lab/ \
          (Kamailio and phone logs, recordings)\n",

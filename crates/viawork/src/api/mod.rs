@@ -19,6 +19,7 @@
 //! | `presence.rs` | `GET`/`PUT /api/v1/me/presence`, `POST /api/v1/me/activity`, `GET /api/v1/people/{uri}/presence`, `GET`/`POST`/`DELETE /api/v1/presence/subscriptions`, `DELETE /api/v1/presence/subscriptions/{uri}`, `GET /api/v1/me/blocked`, `PUT`/`DELETE /api/v1/me/blocked/{uri}` |
 //! | `calls.rs` | `POST`/`GET /api/v1/calls`, `GET`/`DELETE /api/v1/calls/{id}` |
 //! | `openapi.rs` | `GET /api/v1/openapi.json` (this API's OpenAPI document), `GET /api/v1/docs` (its reference page) |
+//! | `web.rs` | `GET /` and the browser client's files (`crates/viawork/web/`, embedded) |
 //! | `admin/` | `/api/v1/admin/...`: users, policies and grants, routing, dial plans (the admin CLI's operations) |
 //!
 //! The behaviour behind sign-in lives in `sessions.rs` ([`Sessions`]), which knows nothing of
@@ -47,6 +48,7 @@ pub mod openapi;
 mod people;
 mod presence;
 mod sessions;
+mod web;
 
 use std::sync::Arc;
 
@@ -182,6 +184,7 @@ pub fn router(state: AppState) -> Router {
         .merge(presence::router())
         .merge(admin::router())
         .merge(openapi::router())
+        .merge(web::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

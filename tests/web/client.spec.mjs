@@ -1,0 +1,497 @@
+// The browser client in headless Chromium (Debian's `chromium`, driven by playwright-core),
+// one phase per run against a ViaWork server that crates/viawork/tests/web_client.rs
+// started with a SIPp PBX on loopback. Usage: node client.spec.mjs PHASE
+//
+// Environment: VIAWORK_URL (http://127.0.0.1:PORT), PASSWORD (every user's), ARTIFACTS (a
+// directory for screenshots), CHROMIUM (default /usr/bin/chromium).
+// A phase that needs the orchestrator to act prints `READY <what>` on its own line.
+// Every wait is on state visible in the page, bounded by a timeout; the first failure
+// exits with status 1 and a message.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const URL = need('VIAWORK_URL');
+const PASSWORD = need('PASSWORD');
+const ARTIFACTS = need('ARTIFACTS');
+const ALICE = 'sip:alice@example.com';
+const BOB = 'sip:bob@example.com';
+const WAIT = 15_000;
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) fail(`${name} is not set`);
+  return v;
+}
+
+function fail(msg) {
+  console.error(`web test failed: ${msg}`);
+  process.exit(1);
+}
+
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+/** Problems the pages reported: script errors and CSP violations fail the phase. */
+const problems = [];
+/** Set by a phase that takes the server away: failed connections are expected then. */
+let expectDrops = false;
+
+async function signIn(browser, user, prepare = async () => {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await prepare(context);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`[${user}] page error: ${e.message}`));
+  page.on('console', (m) => {
+    // A refusal (4xx) is the app's to show, and the tests check it does; a 5xx is not.
+    const refusal = /Failed to load resource: the server responded with a status of 4\d\d/.test(m.text());
+    const network = /Failed to load resource|WebSocket connection to .* failed/.test(m.text());
+    if (m.type() === 'error' && !refusal && !(network && expectDrops)) problems.push(`[${user}] console: ${m.text()}`);
+    if (/Content Security Policy/i.test(m.text())) problems.push(`[${user}] CSP: ${m.text()}`);
+  });
+  const resp = await page.goto(`${URL}/`);
+  check(resp.ok(), `GET / answered ${resp.status()}`);
+  check((resp.headers()['content-security-policy'] ?? '').includes("script-src 'self'"), 'GET / has no strict CSP');
+  await page.getByLabel('Sign-in address').fill(user);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Password', { exact: true }).press('Enter');
+  await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
+  await page.locator('body[data-stream="connected"]').waitFor({ timeout: WAIT });
+  return page;
+}
+
+/** Waits until `selector`'s text matches `re`. */
+async function waitText(page, selector, re, what) {
+  try {
+    await page.locator(selector).filter({ hasText: re }).first().waitFor({ timeout: WAIT });
+  } catch {
+    const now = await page.locator(selector).allTextContents().catch(() => []);
+    throw new Error(`${what}: ${selector} never matched ${re}; it shows ${JSON.stringify(now)}`);
+  }
+}
+
+/** Records every text the call status line shows, in order. */
+async function recordStatuses(page) {
+  await page.evaluate(() => {
+    window.statuses = [];
+    const node = document.getElementById('call-status');
+    new MutationObserver(() => {
+      const t = node.textContent;
+      if (window.statuses.at(-1) !== t) window.statuses.push(t);
+    }).observe(node, { childList: true, characterData: true, subtree: true });
+  });
+}
+
+async function shot(page, name, fullPage = false) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
+}
+
+/** A person from the search box: types the query key by key, opens the result's card. */
+async function findAndOpen(page, query, name) {
+  await page.getByLabel('Find someone').pressSequentially(query, { delay: 40 });
+  await page.locator('#search-results').getByRole('button', { name: new RegExp(name) }).click();
+  await waitText(page, '#card-name', new RegExp(name), 'the card');
+}
+
+// ---- phases ----
+
+/** Alice searches Bob, adds him, calls him, watches the call connect, uses the in-call
+ * controls and hangs up. */
+async function call(browser) {
+  const page = await signIn(browser, ALICE);
+  await waitText(page, '#me-callback', /your work phone \+1 425 555 0101/, 'my callback number');
+  await findAndOpen(page, 'bo', 'Bob Jones');
+  await page.getByRole('button', { name: 'Add to contacts', exact: true }).click();
+  await page.getByRole('button', { name: 'Remove from contacts', exact: true }).waitFor({ timeout: WAIT });
+  await page.getByLabel('Find someone').fill('');
+  await waitText(page, '#contacts', /Bob Jones/, 'the contact list');
+
+  await recordStatuses(page);
+  await page.getByRole('button', { name: 'Call Bob Jones', exact: true }).click();
+  await waitText(page, '#call-status', /^Connected 00:0[1-9]/, 'the call connects and its timer runs');
+  const statuses = await page.evaluate(() => window.statuses);
+  check(statuses[0] === 'Calling your work phone +1 425 555 0101…', `the first status was ${JSON.stringify(statuses)}`);
+  check(!statuses.some((s) => /undefined|null/.test(s)), `a status reads badly: ${JSON.stringify(statuses)}`);
+  console.log(`statuses seen: ${JSON.stringify(statuses)}`);
+  await shot(page, 'connected-call');
+  // Phone width: one column, nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `at phone width the page is ${overflow}px too wide`);
+  await shot(page, 'phone-width');
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  await page.getByRole('button', { name: 'Hold', exact: true }).click();
+  await waitText(page, '#call-status', /^Bob Jones is on hold/, 'hold');
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  await waitText(page, '#call-status', /^Connected/, 'resume');
+  await page.getByRole('button', { name: 'Mute', exact: true }).click();
+  await waitText(page, '#call-status', /\(muted\)$/, 'mute');
+  await page.getByRole('button', { name: 'Unmute', exact: true }).click();
+  await waitText(page, '#call-status', /^Connected \d\d:\d\d$/, 'unmute');
+  await page.getByRole('button', { name: 'Keypad', exact: true }).click();
+  await page.getByRole('button', { name: 'Send 5', exact: true }).click();
+  check(await page.locator('#call-error').isHidden(), `DTMF failed: ${await page.locator('#call-error').textContent()}`);
+
+  await page.getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(page, '#call-status', /^You hung up$/, 'hang up');
+  await waitText(page, '#history', /\+1 425 555 0102/, 'the call in the call log');
+
+  // Another number to ring first (the Global policy lets users choose).
+  await page.getByRole('button', { name: 'Change', exact: true }).click();
+  await page.getByLabel('Ring this number first').fill('+1 425 555 0100');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await waitText(page, '#me-callback', /ring your phone \+1 425 555 0100 first/, 'the chosen callback number');
+
+  // A phone link (/call?to=, where tel: and sip: links lead): confirmed, then called.
+  await page.getByRole('button', { name: 'Use ViaWork for phone links', exact: true }).click();
+  await page.goto(`${URL}/call?to=${encodeURIComponent('tel:+1-425-555-0199')}`);
+  await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
+  await recordStatuses(page);
+  await waitText(page, '#dial-confirm-text', /^Call \+1 425 555 0199\?$/, 'the link asks to confirm');
+  check(new globalThis.URL(page.url()).pathname === '/', `the address stays ${page.url()}`);
+  check(await page.locator('#call').isHidden(), 'a link placed a call before it was confirmed');
+  await page.getByRole('button', { name: 'Call', exact: true }).click();
+  await waitText(page, '#call-status', /^Connected/, 'the linked call connects');
+  const linked = await page.evaluate(() => window.statuses);
+  check(linked[0] === 'Calling your phone +1 425 555 0100…', `the linked call rang ${JSON.stringify(linked)}`);
+  await page.getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(page, '#call-status', /^You hung up$/, 'the linked call hangs up');
+  await page.getByRole('button', { name: 'Change', exact: true }).click();
+  await page.getByRole('button', { name: 'Use my work phone', exact: true }).click();
+  await waitText(page, '#me-callback', /ring your work phone \+1 425 555 0101/, 'back to the work phone');
+  await page.context().close();
+}
+
+/** Alice and Bob, each in their own browser, see each other's presence change and
+ * exchange instant messages. */
+async function im(browser) {
+  const alice = await signIn(browser, ALICE);
+  const bob = await signIn(browser, BOB);
+  // Alice added Bob in the call phase; Bob adds Alice now.
+  await findAndOpen(bob, 'alice', 'Alice Smith');
+  await bob.getByRole('button', { name: 'Add to contacts', exact: true }).click();
+  await bob.getByLabel('Find someone').fill('');
+  const aliceRowAtBob = '#contacts [data-uri="sip:alice@example.com"]';
+  const bobRowAtAlice = '#contacts [data-uri="sip:bob@example.com"]';
+  await waitText(bob, aliceRowAtBob, /Available/, "Bob sees Alice's presence");
+  await waitText(alice, bobRowAtAlice, /Available/, "Alice sees Bob's presence");
+
+  await bob.getByLabel('My presence').selectOption('Busy');
+  await waitText(alice, bobRowAtAlice, /Busy/, 'Bob turns Busy');
+  await alice.getByLabel('My presence').selectOption('BeRightBack');
+  await alice.getByLabel('My note').fill('Back at 3');
+  await alice.getByLabel('My note').press('Enter');
+  await waitText(bob, aliceRowAtBob, /Be right back · Back at 3/, 'Alice turns Be right back with a note');
+  await waitText(alice, '#history', /Bob Jones/, "Alice's recent calls");
+  await shot(alice, 'main-window');
+
+  await alice.locator(bobRowAtAlice).getByRole('button').click();
+  await alice.getByRole('button', { name: 'Send Bob Jones an instant message', exact: true }).click();
+  await alice.getByLabel('Message', { exact: true }).fill('Hello Bob, lunch at noon?');
+  await alice.getByLabel('Message', { exact: true }).press('Enter');
+  await waitText(bob, '#conv-messages', /Hello Bob, lunch at noon\?/, 'Bob gets the message');
+  await waitText(bob, '#conv-title', /Alice Smith/, "Bob's window names Alice");
+  await bob.getByLabel('Message', { exact: true }).pressSequentially('Sure', { delay: 30 });
+  await waitText(alice, '#conv-typing', /Bob Jones is typing/, 'Alice sees Bob typing');
+  await bob.getByLabel('Message', { exact: true }).press('Enter');
+  await waitText(alice, '#conv-messages', /Sure/, 'Alice gets the answer');
+  await shot(alice, 'conversation');
+
+  // A file, sent by Alice and downloaded by Bob.
+  const content = 'Agenda: lunch at noon\n';
+  await alice.locator('#conv-file').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(content) });
+  await waitText(bob, '#conv-messages', /File: notes\.txt \(22 bytes\)/, 'Bob gets the file');
+  const [file] = await Promise.all([
+    bob.waitForEvent('download', { timeout: WAIT }),
+    bob.getByRole('button', { name: 'Download notes.txt', exact: true }).click(),
+  ]);
+  check(readFileSync(await file.path(), 'utf8') === content, 'the downloaded file differs');
+
+  // Add audio: a Call Via Work call to Bob from the conversation.
+  await alice.getByRole('button', { name: 'Add audio', exact: true }).click();
+  await waitText(alice, '#call-peer', /^Bob Jones$/, 'the call is with Bob');
+  await waitText(alice, '#call-status', /^Connected/, 'the added audio connects');
+  await alice.getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(alice, '#call-status', /^You hung up$/, 'the added audio hangs up');
+
+  // A message with markup is shown as text, never run.
+  await bob.getByLabel('Message', { exact: true }).fill('<img src=x onerror="window.pwned=1"><b>bold</b>');
+  await bob.getByLabel('Message', { exact: true }).press('Enter');
+  await waitText(alice, '#conv-messages', /<img src=x onerror/, 'markup arrives as text');
+  check(!(await alice.evaluate(() => window.pwned)), 'a message ran code');
+
+  await bob.getByLabel('My presence').selectOption('');
+  await waitText(alice, bobRowAtAlice, /Available/, 'Bob turns back to automatic');
+  await bob.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await waitText(alice, bobRowAtAlice, /Offline/, 'Bob signs out and goes Offline');
+  // A message to Bob while he is away waits for him, and Alice sees when he gets it.
+  await alice.getByLabel('Message', { exact: true }).fill('Call me when you are back');
+  await alice.getByLabel('Message', { exact: true }).press('Enter');
+  await waitText(alice, '#conv-messages li:last-child .msg-status', /^Waiting for Bob Jones to sign in$/, 'the message waits');
+  const bobAgain = await signIn(browser, BOB);
+  await waitText(bobAgain, '#conv-messages', /Call me when you are back/, 'Bob gets it when he signs in');
+  await waitText(alice, '#conv-messages li:last-child .msg-status', /^Delivered$/, 'Alice sees it delivered');
+  await bobAgain.context().close();
+  await waitText(alice, bobRowAtAlice, /Offline/, 'Bob is away again');
+  // Someone else signs in in Bob's tab and sees nothing of his.
+  await bob.getByLabel('Sign-in address').fill('sip:bonnie@example.com');
+  await bob.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await bob.getByLabel('Password', { exact: true }).press('Enter');
+  await waitText(bob, '#me-name', /^Bonnie Tyler$/, 'another user signs in in the same tab');
+  await waitText(bob, '#contacts', /No contacts yet/, "Bob's contacts are gone");
+  check(await bob.locator('#card').isHidden(), "Bob's contact card is still shown");
+  check(await bob.locator('#conv').isHidden(), "Bob's conversation is still shown");
+  check((await bob.locator('#history').textContent()).includes('No calls yet'), "Bob's calls are still shown");
+  // In Russian: the page reloads in it, still signed in.
+  await bob.locator('#lang').selectOption('ru');
+  await bob.locator('html[lang="ru"]').waitFor({ state: 'attached', timeout: WAIT });
+  await bob.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
+  await waitText(bob, '#signout', /^Выйти$/, 'the page in Russian');
+  await waitText(bob, '#contacts', /^Контактов пока нет/, 'the contact list in Russian');
+  await waitText(bob, '#me-callback', /^Сначала звонит ваш рабочий телефон \+1 425 555 0103/, 'my card in Russian');
+  await shot(bob, 'russian');
+  await alice.getByLabel('My presence').selectOption('');
+  await alice.context().close();
+  await bob.context().close();
+}
+
+/** Alice sets simultaneous ring in one tab and her other tab shows it; a bad number is
+ * refused with the field named; she turns it off again. */
+async function forwarding(browser) {
+  const page = await signIn(browser, ALICE);
+  const other = await signIn(browser, ALICE);
+  await page.getByRole('button', { name: 'Call forwarding', exact: true }).click();
+  await page.getByLabel('Also ring another phone').check();
+  await page.locator('#fwd-sim-to').fill('+1 425 555 0177');
+  await page.locator('#fwd-sim-delay').fill('5');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await waitText(page, '#fwd-saved', /Saved/, 'the settings are saved');
+  const summary = /^Calls also ring \+1 425 555 0177 after 5 s$/;
+  await waitText(page, '#me-forwarding', summary, 'my card says so');
+  await waitText(other, '#me-forwarding', summary, 'my other tab hears of it');
+  await shot(page, 'call-forwarding');
+
+  await page.getByLabel('Forward my calls', { exact: true }).check();
+  await page.locator('#fwd-immediate-to').fill('not a number');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await waitText(page, '#fwd-error', /immediate_forward/, 'a bad number is refused, naming the field');
+  await waitText(page, '#me-forwarding', summary, 'nothing refused is kept');
+
+  await page.getByLabel('Ring my phones and this client').check();
+  await page.locator('#fwd-immediate-to').fill('');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await waitText(page, '#fwd-saved', /Saved/, 'forwarding off is saved');
+  await other.locator('#me-forwarding:empty').waitFor({ state: 'attached', timeout: WAIT });
+  check((await page.locator('#me-forwarding').textContent()) === '', 'my card still shows forwarding');
+  await page.context().close();
+  await other.context().close();
+}
+
+/** An administrator creates a policy and a person, grants the policy, and the person
+ * signs in; Alice (no admin role) has no Administration button. */
+async function admin(browser) {
+  const alice = await signIn(browser, ALICE);
+  check(await alice.locator('#admin-open').isHidden(), 'a user sees Administration');
+  await alice.context().close();
+
+  const page = await signIn(browser, 'sip:admin@example.com');
+  await page.getByRole('button', { name: 'Administration', exact: true }).click();
+  await waitText(page, '#admin-trunk', /^Trunk (up|down): 127\.0\.0\.1:\d+/, 'the trunk');
+  await waitText(page, '#admin-calls', /Live calls: 0/, 'no live calls');
+  await waitText(page, '#admin-policies', /Global/, 'the Global policy');
+  check(await page.locator('#admin-caller-id').inputValue() === '+15551234567', 'the caller ID');
+  await page.getByRole('button', { name: 'Save', exact: true }).first().click();
+  await waitText(page, '#admin-routing-saved', /Saved/, 'the caller ID saved');
+
+  await page.getByLabel('Whose dial plan').fill(ALICE);
+  await page.getByLabel('Number to test').fill('+1 (425) 555-0199');
+  await page.getByRole('button', { name: 'Test', exact: true }).click();
+  await waitText(page, '#admin-dialplan-result', /→ \+14255550199 \(already E\.164\)$/, 'the dial-plan test');
+  await page.getByLabel('Number to test').fill('call me');
+  await page.getByRole('button', { name: 'Test', exact: true }).click();
+  await waitText(page, '#admin-dialplan-result', /^No rule of the global dial plan normalises “call me”\.$/, 'a number no rule reads (Alice has no plan of her own)');
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: WAIT }),
+    page.getByRole('button', { name: 'Download the call log (CSV)', exact: true }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  check(download.suggestedFilename() === 'viawork-call-log.csv', download.suggestedFilename());
+  check(csv.split('\n').length > 2 && csv.includes('+14255550102'), `the CSV: ${csv.slice(0, 300)}`);
+
+  await page.getByLabel('New policy').fill('Tag:Sales');
+  await page.getByRole('button', { name: 'Create policy', exact: true }).click();
+  await waitText(page, '#admin-policies', /Tag:Sales/, 'the new policy');
+
+  await page.getByLabel('SIP address').fill('sip:dana@example.com');
+  await page.getByLabel('Name', { exact: true }).fill('Dana Scully');
+  await page.locator('#admin-user-password').fill(PASSWORD);
+  await page.getByLabel('Line URI').fill('tel:+14255550104');
+  await page.getByLabel('Enterprise Voice').check();
+  await page.getByRole('button', { name: 'Create person', exact: true }).click();
+  const dana = '#admin-users tr[data-uri="sip:dana@example.com"]';
+  await waitText(page, dana, /Dana Scully/, 'the new person');
+  await page.getByLabel('Policy of Dana Scully').selectOption('Tag:Sales');
+  check(await page.locator('#admin-error').isHidden(), `granting failed: ${await page.locator('#admin-error').textContent()}`);
+  await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/admin/policies/'), { timeout: WAIT }),
+    page.getByLabel('Tag:Sales is enabled').uncheck(),
+  ]);
+
+  // CSV import: a bad row refuses the whole file, naming its line; a good file imports.
+  const header = 'SipAddress,DisplayName,LineURI,EnterpriseVoiceEnabled\n';
+  const erin = 'sip:erin@example.com,Erin Hale,tel:+14255550105,True\n';
+  await page.locator('#admin-import').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(`${header}${erin}sip:frank@example.com,,,\n`) });
+  await waitText(page, '#admin-import-result', /^1 bad row\(s\); nothing imported\.Line 3:/, 'a bad row refuses the file');
+  check(await page.locator('#admin-users tr[data-uri="sip:erin@example.com"]').count() === 0, 'a refused file imported Erin');
+  await page.locator('#admin-import').setInputFiles({ name: 'good.csv', mimeType: 'text/csv', buffer: Buffer.from(`${header}${erin}`) });
+  await waitText(page, '#admin-import-result', /^Imported 1 of 1\.$/, 'the good file imports');
+  await waitText(page, '#admin-users tr[data-uri="sip:erin@example.com"]', /Erin Hale/, 'Erin in the list');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, 'admin', true);
+
+  // Seen again from the server: the grant and the disabled policy hold.
+  await page.getByRole('button', { name: 'Close administration', exact: true }).click();
+  await page.getByRole('button', { name: 'Administration', exact: true }).click();
+  await page.locator(`${dana} select`).waitFor({ timeout: WAIT });
+  await page.waitForFunction((sel) => document.querySelector(sel)?.value === 'Tag:Sales', `${dana} select`, { timeout: WAIT });
+  check(!(await page.getByLabel('Tag:Sales is enabled').isChecked()), 'the policy is still enabled');
+  await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/admin/policies/'), { timeout: WAIT }),
+    page.getByLabel('Tag:Sales is enabled').check(),
+  ]);
+  await page.context().close();
+
+  const danaPage = await signIn(browser, 'sip:dana@example.com');
+  await waitText(danaPage, '#me-callback', /\+1 425 555 0104/, "Dana's card");
+  await danaPage.context().close();
+}
+
+/** A call to Alice from the PBX side: the notification, Accept, connected. */
+async function incoming(browser) {
+  const page = await signIn(browser, ALICE);
+  await recordStatuses(page);
+  console.log('READY incoming');
+  const note = page.getByRole('alertdialog');
+  await note.waitFor({ timeout: WAIT });
+  await waitText(page, '#incoming', /Carol/, 'the notification names the caller');
+  check(await page.getByRole('button', { name: 'Accept', exact: true }).evaluate((b) => b === document.activeElement), 'Accept has the focus');
+  await shot(page, 'incoming-call');
+  await page.getByRole('button', { name: 'Accept', exact: true }).click();
+  await note.waitFor({ state: 'hidden', timeout: WAIT });
+  // Carol hangs up 1 s after the answer: wait for the end, then read what was shown.
+  await waitText(page, '#call-status', /^Call ended$/, 'the caller hangs up');
+  const statuses = await page.evaluate(() => window.statuses);
+  check(statuses.some((s) => /^Connected 00:0\d$/.test(s)), `the accepted call never showed Connected: ${JSON.stringify(statuses)}`);
+  check(statuses.some((s) => /^Calling your work phone \+1 425 555 0101/.test(s)) || statuses[0].startsWith('Your work phone'),
+    `accepting rings the work phone first: ${JSON.stringify(statuses)}`);
+  console.log(`statuses seen: ${JSON.stringify(statuses)}`);
+  await page.context().close();
+}
+
+/** A call to Alice declined in the browser: the notification closes, the caller is
+ * refused and the panel says so. */
+async function decline(browser) {
+  const page = await signIn(browser, ALICE);
+  console.log('READY decline');
+  const note = page.getByRole('alertdialog');
+  await note.waitFor({ timeout: WAIT });
+  await page.getByRole('button', { name: 'Decline', exact: true }).click();
+  await note.waitFor({ state: 'hidden', timeout: WAIT });
+  await waitText(page, '#call-status', /^You declined the call$/, 'the declined call');
+  await waitText(page, '#history', /Declined/, 'the declined call in the call log');
+  await page.context().close();
+}
+
+/** A call to Alice answered on her desk phone: the notification closes by itself; with the
+ * tab hidden, the browser's notification is shown and closed too. */
+async function deskPhone(browser) {
+  const page = await signIn(browser, ALICE, async (context) => {
+    await context.grantPermissions(['notifications']);
+    // The tab is behind another one, and the browser's notifications are recorded.
+    await context.addInitScript(() => {
+      Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+      window.shown = [];
+      window.Notification = class {
+        static permission = 'granted';
+        static requestPermission() { return Promise.resolve('granted'); }
+        constructor(title, options) {
+          this.entry = { title, body: options?.body, closed: false };
+          window.shown.push(this.entry);
+        }
+        close() { this.entry.closed = true; }
+      };
+    });
+  });
+  await page.evaluate(() => {
+    window.noteShown = false;
+    const box = document.getElementById('incoming');
+    new MutationObserver(() => { if (!box.hidden) window.noteShown = true; })
+      .observe(box, { attributes: true, attributeFilter: ['hidden'] });
+  });
+  await recordStatuses(page);
+  console.log('READY desk-phone');
+  // Carol hangs up 1 s after the answer: wait for the end, then read what was shown.
+  await waitText(page, '#call-status', /^Call ended$/, 'the call ends');
+  const statuses = await page.evaluate(() => window.statuses);
+  check(statuses.some((s) => /^Answered on your desk phone · Connected 00:0\d$/.test(s)),
+    `never shown as answered on the desk phone: ${JSON.stringify(statuses)}`);
+  check(await page.evaluate(() => window.noteShown), 'the notification was never shown');
+  check(await page.locator('#incoming').isHidden(), 'the notification stayed open');
+  const shown = await page.evaluate(() => window.shown);
+  check(shown.length === 1 && shown[0].title === 'Incoming call from Carol' && shown[0].closed,
+    `the browser's notification: ${JSON.stringify(shown)}`);
+  await page.context().close();
+}
+
+/** The server restarts under Alice and Bob: both show Reconnecting…, come back with
+ * `since=`, get `resync` (the new server has none of the old events), reload and
+ * subscribe again, so Bob's next presence change reaches Alice. */
+async function reconnect(browser) {
+  const alice = await signIn(browser, ALICE);
+  const bob = await signIn(browser, BOB);
+  const bobRowAtAlice = '#contacts [data-uri="sip:bob@example.com"]';
+  await waitText(alice, bobRowAtAlice, /Available/, "Alice sees Bob's presence");
+  await alice.evaluate(() => {
+    window.resyncs = 0;
+    const box = document.getElementById('contacts');
+    // A reload re-renders the contact list: count those renders.
+    new MutationObserver(() => { window.resyncs += 1; }).observe(box, { childList: true });
+  });
+  expectDrops = true;
+  console.log('READY restart');
+  await alice.locator('body[data-stream="reconnecting"]').waitFor({ timeout: WAIT });
+  await waitText(alice, '#conn', /Reconnecting…/, 'the drop is shown');
+  await alice.locator('body[data-stream="connected"]').waitFor({ timeout: 30_000 });
+  await bob.locator('body[data-stream="connected"]').waitFor({ timeout: 30_000 });
+  await alice.waitForFunction(() => window.resyncs > 0, null, { timeout: WAIT });
+  check(await alice.locator('#conn').textContent() === '', 'Reconnecting… stays after the reconnect');
+  await bob.getByLabel('My presence').selectOption('DoNotDisturb');
+  await waitText(alice, bobRowAtAlice, /Do not disturb/, "Bob's change after the restart reaches Alice");
+  await bob.getByLabel('My presence').selectOption('');
+  await alice.context().close();
+  await bob.context().close();
+}
+
+const phases = { call, im, forwarding, admin, incoming, decline, 'desk-phone': deskPhone, reconnect };
+const phase = phases[process.argv[2]];
+if (!phase) fail(`usage: node client.spec.mjs ${Object.keys(phases).join('|')}`);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  timeout: 30_000,
+});
+try {
+  await phase(browser);
+  if (problems.length) throw new Error(problems.join('\n'));
+  console.log(`PASSED ${process.argv[2]}`);
+} catch (e) {
+  console.error(e.stack || String(e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
