@@ -201,7 +201,7 @@ impl Router {
             return Err(Refusal::Status(404));
         }
         let settings = self.forwarding(&callee).await?;
-        let plan = self
+        let (plan, callback_number) = self
             .ring_plan(&callee, &caller, dialled.as_deref(), &settings)
             .await?;
         let to_number = callee
@@ -220,6 +220,7 @@ impl Router {
             from_name: caller.name,
             to: callee.sip_uri.clone(),
             to_number,
+            callback_number,
             uas,
             plan,
             local_ip: self.trunk.local.ip(),
@@ -340,7 +341,7 @@ impl Router {
         caller: &Caller,
         dialled: Option<&str>,
         settings: &Settings,
-    ) -> Result<RingPlan, Refusal> {
+    ) -> Result<(RingPlan, String), Refusal> {
         let line = callee.line_uri.parse::<LineUri>().ok();
         let voice = callee.enterprise_voice;
         let forward_to = |kind: Kind, to: &str, reason: &str, delay: Duration| {
@@ -375,7 +376,7 @@ impl Router {
                 };
                 if let Some(b) = target.filter(|_| voice || t.target == Kind::Voicemail) {
                     plan.branches.push(b);
-                    return Ok(plan);
+                    return Ok((plan, String::new()));
                 }
             }
         }
@@ -419,8 +420,12 @@ impl Router {
         }
         // Signed-in API clients, and the callback they answer with.
         plan.offer_clients = self.state.events.is_connected(&callee.sip_uri);
+        let mut callback_number = String::new();
         if plan.offer_clients && voice {
-            plan.callback = self.callback_leg(callee, line.as_ref()).await;
+            if let Some((leg, number)) = self.callback_leg(callee, line.as_ref()).await {
+                plan.callback = Some(leg);
+                callback_number = number;
+            }
         }
         if settings.active == Active::SimultaneousRing && voice {
             if let Some(s) = &settings.simultaneous_ring {
@@ -464,7 +469,7 @@ impl Router {
                 }
             }
         }
-        Ok(plan)
+        Ok((plan, callback_number))
     }
 
     /// A forwarding branch through the trunk to `target`, with `Diversion`.
@@ -507,8 +512,13 @@ impl Router {
         }
     }
 
-    /// The Call Via Work callback to the user's PBX phone for an accept in a client.
-    async fn callback_leg(&self, user: &UserRow, line: Option<&LineUri>) -> Option<LegSetup> {
+    /// The Call Via Work callback to the user's PBX phone for an accept in a client, and
+    /// the number it rings.
+    async fn callback_leg(
+        &self,
+        user: &UserRow,
+        line: Option<&LineUri>,
+    ) -> Option<(LegSetup, String)> {
         let policy = user_policy(&self.state.directory, user).await.ok()?;
         let callback = callback_number(&policy, None, line).ok()?;
         let caller_id: E164 = self
@@ -520,14 +530,13 @@ impl Router {
             .call_via_work_caller_id
             .as_deref()
             .and_then(|s| s.parse().ok())?;
-        Some(
-            self.trunk.leg(
-                self.trunk
-                    .uri_for(&Dialable::E164(callback.number().clone())),
-                &caller_id,
-                Some("Call Via Work".to_owned()),
-            ),
-        )
+        let leg = self.trunk.leg(
+            self.trunk
+                .uri_for(&Dialable::E164(callback.number().clone())),
+            &caller_id,
+            Some("Call Via Work".to_owned()),
+        );
+        Some((leg, callback.number().to_string()))
     }
 
     /// A branch to a registered contact: sent where its REGISTER came from.

@@ -310,6 +310,7 @@ fn accepting_in_a_client_rings_the_desk_phone_as_a_call_via_work_callback() {
     let r = request(lab.server.http, "POST", &accept, Some(&token), None);
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(r.json()["state"], "connecting_your_phone", "{}", r.body);
+    assert_eq!(r.json()["callback_number"], ALICE_NUMBER, "{}", r.body);
     let answered = updated(&mut events, "answered", |c| c["state"] == "connected");
     assert_eq!(answered["data"]["answered_on"], "client", "{answered}");
 

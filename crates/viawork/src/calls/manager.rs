@@ -267,6 +267,8 @@ pub struct NewIncoming {
     pub to: String,
     /// The number dialled, as the user's line.
     pub to_number: String,
+    /// The number an accept in a client rings (the Call Via Work callback), or empty.
+    pub callback_number: String,
     /// Our side of the caller's dialog.
     pub uas: super::leg::LegSetup,
     /// Where it rings.
@@ -540,7 +542,14 @@ impl CallManager {
         let call = Call::incoming(invite, key, peer, new.uas, new.plan, sessions, now)
             .map_err(StartError::Build)?;
         let id: Arc<str> = Arc::from(id);
-        let mut entry = Entry::new(call, &new.owner, new.to, new.to_number, String::new(), None);
+        let mut entry = Entry::new(
+            call,
+            &new.owner,
+            new.to,
+            new.to_number,
+            new.callback_number,
+            None,
+        );
         entry.from = Some((new.from, new.from_name));
         let view = entry.view(&id);
         self.calls.insert(id.clone(), Box::new(entry));
