@@ -193,6 +193,26 @@ impl Lab {
         })
     }
 
+    /// POSTs the `accept` or `decline` link of the call.incoming event `offer`.
+    fn follow(&self, token: &str, offer: &Value, link: &str) -> common::http::Reply {
+        let href = offer["data"]["links"][link]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {link} link: {offer}"));
+        request(self.server.http, "POST", href, Some(token), None)
+    }
+
+    /// Alice's call forwarding settings.
+    fn set_forwarding(&self, token: &str, settings: Value) {
+        let r = request(
+            self.server.http,
+            "PUT",
+            "/api/v1/me/call-forwarding",
+            Some(token),
+            Some(&settings),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+
     /// Alice's call log once it holds a finished call.
     fn alice_log(&self, token: &str) -> Vec<Value> {
         let log = poll(
@@ -303,11 +323,7 @@ fn accepting_in_a_client_rings_the_desk_phone_as_a_call_via_work_callback() {
     let caller = lab.call_alice("incoming_caller_uac.xml");
 
     let offer = incoming(&mut events);
-    let accept = offer["data"]["links"]["accept"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = request(lab.server.http, "POST", &accept, Some(&token), None);
+    let r = lab.follow(&token, &offer, "accept");
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(r.json()["state"], "connecting_your_phone", "{}", r.body);
     assert_eq!(r.json()["callback_number"], ALICE_NUMBER, "{}", r.body);
@@ -337,11 +353,7 @@ fn declining_without_a_forwarding_rule_refuses_the_caller_with_603() {
     let caller = lab.call_alice("incoming_declined_uac.xml");
 
     let offer = incoming(&mut events);
-    let decline = offer["data"]["links"]["decline"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = request(lab.server.http, "POST", &decline, Some(&token), None);
+    let r = lab.follow(&token, &offer, "decline");
     assert_eq!(r.status, 202, "{}", r.body);
     let ended = updated(&mut events, "ended", |c| c["state"] == "ended");
     assert_eq!(ended["data"]["end_reason"], "declined", "{ended}");
@@ -355,25 +367,17 @@ fn declining_without_a_forwarding_rule_refuses_the_caller_with_603() {
 fn declining_with_an_unanswered_rule_forwards_with_diversion() {
     let mut lab = Lab::new(2, "0", "200");
     let (token, mut events) = lab.alice();
-    let r = request(
-        lab.server.http,
-        "PUT",
-        "/api/v1/me/call-forwarding",
-        Some(&token),
-        Some(&json!({
+    lab.set_forwarding(
+        &token,
+        json!({
             "active": "off",
             "unanswered": {"target": "number", "to": TARGET, "after_secs": 30}
-        })),
+        }),
     );
-    assert_eq!(r.status, 200, "{}", r.body);
     let caller = lab.call_alice("incoming_forwarded_uac.xml");
 
     let offer = incoming(&mut events);
-    let decline = offer["data"]["links"]["decline"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = request(lab.server.http, "POST", &decline, Some(&token), None);
+    let r = lab.follow(&token, &offer, "decline");
     assert_eq!(r.status, 202, "{}", r.body);
     let answered = updated(&mut events, "forwarded", |c| c["state"] == "connected");
     assert_eq!(answered["data"]["answered_on"], "forward", "{answered}");
@@ -410,17 +414,13 @@ fn a_caller_who_gives_up_is_a_missed_call() {
 fn immediate_forwarding_rings_only_the_target() {
     let mut lab = Lab::new(1, "200", "200");
     let (token, mut events) = lab.alice();
-    let r = request(
-        lab.server.http,
-        "PUT",
-        "/api/v1/me/call-forwarding",
-        Some(&token),
-        Some(&json!({
+    lab.set_forwarding(
+        &token,
+        json!({
             "active": "immediate_forward",
             "immediate_forward": {"target": "number", "to": TARGET}
-        })),
+        }),
     );
-    assert_eq!(r.status, 200, "{}", r.body);
     let caller = lab.call_alice("incoming_forwarded_uac.xml");
 
     let answered = updated(&mut events, "forwarded", |c| c["state"] == "connected");
