@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::cli::AdminError;
-use crate::domain::DialPlan;
+use crate::domain::{DialPlan, E164};
 use crate::store::{PolicyRow, RoutingRow, Store, StoreError, UserRow};
 
 /// Default of `directory_cache_ms`.
@@ -247,6 +247,17 @@ impl DirectoryCache {
             ))
         })
         .await
+    }
+
+    /// The global Call Via Work caller ID (`CallViaWorkCallerId`), if the administrator
+    /// set a valid one.
+    pub async fn call_via_work_caller_id(&self) -> Result<Option<E164>, StoreError> {
+        Ok(self
+            .routing()
+            .await?
+            .call_via_work_caller_id
+            .as_deref()
+            .and_then(|s| s.parse().ok()))
     }
 
     /// The global routing settings.

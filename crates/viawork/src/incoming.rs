@@ -20,7 +20,7 @@
 
 use crate::api::{me::user_policy, AppState};
 use crate::calls::leg::LegSetup;
-use crate::calls::manager::{NewBridge, NewIncoming};
+use crate::calls::manager::{NewBridge, NewIncoming, NewInvite};
 use crate::calls::ringing::{BranchKind, BranchPlan, RingPlan};
 use crate::calls::service::CallsHandle;
 use crate::calls::trunk::Trunk;
@@ -116,14 +116,10 @@ impl Router {
                     return; // CANCELled meanwhile (answered 487 then).
                 }
                 let id = format!("{:032x}", rand::random::<u128>());
-                let started = match route {
-                    Route::Ring(new) => {
-                        self.calls
-                            .incoming(id, *new, key, invite.clone(), peer)
-                            .await
-                    }
-                    Route::Out(new) => self.calls.bridge(id, *new, key, invite.clone(), peer).await,
-                };
+                let started = self
+                    .calls
+                    .invite(id, route, key, invite.clone(), peer)
+                    .await;
                 match started {
                     Ok(Ok(_)) => return,
                     Ok(Err(crate::calls::StartError::TrunkUnavailable)) => Refusal::Status(503),
@@ -162,7 +158,7 @@ impl Router {
 
     /// Who the INVITE is for and where it rings (or, from a SIP client to a number,
     /// where it goes through the trunk).
-    async fn plan(&self, invite: &Message, peer: Peer) -> Result<Route, Refusal> {
+    async fn plan(&self, invite: &Message, peer: Peer) -> Result<NewInvite, Refusal> {
         let (callee, caller, dialled) = if self.is_from_pbx(peer) {
             let (callee, dialled) = self.callee_from_pbx(invite).await?;
             (callee, caller_from_pbx(invite, &self.trunk.domain), dialled)
@@ -214,7 +210,7 @@ impl Router {
             caller.from_uri.clone(),
             caller.name.clone(),
         );
-        Ok(Route::Ring(Box::new(NewIncoming {
+        Ok(NewInvite::Ring(Box::new(NewIncoming {
             owner: callee.sip_uri.clone(),
             from: caller.shown,
             from_name: caller.name,
@@ -229,7 +225,7 @@ impl Router {
 
     /// A registered client's call to a number: through the trunk as the user (their
     /// line number as caller ID), dialled through their dial plan, like an API call.
-    async fn outbound(&self, user: &UserRow, invite: &Message) -> Result<Route, Refusal> {
+    async fn outbound(&self, user: &UserRow, invite: &Message) -> Result<NewInvite, Refusal> {
         let dialled = match invite.request_uri() {
             Some(Ok(sip::Uri::Sip(u))) => u.user_decoded().map(|c| c.into_owned()),
             Some(Ok(sip::Uri::Tel(t))) => Some(t.digits()),
@@ -255,7 +251,7 @@ impl Router {
             }
         }
         let display = (!user.display_name.is_empty()).then(|| user.display_name.clone());
-        Ok(Route::Out(Box::new(NewBridge {
+        Ok(NewInvite::Out(Box::new(NewBridge {
             owner: user.sip_uri.clone(),
             to: dialled,
             to_number: to.to_string(),
@@ -521,15 +517,12 @@ impl Router {
     ) -> Option<(LegSetup, String)> {
         let policy = user_policy(&self.state.directory, user).await.ok()?;
         let callback = callback_number(&policy, None, line).ok()?;
-        let caller_id: E164 = self
+        let caller_id = self
             .state
             .directory
-            .routing()
+            .call_via_work_caller_id()
             .await
-            .ok()?
-            .call_via_work_caller_id
-            .as_deref()
-            .and_then(|s| s.parse().ok())?;
+            .ok()??;
         let leg = self.trunk.leg(
             self.trunk
                 .uri_for(&Dialable::E164(callback.number().clone())),
@@ -619,14 +612,6 @@ fn caller_from_pbx(invite: &Message, domain: &str) -> Caller {
         name: name.filter(|n| !n.is_empty()),
         from_uri,
     }
-}
-
-/// Where a new INVITE goes.
-enum Route {
-    /// To a user: it rings their phones and clients.
-    Ring(Box<NewIncoming>),
-    /// From a SIP client to a number: through the trunk.
-    Out(Box<NewBridge>),
 }
 
 /// Why an INVITE does not ring.

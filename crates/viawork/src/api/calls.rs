@@ -689,19 +689,13 @@ pub async fn place_call(
             "no PBX trunk is configured",
         )
     })?;
-    let caller_id: E164 = directory
-        .routing()
-        .await?
-        .call_via_work_caller_id
-        .as_deref()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "CallbackUriUnreachable",
-                "the administrator has not set the Call Via Work caller ID (CallViaWorkCallerId)",
-            )
-        })?;
+    let caller_id: E164 = directory.call_via_work_caller_id().await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CallbackUriUnreachable",
+            "the administrator has not set the Call Via Work caller ID (CallViaWorkCallerId)",
+        )
+    })?;
     if let Err(wait) = api.admit(user.id).await {
         let secs = wait.as_secs().max(1);
         return Err(ApiError::new(

@@ -236,6 +236,25 @@ impl Entry {
     }
 }
 
+/// Where a new INVITE goes, as the router (`crate::incoming`) decided.
+#[derive(Debug)]
+pub enum NewInvite {
+    /// To a user: it rings their phones and clients.
+    Ring(Box<NewIncoming>),
+    /// From a SIP client to a number: through the trunk.
+    Out(Box<NewBridge>),
+}
+
+impl NewInvite {
+    /// Whose call it is.
+    pub fn owner(&self) -> &str {
+        match self {
+            NewInvite::Ring(n) => &n.owner,
+            NewInvite::Out(n) => &n.owner,
+        }
+    }
+}
+
 /// A SIP client's call passed on to the PBX, with everything decided by the router.
 #[derive(Debug)]
 pub struct NewBridge {
@@ -555,6 +574,23 @@ impl CallManager {
         self.calls.insert(id.clone(), Box::new(entry));
         self.after(&id, now);
         Ok(view)
+    }
+
+    /// Takes a new INVITE as `new` says: [`CallManager::incoming`] or
+    /// [`CallManager::bridge_as`].
+    pub fn take_invite(
+        &mut self,
+        id: &str,
+        new: NewInvite,
+        key: TransactionKey,
+        invite: &Message,
+        peer: sip_stack::transaction::Peer,
+        now: Instant,
+    ) -> Result<CallView, StartError> {
+        match new {
+            NewInvite::Ring(n) => self.incoming(id, *n, key, invite, peer, now),
+            NewInvite::Out(n) => self.bridge_as(id, *n, key, invite, peer, now),
+        }
     }
 
     /// `owner` accepts (or, with `accept` false, declines) their incoming call `id`.

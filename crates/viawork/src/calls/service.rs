@@ -7,7 +7,7 @@
 
 use super::call::{Control, ControlError};
 use super::log::LogEntry;
-use super::manager::{CallManager, CallView, NewBridge, NewCall, NewIncoming, Output, StartError};
+use super::manager::{CallManager, CallView, NewCall, NewInvite, Output, StartError};
 use super::media::{CallStreams, MediaTable};
 use super::trunk::Trunk;
 use sip::{Message, Method};
@@ -77,17 +77,9 @@ enum Command {
         control: Control,
         reply: oneshot::Sender<Option<Result<CallView, ControlError>>>,
     },
-    Incoming {
+    Invite {
         id: String,
-        new: Box<NewIncoming>,
-        key: TransactionKey,
-        invite: Box<Message>,
-        peer: Peer,
-        reply: oneshot::Sender<Result<CallView, StartError>>,
-    },
-    Bridge {
-        id: String,
-        new: Box<NewBridge>,
+        new: NewInvite,
         key: TransactionKey,
         invite: Box<Message>,
         peer: Peer,
@@ -201,39 +193,19 @@ impl CallsHandle {
         .await
     }
 
-    /// Rings an incoming call: the INVITE `invite` (server transaction `key`, from
-    /// `peer`) for the user `new` names.
-    pub async fn incoming(
+    /// Takes a new INVITE (server transaction `key`, from `peer`) as the router decided:
+    /// rings it for a user, or passes a SIP client's call on to the PBX.
+    pub async fn invite(
         &self,
         id: String,
-        new: NewIncoming,
+        new: NewInvite,
         key: TransactionKey,
         invite: Message,
         peer: Peer,
     ) -> Result<Result<CallView, StartError>, ServiceError> {
-        self.ask(|reply| Command::Incoming {
+        self.ask(|reply| Command::Invite {
             id,
-            new: Box::new(new),
-            key,
-            invite: Box::new(invite),
-            peer,
-            reply,
-        })
-        .await
-    }
-
-    /// Passes a SIP client's INVITE on to the PBX as `new` says.
-    pub async fn bridge(
-        &self,
-        id: String,
-        new: NewBridge,
-        key: TransactionKey,
-        invite: Message,
-        peer: Peer,
-    ) -> Result<Result<CallView, StartError>, ServiceError> {
-        self.ask(|reply| Command::Bridge {
-            id,
-            new: Box::new(new),
+            new,
             key,
             invite: Box::new(invite),
             peer,
@@ -397,7 +369,7 @@ impl CallsCore {
             } => {
                 let _ = reply.send(self.manager.control(&id, &owner, control, now));
             }
-            Command::Incoming {
+            Command::Invite {
                 id,
                 new,
                 key,
@@ -405,28 +377,11 @@ impl CallsCore {
                 peer,
                 reply,
             } => {
-                let owner = new.owner.clone();
-                let r = self.manager.incoming(&id, *new, key, &invite, peer, now);
-                metrics::counter!("viawork_calls_incoming_total").increment(1);
-                metrics::gauge!("viawork_calls_live").set(self.manager.len() as f64);
-                if let Ok(view) = &r {
-                    let _ = self.finished.send(LogEntry::Started {
-                        view: view.clone(),
-                        owner,
-                    });
+                let owner = new.owner().to_owned();
+                if matches!(new, NewInvite::Ring(_)) {
+                    metrics::counter!("viawork_calls_incoming_total").increment(1);
                 }
-                let _ = reply.send(r);
-            }
-            Command::Bridge {
-                id,
-                new,
-                key,
-                invite,
-                peer,
-                reply,
-            } => {
-                let owner = new.owner.clone();
-                let r = self.manager.bridge_as(&id, *new, key, &invite, peer, now);
+                let r = self.manager.take_invite(&id, new, key, &invite, peer, now);
                 metrics::gauge!("viawork_calls_live").set(self.manager.len() as f64);
                 if let Ok(view) = &r {
                     let _ = self.finished.send(LogEntry::Started {
