@@ -68,16 +68,7 @@ impl Router {
         config: CallsConfig,
         endpoint: EndpointHandle,
     ) -> Router {
-        let mut trusted = trunk.config().trusted_sources.clone();
-        if trusted.is_empty() {
-            for p in std::iter::once(&trunk.peer).chain(trunk.alternates.iter()) {
-                let ip = p.addr.ip();
-                trusted.push(Cidr {
-                    addr: ip,
-                    prefix: if ip.is_ipv4() { 32 } else { 128 },
-                });
-            }
-        }
+        let trusted = trunk.trusted_sources();
         Router {
             state,
             calls,
@@ -538,13 +529,7 @@ impl Router {
         b: &crate::registrar::bindings::Binding,
         caller: &Caller,
     ) -> Option<LegSetup> {
-        let transport = match b.transport.to_ascii_uppercase().as_str() {
-            "TCP" => Transport::Tcp,
-            "TLS" => Transport::Tls,
-            "WS" => Transport::Ws,
-            "WSS" => Transport::Wss,
-            _ => Transport::Udp,
-        };
+        let transport = Transport::from_via_token(&b.transport)?;
         let local = self.endpoint.local_addr(transport)?;
         let sent_by = crate::sip_service::sent_by(local);
         let via = LocalVia::new(transport.as_str(), &sent_by).ok()?;

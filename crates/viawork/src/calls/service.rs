@@ -272,18 +272,7 @@ pub fn new(
     let trunk = trunk.map(Arc::new);
     let mut manager = CallManager::new(health);
     if let Some(t) = &trunk {
-        let mut trusted = t.config().trusted_sources.clone();
-        if trusted.is_empty() {
-            // By default only the trunk's own addresses speak for the PBX.
-            for p in std::iter::once(&t.peer).chain(t.alternates.iter()) {
-                let ip = p.addr.ip();
-                trusted.push(crate::config::Cidr {
-                    addr: ip,
-                    prefix: if ip.is_ipv4() { 32 } else { 128 },
-                });
-            }
-        }
-        manager.set_trusted(trusted);
+        manager.set_trusted(t.trusted_sources());
         if !bridge_clients.is_empty() {
             manager.set_bridging(Some(super::manager::Bridging {
                 trunk: t.clone(),

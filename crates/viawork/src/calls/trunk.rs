@@ -68,6 +68,24 @@ impl Trunk {
         &self.config
     }
 
+    /// Who may send requests outside a dialog as the PBX: `pbx.trusted_sources`, by
+    /// default only the trunk's own addresses.
+    pub fn trusted_sources(&self) -> Vec<crate::config::Cidr> {
+        if !self.config.trusted_sources.is_empty() {
+            return self.config.trusted_sources.clone();
+        }
+        std::iter::once(&self.peer)
+            .chain(self.alternates.iter())
+            .map(|p| {
+                let ip = p.addr.ip();
+                crate::config::Cidr {
+                    addr: ip,
+                    prefix: if ip.is_ipv4() { 32 } else { 128 },
+                }
+            })
+            .collect()
+    }
+
     /// A number as the PBX wants it in a Request-URI user part.
     pub fn format_number(&self, d: &Dialable) -> String {
         let digits = match d {
