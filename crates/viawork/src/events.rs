@@ -67,6 +67,11 @@ impl UserLog {
         }
     }
 
+    /// True while one of the user's clients has a stream open.
+    fn has_listener(&self) -> bool {
+        self.tx.as_ref().is_some_and(|t| t.receiver_count() > 0)
+    }
+
     /// Numbers, keeps and sends one event; returns its number.
     fn push(
         &mut self,
@@ -152,7 +157,7 @@ impl EventHub {
         let now = Instant::now();
         let mut users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let log = users.get_mut(&user.to_ascii_lowercase())?;
-        if log.tx.as_ref().is_none_or(|t| t.receiver_count() == 0) {
+        if !log.has_listener() {
             return None;
         }
         Some(log.push(kind, raw(data), (now, now_rfc3339()), self.retention))
@@ -163,8 +168,7 @@ impl EventHub {
         let users = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         users
             .get(&user.to_ascii_lowercase())
-            .and_then(|log| log.tx.as_ref())
-            .is_some_and(|t| t.receiver_count() > 0)
+            .is_some_and(UserLog::has_listener)
     }
 
     /// A feed of the users whose clients open a stream, each told after the stream is
