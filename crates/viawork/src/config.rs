@@ -42,6 +42,8 @@ pub struct Config {
     pub registrar: crate::registrar::RegistrarConfig,
     /// The `[presence]` table.
     pub presence: crate::presence::PresenceConfig,
+    /// The `[meetings]` table.
+    pub meetings: crate::meetings::MeetingsConfig,
 }
 
 /// The `[calls]` table: how Call Via Work calls behave.
@@ -331,6 +333,7 @@ struct RawConfig {
     im: Option<RawIm>,
     registrar: Option<RawRegistrar>,
     presence: Option<RawPresence>,
+    meetings: Option<RawMeetings>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -456,6 +459,99 @@ fn im_from_raw(raw: Option<RawIm>) -> Result<crate::im::ImConfig, ConfigError> {
             out.push(t);
         }
         c.allowed_file_types = out;
+    }
+    Ok(c)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeetings {
+    bridge_numbers: Option<Vec<RawBridgeNumber>>,
+    join_url_base: Option<String>,
+    max_per_organizer: Option<usize>,
+    pin_min_length: Option<usize>,
+    pin_allow_common_patterns: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBridgeNumber {
+    number: String,
+    extension: Option<String>,
+    name: Option<String>,
+    languages: Option<Vec<String>>,
+}
+
+fn meetings_from_raw(
+    raw: Option<RawMeetings>,
+) -> Result<crate::meetings::MeetingsConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let mut c = crate::meetings::MeetingsConfig::default();
+    for (i, b) in raw
+        .bridge_numbers
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let number = crate::domain::E164::parse_field("number", &b.number).map_err(|e| {
+            ConfigError::Invalid {
+                key: "meetings.bridge_numbers",
+                message: format!("entry {i}: {}", e.message()),
+            }
+        })?;
+        if let Some(x) = &b.extension {
+            crate::domain::Extension::parse_field("extension", x).map_err(|e| {
+                ConfigError::Invalid {
+                    key: "meetings.bridge_numbers",
+                    message: format!("entry {i}: extension: {}", e.message()),
+                }
+            })?;
+        }
+        if c.bridge_numbers.iter().any(|o| o.number == number) {
+            return Err(ConfigError::Invalid {
+                key: "meetings.bridge_numbers",
+                message: format!("entry {i}: {number} is listed twice"),
+            });
+        }
+        c.bridge_numbers.push(crate::meetings::BridgeNumber {
+            number,
+            extension: b.extension,
+            name: b.name.unwrap_or_default(),
+            languages: b.languages.unwrap_or_else(|| vec!["en-US".into()]),
+        });
+    }
+    if let Some(base) = raw.join_url_base {
+        let base = base.trim().trim_end_matches('/').to_owned();
+        if !(base.starts_with("https://") || base.starts_with("http://"))
+            || base.contains(char::is_whitespace)
+        {
+            return Err(ConfigError::Invalid {
+                key: "meetings.join_url_base",
+                message: format!("{base:?} is not an http:// or https:// URL"),
+            });
+        }
+        c.join_url_base = Some(base);
+    }
+    match raw.max_per_organizer {
+        None => {}
+        Some(n) if (1..=100_000).contains(&n) => c.max_per_organizer = n,
+        Some(n) => {
+            return Err(ConfigError::Invalid {
+                key: "meetings.max_per_organizer",
+                message: format!("{n} is outside 1..=100000"),
+            })
+        }
+    }
+    if raw.pin_min_length.is_some() || raw.pin_allow_common_patterns.is_some() {
+        c.pin_policy = crate::domain::PinPolicy::new(
+            raw.pin_min_length
+                .unwrap_or(crate::domain::PinPolicy::DEFAULT_MIN_LENGTH),
+            raw.pin_allow_common_patterns.unwrap_or(false),
+        )
+        .map_err(|e| ConfigError::Invalid {
+            key: "meetings.pin_min_length",
+            message: e.message(),
+        })?;
     }
     Ok(c)
 }
@@ -1184,6 +1280,7 @@ impl Config {
             im: im_from_raw(raw.im.take())?,
             registrar: registrar_from_raw(raw.registrar.take())?,
             presence: presence_from_raw(raw.presence.take())?,
+            meetings: meetings_from_raw(raw.meetings.take())?,
         })
     }
 }
@@ -1191,6 +1288,55 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meetings_table_is_validated_naming_the_key() {
+        let c = load_str(
+            "[meetings]\njoin_url_base = \"https://meet.example.com/\"\npin_min_length = 6\n\
+             [[meetings.bridge_numbers]]\nnumber = \"+14255550100\"\nextension = \"5100\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.meetings.join_url_base.as_deref(),
+            Some("https://meet.example.com")
+        );
+        assert_eq!(c.meetings.pin_policy.min_length(), 6);
+        assert_eq!(
+            c.meetings.bridge_for("5100").map(|b| b.number.as_str()),
+            Some("+14255550100")
+        );
+        assert!(c.meetings.bridge_for("14255550100").is_some());
+        assert!(c.meetings.bridge_for("+14255550101").is_none());
+        for (text, key) in [
+            (
+                "[[meetings.bridge_numbers]]\nnumber = \"555\"\n",
+                "meetings.bridge_numbers",
+            ),
+            (
+                "[[meetings.bridge_numbers]]\nnumber = \"+14255550100\"\n\
+                 [[meetings.bridge_numbers]]\nnumber = \"+14255550100\"\n",
+                "meetings.bridge_numbers",
+            ),
+            (
+                "[meetings]\njoin_url_base = \"meet.example.com\"\n",
+                "meetings.join_url_base",
+            ),
+            (
+                "[meetings]\nmax_per_organizer = 0\n",
+                "meetings.max_per_organizer",
+            ),
+            (
+                "[meetings]\npin_min_length = 3\n",
+                "meetings.pin_min_length",
+            ),
+        ] {
+            match load_str(text, &[]) {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn presence_timing_is_validated_naming_the_key() {

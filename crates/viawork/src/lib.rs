@@ -16,6 +16,7 @@ pub mod forwarding;
 pub mod im;
 pub mod incoming;
 pub mod lab;
+pub mod meetings;
 pub mod people;
 pub mod presence;
 pub mod registrar;

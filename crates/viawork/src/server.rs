@@ -82,7 +82,11 @@ pub async fn run(
     let mut state = AppState::new(store.clone(), settings, listeners)
         .with_directory_cache(config.directory_cache)
         .with_presence(config.presence)
-        .with_registrar(registrar.clone());
+        .with_registrar(registrar.clone())
+        .with_meetings(
+            config.meetings.clone(),
+            &format!("http://{}", config.http_listen),
+        );
     tokio::spawn(
         state
             .presence

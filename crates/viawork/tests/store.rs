@@ -16,7 +16,7 @@ use viawork::store::{
     ImportRowResult, LockoutPolicy, PolicyRemoval, PolicyRow, PresenceSettingsRow, RoutingRow,
     Store, StoreError, TokenRow, UserRow, GLOBAL_POLICY, GLOBAL_SCOPE,
 };
-use viawork::store::{ContactTarget, UsersVersion};
+use viawork::store::{ContactTarget, MeetingRow, PinLockoutRow, UsersVersion};
 
 /// One test's database.
 struct Fixture {
@@ -199,6 +199,8 @@ both_backends!(
     contact_groups_are_unique_per_owner_whatever_the_case,
     contact_group_membership_is_per_owner,
     removing_a_user_removes_their_list_and_them_from_other_lists,
+    meetings_round_trip_with_unique_conference_ids_and_optimistic_updates,
+    pin_lockout_counters_round_trip_and_go_with_their_user,
 );
 
 /// A valid user row with the given SIP URI.
@@ -238,7 +240,10 @@ async fn migrations_apply_once_and_reopening_is_a_no_op(fx: Fixture) {
     first.create_user(&user("sip:a@example.com")).await.unwrap();
     let second = fx.open().await;
     second.ping().await.unwrap();
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        fx.migration_versions().await,
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9]
+    );
     assert_eq!(second.count_users().await.unwrap(), 1);
     let policies = second.list_policies().await.unwrap();
     assert_eq!(policies.len(), 1, "{policies:?}");
@@ -717,7 +722,10 @@ async fn migration_3_gives_existing_policies_the_callback_extensions_false(fx: F
     .await;
     assert_eq!(fx.migration_versions().await, vec![1, 2]);
     let store = fx.open().await;
-    assert_eq!(fx.migration_versions().await, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        fx.migration_versions().await,
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9]
+    );
     assert_eq!(
         store.list_policies().await.unwrap(),
         [
@@ -2468,4 +2476,141 @@ async fn removing_a_user_removes_their_list_and_them_from_other_lists(fx: Fixtur
         .await
         .unwrap();
     assert!(store.list_contact_groups(dave.id).await.unwrap().is_empty());
+}
+
+fn meeting(id: &str, organizer_id: i64, conference_id: &str, starts_at: Option<i64>) -> MeetingRow {
+    MeetingRow {
+        id: id.into(),
+        organizer_id,
+        organizer: String::new(),
+        conference_id: conference_id.into(),
+        subject: format!("subject {id}"),
+        description: "desc".into(),
+        starts_at,
+        ends_at: starts_at.map(|s| s + 3_600_000),
+        expires_at: starts_at.unwrap_or(0) + 10_000_000,
+        ad_hoc: starts_at.is_none(),
+        settings: r#"{"attendees":[]}"#.into(),
+        created_at: 1_000,
+        updated_at: 1_000,
+    }
+}
+
+async fn meetings_round_trip_with_unique_conference_ids_and_optimistic_updates(fx: Fixture) {
+    let store = fx.open().await;
+    let a = store.create_user(&user("sip:a@example.com")).await.unwrap();
+    let b = store.create_user(&user("sip:b@example.com")).await.unwrap();
+    let later = meeting("m2", a.id, "2222222", Some(50_000_000));
+    let sooner = meeting("m1", a.id, "1111111", Some(20_000_000));
+    let now = meeting("m3", a.id, "3333333", None);
+    for m in [&later, &now, &sooner] {
+        store.create_meeting(m).await.unwrap();
+    }
+    store
+        .create_meeting(&meeting("m4", b.id, "4444444", Some(1)))
+        .await
+        .unwrap();
+    // A taken conference ID is a conflict the service retries; an unknown organizer is
+    // not found.
+    assert!(matches!(
+        store
+            .create_meeting(&meeting("m5", b.id, "1111111", None))
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        store
+            .create_meeting(&meeting("m6", 999_999, "6666666", None))
+            .await,
+        Err(StoreError::NotFound { what: "user" })
+    ));
+    let got = store.get_meeting("m1").await.unwrap().expect("m1");
+    assert_eq!(
+        got,
+        MeetingRow {
+            organizer: "sip:a@example.com".into(),
+            ..sooner.clone()
+        }
+    );
+    let by_cid = store.get_meeting_by_conference_id("2222222").await.unwrap();
+    assert_eq!(by_cid.map(|m| m.id), Some("m2".to_owned()));
+    assert_eq!(store.get_meeting_by_conference_id("9").await.unwrap(), None);
+    let ids: Vec<String> = store
+        .list_meetings(a.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, ["m1", "m2", "m3"], "scheduled by start, Meet Now last");
+    assert_eq!(store.list_meetings(a.id, 2).await.unwrap().len(), 2);
+    assert_eq!(store.count_meetings(a.id).await.unwrap(), 3);
+
+    let changed = MeetingRow {
+        subject: "new".into(),
+        settings: r#"{"attendees":["sip:b@example.com"]}"#.into(),
+        updated_at: 2_000,
+        ..got.clone()
+    };
+    assert!(store.update_meeting(&changed, 1_000).await.unwrap());
+    // A writer still holding the old version loses.
+    assert!(matches!(
+        store.update_meeting(&changed, 1_000).await,
+        Err(StoreError::Conflict {
+            field: "updated_at"
+        })
+    ));
+    let again = store.get_meeting("m1").await.unwrap().expect("m1");
+    assert_eq!((again.subject.as_str(), again.updated_at), ("new", 2_000));
+    assert_eq!(
+        again.conference_id, "1111111",
+        "the conference ID never changes"
+    );
+    assert!(!store
+        .update_meeting(&meeting("nope", a.id, "1", None), 1)
+        .await
+        .unwrap());
+
+    assert!(store.delete_meeting("m2").await.unwrap());
+    assert!(!store.delete_meeting("m2").await.unwrap());
+    // m3 expires at 10_000_000, m4 at 10_000_001; m1 later.
+    assert_eq!(store.delete_expired_meetings(10_000_001).await.unwrap(), 1);
+    assert_eq!(store.get_meeting("m3").await.unwrap(), None);
+    // Meetings go with their organizer.
+    store.remove_user(b.id).await.unwrap();
+    assert_eq!(store.get_meeting("m4").await.unwrap(), None);
+    assert_eq!(store.count_meetings(a.id).await.unwrap(), 1);
+}
+
+async fn pin_lockout_counters_round_trip_and_go_with_their_user(fx: Fixture) {
+    let store = fx.open().await;
+    let a = store.create_user(&user("sip:a@example.com")).await.unwrap();
+    assert_eq!(store.get_pin_lockout(a.id).await.unwrap(), None);
+    let row = PinLockoutRow {
+        window_start: 10,
+        window_failures: 3,
+        total_failures: 7,
+        locked_until: Some(99),
+        locked_out: false,
+    };
+    store.set_pin_lockout(a.id, Some(&row), 11).await.unwrap();
+    let locked = PinLockoutRow {
+        locked_out: true,
+        locked_until: None,
+        ..row
+    };
+    store
+        .set_pin_lockout(a.id, Some(&locked), 12)
+        .await
+        .unwrap();
+    assert_eq!(store.get_pin_lockout(a.id).await.unwrap(), Some(locked));
+    store.set_pin_lockout(a.id, None, 13).await.unwrap();
+    assert_eq!(store.get_pin_lockout(a.id).await.unwrap(), None);
+    store.set_pin_lockout(a.id, Some(&row), 14).await.unwrap();
+    assert!(matches!(
+        store.set_pin_lockout(999_999, Some(&row), 1).await,
+        Err(StoreError::NotFound { what: "user" })
+    ));
+    store.remove_user(a.id).await.unwrap();
+    assert_eq!(store.get_pin_lockout(a.id).await.unwrap(), None);
 }

@@ -59,6 +59,31 @@ where
     }
 }
 
+/// An optional body: `Option<ApiJson<T>>` is `None` when the request has no body
+/// (`Content-Length: 0`, or no length, type or transfer encoding at all), and otherwise
+/// follows [`ApiJson`]'s rules.
+impl<T, S> axum::extract::OptionalFromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let length = req.headers().get(header::CONTENT_LENGTH);
+        let empty = length.is_some_and(|v| v.as_bytes() == b"0")
+            || (length.is_none()
+                && !req.headers().contains_key(header::CONTENT_TYPE)
+                && !req.headers().contains_key(header::TRANSFER_ENCODING));
+        if empty {
+            return Ok(None);
+        }
+        <ApiJson<T> as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
+    }
+}
+
 /// Deserialises `bytes` as `T`, with errors naming the field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);

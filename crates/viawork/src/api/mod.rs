@@ -43,6 +43,7 @@ mod forwarding;
 mod health;
 mod json;
 pub mod me;
+mod meetings;
 pub mod metrics;
 pub mod openapi;
 mod people;
@@ -88,6 +89,8 @@ pub struct AppState {
     pub people: Arc<crate::people::Directory>,
     /// Contact lists and groups (`/api/v1/me/contacts`, `/api/v1/me/groups`).
     pub contacts: crate::people::Contacts,
+    /// Meetings and dial-in PINs (`/api/v1/meetings`).
+    pub meetings: crate::meetings::MeetingsService,
 }
 
 impl AppState {
@@ -108,6 +111,11 @@ impl AppState {
         let people = crate::people::Directory::new(store.clone());
         AppState {
             contacts: crate::people::Contacts::new(store.clone(), people.clone()),
+            meetings: crate::meetings::MeetingsService::new(
+                store.clone(),
+                crate::meetings::MeetingsConfig::default(),
+                "http://localhost",
+            ),
             people,
             sessions: Arc::new(Sessions::with_directory(
                 store.clone(),
@@ -159,6 +167,18 @@ impl AppState {
         self
     }
 
+    /// The same state with meetings configured by `[meetings]`; join URLs default to
+    /// `default_base` (the HTTP listener).
+    pub fn with_meetings(
+        mut self,
+        config: crate::meetings::MeetingsConfig,
+        default_base: &str,
+    ) -> Self {
+        self.meetings =
+            crate::meetings::MeetingsService::new(self.store.clone(), config, default_base);
+        self
+    }
+
     /// The same state with the calls API.
     pub fn with_calls(mut self, calls: calls::CallsApi) -> Self {
         self.calls = Some(calls);
@@ -178,6 +198,7 @@ pub fn router(state: AppState) -> Router {
         .merge(call_log::router())
         .merge(conversations::router())
         .merge(forwarding::router())
+        .merge(meetings::router())
         .merge(people::router())
         .merge(contacts::router())
         .merge(events::router())

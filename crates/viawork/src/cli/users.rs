@@ -13,7 +13,7 @@ use super::policies::{self, PolicySource, PolicyView};
 use super::AdminError;
 use crate::domain::{
     callback_number, CallbackSource, DisplayName, DomainError, Email, LineUri, Password,
-    PasswordHash, Pin, PinPolicy, PolicyName, ProfileText, Role, SipCredentials, UserUri, E164,
+    PasswordHash, PinPolicy, PolicyName, ProfileText, Role, SipCredentials, UserUri,
 };
 use crate::store::{Store, UserRow};
 
@@ -391,19 +391,7 @@ pub fn apply(row: &mut UserRow, uri: &UserUri, input: &UserInput) -> Result<(), 
         row.pin_hash = if v.is_empty() {
             None
         } else {
-            let line: Option<LineUri> = row.line_uri.parse().ok();
-            let mut numbers: Vec<E164> = [
-                &row.phone_work,
-                &row.phone_mobile,
-                &row.phone_home,
-                &row.phone_other,
-            ]
-            .iter()
-            .filter_map(|p| p.parse().ok())
-            .collect();
-            numbers.extend(line.as_ref().map(|l| l.number().clone()));
-            let extension = line.as_ref().and_then(LineUri::extension);
-            let pin = Pin::new_for_user(&PinPolicy::default(), v, &numbers, extension)?;
+            let pin = crate::meetings::service::pin_for_user(&PinPolicy::default(), row, v)?;
             Some(pin.hash().as_phc().to_owned())
         };
     }

@@ -76,6 +76,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "call_forwarding",
         sql: include_str!("../../migrations/sqlite/0008_call_forwarding.sql"),
     },
+    Migration {
+        version: 9,
+        name: "meetings",
+        sql: include_str!("../../migrations/sqlite/0009_meetings.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.
@@ -119,6 +124,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 8,
         name: "call_forwarding",
         sql: include_str!("../../migrations/postgres/0008_call_forwarding.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "meetings",
+        sql: include_str!("../../migrations/postgres/0009_meetings.sql"),
     },
 ];
 

@@ -53,8 +53,8 @@ pub use im::{BlobRow, ConversationRow, MessageRow, ParticipantRow};
 pub use model::{
     generate_token, hash_token, CallLogQuery, CallRecordRow, ContactGroupRow, ContactRow,
     ContactTarget, DialPlanRuleRow, ImportReport, ImportRowResult, LockoutPolicy, LoginFailureRow,
-    PolicyRemoval, PolicyRow, PresenceBlockRow, PresenceSettingsRow, RoutingRow, TokenRow, UserRow,
-    UsersVersion, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY, GLOBAL_SCOPE,
+    MeetingRow, PinLockoutRow, PolicyRemoval, PolicyRow, PresenceBlockRow, PresenceSettingsRow,
+    RoutingRow, TokenRow, UserRow, UsersVersion, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY, GLOBAL_SCOPE,
 };
 
 /// Which database a [`Store`] runs on.
@@ -526,5 +526,57 @@ pub trait Store: Send + Sync {
         owner_id: i64,
         group_id: i64,
         uri: &str,
+    ) -> Result<(), StoreError>;
+
+    // ---- meetings and dial-in PIN lockout (migration 9) ---------------------------------
+
+    /// Stores a new meeting. [`StoreError::Conflict`] on `conference_id` when the ID is taken
+    /// (the caller draws another) or on `id`; [`StoreError::NotFound`] `user` for an unknown
+    /// organizer.
+    async fn create_meeting(&self, meeting: &MeetingRow) -> Result<(), StoreError>;
+
+    /// A meeting by its id.
+    async fn get_meeting(&self, id: &str) -> Result<Option<MeetingRow>, StoreError>;
+
+    /// A meeting by the conference ID dial-in callers type.
+    async fn get_meeting_by_conference_id(
+        &self,
+        conference_id: &str,
+    ) -> Result<Option<MeetingRow>, StoreError>;
+
+    /// The meetings `organizer_id` organizes, soonest first (Meet Now last), at most `limit`.
+    async fn list_meetings(
+        &self,
+        organizer_id: i64,
+        limit: i64,
+    ) -> Result<Vec<MeetingRow>, StoreError>;
+
+    /// How many meetings `organizer_id` has (the per-organizer limit).
+    async fn count_meetings(&self, organizer_id: i64) -> Result<i64, StoreError>;
+
+    /// Rewrites the subject, description, times, expiry and settings of a meeting if its
+    /// `updated_at` is still `expected_updated_at`: false if the meeting is gone,
+    /// [`StoreError::Conflict`] on `updated_at` if it changed meanwhile.
+    async fn update_meeting(
+        &self,
+        meeting: &MeetingRow,
+        expected_updated_at: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes a meeting; false if there was none.
+    async fn delete_meeting(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Deletes the meetings that expired before `now`; how many.
+    async fn delete_expired_meetings(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// A user's failed dial-in PIN attempts, if any are recorded.
+    async fn get_pin_lockout(&self, user_id: i64) -> Result<Option<PinLockoutRow>, StoreError>;
+
+    /// Records a user's PIN attempt counters (`None` forgets them: a success or an unlock).
+    async fn set_pin_lockout(
+        &self,
+        user_id: i64,
+        row: Option<&PinLockoutRow>,
+        now: i64,
     ) -> Result<(), StoreError>;
 }

@@ -406,3 +406,49 @@ pub struct ContactGroupRow {
     /// When it was created.
     pub created_at: i64,
 }
+
+/// A meeting (table `meetings`, migration 9); [`crate::meetings`] gives it meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingRow {
+    /// Random, URL-safe; part of the join URL.
+    pub id: String,
+    /// The organizer's user id.
+    pub organizer_id: i64,
+    /// The organizer's SIP URI (read from `users`; ignored on writes).
+    pub organizer: String,
+    /// Digits dial-in callers type; unique across meetings.
+    pub conference_id: String,
+    /// Subject line.
+    pub subject: String,
+    /// Longer description.
+    pub description: String,
+    /// Scheduled start (Unix ms); `None` for Meet Now.
+    pub starts_at: Option<i64>,
+    /// Scheduled end (Unix ms).
+    pub ends_at: Option<i64>,
+    /// After this the meeting may be deleted (Unix ms).
+    pub expires_at: i64,
+    /// Meet Now (ad hoc) rather than scheduled.
+    pub ad_hoc: bool,
+    /// The validated settings document (JSON).
+    pub settings: String,
+    /// When it was created (Unix ms).
+    pub created_at: i64,
+    /// When it last changed (Unix ms).
+    pub updated_at: i64,
+}
+
+/// A user's failed dial-in PIN attempts (table `pin_lockouts`, migration 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PinLockoutRow {
+    /// Start of the current counting window (Unix ms).
+    pub window_start: i64,
+    /// Failures in that window.
+    pub window_failures: i64,
+    /// Failures since the last success or admin unlock.
+    pub total_failures: i64,
+    /// Locked until then (Unix ms), after the window limit.
+    pub locked_until: Option<i64>,
+    /// Locked until an admin unlocks, after the global limit.
+    pub locked_out: bool,
+}

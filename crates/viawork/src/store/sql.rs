@@ -28,6 +28,16 @@ macro_rules! user_columns {
 }
 pub(crate) use user_columns;
 
+/// The columns of `meetings` with the organizer's SIP URI, as `meeting_from_row` reads them.
+macro_rules! meeting_select {
+    () => {
+        "SELECT m.id, m.organizer_id, u.sip_uri AS organizer, m.conference_id, m.subject, \
+         m.description, m.starts_at, m.ends_at, m.expires_at, m.ad_hoc, m.settings, \
+         m.created_at, m.updated_at FROM meetings m JOIN users u ON u.id = m.organizer_id"
+    };
+}
+pub(crate) use meeting_select;
+
 /// The 25 writable user columns, bound as `$1..$25` by [`bind_user!`].
 macro_rules! user_writable {
     () => {
@@ -204,12 +214,12 @@ macro_rules! impl_store {
         use $crate::store::model::{
             CallLogQuery, CallRecordRow, ContactGroupRow, ContactRow, ContactTarget,
             DialPlanRuleRow, ImportReport, ImportRowResult, LockoutPolicy, LoginFailureRow,
-            PolicyRemoval, PolicyRow, PresenceBlockRow, PresenceSettingsRow, RoutingRow, TokenRow,
+            MeetingRow, PinLockoutRow, PolicyRemoval, PolicyRow, PresenceBlockRow, PresenceSettingsRow, RoutingRow, TokenRow,
             UserRow, UsersVersion, GLOBAL_POLICY,
         };
         use $crate::store::sql::{
             bind_call_record, bind_user, call_log_columns, contact_by_uri, failure_columns,
-            group_columns, new_failure_window, next_failure_count, next_updated_at,
+            group_columns, meeting_select, new_failure_window, next_failure_count, next_updated_at,
             policy_columns, rule_columns, token_columns, user_columns, user_writable,
         };
         use $crate::store::im::{BlobRow, ConversationRow, MessageRow, ParticipantRow};
@@ -1889,6 +1899,214 @@ macro_rules! impl_store {
                 tx.commit().await?;
                 Ok(())
             }
+
+            // ---- meetings and dial-in PIN lockout ---------------------------------------
+
+            async fn create_meeting(&self, m: &MeetingRow) -> Result<(), StoreError> {
+                check::text("subject", &m.subject)?;
+                check::text("description", &m.description)?;
+                check::text("settings", &m.settings)?;
+                sqlx::query(
+                    "INSERT INTO meetings (id, organizer_id, conference_id, subject, description, \
+                     starts_at, ends_at, expires_at, ad_hoc, settings, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(&m.id)
+                .bind(m.organizer_id)
+                .bind(&m.conference_id)
+                .bind(&m.subject)
+                .bind(&m.description)
+                .bind(m.starts_at)
+                .bind(m.ends_at)
+                .bind(m.expires_at)
+                .bind(m.ad_hoc)
+                .bind(&m.settings)
+                .bind(m.created_at)
+                .bind(m.updated_at)
+                .execute(&self.pool)
+                .await
+                // Both keys are unique; the id is random, so a clash is the conference ID
+                // far more often, and the caller draws both again either way.
+                .map_err(|e| StoreError::from_write(e, "conference_id", "user"))?;
+                Ok(())
+            }
+
+            async fn get_meeting(&self, id: &str) -> Result<Option<MeetingRow>, StoreError> {
+                let row = sqlx::query(concat!(meeting_select!(), " WHERE m.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(meeting_from_row).transpose()?)
+            }
+
+            async fn get_meeting_by_conference_id(
+                &self,
+                conference_id: &str,
+            ) -> Result<Option<MeetingRow>, StoreError> {
+                let row = sqlx::query(concat!(meeting_select!(), " WHERE m.conference_id = $1"))
+                    .bind(conference_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(meeting_from_row).transpose()?)
+            }
+
+            async fn list_meetings(
+                &self,
+                organizer_id: i64,
+                limit: i64,
+            ) -> Result<Vec<MeetingRow>, StoreError> {
+                let rows = sqlx::query(concat!(
+                    meeting_select!(),
+                    " WHERE m.organizer_id = $1 \
+                     ORDER BY m.ad_hoc, m.starts_at, m.created_at, m.id LIMIT $2"
+                ))
+                .bind(organizer_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(meeting_from_row).collect::<Result<_, _>>()?)
+            }
+
+            async fn count_meetings(&self, organizer_id: i64) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM meetings WHERE organizer_id = $1")
+                    .bind(organizer_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn update_meeting(
+                &self,
+                m: &MeetingRow,
+                expected_updated_at: i64,
+            ) -> Result<bool, StoreError> {
+                check::text("subject", &m.subject)?;
+                check::text("description", &m.description)?;
+                check::text("settings", &m.settings)?;
+                let mut tx = self.pool.begin().await?;
+                let current = sqlx::query("SELECT updated_at FROM meetings WHERE id = $1")
+                    .bind(&m.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(current) = current else {
+                    return Ok(false);
+                };
+                let at: i64 = current.try_get("updated_at")?;
+                if at != expected_updated_at {
+                    return Err(StoreError::Conflict { field: "updated_at" });
+                }
+                sqlx::query(
+                    "UPDATE meetings SET subject = $2, description = $3, starts_at = $4, \
+                     ends_at = $5, expires_at = $6, settings = $7, updated_at = $8 WHERE id = $1",
+                )
+                .bind(&m.id)
+                .bind(&m.subject)
+                .bind(&m.description)
+                .bind(m.starts_at)
+                .bind(m.ends_at)
+                .bind(m.expires_at)
+                .bind(&m.settings)
+                .bind(m.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn delete_meeting(&self, id: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query("DELETE FROM meetings WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
+            async fn delete_expired_meetings(&self, now: i64) -> Result<u64, StoreError> {
+                Ok(sqlx::query("DELETE FROM meetings WHERE expires_at < $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn get_pin_lockout(
+                &self,
+                user_id: i64,
+            ) -> Result<Option<PinLockoutRow>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT window_start, window_failures, total_failures, locked_until, \
+                     locked_out FROM pin_lockouts WHERE user_id = $1",
+                )
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row
+                    .map(|r| {
+                        Ok::<_, sqlx::Error>(PinLockoutRow {
+                            window_start: r.try_get("window_start")?,
+                            window_failures: r.try_get("window_failures")?,
+                            total_failures: r.try_get("total_failures")?,
+                            locked_until: r.try_get("locked_until")?,
+                            locked_out: r.try_get("locked_out")?,
+                        })
+                    })
+                    .transpose()?)
+            }
+
+            async fn set_pin_lockout(
+                &self,
+                user_id: i64,
+                row: Option<&PinLockoutRow>,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                let Some(l) = row else {
+                    sqlx::query("DELETE FROM pin_lockouts WHERE user_id = $1")
+                        .bind(user_id)
+                        .execute(&self.pool)
+                        .await?;
+                    return Ok(());
+                };
+                sqlx::query(
+                    "INSERT INTO pin_lockouts (user_id, window_start, window_failures, \
+                     total_failures, locked_until, locked_out, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id) DO UPDATE SET \
+                     window_start = excluded.window_start, \
+                     window_failures = excluded.window_failures, \
+                     total_failures = excluded.total_failures, \
+                     locked_until = excluded.locked_until, locked_out = excluded.locked_out, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(user_id)
+                .bind(l.window_start)
+                .bind(l.window_failures)
+                .bind(l.total_failures)
+                .bind(l.locked_until)
+                .bind(l.locked_out)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "user_id", "user"))?;
+                Ok(())
+            }
+        }
+
+        fn meeting_from_row(r: &$row) -> Result<MeetingRow, sqlx::Error> {
+            Ok(MeetingRow {
+                id: r.try_get("id")?,
+                organizer_id: r.try_get("organizer_id")?,
+                organizer: r.try_get("organizer")?,
+                conference_id: r.try_get("conference_id")?,
+                subject: r.try_get("subject")?,
+                description: r.try_get("description")?,
+                starts_at: r.try_get("starts_at")?,
+                ends_at: r.try_get("ends_at")?,
+                expires_at: r.try_get("expires_at")?,
+                ad_hoc: r.try_get("ad_hoc")?,
+                settings: r.try_get("settings")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
         }
 
         fn group_from_row(r: &$row) -> Result<ContactGroupRow, sqlx::Error> {

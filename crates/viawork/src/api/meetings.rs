@@ -1,0 +1,435 @@
+//! Meetings over HTTP (`docs/meetings.md`; UCWA `myOnlineMeetings`, `startOnlineMeeting`,
+//! `phoneDialInInformation`):
+//!
+//! - `POST /api/v1/meetings` — schedule ([`Input`]); 201 with `Location`;
+//! - `POST /api/v1/meetings/now` — Meet Now: an ad-hoc meeting (`subject` etc. optional);
+//! - `GET /api/v1/meetings` — the meetings I organize;
+//! - `GET`/`PATCH`/`DELETE /api/v1/meetings/{id}` — one meeting (organizer, leaders and
+//!   attendees may read; only the organizer changes or deletes);
+//! - `GET /api/v1/meetings/dial-in` — the conference bridge numbers and my PIN state;
+//! - `PUT /api/v1/me/dial-in-pin` `{"pin": "…"}` or `{}` — set or generate my PIN.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, AppState, CurrentUser};
+use crate::cli::rfc3339::format_ms;
+use crate::meetings::{AccessLevel, BridgeNumber, Input, LeaderAssignment, Meeting, MeetingsError};
+
+/// The routes of this file.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/meetings", get(list).post(create))
+        .route("/api/v1/meetings/now", post(meet_now))
+        .route("/api/v1/meetings/dial-in", get(dial_in))
+        .route(
+            "/api/v1/meetings/{id}",
+            get(show).patch(change).delete(remove),
+        )
+        .route("/api/v1/me/dial-in-pin", put(set_pin))
+}
+
+impl From<MeetingsError> for ApiError {
+    fn from(e: MeetingsError) -> Self {
+        let message = e.to_string();
+        match e {
+            MeetingsError::Invalid(d) => d.into(),
+            MeetingsError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "NotFound", message),
+            MeetingsError::NotOrganizer => {
+                ApiError::new(StatusCode::FORBIDDEN, "NotOrganizer", message)
+            }
+            MeetingsError::TooMany { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "TooManyOnlineMeetings", message)
+            }
+            MeetingsError::Conflict => {
+                ApiError::new(StatusCode::CONFLICT, "Conflict", message).with_field("updated_at")
+            }
+            MeetingsError::DialInNotEnabled => {
+                ApiError::new(StatusCode::FORBIDDEN, "DialInNotEnabled", message)
+            }
+            MeetingsError::Store(s) => s.into(),
+            MeetingsError::Corrupt(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
+/// A meeting as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MeetingView {
+    /// The meeting's id.
+    id: String,
+    /// Subject line.
+    subject: String,
+    /// Description.
+    description: String,
+    /// Organizer's SIP URI.
+    organizer: String,
+    /// My part: `organizer`, `leader` or `attendee`.
+    role: &'static str,
+    /// Scheduled start (RFC 3339); `null` for Meet Now.
+    start_time: Option<String>,
+    /// Scheduled end.
+    end_time: Option<String>,
+    /// When it may be deleted.
+    expiration_time: String,
+    /// Meet Now.
+    ad_hoc: bool,
+    /// What dial-in callers type.
+    conference_id: String,
+    /// Where a browser joins.
+    join_url: String,
+    /// Conference bridge numbers to dial in on.
+    dial_in: Vec<BridgeNumber>,
+    /// Invited people.
+    attendees: Vec<String>,
+    /// Leaders besides the organizer.
+    leaders: Vec<String>,
+    /// Who gets in without the lobby.
+    access_level: AccessLevel,
+    /// Who is promoted to leader on joining.
+    automatic_leader_assignment: LeaderAssignment,
+    /// Names of phone participants announced on entry and exit.
+    entry_exit_announcement: bool,
+    /// Anonymous phone callers skip the lobby (unless locked).
+    lobby_bypass_for_phone_users: bool,
+    /// Joinable through the conference bridge.
+    phone_user_admission: bool,
+    /// Created (RFC 3339).
+    created_at: String,
+    /// Last changed (RFC 3339).
+    updated_at: String,
+    /// `self`.
+    links: MeetingLinks,
+}
+
+/// Part of [`MeetingView`].
+#[derive(Serialize, utoipa::ToSchema)]
+struct MeetingLinks {
+    #[serde(rename = "self")]
+    this: String,
+}
+
+fn view(state: &AppState, m: &Meeting, me: &str) -> MeetingView {
+    let svc = &state.meetings;
+    let role = if m.organizer.eq_ignore_ascii_case(me) {
+        "organizer"
+    } else if m.is_named_leader(me) {
+        "leader"
+    } else {
+        "attendee"
+    };
+    MeetingView {
+        id: m.id.clone(),
+        subject: m.subject.clone(),
+        description: m.description.clone(),
+        organizer: m.organizer.clone(),
+        role,
+        start_time: m.starts_at.map(format_ms),
+        end_time: m.ends_at.map(format_ms),
+        expiration_time: format_ms(m.expires_at),
+        ad_hoc: m.ad_hoc,
+        conference_id: m.conference_id.clone(),
+        join_url: svc.join_url(m),
+        dial_in: if m.settings.phone_user_admission {
+            svc.config().bridge_numbers.clone()
+        } else {
+            Vec::new()
+        },
+        attendees: m.settings.attendees.clone(),
+        leaders: m.settings.leaders.clone(),
+        access_level: m.settings.access_level,
+        automatic_leader_assignment: m.settings.automatic_leader_assignment,
+        entry_exit_announcement: m.settings.entry_exit_announcement,
+        lobby_bypass_for_phone_users: m.settings.lobby_bypass_for_phone_users,
+        phone_user_admission: m.settings.phone_user_admission,
+        created_at: format_ms(m.created_at),
+        updated_at: format_ms(m.updated_at),
+        links: MeetingLinks {
+            this: format!("/api/v1/meetings/{}", m.id),
+        },
+    }
+}
+
+fn created(state: &AppState, m: &Meeting, me: &str) -> impl IntoResponse {
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/meetings/{}", m.id))],
+        Json(view(state, m, me)),
+    )
+}
+
+/// Schedules a meeting; I am its organizer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings",
+    tag = "meetings",
+    security(("bearer" = [])),
+    request_body = Input,
+    responses(
+        (status = 201, description = "The meeting; `Location` names it", body = MeetingView),
+        (status = 400, description = "A bad body (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`TooManyOnlineMeetings`", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn create(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiJson(input): ApiJson<Input>,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = crate::store::unix_now_ms();
+    let m = state.meetings.create(&me.user, input, false, now).await?;
+    Ok(created(&state, &m, &me.user.sip_uri))
+}
+
+/// What Meet Now accepts: a scheduled meeting's settings without times.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MeetNow {
+    subject: Option<String>,
+    description: Option<String>,
+    attendees: Option<Vec<String>>,
+    leaders: Option<Vec<String>>,
+    access_level: Option<AccessLevel>,
+    automatic_leader_assignment: Option<LeaderAssignment>,
+    entry_exit_announcement: Option<bool>,
+    lobby_bypass_for_phone_users: Option<bool>,
+    phone_user_admission: Option<bool>,
+}
+
+/// Meet Now: starts an ad-hoc meeting (kept 8 hours) that I organize.
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings/now",
+    tag = "meetings",
+    security(("bearer" = [])),
+    request_body = MeetNow,
+    responses(
+        (status = 201, description = "The meeting; `Location` names it", body = MeetingView),
+        (status = 400, description = "A bad body (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`TooManyOnlineMeetings`", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn meet_now(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    body: Option<ApiJson<MeetNow>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let b = body.map(|ApiJson(b)| b).unwrap_or_default();
+    let input = Input {
+        subject: b.subject,
+        description: b.description,
+        attendees: b.attendees,
+        leaders: b.leaders,
+        access_level: b.access_level,
+        automatic_leader_assignment: b.automatic_leader_assignment,
+        entry_exit_announcement: b.entry_exit_announcement,
+        lobby_bypass_for_phone_users: b.lobby_bypass_for_phone_users,
+        phone_user_admission: b.phone_user_admission,
+        ..Input::default()
+    };
+    let now = crate::store::unix_now_ms();
+    let m = state.meetings.create(&me.user, input, true, now).await?;
+    Ok(created(&state, &m, &me.user.sip_uri))
+}
+
+/// What `GET /api/v1/meetings` answers.
+#[derive(Serialize, utoipa::ToSchema)]
+struct MeetingList {
+    meetings: Vec<MeetingView>,
+}
+
+/// The meetings I organize, soonest first, Meet Now last.
+#[utoipa::path(
+    get,
+    path = "/api/v1/meetings",
+    tag = "meetings",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "My meetings", body = MeetingList),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Json<MeetingList>, ApiError> {
+    let list = state.meetings.list(&me.user).await?;
+    Ok(Json(MeetingList {
+        meetings: list
+            .iter()
+            .map(|m| view(&state, m, &me.user.sip_uri))
+            .collect(),
+    }))
+}
+
+/// One meeting I organize, lead or attend.
+#[utoipa::path(
+    get,
+    path = "/api/v1/meetings/{id}",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id")),
+    responses(
+        (status = 200, description = "The meeting", body = MeetingView),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting, or not mine to see", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn show(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<MeetingView>, ApiError> {
+    let m = state.meetings.get_for(&id, &me.user.sip_uri).await?;
+    Ok(Json(view(&state, &m, &me.user.sip_uri)))
+}
+
+/// Changes the given settings of a meeting I organize.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/meetings/{id}",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id")),
+    request_body = Input,
+    responses(
+        (status = 200, description = "The changed meeting", body = MeetingView),
+        (status = 400, description = "A bad body (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`NotOrganizer`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`Conflict`: changed meanwhile", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn change(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<Input>,
+) -> Result<Json<MeetingView>, ApiError> {
+    let now = crate::store::unix_now_ms();
+    let m = state.meetings.update(&id, &me.user, input, now).await?;
+    Ok(Json(view(&state, &m, &me.user.sip_uri)))
+}
+
+/// Deletes a meeting I organize.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/meetings/{id}",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`NotOrganizer`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn remove(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.meetings.delete(&id, &me.user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `GET /api/v1/meetings/dial-in` answers (UCWA `phoneDialInInformation`).
+#[derive(Serialize, utoipa::ToSchema)]
+struct DialInView {
+    /// Conference bridge numbers.
+    bridge_numbers: Vec<BridgeNumber>,
+    /// Whether I may authenticate on the bridge with a PIN.
+    dial_in_conferencing: bool,
+    /// Whether I have a PIN.
+    pin_set: bool,
+    /// The PIN policy's minimum length.
+    pin_min_length: usize,
+}
+
+/// The conference bridge numbers and my dial-in PIN state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/meetings/dial-in",
+    tag = "meetings",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Bridge numbers and PIN state", body = DialInView),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn dial_in(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Json<DialInView>, ApiError> {
+    let c = state.meetings.config();
+    // From the store, not the directory cache: a PIN set a moment ago shows at once.
+    let user = state
+        .store
+        .get_user(me.user.id)
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("the account no longer exists"))?;
+    Ok(Json(DialInView {
+        bridge_numbers: c.bridge_numbers.clone(),
+        dial_in_conferencing: user.dial_in_conferencing,
+        pin_set: user.pin_hash.is_some(),
+        pin_min_length: c.pin_policy.min_length(),
+    }))
+}
+
+/// What `PUT /api/v1/me/dial-in-pin` accepts.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PinInput {
+    /// The new PIN (digits, policy length, no common patterns); absent: generate one.
+    pin: Option<String>,
+}
+
+/// What `PUT /api/v1/me/dial-in-pin` answers.
+#[derive(Serialize, utoipa::ToSchema)]
+struct PinSet {
+    /// The generated PIN, shown this once; `null` when I chose it.
+    pin: Option<String>,
+}
+
+/// Sets my dial-in PIN, or generates one; lifts a lockout.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/dial-in-pin",
+    tag = "meetings",
+    security(("bearer" = [])),
+    request_body = PinInput,
+    responses(
+        (status = 200, description = "Set; a generated PIN is in `pin`", body = PinSet),
+        (status = 400, description = "The PIN breaks the policy (field `pin`)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`DialInNotEnabled`", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`Conflict`: my account changed meanwhile", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn set_pin(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    body: Option<ApiJson<PinInput>>,
+) -> Result<Json<PinSet>, ApiError> {
+    let input = body.map(|ApiJson(b)| b).unwrap_or_default();
+    let (_, generated) = state
+        .meetings
+        .set_pin(&me.user, input.pin.as_deref())
+        .await?;
+    Ok(Json(PinSet { pin: generated }))
+}

@@ -1,0 +1,21 @@
+//! Meetings and conferencing (issue 7): scheduled meetings and Meet Now, joined by
+//! dial-out to a user's callback number or by dialling a conference bridge number and
+//! typing the conference ID and PIN on the phone. `docs/meetings.md` is the guide.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`meeting`] | the meeting, its settings, validation of API input, the lobby rule |
+//! | [`config`] | the `[meetings]` table: bridge numbers, join URLs, PIN policy |
+//! | [`conference_id`] | the digits dial-in callers type, with a check digit |
+//! | [`pin_lockout`] | Skype's PIN lockout windows and limits |
+//! | [`service`] | meetings in the store, join URLs, PINs: what the API calls |
+
+pub mod conference_id;
+pub mod config;
+pub mod meeting;
+pub mod pin_lockout;
+pub mod service;
+
+pub use config::{BridgeNumber, MeetingsConfig};
+pub use meeting::{AccessLevel, Admission, Input, Joiner, LeaderAssignment, Meeting, Settings};
+pub use service::{MeetingsError, MeetingsService, PinCheck};
