@@ -6,12 +6,14 @@
 //! | --- | --- |
 //! | [`meeting`] | the meeting, its settings, validation of API input, the lobby rule |
 //! | [`config`] | the `[meetings]` table: bridge numbers, join URLs, PIN policy |
+//! | [`ivr`] | the bridge's voice menu for one dial-in caller (sans-IO) |
 //! | [`conference_id`] | the digits dial-in callers type, with a check digit |
 //! | [`pin_lockout`] | Skype's PIN lockout windows and limits |
 //! | [`service`] | meetings in the store, join URLs, PINs: what the API calls |
 
 pub mod conference_id;
 pub mod config;
+pub mod ivr;
 pub mod meeting;
 pub mod pin_lockout;
 pub mod service;
