@@ -9,6 +9,7 @@
 //! | [`ivr`] | the bridge's voice menu for one dial-in caller (sans-IO) |
 //! | [`conference_id`] | the digits dial-in callers type, with a check digit |
 //! | [`pin_lockout`] | Skype's PIN lockout windows and limits |
+//! | [`roster`] | a running meeting's people, lobby, lock, mutes and keypad commands (sans-IO) |
 //! | [`service`] | meetings in the store, join URLs, PINs: what the API calls |
 
 pub mod conference_id;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod ivr;
 pub mod meeting;
 pub mod pin_lockout;
+pub mod roster;
 pub mod service;
 
 pub use config::{BridgeNumber, MeetingsConfig};
