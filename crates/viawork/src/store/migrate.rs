@@ -193,7 +193,7 @@ mod tests {
         let rest = pending(SQLITE, &applied).unwrap();
         assert_eq!(
             rest.iter().map(|m| m.version).collect::<Vec<_>>(),
-            [2, 3, 4, 5, 6, 7, 8]
+            [2, 3, 4, 5, 6, 7, 8, 9]
         );
         let all: Vec<_> = SQLITE.iter().map(|m| (m.version, m.checksum())).collect();
         assert!(pending(SQLITE, &all).unwrap().is_empty());
