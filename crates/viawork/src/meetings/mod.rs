@@ -9,6 +9,7 @@
 //! | [`ivr`] | the bridge's voice menu for one dial-in caller (sans-IO) |
 //! | [`conference_id`] | the digits dial-in callers type, with a check digit |
 //! | [`pin_lockout`] | Skype's PIN lockout windows and limits |
+//! | [`prompts`] | the recorded prompts (G.711 files made with espeak-ng), decoded once |
 //! | [`roster`] | a running meeting's people, lobby, lock, mutes and keypad commands (sans-IO) |
 //! | [`service`] | meetings in the store, join URLs, PINs: what the API calls |
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod ivr;
 pub mod meeting;
 pub mod pin_lockout;
+pub mod prompts;
 pub mod roster;
 pub mod service;
 
