@@ -32,12 +32,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod clip;
 pub mod continuity;
 pub mod dtmf;
 pub mod engine;
 pub mod g711;
+pub mod g722;
 pub mod goertzel;
+pub mod jitter;
 pub mod latch;
+pub mod mixer;
 pub mod playout;
 pub mod ports;
 pub mod relay;
