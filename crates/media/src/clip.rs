@@ -10,8 +10,34 @@
 use std::f64::consts::TAU;
 use std::sync::Arc;
 
-use crate::g711::{CLOCK_RATE, FRAME_SAMPLES};
+use thiserror::Error;
+
+use crate::g711::{Codec, CLOCK_RATE, FRAME_SAMPLES};
+use crate::g722::{Resampler, WIDE_FRAME};
 use crate::tone::dbm0_to_amplitude;
+
+/// Why a WAV file cannot be a clip.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum WavError {
+    /// Not RIFF/WAVE, or a chunk runs past the end.
+    #[error("not a valid WAV file: {0}")]
+    Malformed(&'static str),
+    /// A format we do not play.
+    #[error(
+        "unsupported WAV format {format} ({channels} channel(s), {rate} Hz, {bits} bits): \
+         use mono 16-bit PCM at 8 or 16 kHz, or mono G.711 at 8 kHz"
+    )]
+    Unsupported {
+        /// The format tag (1 PCM, 6 A-law, 7 µ-law).
+        format: u16,
+        /// Channels.
+        channels: u16,
+        /// Sample rate.
+        rate: u32,
+        /// Bits per sample.
+        bits: u16,
+    },
+}
 
 /// Immutable 8 kHz mono linear PCM, cheap to clone.
 #[derive(Clone, PartialEq, Eq)]
@@ -64,6 +90,50 @@ impl Clip {
         Clip(v.into())
     }
 
+    /// Reads a WAV file: mono 16-bit PCM at 8 kHz (as is) or 16 kHz (filtered down to
+    /// 8 kHz), or mono G.711 µ-law/A-law at 8 kHz. Anything else is refused with what it is.
+    pub fn from_wav(bytes: &[u8]) -> Result<Self, WavError> {
+        let u16_at = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        let u32_at = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+            return Err(WavError::Malformed("no RIFF/WAVE header"));
+        }
+        let mut fmt = None;
+        let mut pos = 12;
+        while pos + 8 <= bytes.len() {
+            let id = &bytes[pos..pos + 4];
+            let size = u32_at(bytes, pos + 4) as usize;
+            let body_start = pos + 8;
+            // A recording cut short (never finished) has a zero or too-large data size: read
+            // to the end of the file.
+            let body_end = body_start.saturating_add(size).min(bytes.len());
+            let body = &bytes[body_start..body_end];
+            match id {
+                b"fmt " if body.len() >= 16 => {
+                    fmt = Some((
+                        u16_at(body, 0),
+                        u16_at(body, 2),
+                        u32_at(body, 4),
+                        u16_at(body, 14),
+                    ))
+                }
+                b"data" => {
+                    let body = if size == 0 {
+                        &bytes[body_start..]
+                    } else {
+                        body
+                    };
+                    let (format, channels, rate, bits) =
+                        fmt.ok_or(WavError::Malformed("data before fmt"))?;
+                    return decode_wav(format, channels, rate, bits, body);
+                }
+                _ => {}
+            }
+            pos = body_start.saturating_add(size + (size & 1));
+        }
+        Err(WavError::Malformed("no data chunk"))
+    }
+
     /// The entry tone a conference plays when someone joins: a soft rising two-note chime.
     pub fn entry_tone() -> Self {
         Self::notes(&[(660.0, 120), (880.0, 160)], -20.0)
@@ -73,6 +143,53 @@ impl Clip {
     pub fn exit_tone() -> Self {
         Self::notes(&[(880.0, 120), (660.0, 160)], -20.0)
     }
+}
+
+fn decode_wav(
+    format: u16,
+    channels: u16,
+    rate: u32,
+    bits: u16,
+    data: &[u8],
+) -> Result<Clip, WavError> {
+    let law = match format {
+        6 => Some(Codec::Pcma),
+        7 => Some(Codec::Pcmu),
+        _ => None,
+    };
+    match (format, channels, rate, bits, law) {
+        (_, 1, 8000, 8, Some(law)) => Ok(data
+            .iter()
+            .map(|&b| law.decode_sample(b))
+            .collect::<Vec<_>>()
+            .into()),
+        (1, 1, 8000, 16, _) => Ok(pcm16(data).collect::<Vec<_>>().into()),
+        (1, 1, 16000, 16, _) => {
+            let mut down = Resampler::new();
+            let mut wide = [0i16; WIDE_FRAME];
+            let mut narrow = [0i16; WIDE_FRAME / 2];
+            let samples: Vec<i16> = pcm16(data).collect();
+            let mut out = Vec::with_capacity(samples.len() / 2);
+            for chunk in samples.chunks(WIDE_FRAME) {
+                wide.fill(0);
+                wide[..chunk.len()].copy_from_slice(chunk);
+                down.downsample(&wide, &mut narrow);
+                out.extend_from_slice(&narrow[..chunk.len() / 2]);
+            }
+            Ok(out.into())
+        }
+        _ => Err(WavError::Unsupported {
+            format,
+            channels,
+            rate,
+            bits,
+        }),
+    }
+}
+
+fn pcm16(data: &[u8]) -> impl Iterator<Item = i16> + '_ {
+    data.chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
 }
 
 impl From<Vec<i16>> for Clip {
@@ -138,5 +255,56 @@ mod tests {
         }
         assert_eq!((frames, total), (11, 1760));
         assert!(p.next_frame().is_empty());
+    }
+
+    fn wav(format: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u8> {
+        let mut v = b"RIFF\0\0\0\0WAVE".to_vec();
+        v.extend_from_slice(b"LIST\x04\0\0\0INFO");
+        v.extend_from_slice(b"fmt \x10\0\0\0");
+        v.extend_from_slice(&format.to_le_bytes());
+        v.extend_from_slice(&1u16.to_le_bytes());
+        v.extend_from_slice(&rate.to_le_bytes());
+        v.extend_from_slice(&(rate * bits as u32 / 8).to_le_bytes());
+        v.extend_from_slice(&(bits / 8).to_le_bytes());
+        v.extend_from_slice(&bits.to_le_bytes());
+        v.extend_from_slice(b"data");
+        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    #[test]
+    fn wav_files_of_the_usual_prompt_formats_become_clips() {
+        let ulaw = wav(7, 8000, 8, &[0xFF, 0x80, 0x00]);
+        let c = Clip::from_wav(&ulaw).unwrap();
+        assert_eq!(c.samples(), &[0, 32124, -32124]);
+        let alaw = wav(6, 8000, 8, &[0xD5]);
+        assert_eq!(Clip::from_wav(&alaw).unwrap().samples(), &[8]);
+        // 16 kHz speech is filtered down to 8 kHz: a 1 kHz tone stays a 1 kHz tone.
+        let tone: Vec<u8> = (0..3200)
+            .flat_map(|i| {
+                ((8000.0 * (TAU * 1000.0 * i as f64 / 16000.0).sin()) as i16).to_le_bytes()
+            })
+            .collect();
+        let c = Clip::from_wav(&wav(1, 16000, 16, &tone)).unwrap();
+        assert_eq!(c.len(), 1600);
+        assert!((goertzel(&c.samples()[200..], 1000.0, 8000) - 8000.0).abs() < 800.0);
+        assert_eq!(
+            Clip::from_wav(&wav(1, 44100, 16, &[0, 0])),
+            Err(WavError::Unsupported {
+                format: 1,
+                channels: 1,
+                rate: 44100,
+                bits: 16
+            })
+        );
+        assert!(matches!(
+            Clip::from_wav(b"RIFF"),
+            Err(WavError::Malformed(_))
+        ));
+        assert!(matches!(
+            Clip::from_wav(&ulaw[..40]),
+            Err(WavError::Malformed(_))
+        ));
     }
 }

@@ -49,7 +49,7 @@ use crate::clip::{Clip, ClipPlayer};
 use crate::g711::Codec;
 use crate::g722::{G722Decoder, G722Encoder, Resampler};
 use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Pull, FRAME};
-use crate::rtp::RtpPacket;
+use crate::rtp::{RtpHeader, RtpPacket};
 
 /// The most talkers a mix can hold.
 pub const MAX_TALKERS: usize = 8;
@@ -588,30 +588,27 @@ impl Mixer {
         self.index(id).ok().map(|i| self.parts[i].jitter.stats())
     }
 
-    /// Stores a received audio payload (timestamp in RTP units) for the next ticks.
+    /// Stores a received packet's payload for the next ticks if it carries the
+    /// participant's audio payload type (others — telephone-event, comfort noise — are
+    /// ignored).
     pub fn push(
         &mut self,
         id: ParticipantId,
-        ssrc: u32,
-        timestamp: u32,
+        header: &RtpHeader,
         payload: &[u8],
     ) -> Result<(), MixerError> {
         let i = self.index(id)?;
-        self.parts[i].jitter.push(ssrc, timestamp, payload);
+        let p = &mut self.parts[i];
+        if header.payload_type == p.payload_type {
+            p.jitter.push(header.ssrc, header.timestamp, payload);
+        }
         Ok(())
     }
 
-    /// Parses an RTP datagram and stores its payload if it carries the participant's
-    /// audio payload type (others — telephone-event, comfort noise — are ignored).
+    /// Parses an RTP datagram and [`push`](Self::push)es it.
     pub fn push_rtp(&mut self, id: ParticipantId, datagram: &[u8]) -> Result<(), MixerError> {
         let pkt = RtpPacket::parse(datagram)?;
-        let i = self.index(id)?;
-        let p = &mut self.parts[i];
-        if pkt.header.payload_type == p.payload_type {
-            p.jitter
-                .push(pkt.header.ssrc, pkt.header.timestamp, pkt.payload);
-        }
-        Ok(())
+        self.push(id, &pkt.header, pkt.payload)
     }
 
     /// Plays `clip` on top of the mix, to everyone or one participant, from the next tick.
