@@ -32,25 +32,32 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod clip;
 pub mod continuity;
 pub mod dtmf;
 pub mod engine;
 pub mod g711;
+pub mod g722;
 pub mod goertzel;
+pub mod jitter;
 pub mod latch;
+pub mod mixer;
 pub mod playout;
 pub mod ports;
+pub mod recorder;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;
 pub mod stats;
 pub mod tone;
 
+pub use clip::Clip;
 pub use dtmf::DtmfDigit;
-pub use engine::{MediaConfig, MediaEngine, MediaError, Stream};
+pub use engine::{Conference, MediaConfig, MediaEngine, MediaError, Stream};
 pub use g711::Codec;
 pub use goertzel::goertzel;
-pub use playout::Source;
+pub use mixer::{AudioCodec, MixerConfig, ParticipantId, RosterEvent, Target};
+pub use playout::{ClipEnd, Source};
 pub use relay::{MuteMode, RemoteMedia, Side};
 pub use stats::StreamStats;
 pub use tone::{Region, ToneKind};

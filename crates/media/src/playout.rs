@@ -1,8 +1,11 @@
 //! What a stream plays by itself (sans-IO): a tone, silence or nothing, with RFC 4733 DTMF
-//! laid over it. The engine calls [`Playout::tick`] every 20 ms while
-//! [`wants_ticks`](Playout::wants_ticks) says so; while a stream is bridged only DTMF is
-//! generated, and relayed audio is held back while an event is on the wire.
+//! laid over it, and an announcement [`Clip`] played once in place of the source (an IVR
+//! prompt), after which the source resumes. The engine calls [`Playout::tick`] every 20 ms
+//! while [`wants_ticks`](Playout::wants_ticks) says so; while a stream is bridged (or in a
+//! conference) only DTMF is generated, and relayed audio is held back while an event is on
+//! the wire.
 
+use crate::clip::{Clip, ClipPlayer};
 use crate::dtmf::{DtmfDigit, DtmfError, DtmfSender, DtmfTiming};
 use crate::g711::{Codec, FRAME_SAMPLES};
 use crate::rtp::TxContext;
@@ -20,6 +23,15 @@ pub enum Source {
     Nothing,
 }
 
+/// How a clip played on a stream ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClipEnd {
+    /// Its last sample went out.
+    Finished,
+    /// Something else was played, bridged or joined first.
+    Interrupted,
+}
+
 /// The local generator of one stream.
 #[derive(Clone, Debug)]
 pub struct Playout {
@@ -30,6 +42,8 @@ pub struct Playout {
     dtmf: Option<DtmfSender>,
     pcm: [i16; FRAME_SAMPLES],
     payload: [u8; FRAME_SAMPLES],
+    clip: Option<ClipPlayer>,
+    clip_done: bool,
 }
 
 impl Playout {
@@ -43,11 +57,32 @@ impl Playout {
             dtmf: None,
             pcm: [0; FRAME_SAMPLES],
             payload: [0; FRAME_SAMPLES],
+            clip: None,
+            clip_done: false,
         }
     }
 
-    /// Switches what to play. A tone starts at the beginning of its cadence.
+    /// Plays `clip` once, in place of the source, from the next tick; the source resumes
+    /// after it. Replaces a clip still playing.
+    pub fn play_clip(&mut self, clip: Clip) {
+        self.clip = Some(ClipPlayer::new(clip));
+        self.clip_done = false;
+    }
+
+    /// Whether a clip is playing.
+    pub fn clip_playing(&self) -> bool {
+        self.clip.is_some()
+    }
+
+    /// True once after the last frame of a clip went out.
+    pub fn take_clip_done(&mut self) -> bool {
+        std::mem::take(&mut self.clip_done)
+    }
+
+    /// Switches what to play, stopping any clip. A tone starts at the beginning of its
+    /// cadence.
     pub fn set_source(&mut self, source: Source) {
+        self.clip = None;
         self.generator = match source {
             Source::Tone(kind) => Some(ToneGenerator::new(kind, self.region)),
             _ => None,
@@ -90,7 +125,7 @@ impl Playout {
     /// Whether the next [`tick`](Self::tick) produces a packet, so the caller should open a
     /// slot of the outgoing stream for it.
     pub fn sends_this_tick(&self, bridged: bool) -> bool {
-        self.dtmf_busy() || (!bridged && self.source != Source::Nothing)
+        self.dtmf_busy() || (!bridged && (self.source != Source::Nothing || self.clip.is_some()))
     }
 
     /// True while a DTMF event occupies the stream (relayed audio must wait).
@@ -105,7 +140,7 @@ impl Playout {
 
     /// Whether the stream needs 20 ms ticks.
     pub fn wants_ticks(&self, bridged: bool) -> bool {
-        self.dtmf_pending() || (!bridged && self.source != Source::Nothing)
+        self.dtmf_pending() || (!bridged && (self.source != Source::Nothing || self.clip.is_some()))
     }
 
     /// Generates this slot's packet into `out` (cleared first) and returns its payload
@@ -126,6 +161,18 @@ impl Playout {
         }
         if bridged {
             return None;
+        }
+        if let Some(player) = &mut self.clip {
+            let samples = player.next_frame();
+            self.pcm[..samples.len()].copy_from_slice(samples);
+            self.pcm[samples.len()..].fill(0);
+            if player.finished() {
+                self.clip = None;
+                self.clip_done = true;
+            }
+            codec.encode(&self.pcm, &mut self.payload);
+            ctx.write_audio(out, payload_type, &self.payload);
+            return Some(FRAME_SAMPLES);
         }
         match self.source {
             Source::Nothing => return None,
@@ -200,6 +247,34 @@ mod tests {
         let (pt, marker, _, payload) = step(&mut p, &mut ctx, true).unwrap();
         assert_eq!((pt, marker), (101, true));
         assert_eq!(TelephoneEvent::decode(&payload).unwrap().event, 11);
+    }
+
+    #[test]
+    fn a_clip_plays_once_in_place_of_the_source_then_the_source_resumes() {
+        let mut p = Playout::new(Region::Us, DtmfTiming::default());
+        p.set_source(Source::Silence);
+        p.play_clip(Clip::from(vec![1000i16; 400]));
+        let mut ctx = TxContext::new(1, 0, 0);
+        let mut done_at = None;
+        let mut payloads = Vec::new();
+        for i in 0..4 {
+            payloads.push(step(&mut p, &mut ctx, false).unwrap().3);
+            if p.take_clip_done() {
+                done_at = Some(i);
+            }
+        }
+        assert_eq!(done_at, Some(2), "400 samples: three frames");
+        let loud = Codec::Pcma.encode_sample(1000);
+        assert!(payloads[1].iter().all(|&b| b == loud));
+        assert_eq!(&payloads[2][..80], &[loud; 80][..]);
+        assert_eq!(&payloads[2][80..], &[0xD5; 80][..], "padded with silence");
+        assert_eq!(payloads[3], vec![0xD5; 160], "back to the source");
+        assert!(!p.take_clip_done(), "reported once");
+        // A new source stops a clip without reporting it finished.
+        p.play_clip(Clip::from(vec![1000i16; 400]));
+        assert!(p.wants_ticks(false) && p.clip_playing());
+        p.set_source(Source::Nothing);
+        assert!(!p.clip_playing() && !p.take_clip_done() && !p.wants_ticks(false));
     }
 
     #[test]

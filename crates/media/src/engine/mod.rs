@@ -5,6 +5,9 @@
 //! ([`Stream::play`]), sends and receives RFC 4733 DTMF, and reports statistics; two streams
 //! bridged with [`MediaEngine::bridge`] relay each other's media, which is how a Call Via
 //! Work call is anchored: one stream faces the user's desk phone, the other the far party.
+//! Streams that join a [`Conference`] ([`MediaEngine::conference`]) hear the meeting's mix
+//! instead; a stream can also play an announcement [`Clip`](crate::clip::Clip) by itself
+//! ([`Stream::play_clip`]), e.g. an IVR prompt before its caller joins.
 //!
 //! The logic lives in the sans-IO cores ([`relay`](crate::relay),
 //! [`playout`](crate::playout), [`dtmf`](crate::dtmf)); each stream runs three small tasks
@@ -12,6 +15,7 @@
 //! generate) around a mutex held only between awaits. Memory per stream is fixed: buffers
 //! are reused, and the only queue, received DTMF digits, is bounded.
 
+mod conference;
 mod stream;
 mod stream_core;
 
@@ -24,11 +28,14 @@ use thiserror::Error;
 
 use crate::continuity::Outbound;
 use crate::dtmf::{DtmfError, DtmfTiming};
+use crate::mixer::{MixerConfig, MixerError};
 use crate::playout::Playout;
 use crate::ports::{PortError, PortPool};
+use crate::recorder::RecordError;
 use crate::relay::{Leg, MuteMode};
 use crate::tone::Region;
 
+pub use conference::{Conference, RecordingSummary, TickStats};
 pub use stream::Stream;
 
 /// Configuration of the media engine.
@@ -93,6 +100,29 @@ pub enum MediaError {
     /// A stream cannot be bridged with itself.
     #[error("cannot bridge a stream with itself")]
     BridgeSelf,
+    /// A stream is in one conference at a time.
+    #[error("the stream is already in a conference")]
+    AlreadyInConference,
+    /// The mixer refused (unknown or duplicate participant).
+    #[error(transparent)]
+    Mixer(#[from] MixerError),
+    /// A conference records once at a time.
+    #[error("the conference is already recording")]
+    AlreadyRecording,
+    /// Nothing to stop.
+    #[error("the conference is not recording")]
+    NotRecording,
+    /// The recording file cannot be created.
+    #[error("cannot create the recording file {path}: {source}")]
+    RecordingFile {
+        /// The path asked for.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Writing the recording failed.
+    #[error(transparent)]
+    Recording(#[from] RecordError),
 }
 
 struct Inner {
@@ -152,6 +182,12 @@ impl MediaEngine {
         let stream = Stream::start(core, rtp, rtcp, pair.lease, config.mute_mode)?;
         tracing::debug!(local = %stream.local_addr(), "media stream opened");
         Ok(stream)
+    }
+
+    /// Starts an audio conference (its own 20 ms tick). Streams join with
+    /// [`Conference::join`]. Must run inside a tokio runtime.
+    pub fn conference(&self, config: MixerConfig) -> Conference {
+        Conference::start(config)
     }
 
     /// Relays media between `a` and `b` in both directions (the anchored call), replacing

@@ -6,16 +6,18 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 
+use crate::clip::Clip;
 use crate::dtmf::DtmfDigit;
-use crate::playout::Source;
+use crate::playout::{ClipEnd, Source};
 use crate::ports::PortLease;
-use crate::relay::{MuteMode, Port, RemoteMedia};
+use crate::relay::{MuteMode, PayloadKind, Port, RemoteMedia};
 use crate::rtcp::{self, Demux};
 use crate::stats::StreamStats;
 
+use super::conference::{self, ConferenceLink};
 use super::stream_core::StreamCore;
 use super::MediaError;
 
@@ -56,6 +58,71 @@ impl Shared {
         core.peer.as_ref().and_then(Weak::upgrade)
     }
 
+    /// Joins a conference (after the caller unbridged it): stops playing (DTMF still goes
+    /// out).
+    pub(crate) fn link_conference(&self, link: ConferenceLink) -> Result<(), MediaError> {
+        let mut core = self.lock();
+        if core.conference.is_some() {
+            return Err(MediaError::AlreadyInConference);
+        }
+        core.conference = Some(link);
+        core.set_source(Source::Nothing);
+        drop(core);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Takes the conference link away (the caller removes the participant).
+    pub(crate) fn take_conference(&self) -> Option<ConferenceLink> {
+        let link = self.lock().conference.take();
+        self.wake.notify_one();
+        link
+    }
+
+    /// Back from conference `id` to playing silence (unless it is already elsewhere).
+    pub(crate) fn leave_conference(&self, id: crate::mixer::ParticipantId) {
+        let mut core = self.lock();
+        if core.conference.as_ref().is_some_and(|l| l.id() == id) {
+            core.conference = None;
+            core.set_source(Source::Silence);
+            core.kick(Instant::now());
+        }
+        drop(core);
+        self.wake.notify_one();
+    }
+
+    /// Sends one conference frame through this stream's own outgoing RTP stream, without
+    /// waiting: Some(true) sent, Some(false) the socket refused it, None nothing to do (no
+    /// destination yet, or our DTMF has the slot).
+    pub(crate) fn send_mixed(
+        &self,
+        now: Instant,
+        payload_type: u8,
+        payload: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Option<bool> {
+        let dest = {
+            let mut core = self.lock();
+            if core.playout.dtmf_busy() {
+                return None;
+            }
+            let dest = core.leg.rtp_destination()?;
+            buf.clear();
+            core.leg
+                .local_slot(now)
+                .write_audio(buf, payload_type, payload);
+            core.leg.note_sent(payload.len());
+            dest
+        };
+        match self.rtp.try_send_to(buf, dest) {
+            Ok(_) => Some(true),
+            Err(e) => {
+                tracing::trace!(%dest, error = %e, "conference frame not sent");
+                Some(false)
+            }
+        }
+    }
+
     async fn send(&self, port: Port, bytes: &[u8], dest: SocketAddr) {
         if let Err(e) = self.socket(port).send_to(bytes, dest).await {
             tracing::debug!(%dest, error = %e, "media send failed");
@@ -88,9 +155,13 @@ impl Shared {
                 }
             }
             (Port::Rtp, Demux::Rtp) => {
-                let (received, peer) = {
+                let (received, peer, conference) = {
                     let mut core = self.lock();
-                    (core.receive_rtp(src, bytes, now), Self::peer(&core))
+                    (
+                        core.receive_rtp(src, bytes, now),
+                        Self::peer(&core),
+                        core.conference.clone(),
+                    )
                 };
                 let Some((inbound, digit)) = received else {
                     return;
@@ -99,6 +170,16 @@ impl Shared {
                     if self.dtmf_tx.try_send(d).is_err() {
                         tracing::warn!(digit = %d, "DTMF digit dropped: nobody is reading them");
                     }
+                }
+                if let Some(link) = conference {
+                    // The mixer takes the participant's audio payload type (G.722 arrives
+                    // as "other" here: the stream's remote names only G.711 laws).
+                    if inbound.kind != PayloadKind::TelephoneEvent {
+                        if let Some(payload) = bytes.get(inbound.payload.clone()) {
+                            link.push(&inbound.header, payload);
+                        }
+                    }
+                    return;
                 }
                 if let Some(peer) = peer {
                     let r = {
@@ -226,13 +307,40 @@ impl Stream {
         self.shared.wake.notify_one();
     }
 
-    /// Plays a source toward the remote (while not bridged; bridging replaces it).
+    /// The remote, once set.
+    pub fn remote(&self) -> Option<RemoteMedia> {
+        self.shared.lock().leg.remote().copied()
+    }
+
+    /// Plays a source toward the remote (while not bridged or in a conference; bridging
+    /// and joining replace it). Interrupts a clip.
     pub fn play(&self, source: Source) {
         let mut core = self.shared.lock();
-        core.playout.set_source(source);
+        core.set_source(source);
         core.kick(Instant::now());
         drop(core);
         self.shared.wake.notify_one();
+    }
+
+    /// Plays an announcement clip once, then `then` (usually [`Source::Silence`], which
+    /// keeps NAT bindings open while an IVR waits for digits). The receiver says how it
+    /// ended: [`ClipEnd::Finished`] after its last frame went out, [`ClipEnd::Interrupted`]
+    /// when something else was played, bridged or joined first; it errors if the stream
+    /// is closed. Received DTMF keeps arriving on [`dtmf_events`](Self::dtmf_events)
+    /// meanwhile, so a caller can type ahead (barge in by playing something else).
+    pub fn play_clip(&self, clip: Clip, then: Source) -> oneshot::Receiver<ClipEnd> {
+        let (tx, rx) = oneshot::channel();
+        let mut core = self.shared.lock();
+        core.play_clip(clip, then, tx);
+        core.kick(Instant::now());
+        drop(core);
+        self.shared.wake.notify_one();
+        rx
+    }
+
+    /// Whether the stream is in a conference.
+    pub fn in_conference(&self) -> bool {
+        self.shared.lock().conference.is_some()
     }
 
     /// Sends digits (0-9 * # A-D) as RFC 4733 telephone-events with the payload type the
@@ -291,6 +399,7 @@ impl Stream {
     /// Stops the stream and waits until its ports are back in the pool.
     pub async fn close(mut self) {
         unbridge(&self.shared);
+        conference::unlink_on_drop(&self.shared);
         for t in &self.tasks {
             t.abort();
         }
@@ -304,6 +413,7 @@ impl Stream {
 impl Drop for Stream {
     fn drop(&mut self) {
         unbridge(&self.shared);
+        conference::unlink_on_drop(&self.shared);
         for t in &self.tasks {
             t.abort();
         }
@@ -318,15 +428,17 @@ impl std::fmt::Debug for Stream {
     }
 }
 
-/// Links two streams as each other's peer (after unlinking any previous peers) and stops
-/// what they were playing.
+/// Links two streams as each other's peer (after unlinking any previous peers and taking
+/// them out of any conference) and stops what they were playing.
 pub(crate) fn bridge(a: &Arc<Shared>, b: &Arc<Shared>) {
     unbridge(a);
     unbridge(b);
+    conference::unlink_on_drop(a);
+    conference::unlink_on_drop(b);
     for (me, peer) in [(a, b), (b, a)] {
         let mut core = me.lock();
         core.peer = Some(Arc::downgrade(peer));
-        core.playout.set_source(Source::Nothing);
+        core.set_source(Source::Nothing);
         drop(core);
         me.wake.notify_one();
     }

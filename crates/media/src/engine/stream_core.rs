@@ -6,10 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
+use tokio::sync::oneshot;
+
 use crate::dtmf::{DtmfDigit, DtmfReceiver};
-use crate::playout::Playout;
+use crate::playout::{ClipEnd, Playout, Source};
 use crate::relay::{Inbound, Leg, PayloadKind, Port, REPORT_INTERVAL};
 
+use super::conference::ConferenceLink;
 use super::stream::Shared;
 
 const FRAME: Duration = Duration::from_millis(20);
@@ -31,6 +34,10 @@ pub(crate) struct StreamCore {
     /// The stream we are bridged with. Weak: two bridged streams must not keep each other
     /// alive.
     pub peer: Option<Weak<Shared>>,
+    /// The conference this stream is in (it then neither plays nor relays by itself).
+    pub conference: Option<ConferenceLink>,
+    /// Who waits for the clip playing now.
+    clip_waiter: Option<oneshot::Sender<ClipEnd>>,
     next_frame: Option<Instant>,
     next_report: Instant,
     cname: String,
@@ -43,6 +50,8 @@ impl StreamCore {
             playout,
             dtmf_rx: DtmfReceiver::new(),
             peer: None,
+            conference: None,
+            clip_waiter: None,
             next_frame: None,
             next_report: now + REPORT_INTERVAL,
             cname: format!("viawork-{:08x}", rand::random::<u32>()),
@@ -53,9 +62,40 @@ impl StreamCore {
         self.peer.is_some()
     }
 
+    /// Whether the stream's audio comes from elsewhere (a bridged peer or a conference),
+    /// so its playout only generates DTMF.
+    fn relaying(&self) -> bool {
+        self.peer.is_some() || self.conference.is_some()
+    }
+
+    /// Switches the playout's source, interrupting a clip.
+    pub fn set_source(&mut self, source: Source) {
+        self.playout.set_source(source);
+        self.finish_clip(ClipEnd::Interrupted);
+    }
+
+    /// Plays a clip in place of the source, then `then`; `waiter` hears how it ended.
+    pub fn play_clip(
+        &mut self,
+        clip: crate::clip::Clip,
+        then: Source,
+        waiter: oneshot::Sender<ClipEnd>,
+    ) {
+        self.set_source(then);
+        self.playout.play_clip(clip);
+        self.clip_waiter = Some(waiter);
+    }
+
+    fn finish_clip(&mut self, end: ClipEnd) {
+        if let Some(w) = self.clip_waiter.take() {
+            // The waiter may have given up; nothing to tell then.
+            let _ = w.send(end);
+        }
+    }
+
     /// Starts 20 ms ticks now if the playout needs them and they are not running.
     pub fn kick(&mut self, now: Instant) {
-        if self.next_frame.is_none() && self.playout.wants_ticks(self.bridged()) {
+        if self.next_frame.is_none() && self.playout.wants_ticks(self.relaying()) {
             self.next_frame = Some(now);
         }
     }
@@ -91,7 +131,7 @@ impl StreamCore {
 
     /// Runs due timers, appending datagrams to send to `out`.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
-        let bridged = self.bridged();
+        let bridged = self.relaying();
         if let Some(at) = self
             .next_frame
             .filter(|at| *at <= now + Duration::from_millis(1))
@@ -117,6 +157,9 @@ impl StreamCore {
                                 bytes,
                             });
                         }
+                        if self.playout.take_clip_done() {
+                            self.finish_clip(ClipEnd::Finished);
+                        }
                     } else {
                         self.playout.skip_tick();
                     }
@@ -130,7 +173,8 @@ impl StreamCore {
             }
         }
         if self.next_report <= now {
-            if !bridged {
+            // A bridged stream forwards its peer's reports; everything else reports itself.
+            if self.peer.is_none() {
                 let mut bytes = Vec::new();
                 if let Some((port, dest)) = self.leg.build_report(now, &self.cname, &mut bytes) {
                     out.push(Outgoing { port, dest, bytes });
