@@ -729,6 +729,7 @@ pub async fn place_call(
         sessions: [LegSession::new(m1), LegSession::new(m2)],
         anchor: api.anchor == Anchor::Always || !trunk.config().reinvite_without_sdp,
         pbx_refer_replaces: trunk.config().refer_with_replaces,
+        meeting: false,
         ring_timeouts: [
             api.config.callback_ring_timeout,
             api.config.far_ring_timeout,

@@ -63,6 +63,8 @@ pub enum MediaAction {
     Mute(bool),
     /// Anchored: send these digits to the far party as RFC 4733 events.
     Dtmf(String),
+    /// A meeting join: the user's phone answered; hand its stream to the meeting.
+    EnterMeeting,
 }
 
 /// What the call tells the rest of the server.
@@ -95,6 +97,9 @@ pub struct CallSetup {
     /// only as a re-INVITE of the callback leg asserting another party, which then
     /// detaches the call from the user (so closing it in the client drops nothing).
     pub pbx_refer_replaces: bool,
+    /// A meeting join by dial-out: there is no far leg; once the user's phone answers its
+    /// stream goes to the meeting ([`MediaAction::EnterMeeting`]) and the call is connected.
+    pub meeting: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +245,8 @@ pub struct Call {
     /// places it rings are here (boxed: most calls are not incoming).
     ringing: Option<Box<Ringing>>,
     incoming: bool,
+    /// A meeting join by dial-out ([`CallSetup::meeting`]).
+    meeting: bool,
     /// Where an incoming call was answered.
     answered_on: Option<BranchKind>,
     times: CallTimes,
@@ -275,6 +282,7 @@ impl Call {
             bridged: false,
             ringing: None,
             incoming: false,
+            meeting: false,
             answered_on: None,
             legs,
             far_setup: None,
@@ -326,8 +334,9 @@ impl Call {
         );
         call.pbx_refer_replaces = setup.pbx_refer_replaces;
         call.callback_digits = callback_digits;
-        call.far_setup = Some(setup.far);
-        call.anchor = setup.anchor;
+        call.meeting = setup.meeting;
+        call.far_setup = (!setup.meeting).then_some(setup.far);
+        call.anchor = setup.anchor || setup.meeting;
         call.ring_timeouts = setup.ring_timeouts;
         call.ring_deadline = Some(now + setup.ring_timeouts[0]);
         call.collect();
@@ -417,6 +426,11 @@ impl Call {
     /// True for an incoming call.
     pub fn is_incoming(&self) -> bool {
         self.incoming
+    }
+
+    /// True for a meeting join by dial-out.
+    pub fn is_meeting(&self) -> bool {
+        self.meeting
     }
 
     /// True while the user's API clients may accept or decline the incoming call.
@@ -987,6 +1001,14 @@ impl Call {
                     self.media
                         .push(MediaAction::SetRemote(LegRole::Callback, sdp));
                 }
+                if self.meeting {
+                    self.times.connected = Some(now);
+                    self.ring_deadline = None;
+                    self.join = Join::Anchored;
+                    self.set_state(CallState::Connected);
+                    self.media.push(MediaAction::EnterMeeting);
+                    return;
+                }
                 self.start_far(now);
             }
             (LegRole::Far, LegEvent::Progress { sdp, .. }) => {
@@ -1349,9 +1371,10 @@ impl Call {
     }
 
     fn control_inner(&mut self, c: Control, now: Instant) -> Result<(), ControlError> {
-        if self.bridged {
+        if self.bridged || self.meeting {
             // A plain back-to-back or incoming call has no Call Via Work legs to act on
-            // (leg 0 is the caller): the phones' own controls apply.
+            // (leg 0 is the caller): the phones' own controls apply. A meeting's
+            // controls are the meeting's (mute yourself, leader controls).
             return Err(ControlError::Unsupported);
         }
         if self.end.is_some() || !matches!(self.state, CallState::Connected | CallState::OnHold) {

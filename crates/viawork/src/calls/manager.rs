@@ -36,7 +36,8 @@ pub struct CallView {
     #[schema(value_type = String)]
     pub media: &'static str,
     /// `outbound` for a Call Via Work call, `inbound` for a call to the user, `b2bua`
-    /// for a SIP client's call passed on to the PBX.
+    /// for a SIP client's call passed on to the PBX, `meeting` for a meeting joined by
+    /// dial-out.
     #[schema(value_type = String)]
     pub direction: &'static str,
     /// An incoming call's caller (their number or SIP URI).
@@ -215,6 +216,8 @@ impl Entry {
                 "inbound"
             } else if self.call.is_bridged() {
                 "b2bua"
+            } else if self.call.is_meeting() {
+                "meeting"
             } else {
                 "outbound"
             },

@@ -128,7 +128,8 @@ impl CallMedia {
         Ok((
             CallStreams {
                 engine: self.engine.clone(),
-                streams: [a, b],
+                streams: [Some(a), Some(b)],
+                meeting: None,
             },
             media,
         ))
@@ -143,25 +144,80 @@ impl CallMedia {
     pub fn streams_open(&self) -> usize {
         self.engine.streams_open()
     }
+
+    /// The engine (meetings start their conferences on it).
+    pub fn engine(&self) -> &MediaEngine {
+        &self.engine
+    }
 }
 
-/// One call's two streams: toward the user's phone and toward the far party.
+/// Who joins which meeting by dial-out, and where to hand their stream.
+#[derive(Debug, Clone)]
+pub struct MeetingJoin {
+    /// The meeting's id.
+    pub meeting_id: String,
+    /// The joining user's SIP URI.
+    pub user: String,
+    /// Their display name.
+    pub name: String,
+    /// The meetings runtime.
+    pub to: tokio::sync::mpsc::UnboundedSender<MeetingMsg>,
+}
+
+/// What the calls tell the meetings runtime.
+#[derive(Debug)]
+pub enum MeetingMsg {
+    /// A dial-out join was answered: its call, who, and the stream toward their phone
+    /// (with its remote already set).
+    Enter {
+        /// The call's id.
+        call: Arc<str>,
+        /// Who joins what.
+        join: MeetingJoin,
+        /// The stream toward their phone.
+        stream: Stream,
+    },
+    /// The call ended (before or after entering).
+    Left {
+        /// The call's id.
+        call: Arc<str>,
+    },
+}
+
+/// One call's two streams: toward the user's phone and toward the far party. A meeting
+/// join hands the first to the meeting when the phone answers.
 pub struct CallStreams {
     engine: MediaEngine,
-    streams: [Stream; 2],
+    streams: [Option<Stream>; 2],
+    meeting: Option<MeetingJoin>,
 }
 
 impl CallStreams {
-    fn stream(&self, role: LegRole) -> &Stream {
-        &self.streams[role.index()]
+    /// The same streams for a meeting join by dial-out.
+    pub fn for_meeting(mut self, join: MeetingJoin) -> CallStreams {
+        self.meeting = Some(join);
+        self
+    }
+
+    fn stream(&self, role: LegRole) -> Option<&Stream> {
+        self.streams[role.index()].as_ref()
     }
 
     fn stats(&self) -> [StreamStats; 2] {
-        [self.streams[0].stats(), self.streams[1].stats()]
+        let s = |i: usize| {
+            self.streams[i]
+                .as_ref()
+                .map(Stream::stats)
+                .unwrap_or_default()
+        };
+        [s(0), s(1)]
     }
 
     fn bridge(&self) {
-        if let Err(e) = self.engine.bridge(&self.streams[0], &self.streams[1]) {
+        let [Some(a), Some(b)] = &self.streams else {
+            return;
+        };
+        if let Err(e) = self.engine.bridge(a, b) {
             tracing::warn!(error = %e, "cannot bridge the call's streams");
         }
     }
@@ -218,32 +274,59 @@ impl MediaTable {
             }
             return;
         }
-        let Some(s) = self.calls.get(call) else {
+        let Some(s) = self.calls.get_mut(call) else {
             return;
         };
+        if let MediaAction::EnterMeeting = action {
+            let (Some(join), Some(stream)) = (s.meeting.clone(), s.streams[0].take()) else {
+                return;
+            };
+            // The far stream has nothing to do in a meeting.
+            s.streams[1] = None;
+            let to = join.to.clone();
+            if to
+                .send(MeetingMsg::Enter {
+                    call: call.clone(),
+                    join,
+                    stream,
+                })
+                .is_err()
+            {
+                tracing::warn!(%call, "the meetings runtime is gone");
+            }
+            return;
+        }
+        let (cb, far) = (s.stream(LegRole::Callback), s.stream(LegRole::Far));
         match action {
-            MediaAction::SetRemote(role, sdp) => match remote_media(sdp) {
-                Some(r) => s.stream(*role).set_remote(r),
-                None => tracing::debug!(%call, "no usable audio in the SDP"),
+            MediaAction::SetRemote(role, sdp) => match (remote_media(sdp), s.stream(*role)) {
+                (Some(r), Some(st)) => st.set_remote(r),
+                (None, _) => tracing::debug!(%call, "no usable audio in the SDP"),
+                (_, None) => {}
             },
             MediaAction::Ringback => {
-                s.stream(LegRole::Callback)
-                    .play(Source::Tone(ToneKind::Ringback));
+                if let Some(cb) = cb {
+                    cb.play(Source::Tone(ToneKind::Ringback));
+                }
             }
             MediaAction::Bridge | MediaAction::Hold(false) => s.bridge(),
             MediaAction::Hold(true) => {
-                s.stream(LegRole::Callback).unbridge();
-                s.stream(LegRole::Callback).play(Source::Silence);
-                s.stream(LegRole::Far)
-                    .play(Source::Tone(ToneKind::HoldMusic));
+                if let (Some(cb), Some(far)) = (cb, far) {
+                    cb.unbridge();
+                    cb.play(Source::Silence);
+                    far.play(Source::Tone(ToneKind::HoldMusic));
+                }
             }
-            MediaAction::Mute(on) => s.stream(LegRole::Callback).set_mute(*on),
+            MediaAction::Mute(on) => {
+                if let Some(cb) = cb {
+                    cb.set_mute(*on);
+                }
+            }
             MediaAction::Dtmf(digits) => {
-                if let Err(e) = s.stream(LegRole::Far).send_dtmf(digits) {
+                if let Some(Err(e)) = far.map(|f| f.send_dtmf(digits)) {
                     tracing::info!(%call, error = %e, "cannot send DTMF");
                 }
             }
-            MediaAction::Release => {}
+            MediaAction::Release | MediaAction::EnterMeeting => {}
         }
     }
 
@@ -251,7 +334,12 @@ impl MediaTable {
     /// call log (`{"callback": {...}, "far": {...}}`), if it had any.
     pub fn finish(&mut self, call: &Arc<str>) -> Option<String> {
         let stats = match self.calls.remove(call) {
-            Some(s) => Some(s.stats()),
+            Some(s) => {
+                if let Some(m) = &s.meeting {
+                    let _ = m.to.send(MeetingMsg::Left { call: call.clone() });
+                }
+                Some(s.stats())
+            }
             None => self.released.remove(call),
         }?;
         let leg = |s: &StreamStats| {

@@ -110,6 +110,8 @@ struct Lab {
     /// Answer the next re-INVITE with 491.
     glare_once: bool,
     ring_timeouts: [Duration; 2],
+    /// Start meeting joins instead of two-party calls.
+    meeting: bool,
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -158,6 +160,7 @@ impl Lab {
             reinvite_with: None,
             glare_once: false,
             ring_timeouts: [Duration::from_secs(30), Duration::from_secs(60)],
+            meeting: false,
         }
     }
 
@@ -179,6 +182,7 @@ impl Lab {
             anchor,
             ring_timeouts: self.ring_timeouts,
             pbx_refer_replaces: self.trunk.config().refer_with_replaces,
+            meeting: self.meeting,
         };
         let new = NewCall {
             owner: "sip:alice@example.com".into(),
@@ -745,6 +749,51 @@ fn connected_then_far_hangs_up(anchor: bool, loss: f64, seed: u64) -> Lab {
         lab.end()
     );
     lab
+}
+
+#[test]
+fn a_meeting_join_rings_only_the_users_phone_and_hands_its_stream_to_the_meeting() {
+    for (loss, seed) in [(0.0, 1), (0.2, 7), (0.2, 8)] {
+        let mut phone = Script::answers();
+        phone.bye_after = Some(Duration::from_secs(5));
+        let mut lab = Lab::new([phone, Script::answers()], loss, seed);
+        lab.meeting = true;
+        lab.start(false);
+        assert!(
+            lab.run(Duration::from_secs(120), |l| l.finished),
+            "{:?}",
+            lab.states()
+        );
+        assert_eq!(
+            lab.states(),
+            vec![
+                CallState::ConnectingYourPhone,
+                CallState::YourPhoneRinging,
+                CallState::Connected,
+                CallState::Ended
+            ],
+            "loss {loss}"
+        );
+        assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::YourPhone)));
+        assert!(lab.requests_to_pbx(Method::Invite, LegRole::Far).is_empty());
+        // One INVITE to the phone (no RFC 3725 re-INVITE: the meeting is the far end).
+        assert_eq!(
+            lab.requests_to_pbx(Method::Invite, LegRole::Callback).len(),
+            1
+        );
+        let enter = lab
+            .media
+            .iter()
+            .position(|m| *m == MediaAction::EnterMeeting)
+            .expect("entered the meeting");
+        let remote = lab
+            .media
+            .iter()
+            .position(|m| matches!(m, MediaAction::SetRemote(LegRole::Callback, _)))
+            .expect("the phone's answer");
+        assert!(remote < enter, "the stream knows its remote before joining");
+        assert_eq!(lab.views.last().map(|v| v.direction), Some("meeting"));
+    }
 }
 
 #[test]
