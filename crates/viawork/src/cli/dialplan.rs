@@ -263,6 +263,65 @@ pub async fn remove_rule(
     })
 }
 
+/// Changes the rule `name` (ignoring case) of the global plan or `user`'s to `input`: its
+/// name, pattern, translation and kind, and its place when `input.position` is given (else
+/// it keeps its own). Everything is checked against the plan without the old rule before
+/// anything is written; the store then removes the old rule and inserts the new one in its
+/// place, and puts the old one back if that insert fails.
+pub async fn replace_rule(
+    store: &dyn Store,
+    user: Option<&str>,
+    name: &str,
+    input: &RuleInput,
+) -> Result<RuleView, AdminError> {
+    let (scope, shown) = scope(store, user).await?;
+    let folded = name.trim().to_lowercase();
+    if folded.is_empty() {
+        return Err(DomainError::Required { field: "name" }.into());
+    }
+    let old = store
+        .list_dial_plan_rules(&scope)
+        .await?
+        .into_iter()
+        .find(|r| r.name.to_lowercase() == folded)
+        .ok_or_else(|| {
+            AdminError::not_found("name", format!("no rule {name:?} in the {shown} dial plan"))
+        })?;
+    let rule = NormalizationRule::new(
+        &input.name,
+        &input.pattern,
+        &input.translation,
+        input.is_internal_extension,
+    )?;
+    let mut plan = load_plan(store, &scope).await?;
+    plan.remove(&old.name);
+    let position = input
+        .position
+        .map(|p| p as usize)
+        .unwrap_or(usize::try_from(old.position).unwrap_or(usize::MAX));
+    plan.insert(Some(position), rule.clone())?;
+    let at = position.min(plan.rules().len() - 1);
+    store.remove_dial_plan_rule(old.id).await?;
+    let new_row = DialPlanRuleRow {
+        id: 0,
+        scope,
+        position: i64::try_from(at).unwrap_or(i64::MAX),
+        name: rule.name().to_owned(),
+        pattern: rule.pattern().to_owned(),
+        translation: rule.translation().to_owned(),
+        is_internal_extension: rule.is_internal_extension(),
+    };
+    match store.insert_dial_plan_rule(&new_row).await {
+        Ok(row) => Ok(RuleView::new(&shown, &row)),
+        Err(e) => {
+            // Best effort: the plan as it was rather than one rule short. The first error
+            // is the one to report.
+            let _ = store.insert_dial_plan_rule(&old).await;
+            Err(e.into())
+        }
+    }
+}
+
 /// `dialplan test`: normalises `number` with `user`'s effective plan (their own rules if
 /// they have any, else the global ones), or with the global plan.
 pub async fn test(
