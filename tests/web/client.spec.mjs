@@ -449,6 +449,16 @@ async function admin(browser) {
   await waitText(page, '#admin-user-status', /^Erin Hale deleted\.$/, 'Erin deleted');
   await page.locator(erinRow).waitFor({ state: 'detached', timeout: WAIT });
 
+  // More people than a page: the rest come with Show more people.
+  const bulk = Array.from({ length: 200 }, (_, i) => `sip:zz-bulk-${String(i + 1).padStart(3, '0')}@example.com,Bulk Person ${i + 1}\n`).join('');
+  await page.locator('#admin-import').setInputFiles({ name: 'bulk.csv', mimeType: 'text/csv', buffer: Buffer.from(`SipAddress,DisplayName\n${bulk}`) });
+  await waitText(page, '#admin-import-result', /^Imported 200 of 200\.$/, 'the bulk import');
+  await page.waitForFunction(() => document.querySelectorAll('#admin-users tr').length === 200, null, { timeout: WAIT });
+  await page.getByRole('button', { name: 'Show more people', exact: true }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#admin-users tr').length === 206, null, { timeout: WAIT });
+  await waitText(page, '#admin-users tr:last-child', /Bulk Person 200/, 'the last person');
+  check(await page.locator('#admin-users-more').isHidden(), 'Show more people after the last page');
+
   // Tag:Temp is deleted while Dana holds it: she returns to her site or global policy.
   await page.getByRole('button', { name: 'Edit Tag:Temp', exact: true }).click();
   await page.getByRole('button', { name: 'Delete policy', exact: true }).click();

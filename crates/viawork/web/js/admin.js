@@ -73,6 +73,7 @@ export function initAdmin() {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 60000);
   }));
+  $('admin-users-more').addEventListener('click', () => guard(moreUsers));
   $('admin-import-pick').addEventListener('click', () => $('admin-import').click());
   $('admin-import').addEventListener('change', () => importCsv($('admin-import'), '/api/v1/admin/users/import', $('admin-import-result'), loadUsers));
   $('admin-user-form').addEventListener('submit', (e) => {
@@ -208,53 +209,71 @@ function fillGrantOptions() {
   grantOptions($('admin-user-grant'));
 }
 
+/** People listed per request; the API gives at most 1000. */
+const USERS_PAGE = 200;
+
+/** Reloads the people list, as many as were shown (at least a page). */
 async function loadUsers() {
-  users = await api('GET', '/api/v1/admin/users?limit=200');
-  const body = $('admin-users');
-  body.replaceChildren();
-  for (const u of users) {
-    const name = u.displayName || u.sipUri;
-    const tr = el('tr');
-    tr.dataset.uri = u.sipUri;
-    const who = el('td');
-    who.append(el('div', '', name), el('div', 'muted small', u.sipUri.replace(/^sip:/, '')));
-    const line = el('td', '', `${formatNumber(u.lineUri)}${u.enterpriseVoice ? '' : ` ${t('(no Enterprise Voice)')}`}`);
+  const want = Math.min(1000, Math.max(USERS_PAGE, users.length));
+  const list = await api('GET', `/api/v1/admin/users?limit=${want}`);
+  users = list;
+  $('admin-users').replaceChildren(...list.map(userRow));
+  show($('admin-users-more'), list.length === want);
+}
 
-    const enabledCell = el('td');
-    const toggle = el('input');
-    toggle.type = 'checkbox';
-    toggle.checked = u.enabled;
-    toggle.setAttribute('aria-label', t('{name} is enabled', { name }));
-    toggle.disabled = u.sipUri === state.me?.sipUri; // not oneself out of the page
-    toggle.addEventListener('change', () => guard(async () => {
-      await api('PATCH', `/api/v1/admin/users/${uriPath(u.sipUri)}`, { enabled: toggle.checked });
-      u.enabled = toggle.checked;
-      if (editingUser?.sipUri === u.sipUri) {
-        editingUser.enabled = toggle.checked;
-        $('admin-user-enabled').checked = toggle.checked;
-      }
-    }));
-    enabledCell.append(toggle);
+/** The next page of people, after the last one listed. */
+async function moreUsers() {
+  const last = users.at(-1)?.sipUri;
+  if (!last) return;
+  const page = await api('GET', `/api/v1/admin/users?limit=${USERS_PAGE}&after=${encodeURIComponent(last)}`);
+  users.push(...page);
+  $('admin-users').append(...page.map(userRow));
+  show($('admin-users-more'), page.length === USERS_PAGE);
+}
 
-    const grantCell = el('td');
-    const select = el('select');
-    select.setAttribute('aria-label', t('Policy of {name}', { name }));
-    grantOptions(select);
-    select.value = u.policyGrant ?? '';
-    select.addEventListener('change', () => guard(async () => {
-      await api('PUT', `/api/v1/admin/users/${uriPath(u.sipUri)}/policy`, { policy: select.value || null });
-      u.policyGrant = select.value || null;
-      // The form keeps what is typed in it; only its grant follows.
-      if (editingUser?.sipUri === u.sipUri) {
-        editingUser.policyGrant = u.policyGrant;
-        $('admin-user-grant').value = select.value;
-      }
-    }));
-    grantCell.append(select);
+/** A row of the people list. */
+function userRow(u) {
+  const name = u.displayName || u.sipUri;
+  const tr = el('tr');
+  tr.dataset.uri = u.sipUri;
+  const who = el('td');
+  who.append(el('div', '', name), el('div', 'muted small', u.sipUri.replace(/^sip:/, '')));
+  const line = el('td', '', `${formatNumber(u.lineUri)}${u.enterpriseVoice ? '' : ` ${t('(no Enterprise Voice)')}`}`);
 
-    tr.append(who, line, enabledCell, grantCell, rowActions([t('Edit'), t('Edit {name}', { name }), () => guard(() => editPerson(u.sipUri, true))]));
-    body.append(tr);
-  }
+  const enabledCell = el('td');
+  const toggle = el('input');
+  toggle.type = 'checkbox';
+  toggle.checked = u.enabled;
+  toggle.setAttribute('aria-label', t('{name} is enabled', { name }));
+  toggle.disabled = u.sipUri === state.me?.sipUri; // not oneself out of the page
+  toggle.addEventListener('change', () => guard(async () => {
+    await api('PATCH', `/api/v1/admin/users/${uriPath(u.sipUri)}`, { enabled: toggle.checked });
+    u.enabled = toggle.checked;
+    if (editingUser?.sipUri === u.sipUri) {
+      editingUser.enabled = toggle.checked;
+      $('admin-user-enabled').checked = toggle.checked;
+    }
+  }));
+  enabledCell.append(toggle);
+
+  const grantCell = el('td');
+  const select = el('select');
+  select.setAttribute('aria-label', t('Policy of {name}', { name }));
+  grantOptions(select);
+  select.value = u.policyGrant ?? '';
+  select.addEventListener('change', () => guard(async () => {
+    await api('PUT', `/api/v1/admin/users/${uriPath(u.sipUri)}/policy`, { policy: select.value || null });
+    u.policyGrant = select.value || null;
+    // The form keeps what is typed in it; only its grant follows.
+    if (editingUser?.sipUri === u.sipUri) {
+      editingUser.policyGrant = u.policyGrant;
+      $('admin-user-grant').value = select.value;
+    }
+  }));
+  grantCell.append(select);
+
+  tr.append(who, line, enabledCell, grantCell, rowActions([t('Edit'), t('Edit {name}', { name }), () => guard(() => editPerson(u.sipUri, true))]));
+  return tr;
 }
 
 // ---- the person form: creates, or edits the person chosen with Edit ----

@@ -302,6 +302,7 @@ export const RU = {
   '{name} created.': 'Создан: {name}.',
   '{name} deleted.': 'Удалён: {name}.',
   'Delete person': 'Удалить человека',
+  'Show more people': 'Показать ещё',
   'Delete {name} ({address})? They can no longer sign in, and this cannot be undone.':
     'Удалить {name} ({address})? Войти будет нельзя, и это не отменить.',
   'Numbers users may choose': 'Какие номера можно выбрать',
