@@ -322,6 +322,50 @@ pub async fn replace_rule(
     }
 }
 
+/// What `dialplan rule set` changes: the members given; the others stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct RuleChange {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new pattern.
+    pub pattern: Option<String>,
+    /// A new translation.
+    pub translation: Option<String>,
+    /// Whether the result is an internal extension.
+    pub is_internal_extension: Option<bool>,
+    /// A new place (0 = tried first).
+    pub position: Option<u32>,
+}
+
+/// `dialplan rule set` (`Set-CsVoiceNormalizationRule`): changes the members `change`
+/// gives of the rule `name`, through [`replace_rule`].
+pub async fn set_rule(
+    store: &dyn Store,
+    user: Option<&str>,
+    name: &str,
+    change: &RuleChange,
+) -> Result<RuleView, AdminError> {
+    let folded = name.trim().to_lowercase();
+    let current = list_rules(store, user)
+        .await?
+        .0
+        .into_iter()
+        .find(|r| r.name.to_lowercase() == folded)
+        .ok_or_else(|| {
+            AdminError::not_found("name", format!("no rule {name:?} in that dial plan"))
+        })?;
+    let input = RuleInput {
+        name: change.name.clone().unwrap_or(current.name),
+        pattern: change.pattern.clone().unwrap_or(current.pattern),
+        translation: change.translation.clone().unwrap_or(current.translation),
+        is_internal_extension: change
+            .is_internal_extension
+            .unwrap_or(current.is_internal_extension),
+        position: change.position,
+    };
+    replace_rule(store, user, name, &input).await
+}
+
 /// `dialplan test`: normalises `number` with `user`'s effective plan (their own rules if
 /// they have any, else the global ones), or with the global plan.
 pub async fn test(
