@@ -105,12 +105,17 @@ function openAdmin() {
   show($('admin'), true);
   $('admin-title').tabIndex = -1;
   $('admin-title').focus();
+  // Each visit starts from the server's state: the forms create, the global plan is shown.
+  ruleScope = '';
+  $('admin-dialplan-user').value = '';
+  for (const id of ['admin-import-result', 'admin-policy-import-result']) $(id).replaceChildren();
+  for (const id of ['admin-user-status', 'admin-policy-status', 'admin-dialplan-result']) $(id).textContent = '';
   guard(async () => {
     await Promise.all([loadTrunk(), loadRouting(), loadPolicies(), loadRules()]);
     await loadUsers();
-    if (!editingUser) newPerson(false);
-    if (!editingPolicy) newPolicy(false);
-    if (!editingRule) newRule(false);
+    newPerson(false);
+    newPolicy(false);
+    newRule(false);
   });
 }
 
@@ -354,10 +359,22 @@ async function savePerson() {
       if (v.password) body.password = v.password;
       if (v.pin) body.pin = v.pin;
       const created = await api('POST', '/api/v1/admin/users', body);
-      if (v.policy) await api('PUT', `/api/v1/admin/users/${uriPath(created.sipUri)}/policy`, { policy: v.policy });
-      newPerson(false);
-      status.textContent = t('{name} created.', { name: created.displayName || created.sipUri });
+      const name = created.displayName || created.sipUri;
       await loadUsers();
+      if (v.policy) {
+        try {
+          await api('PUT', `/api/v1/admin/users/${uriPath(created.sipUri)}/policy`, { policy: v.policy });
+        } catch (err) {
+          // Created, but not granted: the form now edits them, showing why.
+          await editPerson(created.sipUri, false);
+          status.textContent = t('{name} created.', { name });
+          showError(form, box, err);
+          return;
+        }
+        await loadUsers();
+      }
+      newPerson(false);
+      status.textContent = t('{name} created.', { name });
       return;
     }
     const u = editingUser;
