@@ -266,8 +266,7 @@ pub async fn remove_rule(
 /// Changes the rule `name` (ignoring case) of the global plan or `user`'s to `input`: its
 /// name, pattern, translation and kind, and its place when `input.position` is given (else
 /// it keeps its own). Everything is checked against the plan without the old rule before
-/// anything is written; the store then removes the old rule and inserts the new one in its
-/// place, and puts the old one back if that insert fails.
+/// anything is written, and the store swaps the two in one transaction.
 pub async fn replace_rule(
     store: &dyn Store,
     user: Option<&str>,
@@ -301,25 +300,21 @@ pub async fn replace_rule(
         .unwrap_or(usize::try_from(old.position).unwrap_or(usize::MAX));
     plan.insert(Some(position), rule.clone())?;
     let at = position.min(plan.rules().len() - 1);
-    store.remove_dial_plan_rule(old.id).await?;
-    let new_row = DialPlanRuleRow {
-        id: 0,
-        scope,
-        position: i64::try_from(at).unwrap_or(i64::MAX),
-        name: rule.name().to_owned(),
-        pattern: rule.pattern().to_owned(),
-        translation: rule.translation().to_owned(),
-        is_internal_extension: rule.is_internal_extension(),
-    };
-    match store.insert_dial_plan_rule(&new_row).await {
-        Ok(row) => Ok(RuleView::new(&shown, &row)),
-        Err(e) => {
-            // Best effort: the plan as it was rather than one rule short. The first error
-            // is the one to report.
-            let _ = store.insert_dial_plan_rule(&old).await;
-            Err(e.into())
-        }
-    }
+    let row = store
+        .replace_dial_plan_rule(
+            old.id,
+            &DialPlanRuleRow {
+                id: 0,
+                scope,
+                position: i64::try_from(at).unwrap_or(i64::MAX),
+                name: rule.name().to_owned(),
+                pattern: rule.pattern().to_owned(),
+                translation: rule.translation().to_owned(),
+                is_internal_extension: rule.is_internal_extension(),
+            },
+        )
+        .await?;
+    Ok(RuleView::new(&shown, &row))
 }
 
 /// What `dialplan rule set` changes: the members given; the others stay as they are.

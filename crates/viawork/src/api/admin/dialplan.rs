@@ -6,7 +6,7 @@
 //!   "isInternalExtension"?, "position"?}` — 201 with the rule;
 //! - `PUT /api/v1/admin/dialplan/rules/{name}?user=` `{"name", "pattern", "translation",
 //!   "isInternalExtension"?, "position"?}` — changes it (a new name too), keeping its place
-//!   unless `position` is given; checked whole before anything is written;
+//!   unless `position` is given; checked whole first, then swapped in one transaction;
 //! - `DELETE /api/v1/admin/dialplan/rules/{name}?user=` — removes it;
 //! - `POST /api/v1/admin/dialplan/test` `{"user"?, "number"}` — which rule turns the number
 //!   into what (`Test-CsVoiceNormalizationRule`); a number no rule handles is still a 200,
