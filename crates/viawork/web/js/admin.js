@@ -42,7 +42,7 @@ export function initAdmin() {
   $('admin-policy-cancel').addEventListener('click', () => newPolicy(true));
   $('admin-policy-delete').addEventListener('click', deletePolicy);
   $('admin-policy-import-pick').addEventListener('click', () => $('admin-policy-import').click());
-  $('admin-policy-import').addEventListener('change', () => importCsv($('admin-policy-import'), '/api/v1/admin/policies/import', $('admin-policy-import-result'), loadPolicies));
+  $('admin-policy-import').addEventListener('change', () => importCsv($('admin-policy-import'), '/api/v1/admin/policies/import', $('admin-policy-import-skip').checked, $('admin-policy-import-result'), loadPolicies));
   $('admin-dialplan-scope').addEventListener('submit', (e) => {
     e.preventDefault();
     ruleScope = $('admin-dialplan-user').value.trim();
@@ -75,7 +75,7 @@ export function initAdmin() {
   }));
   $('admin-users-more').addEventListener('click', () => guard(moreUsers));
   $('admin-import-pick').addEventListener('click', () => $('admin-import').click());
-  $('admin-import').addEventListener('change', () => importCsv($('admin-import'), '/api/v1/admin/users/import', $('admin-import-result'), loadUsers));
+  $('admin-import').addEventListener('change', () => importCsv($('admin-import'), '/api/v1/admin/users/import', $('admin-import-skip').checked, $('admin-import-result'), loadUsers));
   $('admin-user-form').addEventListener('submit', (e) => {
     e.preventDefault();
     savePerson();
@@ -615,9 +615,10 @@ function dialPlanText(r) {
     : t('{input} → {number} (already E.164)', { input: r.input, number });
 }
 
-/** Imports a CSV file picked in `input` to `path`; any bad row refuses the whole file
- * (nothing is imported), and each bad row is listed with its line in `box`. */
-async function importCsv(input, path, box, reload) {
+/** Imports a CSV file picked in `input` to `path`: all or nothing (any bad row refuses
+ * the whole file), or with `skip` the good rows only; each bad row is listed with its line
+ * in `box`. */
+async function importCsv(input, path, skip, box, reload) {
   const file = input.files?.[0];
   input.value = '';
   if (!file) return;
@@ -625,7 +626,7 @@ async function importCsv(input, path, box, reload) {
   setError($('admin-error'), '');
   let report;
   try {
-    report = await apiUpload(`${path}?skip_bad_rows=false`, file, 'text/csv');
+    report = await apiUpload(`${path}?skip_bad_rows=${skip}`, file, 'text/csv');
   } catch (err) {
     if (!err.body?.rows) {
       setError($('admin-error'), errorText(err));
@@ -635,9 +636,11 @@ async function importCsv(input, path, box, reload) {
   }
   const rows = report.rows ?? [];
   const bad = rows.filter((r) => r.status === 'failed');
-  box.append(el('p', bad.length ? 'error' : '', bad.length
-    ? t('{count} bad row(s); nothing imported.', { count: bad.length })
-    : t('Imported {count} of {total}.', { count: report.imported ?? 0, total: rows.length })));
+  let summary;
+  if (!bad.length) summary = t('Imported {count} of {total}.', { count: report.imported ?? 0, total: rows.length });
+  else if (report.committed) summary = t('Imported {count} of {total}; {bad} bad row(s) skipped.', { count: report.imported ?? 0, total: rows.length, bad: bad.length });
+  else summary = t('{count} bad row(s); nothing imported.', { count: bad.length });
+  box.append(el('p', bad.length ? 'error' : '', summary));
   const list = el('ul', 'plain-list small');
   for (const r of bad) {
     list.append(el('li', '', t('Line {line}: {field} {error}', { line: r.line, field: r.field ?? '', error: r.error ?? '' })));

@@ -303,6 +303,8 @@ export const RU = {
   '{name} deleted.': 'Удалён: {name}.',
   'Delete person': 'Удалить человека',
   'Show more people': 'Показать ещё',
+  'Skip bad rows and import the rest': 'Пропустить ошибочные строки и импортировать остальные',
+  'Imported {count} of {total}; {bad} bad row(s) skipped.': 'Импортировано {count} из {total}; пропущено ошибочных строк: {bad}.',
   'Delete {name} ({address})? They can no longer sign in, and this cannot be undone.':
     'Удалить {name} ({address})? Войти будет нельзя, и это не отменить.',
   'Numbers users may choose': 'Какие номера можно выбрать',
