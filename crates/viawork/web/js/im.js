@@ -49,12 +49,19 @@ export function initIm() {
   $('conv-add-query').addEventListener('keydown', (e) => {
     if (e.key === 'Escape') toggleAdd(false);
   });
-  $('conv-add').addEventListener('submit', (e) => {
+  $('conv-add').addEventListener('submit', async (e) => {
     e.preventDefault();
+    // Enter adds a typed SIP address, else the first match of what is typed now (searched
+    // at once, not after the typing pause).
     const typed = $('conv-add-query').value.trim();
+    if (/^sips?:[^@\s]+@\S+$/i.test(typed)) {
+      addPerson(typed, '');
+      return;
+    }
+    clearTimeout(debounce);
+    await findToAdd();
     const first = $('conv-add-results').querySelector('button[data-uri]');
-    if (/^sips?:[^@\s]+@\S+$/i.test(typed)) addPerson(typed, '');
-    else if (first) addPerson(first.dataset.uri, first.dataset.name);
+    if (first) addPerson(first.dataset.uri, first.dataset.name);
   });
   $('conv-older').addEventListener('click', loadOlder);
   $('conv-messages').addEventListener('scroll', () => {
