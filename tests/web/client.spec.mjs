@@ -371,6 +371,7 @@ async function admin(browser) {
   await waitText(page, policyRow('Tag:Sales'), /Always \+1 425 555 0100/, 'the new policy');
   await page.getByRole('button', { name: 'Edit Tag:Sales', exact: true }).click();
   check(await page.getByLabel('Identity').inputValue() === 'Tag:Sales', 'the policy form');
+  check(await page.getByLabel('Users may choose a number abroad').isDisabled(), 'what users may choose, while they may not choose');
   await page.getByLabel('Admin callback number', { exact: true }).fill('not a number');
   await save('#admin-policy-form');
   await waitText(page, '#admin-policy-number-error', /./, 'a bad callback number is refused next to it');

@@ -40,6 +40,7 @@ export function initAdmin() {
     savePolicy();
   });
   $('admin-policy-cancel').addEventListener('click', () => newPolicy(true));
+  $('admin-policy-use-admin').addEventListener('change', policyGuardState);
   $('admin-policy-delete').addEventListener('click', deletePolicy);
   $('admin-policy-import-pick').addEventListener('click', () => $('admin-policy-import').click());
   $('admin-policy-import').addEventListener('change', () => importCsv($('admin-policy-import'), '/api/v1/admin/policies/import', $('admin-policy-import-skip').checked, $('admin-policy-import-result'), loadPolicies));
@@ -166,7 +167,7 @@ async function loadPolicies() {
     const guardText = p.useAdminCallbackNumber
       ? '—'
       : [p.allowInternationalCallback ? t('also abroad') : '', p.allowPremiumCallback ? t('also premium-rate') : '']
-        .filter(Boolean).join(', ') || t('in the country, not premium-rate');
+        .filter(Boolean).join(', ') || t('in their own country, not premium-rate');
     tr.append(el('td', '', p.identity), enabled, el('td', '', cb), el('td', 'small', guardText), rowActions(
       [t('Edit'), t('Edit {policy}', { policy: p.identity }), () => editPolicy(p)],
     ));
@@ -426,12 +427,21 @@ function newPolicy(focus) {
   clearErrors(form, $('admin-policy-error'));
   form.classList.remove('editing');
   fillForm(form, { enabled: true });
+  policyGuardState();
   $('admin-policy-form-h').textContent = t('New policy');
   $('admin-policy-identity').readOnly = false;
   $('admin-policy-submit').textContent = t('Create policy');
   show($('admin-policy-cancel'), false);
   show($('admin-policy-delete'), false);
   if (focus) $('admin-policy-identity').focus();
+}
+
+/** Which numbers users may choose only matters when they may choose: not while the admin
+ * callback number is always rung. */
+function policyGuardState() {
+  const always = $('admin-policy-use-admin').checked;
+  $('admin-policy-intl').disabled = always;
+  $('admin-policy-premium').disabled = always;
 }
 
 function editPolicy(p) {
@@ -441,6 +451,7 @@ function editPolicy(p) {
   $('admin-policy-status').textContent = '';
   form.classList.add('editing');
   fillForm(form, { ...p, adminCallbackNumber: p.adminCallbackNumber ?? '' });
+  policyGuardState();
   $('admin-policy-form-h').textContent = t('Edit {policy}', { policy: p.identity });
   $('admin-policy-identity').readOnly = true;
   $('admin-policy-submit').textContent = t('Save changes');

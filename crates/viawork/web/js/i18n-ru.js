@@ -310,7 +310,7 @@ export const RU = {
   'Numbers users may choose': 'Какие номера можно выбрать',
   'also abroad': 'и за рубежом',
   'also premium-rate': 'и платные',
-  'in the country, not premium-rate': 'в стране, не платные',
+  'in their own country, not premium-rate': 'в своей стране, не платные',
   'Import policies from a Get-CsCallViaWorkPolicy CSV': 'Импортировать политики из CSV Get-CsCallViaWorkPolicy',
   Identity: 'Идентификатор',
   'Admin callback number': 'Номер обратного вызова администратора',
