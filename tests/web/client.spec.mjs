@@ -291,8 +291,12 @@ async function forwarding(browser) {
   await other.context().close();
 }
 
-/** An administrator creates a policy and a person, grants the policy, and the person
- * signs in; Alice (no admin role) has no Administration button. */
+/** Administration: a user has none; the administrator sees the trunk and the caller ID,
+ * adds, edits (a bad pattern refused at its field) and deletes a dial-plan rule with the
+ * test box following each step; creates a policy with its callback settings, edits them,
+ * imports policies and deletes one still granted; creates a person, grants a policy, edits
+ * every kind of field (bad values refused at their field) and finds them after a reload;
+ * imports people from CSV and deletes one after a confirmation; the new person signs in. */
 async function admin(browser) {
   const alice = await signIn(browser, ALICE);
   check(await alice.locator('#admin-open').isHidden(), 'a user sees Administration');
@@ -304,9 +308,11 @@ async function admin(browser) {
   await waitText(page, '#admin-calls', /Live calls: 0/, 'no live calls');
   await waitText(page, '#admin-policies', /Global/, 'the Global policy');
   check(await page.locator('#admin-caller-id').inputValue() === '+15551234567', 'the caller ID');
-  await page.getByRole('button', { name: 'Save', exact: true }).first().click();
+  await page.locator('#admin-routing').getByRole('button', { name: 'Save', exact: true }).click();
   await waitText(page, '#admin-routing-saved', /Saved/, 'the caller ID saved');
 
+  // Dial plan: none yet; a rule is added, edited and deleted, and the test box follows.
+  await waitText(page, '#admin-rules-caption', /^The global dial plan has no rules/, 'no rules yet');
   await page.getByLabel('Whose dial plan').fill(ALICE);
   await page.getByLabel('Number to test').fill('+1 (425) 555-0199');
   await page.getByRole('button', { name: 'Test', exact: true }).click();
@@ -314,6 +320,39 @@ async function admin(browser) {
   await page.getByLabel('Number to test').fill('call me');
   await page.getByRole('button', { name: 'Test', exact: true }).click();
   await waitText(page, '#admin-dialplan-result', /^No rule of the global dial plan normalises “call me”\.$/, 'a number no rule reads (Alice has no plan of her own)');
+  await page.getByLabel('Whose dial plan').fill('');
+  await page.getByRole('button', { name: 'Show rules', exact: true }).click();
+  const testNumber = async (number, re, what) => {
+    await page.getByLabel('Number to test').fill(number);
+    await page.getByRole('button', { name: 'Test', exact: true }).click();
+    await waitText(page, '#admin-dialplan-result', re, what);
+  };
+  await page.getByLabel('Rule name').fill('Local-7');
+  await page.getByLabel('Pattern').fill('^(\\d{7})$');
+  await page.getByLabel('Translation').fill('+1425$1');
+  await page.getByRole('button', { name: 'Add rule', exact: true }).click();
+  await waitText(page, '#admin-rules tr[data-rule="Local-7"]', /^1Local-7\^\(\\d\{7\}\)\$\+1425\$1/, 'the new rule');
+  await testNumber('555 0199', /555 0199 → \+14255550199 \(rule Local-7 of the global dial plan\)$/, 'the new rule reads 7 digits');
+  const save = (form) => page.locator(form).getByRole('button', { name: 'Save changes', exact: true }).click();
+  await page.getByRole('button', { name: 'Edit rule Local-7', exact: true }).click();
+  await page.getByLabel('Pattern').fill('(');
+  await save('#admin-rule-form');
+  await waitText(page, '#admin-rule-form .field-error', /./, 'a bad pattern is refused');
+  check(await page.getByLabel('Pattern').getAttribute('aria-invalid') === 'true', 'the bad pattern is not marked');
+  check(await page.locator('#admin-rule-pattern-error').isVisible(), 'the refusal is not next to Pattern');
+  await page.getByLabel('Rule name').fill('Local');
+  await page.getByLabel('Pattern').fill('^(\\d{7})$');
+  await page.getByLabel('Translation').fill('+1206$1');
+  await save('#admin-rule-form');
+  await waitText(page, '#admin-rules tr[data-rule="Local"]', /\+1206\$1/, 'the edited rule');
+  check(await page.locator('#admin-rules tr').count() === 1, 'editing a rule added one');
+  await testNumber('555 0199', /555 0199 → \+12065550199 \(rule Local of the global dial plan\)$/, 'the edited rule');
+  await page.getByRole('button', { name: 'Delete rule Local', exact: true }).click();
+  const dialog = page.getByRole('dialog');
+  await waitText(page, '#confirm-text', /^Delete rule Local\?/, 'the rule deletion asks first');
+  await dialog.getByRole('button', { name: 'Delete rule', exact: true }).click();
+  await page.locator('#admin-rules tr').first().waitFor({ state: 'detached', timeout: WAIT });
+  await testNumber('555 0199', /^No rule of the global dial plan normalises “555 0199”\.$/, 'the deleted rule reads nothing');
 
   const [download] = await Promise.all([
     page.waitForEvent('download', { timeout: WAIT }),
@@ -323,10 +362,32 @@ async function admin(browser) {
   check(download.suggestedFilename() === 'viawork-call-log.csv', download.suggestedFilename());
   check(csv.split('\n').length > 2 && csv.includes('+14255550102'), `the CSV: ${csv.slice(0, 300)}`);
 
-  await page.getByLabel('New policy').fill('Tag:Sales');
+  // Policies: created with its callback settings, edited (a bad number refused at its field).
+  const policyRow = (id) => `#admin-policies tr[data-identity="${id}"]`;
+  await page.getByLabel('Identity').fill('Tag:Sales');
+  await page.getByLabel('Admin callback number', { exact: true }).fill('+14255550100');
+  await page.getByLabel('Always ring the admin callback number first').check();
   await page.getByRole('button', { name: 'Create policy', exact: true }).click();
-  await waitText(page, '#admin-policies', /Tag:Sales/, 'the new policy');
+  await waitText(page, policyRow('Tag:Sales'), /Always \+1 425 555 0100/, 'the new policy');
+  await page.getByRole('button', { name: 'Edit Tag:Sales', exact: true }).click();
+  check(await page.getByLabel('Identity').inputValue() === 'Tag:Sales', 'the policy form');
+  check(await page.getByLabel('Users may choose a number abroad').isDisabled(), 'what users may choose, while they may not choose');
+  await page.getByLabel('Admin callback number', { exact: true }).fill('not a number');
+  await save('#admin-policy-form');
+  await waitText(page, '#admin-policy-number-error', /./, 'a bad callback number is refused next to it');
+  await page.getByLabel('Admin callback number', { exact: true }).fill('');
+  await page.getByLabel('Always ring the admin callback number first').uncheck();
+  await page.getByLabel('Users may choose a number abroad').check();
+  await save('#admin-policy-form');
+  await waitText(page, '#admin-policy-status', /^Saved\.$/, 'the policy saved');
+  await waitText(page, policyRow('Tag:Sales'), /User's choice.*also abroad/, 'the edited policy');
+  check(await page.locator('#admin-policy-number-error').count() === 0, 'the refusal stays after a good save');
+  const header = 'Identity,Enabled,UseAdminCallbackNumber,AdminCallbackNumber\n';
+  await page.locator('#admin-policy-import').setInputFiles({ name: 'policies.csv', mimeType: 'text/csv', buffer: Buffer.from(`${header}Tag:Temp,True,False,\nTag:Support,True,True,+14255550100\n`) });
+  await waitText(page, '#admin-policy-import-result', /^Imported 2 of 2\.$/, 'the policies import');
+  await waitText(page, policyRow('Tag:Support'), /Always \+1 425 555 0100/, 'an imported policy');
 
+  // People: created, granted, edited.
   await page.getByLabel('SIP address').fill('sip:dana@example.com');
   await page.getByLabel('Name', { exact: true }).fill('Dana Scully');
   await page.locator('#admin-user-password').fill(PASSWORD);
@@ -342,33 +403,177 @@ async function admin(browser) {
     page.getByLabel('Tag:Sales is enabled').uncheck(),
   ]);
 
-  // CSV import: a bad row refuses the whole file, naming its line; a good file imports.
-  const header = 'SipAddress,DisplayName,LineURI,EnterpriseVoiceEnabled\n';
-  const erin = 'sip:erin@example.com,Erin Hale,tel:+14255550105,True\n';
-  await page.locator('#admin-import').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(`${header}${erin}sip:frank@example.com,,,\n`) });
-  await waitText(page, '#admin-import-result', /^1 bad row\(s\); nothing imported\.Line 3:/, 'a bad row refuses the file');
-  check(await page.locator('#admin-users tr[data-uri="sip:erin@example.com"]').count() === 0, 'a refused file imported Erin');
-  await page.locator('#admin-import').setInputFiles({ name: 'good.csv', mimeType: 'text/csv', buffer: Buffer.from(`${header}${erin}`) });
-  await waitText(page, '#admin-import-result', /^Imported 1 of 1\.$/, 'the good file imports');
-  await waitText(page, '#admin-users tr[data-uri="sip:erin@example.com"]', /Erin Hale/, 'Erin in the list');
+  await page.getByRole('button', { name: 'Edit Dana Scully', exact: true }).click();
+  await waitText(page, '#admin-user-info', /Policy in effect: Tag:Sales \(granted\)/, 'her effective policy');
+  check(await page.getByLabel('SIP address').inputValue() === 'sip:dana@example.com', 'the person form');
+  await page.getByLabel('Email', { exact: true }).fill('not an email');
+  await save('#admin-user-form');
+  await waitText(page, '#admin-user-email-error', /./, 'a bad email is refused next to it');
+  check(await page.getByLabel('Email', { exact: true }).evaluate((e) => e === document.activeElement), 'the refused field has the focus');
+  await page.getByLabel('Email', { exact: true }).fill('dana@example.com');
+  await page.getByLabel('Line URI').fill('tel:+14255550114;ext=114');
+  await page.getByLabel('Title', { exact: true }).fill('Special Agent');
+  await page.getByLabel('Department').fill('X-Files');
+  await page.getByLabel('Office').fill('Basement');
+  await page.getByLabel('Mobile').fill('+1 425 555 0190');
+  await page.getByLabel('Site', { exact: true }).fill('Seattle');
+  await page.getByLabel('Role', { exact: true }).selectOption('admin');
+  await page.getByLabel('May forward calls').uncheck();
+  await page.getByLabel('Call Via Work policy').selectOption('Tag:Temp');
+  await save('#admin-user-form');
+  await waitText(page, '#admin-user-status', /^Saved\.$/, 'the person saved');
+  await waitText(page, dana, /\+1 425 555 0114/, 'the new line in the list');
   await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, 'admin', true);
 
-  // Seen again from the server: the grant and the disabled policy hold.
-  await page.getByRole('button', { name: 'Close administration', exact: true }).click();
+  // CSV import: a bad row refuses the whole file, naming its line; skipping bad rows
+  // imports the others.
+  const people = 'SipAddress,DisplayName,LineURI,EnterpriseVoiceEnabled\n';
+  const erin = 'sip:erin@example.com,Erin Hale,tel:+14255550105,True\n';
+  await page.locator('#admin-import').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(`${people}${erin}sip:frank@example.com,,,\n`) });
+  await waitText(page, '#admin-import-result', /^1 bad row\(s\); nothing imported\.Line 3:/, 'a bad row refuses the file');
+  check(await page.locator('#admin-users tr[data-uri="sip:erin@example.com"]').count() === 0, 'a refused file imported Erin');
+  await page.locator('#admin-import-skip').check();
+  await page.locator('#admin-import').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(`${people}${erin}sip:frank@example.com,,,\n`) });
+  await waitText(page, '#admin-import-result', /^Imported 1 of 2; 1 bad row\(s\) skipped\.Line 3:/, 'skipping the bad row imports the good one');
+  await page.locator('#admin-import-skip').uncheck();
+  const erinRow = '#admin-users tr[data-uri="sip:erin@example.com"]';
+  await waitText(page, erinRow, /Erin Hale/, 'Erin in the list');
+
+  // Erin is deleted after a confirmation (Cancel first keeps her).
+  await page.getByRole('button', { name: 'Edit Erin Hale', exact: true }).click();
+  await page.getByRole('button', { name: 'Delete person', exact: true }).click();
+  await waitText(page, '#confirm-text', /^Delete Erin Hale \(erin@example\.com\)\?/, 'deleting asks first');
+  check(await dialog.getByRole('button', { name: 'Cancel', exact: true }).evaluate((b) => b === document.activeElement), 'Cancel has the focus');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden', timeout: WAIT });
+  check(await page.locator(erinRow).count() === 1, 'Escape deleted Erin');
+  await page.getByRole('button', { name: 'Delete person', exact: true }).click();
+  await dialog.getByRole('button', { name: 'Delete person', exact: true }).click();
+  await waitText(page, '#admin-user-status', /^Erin Hale deleted\.$/, 'Erin deleted');
+  await page.locator(erinRow).waitFor({ state: 'detached', timeout: WAIT });
+
+  // More people than a page: the rest come with Show more people.
+  const bulk = Array.from({ length: 200 }, (_, i) => `sip:zz-bulk-${String(i + 1).padStart(3, '0')}@example.com,Bulk Person ${i + 1}\n`).join('');
+  await page.locator('#admin-import').setInputFiles({ name: 'bulk.csv', mimeType: 'text/csv', buffer: Buffer.from(`SipAddress,DisplayName\n${bulk}`) });
+  await waitText(page, '#admin-import-result', /^Imported 200 of 200\.$/, 'the bulk import');
+  await page.waitForFunction(() => document.querySelectorAll('#admin-users tr').length === 200, null, { timeout: WAIT });
+  await page.getByRole('button', { name: 'Show more people', exact: true }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#admin-users tr').length === 206, null, { timeout: WAIT });
+  await waitText(page, '#admin-users tr:last-child', /Bulk Person 200/, 'the last person');
+  check(await page.locator('#admin-users-more').isHidden(), 'Show more people after the last page');
+
+  // Tag:Temp is deleted while Dana holds it: she returns to her site or global policy.
+  await page.getByRole('button', { name: 'Edit Tag:Temp', exact: true }).click();
+  await page.getByRole('button', { name: 'Delete policy', exact: true }).click();
+  await waitText(page, '#confirm-text', /^Delete Tag:Temp\? People granted it \(1 of those listed\)/, 'deleting a granted policy warns');
+  await dialog.getByRole('button', { name: 'Delete policy', exact: true }).click();
+  await waitText(page, '#admin-policy-status', /^Tag:Temp deleted; 1 people returned/, 'the policy deleted');
+  await page.locator(policyRow('Tag:Temp')).waitFor({ state: 'detached', timeout: WAIT });
+
+  // Seen again from the server after a reload: every field, the grant and the disabled
+  // policy hold.
+  await page.reload();
+  await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
   await page.getByRole('button', { name: 'Administration', exact: true }).click();
-  await page.locator(`${dana} select`).waitFor({ timeout: WAIT });
+  await page.getByRole('button', { name: 'Edit Dana Scully', exact: true }).click();
+  await waitText(page, '#admin-user-form-h', /^Edit Dana Scully$/, 'Dana in the form');
+  const values = await page.locator('#admin-user-form').evaluate((f) => Object.fromEntries(
+    [...f.querySelectorAll('[data-field]')].map((c) => [c.dataset.field, c.type === 'checkbox' ? c.checked : c.value])));
+  const expected = {
+    sipUri: 'sip:dana@example.com', displayName: 'Dana Scully', email: 'dana@example.com',
+    lineUri: 'tel:+14255550114;ext=114', title: 'Special Agent', department: 'X-Files', office: 'Basement',
+    phoneMobile: '+1 425 555 0190', site: 'Seattle', role: 'admin', policy: '', enterpriseVoice: true, enabled: true,
+    allowCallForwarding: false, allowSimultaneousRing: true, password: '',
+  };
+  for (const [k, v] of Object.entries(expected)) check(values[k] === v, `after a reload ${k} is ${JSON.stringify(values[k])}, not ${JSON.stringify(v)}`);
+  await page.getByLabel('Call Via Work policy').selectOption('Tag:Sales');
+  await page.getByLabel('Line URI').fill('tel:+14255550104');
+  await save('#admin-user-form');
+  await waitText(page, '#admin-user-status', /^Saved\.$/, 'Dana back on her line');
   await page.waitForFunction((sel) => document.querySelector(sel)?.value === 'Tag:Sales', `${dana} select`, { timeout: WAIT });
   check(!(await page.getByLabel('Tag:Sales is enabled').isChecked()), 'the policy is still enabled');
   await Promise.all([
     page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/admin/policies/'), { timeout: WAIT }),
     page.getByLabel('Tag:Sales is enabled').check(),
   ]);
+  // Phone width: the admin page fits too.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  const wide = await page.evaluate(() => [...document.querySelectorAll('body *')]
+    .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+    .slice(0, 8).map((e) => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`));
+  check(overflow <= 0, `at phone width the admin page is ${overflow}px too wide: ${wide.join(', ')}`);
   await page.context().close();
 
   const danaPage = await signIn(browser, 'sip:dana@example.com');
   await waitText(danaPage, '#me-callback', /\+1 425 555 0104/, "Dana's card");
   await danaPage.context().close();
+}
+
+/** History beyond a page: 61 messages to Carl, of which the window shows the newest 50 and
+ * loads the rest on scrolling up. A group conversation: Alice writes to Bonnie and Bob at
+ * once, Bob gets it and adds Carl, and Alice sees him join. */
+async function group(browser) {
+  const alice = await signIn(browser, ALICE);
+  // Seeded through the API with Alice's token (Carl is not signed in: they wait for him).
+  const total = 61;
+  await alice.evaluate(async (n) => {
+    const auth = { authorization: `Bearer ${sessionStorage.getItem('viawork.token')}`, 'content-type': 'application/json' };
+    const post = async (path, body) => {
+      const r = await fetch(path, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+      if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+      return r.json();
+    };
+    const conv = await post('/api/v1/conversations', { to: ['sip:carl@example.com'], message: `Carl, message 1 of ${n}` });
+    for (let i = 2; i <= n; i += 1) await post(`/api/v1/conversations/${conv.id}/messages`, { text: `Carl, message ${i} of ${n}` });
+  }, total);
+  await findAndOpen(alice, 'carl', 'Carl Boyd');
+  await alice.getByRole('button', { name: 'Send Carl Boyd an instant message', exact: true }).click();
+  await waitText(alice, '#conv-messages li', new RegExp(`message ${total} of ${total}`), 'the newest message');
+  const msgs = alice.locator('#conv-messages li');
+  check(await msgs.count() === 50, `the first page holds ${await msgs.count()} messages`);
+  check(await alice.locator('#conv-older').isVisible(), 'no Load older messages');
+  await alice.locator('#conv-messages').evaluate((l) => { l.scrollTop = 0; });
+  await alice.waitForFunction((n) => document.querySelectorAll('#conv-messages li').length === n, total, { timeout: WAIT });
+  const first = await msgs.first().locator('.msg-text').textContent();
+  check(first === `Carl, message 1 of ${total}`, `the oldest message is ${first}`);
+  const texts = await alice.locator('#conv-messages .msg-text').allTextContents();
+  check(texts.every((t, i) => t === `Carl, message ${i + 1} of ${total}`), 'the messages are out of order');
+  check(await alice.locator('#conv-messages').evaluate((l) => l.scrollTop > 0), 'loading older messages jumped to the top');
+  check(await alice.locator('#conv-older').isHidden(), 'Load older messages stays after the last page');
+  await alice.getByLabel('Find someone').fill('');
+
+  // A group conversation started with two people.
+  const bob = await signIn(browser, BOB);
+  await findAndOpen(alice, 'bonnie', 'Bonnie Tyler');
+  await alice.getByRole('button', { name: 'Send Bonnie Tyler an instant message', exact: true }).click();
+  await alice.getByRole('button', { name: 'Add people', exact: true }).click();
+  await alice.getByLabel('Add someone').pressSequentially('bob', { delay: 30 });
+  await alice.getByRole('button', { name: 'Add Bob Jones', exact: true }).click();
+  await waitText(alice, '#conv-people', /^Your first message starts a conversation with Bonnie Tyler, Bob Jones$/, 'whom it starts with');
+  await alice.getByLabel('Message', { exact: true }).fill('Team lunch on Friday?');
+  await alice.getByLabel('Message', { exact: true }).press('Enter');
+  await waitText(bob, '#conv-messages', /Team lunch on Friday\?/, 'Bob gets the group message');
+  await waitText(bob, '#conv-people', /^In this conversation: (?=.*Alice Smith)(?=.*Bonnie Tyler)(?=.*you)/, 'Bob sees who is in it');
+  await waitText(alice, '#conv-people', /^In this conversation: (?=.*you)(?=.*Bonnie Tyler)(?=.*Bob Jones)/, 'Alice sees who is in it');
+  check(await alice.getByRole('button', { name: 'Add audio', exact: true }).isDisabled(), 'Add audio is offered in a group');
+
+  // Bob adds Carl with the keyboard: Alice sees him join.
+  await bob.getByRole('button', { name: 'Add people', exact: true }).click();
+  check(await bob.getByLabel('Add someone').evaluate((e) => e === document.activeElement), 'the search has the focus');
+  // Enter right after typing: the search runs then, not after the typing pause.
+  await bob.keyboard.type('carl', { delay: 20 });
+  await bob.keyboard.press('Enter');
+  await waitText(bob, '#conv-people', /Carl Boyd/, 'Carl added');
+  await waitText(alice, '#conv-people', /Carl Boyd/, 'Alice sees Carl join');
+  await bob.getByLabel('Message', { exact: true }).fill('Carl is coming too');
+  await bob.getByLabel('Message', { exact: true }).press('Enter');
+  await waitText(alice, '#conv-messages', /Carl is coming too/, "Alice gets Bob's message");
+  await waitText(alice, '#conv-title', /Bonnie Tyler, Bob Jones, Carl Boyd|Carl Boyd/, 'the title names everyone');
+  await shot(alice, 'group-conversation');
+  await alice.context().close();
+  await bob.context().close();
 }
 
 /** A call to Alice from the PBX side: the notification, Accept, connected. */
@@ -477,7 +682,7 @@ async function reconnect(browser) {
   await bob.context().close();
 }
 
-const phases = { call, im, forwarding, admin, incoming, decline, 'desk-phone': deskPhone, reconnect };
+const phases = { call, im, forwarding, admin, group, incoming, decline, 'desk-phone': deskPhone, reconnect };
 const phase = phases[process.argv[2]];
 if (!phase) fail(`usage: node client.spec.mjs ${Object.keys(phases).join('|')}`);
 

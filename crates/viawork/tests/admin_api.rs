@@ -145,7 +145,12 @@ impl Api {
     }
 
     async fn import(&self, query: &str, csv: &str) -> Reply {
-        let path = format!("/api/v1/admin/users/import{query}");
+        self.import_to("users", query, csv).await
+    }
+
+    /// A CSV import of `what` (`users` or `policies`).
+    async fn import_to(&self, what: &str, query: &str, csv: &str) -> Reply {
+        let path = format!("/api/v1/admin/{what}/import{query}");
         let body = Some(("text/csv", csv.to_owned()));
         self.send(Method::POST, &path, Some(&self.admin), body)
             .await
@@ -188,6 +193,8 @@ both_backends!(
     policy_callback_extensions_are_accepted_shown_and_refused_when_bad,
     routing_caller_id_is_set_read_refused_when_bad_and_cleared,
     dial_plan_rules_are_added_listed_tested_and_removed,
+    a_dial_plan_rule_is_changed_in_place_and_a_bad_change_changes_nothing,
+    policies_import_from_csv_creates_and_updates_or_refuses_the_whole_file,
     csv_import_reports_bad_rows_by_line_and_imports_all_or_only_the_good_ones,
     a_store_that_is_down_is_503,
 );
@@ -244,6 +251,14 @@ fn every_route() -> Vec<(Method, String, Option<Value>)> {
             ),
         ),
         (
+            Method::PUT,
+            "/api/v1/admin/dialplan/rules/Ext".into(),
+            Some(
+                json!({"name": "Ext", "pattern": "^(\\d{4})$", "translation": "$1",
+                        "isInternalExtension": true}),
+            ),
+        ),
+        (
             Method::DELETE,
             "/api/v1/admin/dialplan/rules/Ext".into(),
             None,
@@ -261,6 +276,7 @@ async fn every_admin_route_is_401_without_a_token_and_403_for_a_plain_user(store
     let before = api.sip_uris().await;
     let mut routes = every_route();
     routes.push((Method::POST, "/api/v1/admin/users/import".into(), None));
+    routes.push((Method::POST, "/api/v1/admin/policies/import".into(), None));
     for (method, path, body) in routes {
         let body = body.map(|b| ("application/json", b.to_string()));
         let r = api.send(method.clone(), &path, None, body.clone()).await;
@@ -812,6 +828,180 @@ async fn dial_plan_rules_are_added_listed_tested_and_removed(store_url: &str) {
     .ok(StatusCode::OK);
     assert_eq!(names(api.get(rules).await.ok(StatusCode::OK)), ["Local-7"]);
     assert!(names(api.get(&alice_rules).await.ok(StatusCode::OK)).is_empty());
+}
+
+async fn a_dial_plan_rule_is_changed_in_place_and_a_bad_change_changes_nothing(store_url: &str) {
+    let api = &api(store_url).await;
+    let rules = "/api/v1/admin/dialplan/rules";
+    for (name, pattern, translation, ext) in [
+        ("Ext", "^(\\d{3})$", "$1", true),
+        ("Local-7", "^(\\d{7})$", "+1425$1", false),
+        ("Intl", "^011(\\d+)$", "+$1", false),
+    ] {
+        api.admin(
+            Method::POST,
+            rules,
+            Some(
+                json!({"name": name, "pattern": pattern, "translation": translation,
+                        "isInternalExtension": ext}),
+            ),
+        )
+        .await
+        .ok(StatusCode::CREATED);
+    }
+    let listed = || async {
+        api.get(rules)
+            .await
+            .ok(StatusCode::OK)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}",
+                    r["position"], r["name"], r["pattern"], r["translation"]
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = listed().await;
+
+    // Renamed and retranslated (the name in the path ignores case): same place.
+    let put = |path: String, body: Value| async move {
+        api.admin(Method::PUT, &format!("{rules}/{path}"), Some(body))
+            .await
+    };
+    let changed = put(
+        "local-7".into(),
+        json!({"name": "Local", "pattern": "^(\\d{7})$", "translation": "+1206$1"}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    assert_eq!(changed["position"], 1);
+    assert_eq!(changed["name"], "Local");
+    let t = api
+        .admin(
+            Method::POST,
+            "/api/v1/admin/dialplan/test",
+            Some(json!({"number": "5550101"})),
+        )
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(t["normalized"]["ruleName"], "Local");
+    assert_eq!(t["normalized"]["result"]["value"], "+12065550101");
+
+    // Moved first with `position`.
+    put(
+        "Intl".into(),
+        json!({"name": "Intl", "pattern": "^011(\\d+)$", "translation": "+$1", "position": 0}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let order: Vec<String> = listed()
+        .await
+        .iter()
+        .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(order, ["0 \"Intl\"", "1 \"Ext\"", "2 \"Local\""]);
+
+    // Refusals name the field and leave the plan as it was.
+    let now = listed().await;
+    put(
+        "Local".into(),
+        json!({"name": "ext", "pattern": "1", "translation": "+1"}),
+    )
+    .await
+    .refused(StatusCode::BAD_REQUEST, "name");
+    put(
+        "Local".into(),
+        json!({"name": "Local", "pattern": "(", "translation": "+1"}),
+    )
+    .await
+    .refused(StatusCode::BAD_REQUEST, "pattern");
+    put("Local".into(), json!({"name": "Local", "pattern": "1"}))
+        .await
+        .refused(StatusCode::BAD_REQUEST, "translation");
+    put(
+        "Nope".into(),
+        json!({"name": "Nope", "pattern": "1", "translation": "+1"}),
+    )
+    .await
+    .refused(StatusCode::NOT_FOUND, "name");
+    put(
+        "Local?user=sip%3Anobody%40example.com".into(),
+        json!({"name": "Local", "pattern": "1", "translation": "+1"}),
+    )
+    .await
+    .refused(StatusCode::NOT_FOUND, "sipUri");
+    assert_eq!(listed().await, now);
+    assert_ne!(now, before);
+}
+
+async fn policies_import_from_csv_creates_and_updates_or_refuses_the_whole_file(store_url: &str) {
+    let api = api(store_url).await;
+    api.admin(
+        Method::POST,
+        "/api/v1/admin/policies",
+        Some(json!({"identity": "Tag:Sales", "enabled": false})),
+    )
+    .await
+    .ok(StatusCode::CREATED);
+    let csv = "\"Identity\",\"Enabled\",\"UseAdminCallbackNumber\",\"AdminCallbackNumber\"\r\n\
+               \"Tag:Sales\",\"True\",\"False\",\"\"\r\n\
+               \"Tag:Support\",\"True\",\"True\",\"+14255550100\"\r\n";
+    let report = api.import_to("policies", "", csv).await.ok(StatusCode::OK);
+    assert_eq!(report["committed"], true);
+    assert_eq!(report["imported"], 2);
+    let sales = api
+        .get("/api/v1/admin/policies/Tag%3ASales")
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(sales["enabled"], true, "an existing policy is updated");
+    let support = api
+        .get("/api/v1/admin/policies/Tag%3ASupport")
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(support["useAdminCallbackNumber"], true);
+    assert_eq!(support["adminCallbackNumber"], "+14255550100");
+
+    let bad = "Identity,Enabled\nTag:Ops,True\nTag:Bad,perhaps\n";
+    let report = api
+        .import_to("policies", "?skip_bad_rows=false", bad)
+        .await
+        .ok(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(report["committed"], false);
+    let failed: Vec<(u64, &str)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "failed")
+        .map(|r| (r["line"].as_u64().unwrap(), r["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(failed, [(3, "enabled")]);
+    api.get("/api/v1/admin/policies/Tag%3AOps")
+        .await
+        .refused(StatusCode::NOT_FOUND, "identity");
+    let report = api
+        .import_to("policies", "?skip_bad_rows=true", bad)
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(report["imported"], 1);
+    api.get("/api/v1/admin/policies/Tag%3AOps")
+        .await
+        .ok(StatusCode::OK);
+
+    api.import_to("policies", "", "Enabled\nTrue\n")
+        .await
+        .refused(StatusCode::BAD_REQUEST, "body");
+    let r = api
+        .send(
+            Method::POST,
+            "/api/v1/admin/policies/import",
+            Some(&api.admin),
+            Some(("application/json", "{}".to_owned())),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 async fn csv_import_reports_bad_rows_by_line_and_imports_all_or_only_the_good_ones(

@@ -905,6 +905,58 @@ fn dial_plan_rules_are_ordered_per_scope_and_tested() {
     db.ok(&[
         "dialplan", "rule", "remove", "--name", "uk", "--user", ALICE,
     ]);
+    // Set changes only what it is given, in place.
+    db.ok(&[
+        "dialplan",
+        "rule",
+        "set",
+        "--name",
+        "local-7",
+        "--new-name",
+        "Local",
+        "--translation",
+        "+1206$1",
+    ]);
+    let rules = db.json(&["dialplan", "rule", "list"]);
+    assert_eq!(rules[2]["name"], "Local");
+    assert_eq!(rules[2]["pattern"], r"^(\d{7})$");
+    assert_eq!(rules[2]["translation"], "+1206$1");
+    db.refused(
+        &[
+            "dialplan",
+            "rule",
+            "set",
+            "--name",
+            "Local",
+            "--pattern",
+            "(",
+        ],
+        "pattern",
+    );
+    db.refused(
+        &[
+            "dialplan",
+            "rule",
+            "set",
+            "--name",
+            "Local",
+            "--new-name",
+            "ext",
+        ],
+        "name",
+    );
+    db.refused(
+        &[
+            "dialplan",
+            "rule",
+            "set",
+            "--name",
+            "Nope",
+            "--pattern",
+            "1",
+        ],
+        "name",
+    );
     db.ok(&["dialplan", "rule", "remove", "--name", "Ext"]);
     db.refused(&["dialplan", "rule", "remove", "--name", "Ext"], "name");
     assert_eq!(

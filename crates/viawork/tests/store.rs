@@ -179,6 +179,7 @@ both_backends!(
     grants_to_unknown_users_or_policies_are_not_found,
     routing_round_trips,
     dial_plan_rules_keep_a_dense_order_through_insert_and_remove,
+    a_dial_plan_rule_is_replaced_in_one_write_in_place_or_moved,
     tokens_expire_and_are_revoked,
     login_failures_count_lock_and_reset,
     import_is_all_or_nothing_or_good_rows_only,
@@ -852,6 +853,94 @@ async fn routing_round_trips(fx: Fixture) {
     assert_eq!(store.get_routing().await.unwrap(), set);
     store.set_routing(&RoutingRow::default()).await.unwrap();
     assert_eq!(store.get_routing().await.unwrap(), RoutingRow::default());
+}
+
+async fn a_dial_plan_rule_is_replaced_in_one_write_in_place_or_moved(fx: Fixture) {
+    let store = fx.open().await;
+    let mut ids = Vec::new();
+    for (i, name) in ["A", "B", "C"].into_iter().enumerate() {
+        let r = store
+            .insert_dial_plan_rule(&rule(GLOBAL_SCOPE, name, i as i64))
+            .await
+            .unwrap();
+        ids.push(r.id);
+    }
+    let listed = || async {
+        let rules = store.list_dial_plan_rules(GLOBAL_SCOPE).await.unwrap();
+        let positions: Vec<i64> = rules.iter().map(|r| r.position).collect();
+        assert_eq!(positions, (0..rules.len() as i64).collect::<Vec<_>>());
+        rules
+            .iter()
+            .map(|r| format!("{}:{}", r.name, r.translation))
+            .collect::<Vec<_>>()
+    };
+
+    // In place, renamed (to a name differing only in case too) and rewritten.
+    let mut b = rule(GLOBAL_SCOPE, "Bee", 1);
+    b.translation = "+1206555$1".into();
+    let replaced = store.replace_dial_plan_rule(ids[1], &b).await.unwrap();
+    assert_eq!(replaced.position, 1);
+    assert_eq!(
+        listed().await,
+        ["A:+1425555$1", "Bee:+1206555$1", "C:+1425555$1"]
+    );
+    let same = store
+        .replace_dial_plan_rule(replaced.id, &rule(GLOBAL_SCOPE, "bee", 1))
+        .await
+        .unwrap();
+
+    // Moved first, and past the end (last).
+    store
+        .replace_dial_plan_rule(ids[2], &rule(GLOBAL_SCOPE, "C", 0))
+        .await
+        .unwrap();
+    assert_eq!(listed().await[0], "C:+1425555$1");
+    let last = store
+        .replace_dial_plan_rule(ids[0], &rule(GLOBAL_SCOPE, "A", 9))
+        .await
+        .unwrap();
+    assert_eq!(last.position, 2);
+    assert_eq!(
+        listed().await,
+        ["C:+1425555$1", "bee:+1425555$1", "A:+1425555$1"]
+    );
+
+    // Refusals change nothing.
+    let before = listed().await;
+    let taken = store
+        .replace_dial_plan_rule(same.id, &rule(GLOBAL_SCOPE, "C", 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(taken, StoreError::Conflict { field: "name" }),
+        "{taken:?}"
+    );
+    let gone = store
+        .replace_dial_plan_rule(ids[1], &rule(GLOBAL_SCOPE, "X", 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            gone,
+            StoreError::NotFound {
+                what: "dial plan rule"
+            }
+        ),
+        "{gone:?}"
+    );
+    let alice = store
+        .create_user(&user("sip:alice@example.com"))
+        .await
+        .unwrap();
+    let elsewhere = store
+        .replace_dial_plan_rule(same.id, &rule(&alice.id.to_string(), "X", 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(elsewhere, StoreError::Invalid { field: "scope", .. }),
+        "{elsewhere:?}"
+    );
+    assert_eq!(listed().await, before);
 }
 
 async fn dial_plan_rules_keep_a_dense_order_through_insert_and_remove(fx: Fixture) {

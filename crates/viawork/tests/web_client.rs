@@ -15,8 +15,12 @@
 //!   signed out; another user in the same tab sees nothing of the last; Russian;
 //! - `forwarding`: simultaneous ring set in one tab shows in another, a bad number is
 //!   refused naming the field, off again;
-//! - `admin`: an administrator creates a policy and a person and grants it, the person
-//!   signs in; a user has no Administration;
+//! - `admin`: a user has no Administration; an administrator adds, edits and deletes a
+//!   dial-plan rule (the test box follows), creates, edits, imports and deletes policies,
+//!   creates a person, grants a policy, edits every kind of field (refusals shown at the
+//!   field) and finds them after a reload, imports and deletes people; the person signs in;
+//! - `group`: 61 messages, of which the window shows 50 and loads the rest on scrolling
+//!   up; a conversation started with two people, a third added by another member;
 //! - `incoming`: the notification, Accept, the desk phone rung as a callback, connected,
 //!   the caller hangs up;
 //! - `decline`: the notification's Decline, the caller gets 603;
@@ -225,6 +229,7 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
     drop(pbx);
     phase(server.http, "forwarding", |_| {});
     phase(server.http, "admin", |_| {});
+    phase(server.http, "group", |_| {});
 
     // Incoming, accepted in the browser: the desk phone branch rings until cancelled,
     // then the Call Via Work callback to the desk phone answers.
@@ -290,6 +295,7 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
         "call-forwarding",
         "russian",
         "admin",
+        "group-conversation",
         "incoming-call",
     ] {
         let from = artifacts().join(format!("{shot}.png"));

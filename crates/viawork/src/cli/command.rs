@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::call_log::{self, Audience, CallLogFilter, Cursor};
-use super::dialplan::{self, RuleInput};
+use super::dialplan::{self, RuleChange, RuleInput};
 use super::import;
 use super::output::{print, Format};
 use super::policies::{self, PolicyInput};
@@ -319,6 +319,30 @@ pub enum RuleCommand {
         #[arg(long)]
         position: Option<u32>,
     },
+    /// Change a rule: the options given; it keeps its place unless --position is given.
+    Set {
+        /// The rule's name.
+        #[arg(long)]
+        name: String,
+        /// A new name, unique in its plan.
+        #[arg(long)]
+        new_name: Option<String>,
+        /// A new regular expression.
+        #[arg(long)]
+        pattern: Option<String>,
+        /// A new translation with $1..$9.
+        #[arg(long)]
+        translation: Option<String>,
+        /// Whether the result is an internal extension (true or false).
+        #[arg(long)]
+        internal_extension: Option<bool>,
+        /// A new place: 0 = tried first.
+        #[arg(long)]
+        position: Option<u32>,
+        /// The user whose plan it is in (default: global).
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// List the rules of the global plan, or of a user's.
     List {
         /// The user whose plan to list (default: global).
@@ -558,6 +582,27 @@ async fn run_dialplan(
             done(
                 format,
                 &dialplan::new_rule(store, user.as_deref(), &input).await?,
+            )
+        }
+        DialplanCommand::Rule(RuleCommand::Set {
+            name,
+            new_name,
+            pattern,
+            translation,
+            internal_extension,
+            position,
+            user,
+        }) => {
+            let change = RuleChange {
+                name: new_name,
+                pattern,
+                translation,
+                is_internal_extension: internal_extension,
+                position,
+            };
+            done(
+                format,
+                &dialplan::set_rule(store, user.as_deref(), &name, &change).await?,
             )
         }
         DialplanCommand::Rule(RuleCommand::List { user }) => {

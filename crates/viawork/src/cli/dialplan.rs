@@ -263,6 +263,104 @@ pub async fn remove_rule(
     })
 }
 
+/// Changes the rule `name` (ignoring case) of the global plan or `user`'s to `input`: its
+/// name, pattern, translation and kind, and its place when `input.position` is given (else
+/// it keeps its own). Everything is checked against the plan without the old rule before
+/// anything is written, and the store swaps the two in one transaction.
+pub async fn replace_rule(
+    store: &dyn Store,
+    user: Option<&str>,
+    name: &str,
+    input: &RuleInput,
+) -> Result<RuleView, AdminError> {
+    let (scope, shown) = scope(store, user).await?;
+    let folded = name.trim().to_lowercase();
+    if folded.is_empty() {
+        return Err(DomainError::Required { field: "name" }.into());
+    }
+    let old = store
+        .list_dial_plan_rules(&scope)
+        .await?
+        .into_iter()
+        .find(|r| r.name.to_lowercase() == folded)
+        .ok_or_else(|| {
+            AdminError::not_found("name", format!("no rule {name:?} in the {shown} dial plan"))
+        })?;
+    let rule = NormalizationRule::new(
+        &input.name,
+        &input.pattern,
+        &input.translation,
+        input.is_internal_extension,
+    )?;
+    let mut plan = load_plan(store, &scope).await?;
+    plan.remove(&old.name);
+    let position = input
+        .position
+        .map(|p| p as usize)
+        .unwrap_or(usize::try_from(old.position).unwrap_or(usize::MAX));
+    plan.insert(Some(position), rule.clone())?;
+    let at = position.min(plan.rules().len() - 1);
+    let row = store
+        .replace_dial_plan_rule(
+            old.id,
+            &DialPlanRuleRow {
+                id: 0,
+                scope,
+                position: i64::try_from(at).unwrap_or(i64::MAX),
+                name: rule.name().to_owned(),
+                pattern: rule.pattern().to_owned(),
+                translation: rule.translation().to_owned(),
+                is_internal_extension: rule.is_internal_extension(),
+            },
+        )
+        .await?;
+    Ok(RuleView::new(&shown, &row))
+}
+
+/// What `dialplan rule set` changes: the members given; the others stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct RuleChange {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new pattern.
+    pub pattern: Option<String>,
+    /// A new translation.
+    pub translation: Option<String>,
+    /// Whether the result is an internal extension.
+    pub is_internal_extension: Option<bool>,
+    /// A new place (0 = tried first).
+    pub position: Option<u32>,
+}
+
+/// `dialplan rule set` (`Set-CsVoiceNormalizationRule`): changes the members `change`
+/// gives of the rule `name`, through [`replace_rule`].
+pub async fn set_rule(
+    store: &dyn Store,
+    user: Option<&str>,
+    name: &str,
+    change: &RuleChange,
+) -> Result<RuleView, AdminError> {
+    let folded = name.trim().to_lowercase();
+    let current = list_rules(store, user)
+        .await?
+        .0
+        .into_iter()
+        .find(|r| r.name.to_lowercase() == folded)
+        .ok_or_else(|| {
+            AdminError::not_found("name", format!("no rule {name:?} in that dial plan"))
+        })?;
+    let input = RuleInput {
+        name: change.name.clone().unwrap_or(current.name),
+        pattern: change.pattern.clone().unwrap_or(current.pattern),
+        translation: change.translation.clone().unwrap_or(current.translation),
+        is_internal_extension: change
+            .is_internal_extension
+            .unwrap_or(current.is_internal_extension),
+        position: change.position,
+    };
+    replace_rule(store, user, name, &input).await
+}
+
 /// `dialplan test`: normalises `number` with `user`'s effective plan (their own rules if
 /// they have any, else the global ones), or with the global plan.
 pub async fn test(

@@ -579,4 +579,18 @@ pub trait Store: Send + Sync {
         row: Option<&PinLockoutRow>,
         now: i64,
     ) -> Result<(), StoreError>;
+
+    // ---- dial plans: changing a rule in place ----------------------------------------------
+
+    /// Replaces the rule `id` with `rule` in one write: the old rule is removed and `rule`
+    /// inserted at `rule.position` of the same scope (or at the end when past it), so a
+    /// renamed, rewritten or moved rule is never missing nor doubled, even to a concurrent
+    /// reader. `rule.scope` must be the old rule's ([`StoreError::Invalid`] on `scope`); an
+    /// unknown id is [`StoreError::NotFound`] `dial plan rule`; a name taken by another rule
+    /// of the scope is [`StoreError::Conflict`] on `name`, and nothing changes.
+    async fn replace_dial_plan_rule(
+        &self,
+        id: i64,
+        rule: &DialPlanRuleRow,
+    ) -> Result<DialPlanRuleRow, StoreError>;
 }

@@ -2089,6 +2089,90 @@ macro_rules! impl_store {
                 .map_err(|e| StoreError::from_write(e, "user_id", "user"))?;
                 Ok(())
             }
+
+            // ---- dial plans: changing a rule in place ------------------------------------
+
+            async fn replace_dial_plan_rule(
+                &self,
+                id: i64,
+                rule: &DialPlanRuleRow,
+            ) -> Result<DialPlanRuleRow, StoreError> {
+                check::rule(rule)?;
+                let mut tx = self.begin_write().await?;
+                let old = sqlx::query("SELECT scope FROM dial_plan_rules WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(old) = old else {
+                    return Err(StoreError::NotFound {
+                        what: "dial plan rule",
+                    });
+                };
+                let scope: String = old.try_get("scope")?;
+                if scope != rule.scope {
+                    return Err(StoreError::invalid(
+                        "scope",
+                        "a rule stays in its own dial plan",
+                    ));
+                }
+                Self::lock_scope(&mut tx, &scope).await?;
+                // As in remove_dial_plan_rule: the position is read under the lock.
+                let removed =
+                    sqlx::query("DELETE FROM dial_plan_rules WHERE id = $1 RETURNING position")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(removed) = removed else {
+                    return Err(StoreError::NotFound {
+                        what: "dial plan rule",
+                    });
+                };
+                let gap: i64 = removed.try_get("position")?;
+                sqlx::query(
+                    "UPDATE dial_plan_rules SET position = position - 1 \
+                     WHERE scope = $1 AND position > $2",
+                )
+                .bind(&scope)
+                .bind(gap)
+                .execute(&mut *tx)
+                .await?;
+                let count: i64 =
+                    sqlx::query("SELECT COUNT(*) FROM dial_plan_rules WHERE scope = $1")
+                        .bind(&scope)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get(0)?;
+                let position = rule.position.min(count);
+                sqlx::query(
+                    "UPDATE dial_plan_rules SET position = position + 1 \
+                     WHERE scope = $1 AND position >= $2",
+                )
+                .bind(&scope)
+                .bind(position)
+                .execute(&mut *tx)
+                .await?;
+                const INSERT: &str = concat!(
+                    "INSERT INTO dial_plan_rules \
+                     (scope, position, name, pattern, translation, is_internal_extension) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                    rule_columns!()
+                );
+                let row = sqlx::query(INSERT)
+                    .bind(&scope)
+                    .bind(position)
+                    .bind(&rule.name)
+                    .bind(&rule.pattern)
+                    .bind(&rule.translation)
+                    .bind(rule.is_internal_extension)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "name", "user"))?;
+                let replaced = rule_from_row(&row)?;
+                tx.commit()
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "position", "user"))?;
+                Ok(replaced)
+            }
         }
 
         fn meeting_from_row(r: &$row) -> Result<MeetingRow, sqlx::Error> {

@@ -1,6 +1,9 @@
-// Instant messaging: one conversation window with its history, a composer, the typing
-// indicator and incoming messages. A 1:1 conversation with a person is found among my
-// conversations, or created by the first message sent to them.
+// Instant messaging: one conversation window with its history (older pages loaded on
+// scrolling up), a composer, the typing indicator, incoming messages, and who is in it. A
+// 1:1 conversation with a person is found among my conversations, or created by the
+// first message sent to them; adding people to it before then starts a group
+// conversation with all of them, and adding people to a conversation that exists adds
+// them there (POST .../participants).
 
 import { api, apiBlob, apiUpload, errorText } from './api.js';
 import { chosenCallback } from './callback.js';
@@ -10,7 +13,12 @@ import { notifyIfHidden } from './notify.js';
 import { key, nameOf, rememberName, state } from './state.js';
 import { t } from './i18n.js';
 
-let open = null; // {id|null, peer, name, seen: Set of message ids}
+// The open conversation: {id|null, peer (the one other person, else null), name,
+// seen: Set of message ids, participants: [{uri, name, state}], pending: [uri] (whom a
+// conversation not yet started will be with), next: the older page's URL or null}.
+let open = null;
+let addSeq = 0;
+let loadingOlder = false;
 let typingSent = 0;
 let typingTimer = null;
 
@@ -32,6 +40,120 @@ export function initIm() {
   $('conv-audio').addEventListener('click', addAudio);
   $('conv-file-pick').addEventListener('click', () => $('conv-file').click());
   $('conv-file').addEventListener('change', sendFile);
+  $('conv-add-toggle').addEventListener('click', () => toggleAdd($('conv-add').hidden));
+  let debounce = null;
+  $('conv-add-query').addEventListener('input', () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(findToAdd, 150);
+  });
+  $('conv-add-query').addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') toggleAdd(false);
+  });
+  $('conv-add').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    // Enter adds a typed SIP address, else the first match of what is typed now (searched
+    // at once, not after the typing pause).
+    const typed = $('conv-add-query').value.trim();
+    if (/^sips?:[^@\s]+@\S+$/i.test(typed)) {
+      addPerson(typed, '');
+      return;
+    }
+    clearTimeout(debounce);
+    await findToAdd();
+    const first = $('conv-add-results').querySelector('button[data-uri]');
+    if (first) addPerson(first.dataset.uri, first.dataset.name);
+  });
+  $('conv-older').addEventListener('click', loadOlder);
+  $('conv-messages').addEventListener('scroll', () => {
+    if ($('conv-messages').scrollTop < 40) loadOlder();
+  }, { passive: true });
+}
+
+/** Shows or hides the Add people form. */
+function toggleAdd(visible) {
+  show($('conv-add'), visible);
+  $('conv-add-toggle').setAttribute('aria-expanded', String(visible));
+  if (visible) {
+    $('conv-add-query').value = '';
+    $('conv-add-results').replaceChildren();
+    $('conv-add-query').focus();
+  } else {
+    addSeq += 1;
+    $('conv-add-toggle').focus();
+  }
+}
+
+/** People to add, from the directory as you type (not those already in). */
+async function findToAdd() {
+  const q = $('conv-add-query').value.trim();
+  const seq = ++addSeq;
+  const list = $('conv-add-results');
+  if (!q) {
+    list.replaceChildren();
+    return;
+  }
+  let r;
+  try {
+    r = await api('GET', `/api/v1/people?query=${encodeURIComponent(q)}&limit=8`);
+  } catch (err) {
+    if (seq === addSeq) list.replaceChildren(el('li', 'error', errorText(err)));
+    return;
+  }
+  if (seq !== addSeq || !open) return;
+  list.replaceChildren();
+  const inside = new Set(members().map(key));
+  const results = (r.results ?? []).filter((p) => !inside.has(key(p.uri)));
+  if (!results.length) list.append(el('li', 'muted small', t('Nobody found for “{query}”.', { query: q })));
+  for (const person of results) {
+    rememberName(person.uri, person.name);
+    const b = el('button', 'person-btn', t('Add {name}', { name: person.name || person.uri }));
+    b.type = 'button';
+    b.dataset.uri = person.uri;
+    b.dataset.name = person.name || '';
+    b.addEventListener('click', () => addPerson(person.uri, person.name));
+    const li = el('li');
+    li.append(b);
+    list.append(li);
+  }
+}
+
+/** Everyone in the open conversation (or to be in it), me included. */
+function members() {
+  if (!open) return [];
+  if (!open.id) return [state.me?.sipUri, ...open.pending];
+  return open.participants.filter((p) => p.state !== 'left').map((p) => p.uri);
+}
+
+/** Adds a person: to the conversation if it exists, else to whom it will start with. */
+async function addPerson(uri, name) {
+  if (!open) return;
+  rememberName(uri, name);
+  setError($('conv-error'), '');
+  try {
+    if (open.id) {
+      const conv = await api('POST', `/api/v1/conversations/${encodeURIComponent(open.id)}/participants`, { uri });
+      applyConversation(conv);
+    } else if (!open.pending.some((u) => key(u) === key(uri))) {
+      open.pending.push(uri);
+      open.peer = open.pending.length === 1 ? open.pending[0] : null;
+      open.name = open.pending.map(nameOf).join(', ');
+      renderHeader();
+    }
+    toggleAdd(false);
+  } catch (err) {
+    setError($('conv-error'), errorText(err));
+  }
+}
+
+/** Takes a conversation's participants (from the server) into the open window. */
+function applyConversation(conv) {
+  if (!open || open.id !== conv.id) return;
+  for (const p of conv.participants ?? []) rememberName(p.uri, p.name);
+  open.participants = conv.participants ?? [];
+  const others = open.participants.filter((p) => key(p.uri) !== key(state.me?.sipUri) && p.state !== 'left');
+  open.peer = others.length === 1 ? others[0].uri : null;
+  open.name = conv.subject || others.map((p) => p.name || nameOf(p.uri)).join(', ') || t('Conversation');
+  renderHeader();
 }
 
 /** Add audio: a Call Via Work call to the other person, linked to the conversation. */
@@ -81,6 +203,7 @@ async function download(file) {
 
 function close() {
   open = null;
+  toggleAddHidden();
   show($('conv-notice'), false);
   show($('conv'), false);
 }
@@ -97,7 +220,9 @@ export async function openWith(uri, name) {
     setError($('conv-error'), errorText(err));
   }
   if (found) return openConversation(found);
-  open = { id: null, peer: uri, name: nameOf(uri), seen: new Set() };
+  open = { id: null, peer: uri, name: nameOf(uri), seen: new Set(), participants: [], pending: [uri], next: null };
+  toggleAddHidden();
+  show($('conv-older'), false);
   renderHeader();
   $('conv-messages').replaceChildren();
   show($('welcome'), false);
@@ -118,12 +243,24 @@ async function openConversation(conv) {
     peer: others.length === 1 ? others[0].uri : null,
     name: conv.subject || others.map((p) => p.name || nameOf(p.uri)).join(', ') || t('Conversation'),
     seen: new Set(),
+    participants: conv.participants ?? [],
+    pending: [],
+    next: null,
   };
-  renderHeader();
+  toggleAddHidden();
+  show($('conv-older'), false);
+  applyConversation(conv);
   $('conv-messages').replaceChildren();
   show($('welcome'), false);
   show($('conv'), true);
   await loadHistory();
+}
+
+/** Closes the Add people form without moving the focus. */
+function toggleAddHidden() {
+  addSeq += 1;
+  show($('conv-add'), false);
+  $('conv-add-toggle').setAttribute('aria-expanded', 'false');
 }
 
 function renderHeader() {
@@ -132,6 +269,17 @@ function renderHeader() {
   $('conv-file-pick').disabled = !open.id;
   $('conv-title').textContent = t('Conversation with {name}', { name: open.name });
   $('conv-typing').textContent = '';
+  const me = key(state.me?.sipUri);
+  const line = [];
+  if (open.id) {
+    const joined = open.participants.filter((p) => p.state !== 'left').map((p) => (key(p.uri) === me ? t('you') : p.name || nameOf(p.uri)));
+    const left = open.participants.filter((p) => p.state === 'left').map((p) => p.name || nameOf(p.uri));
+    line.push(t('In this conversation: {names}', { names: joined.join(', ') }));
+    if (left.length) line.push(t('Left: {names}', { names: left.join(', ') }));
+  } else if (open.pending.length > 1) {
+    line.push(t('Your first message starts a conversation with {names}', { names: open.pending.map(nameOf).join(', ') }));
+  }
+  $('conv-people').textContent = line.join(' · ');
 }
 
 async function loadHistory() {
@@ -153,8 +301,44 @@ async function loadHistory() {
         open.seen.add(Number(li.dataset.id));
       }
     }
+    setNext(r.next);
   } catch (err) {
     setError($('conv-error'), errorText(err));
+  }
+}
+
+function setNext(next) {
+  open.next = next || null;
+  show($('conv-older'), Boolean(open.next));
+}
+
+/** The page of messages before the oldest shown (scrolling up, or Load older messages),
+ * put above them without moving what is on screen. */
+async function loadOlder() {
+  if (!open?.next || loadingOlder) return;
+  const id = open.id;
+  loadingOlder = true;
+  const list = $('conv-messages');
+  list.setAttribute('aria-busy', 'true');
+  try {
+    const r = await api('GET', open.next);
+    if (open?.id !== id) return;
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    const first = list.firstElementChild;
+    // Newest first in the answer: each goes above the one after it.
+    for (const m of (r.messages ?? []).slice().reverse()) {
+      if (open.seen.has(m.id)) continue;
+      open.seen.add(m.id);
+      list.insertBefore(messageItem(m), first);
+      if (m.recipients) showDelivery(m.id, m.recipients);
+    }
+    list.scrollTop = list.scrollHeight - fromBottom;
+    setNext(r.next);
+  } catch (err) {
+    setError($('conv-error'), errorText(err));
+  } finally {
+    loadingOlder = false;
+    list.removeAttribute('aria-busy');
   }
 }
 
@@ -166,6 +350,14 @@ export function reloadConversation() {
 function append(m) {
   if (!open || open.seen.has(m.id)) return;
   open.seen.add(m.id);
+  const li = messageItem(m);
+  $('conv-messages').append(li);
+  if (m.recipients) showDelivery(m.id, m.recipients);
+  li.scrollIntoView({ block: 'nearest' });
+}
+
+/** A message as a list item. */
+function messageItem(m) {
   const mine = key(m.from) === key(state.me?.sipUri);
   const li = el('li', mine ? 'msg mine' : 'msg');
   li.dataset.id = String(m.id);
@@ -181,9 +373,7 @@ function append(m) {
     li.append(b);
   }
   if (mine) li.append(el('div', 'msg-status small muted'));
-  $('conv-messages').append(li);
-  if (m.recipients) showDelivery(m.id, m.recipients);
-  li.scrollIntoView({ block: 'nearest' });
+  return li;
 }
 
 /** Under a message I sent: who has not got it yet (they are not signed in; it waits for
@@ -229,9 +419,10 @@ async function send() {
       const m = await api('POST', `/api/v1/conversations/${encodeURIComponent(open.id)}/messages`, { text, format: 'plain' });
       append(m);
     } else {
-      const conv = await api('POST', '/api/v1/conversations', { to: [open.peer], message: text, format: 'plain' });
+      const conv = await api('POST', '/api/v1/conversations', { to: open.pending, message: text, format: 'plain' });
       open.id = conv.id;
-      renderHeader();
+      open.pending = [];
+      applyConversation(conv);
       if (conv.message) append(conv.message);
     }
     box.value = '';
@@ -296,14 +487,18 @@ export function onTyping(data) {
   typingTimer = setTimeout(() => { $('conv-typing').textContent = ''; }, 6000);
 }
 
-/** A conversation.updated event: names of participants, and a conversation I created
- * from another tab. */
+/** A conversation.updated event: names of participants, who joined or left the open
+ * conversation, and a conversation I created from another tab. */
 export function onConversation(data) {
   const conv = data.conversation;
   for (const p of conv?.participants ?? []) rememberName(p.uri, p.name);
-  if (open && !open.id && conv && open.peer && isOneToOneWith(conv, open.peer)) {
+  if (!conv || !open) return;
+  if (open.id === conv.id) {
+    applyConversation(conv);
+  } else if (!open.id && open.pending.length === 1 && isOneToOneWith(conv, open.pending[0])) {
     open.id = conv.id;
-    renderHeader();
+    open.pending = [];
+    applyConversation(conv);
   }
 }
 

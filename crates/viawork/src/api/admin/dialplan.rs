@@ -4,6 +4,9 @@
 //! - `GET /api/v1/admin/dialplan/rules?user=` — the rules in order;
 //! - `POST /api/v1/admin/dialplan/rules` `{"user"?, "name", "pattern", "translation",
 //!   "isInternalExtension"?, "position"?}` — 201 with the rule;
+//! - `PUT /api/v1/admin/dialplan/rules/{name}?user=` `{"name", "pattern", "translation",
+//!   "isInternalExtension"?, "position"?}` — changes it (a new name too), keeping its place
+//!   unless `position` is given; checked whole first, then swapped in one transaction;
 //! - `DELETE /api/v1/admin/dialplan/rules/{name}?user=` — removes it;
 //! - `POST /api/v1/admin/dialplan/test` `{"user"?, "number"}` — which rule turns the number
 //!   into what (`Test-CsVoiceNormalizationRule`); a number no rule handles is still a 200,
@@ -11,7 +14,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -23,7 +26,10 @@ use crate::cli::dialplan::{self, RuleInput, RuleList, RuleRemoved, RuleView, Tes
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/dialplan/rules", get(list).post(create))
-        .route("/api/v1/admin/dialplan/rules/{name}", delete(remove))
+        .route(
+            "/api/v1/admin/dialplan/rules/{name}",
+            put(replace).delete(remove),
+        )
         .route("/api/v1/admin/dialplan/test", post(test))
 }
 
@@ -80,6 +86,37 @@ async fn create(
     let (user, input): (Option<String>, RuleInput) = split(body, "user")?;
     let rule = dialplan::new_rule(state.store.as_ref(), user.as_deref(), &input).await?;
     Ok((StatusCode::CREATED, Json(rule)))
+}
+
+/// Changes a rule: the whole rule is given (`RuleInput`); `position` absent keeps its place.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/dialplan/rules/{name}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The rule's current name"), ("user" = Option<String>, Query, description = "A user's SIP URI: their dial plan rather than the global one")),
+    request_body = crate::cli::dialplan::RuleInput,
+    responses(
+        (status = 200, description = "The rule as changed", body = crate::cli::dialplan::RuleView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn replace(
+    _: AdminUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    mut params: Params,
+    ApiJson(input): ApiJson<RuleInput>,
+) -> Result<Json<RuleView>, ApiError> {
+    let user = params.string("user");
+    params.finish()?;
+    Ok(Json(
+        dialplan::replace_rule(state.store.as_ref(), user.as_deref(), &name, &input).await?,
+    ))
 }
 
 /// Removes a rule.

@@ -9,9 +9,9 @@
 //! | File | Routes |
 //! |---|---|
 //! | `users.rs` | `GET`/`POST /users`, `GET`/`PATCH`/`DELETE /users/{sip_uri}`, `POST /users/import` |
-//! | `policies.rs` | `GET`/`POST /policies`, `GET`/`PATCH`/`DELETE /policies/{identity}`, `PUT /users/{sip_uri}/policy` |
+//! | `policies.rs` | `GET`/`POST /policies`, `GET`/`PATCH`/`DELETE /policies/{identity}`, `POST /policies/import`, `PUT /users/{sip_uri}/policy` |
 //! | `routing.rs` | `GET`/`PUT /routing` |
-//! | `dialplan.rs` | `GET`/`POST /dialplan/rules`, `DELETE /dialplan/rules/{name}`, `POST /dialplan/test` |
+//! | `dialplan.rs` | `GET`/`POST /dialplan/rules`, `PUT`/`DELETE /dialplan/rules/{name}`, `POST /dialplan/test` |
 //!
 //! Request bodies are camelCase JSON with unknown members refused. Creating bodies carry the
 //! key of the new thing (`sipUri`, `identity`, `user`) next to the CLI's input type; query
@@ -53,11 +53,13 @@ use crate::cli::AdminError;
         policies::show,
         policies::change,
         policies::remove,
+        policies::import,
         policies::grant,
         routing::show,
         routing::set,
         dialplan::list,
         dialplan::create,
+        dialplan::replace,
         dialplan::remove,
         dialplan::test,
         call_log::list,

@@ -7,25 +7,32 @@
 //! - `GET`/`PATCH`/`DELETE /api/v1/admin/policies/{identity}` — one policy; the given
 //!   settings changed; removed (its grants cleared), or for `Global` reset — the answer then
 //!   carries the reset policy in `policy`;
+//! - `POST /api/v1/admin/policies/import?skip_bad_rows=false` with a `text/csv` body (a
+//!   `Get-CsCallViaWorkPolicy | Export-Csv` file) — existing policies updated, others
+//!   created; the per-row report, 422 when rows are bad and nothing was imported;
 //! - `PUT /api/v1/admin/users/{sip_uri}/policy` `{"policy": "Tag:Sales" | null}` — grants a
 //!   `Tag:` policy, or with `null` returns the user to their site or the global policy; an
 //!   unknown policy is 404 on `policy`.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{percent_encode, split_required};
+use super::users::csv_text;
+use super::{percent_encode, split_required, Params};
 use crate::api::{AdminUser, ApiError, ApiJson, AppState};
+use crate::cli::import::{import_policies, ImportView};
 use crate::cli::policies::{self, GrantView, PolicyInput, PolicyList, PolicyView, RemovalView};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/policies", get(list).post(create))
+        .route("/api/v1/admin/policies/import", post(import))
         .route(
             "/api/v1/admin/policies/{identity}",
             get(show).patch(change).delete(remove),
@@ -179,6 +186,43 @@ async fn remove(
         _ => None,
     };
     Ok(Json(Removal { removal, policy }))
+}
+
+/// Imports policies from CSV (the request body); all or nothing unless `skip_bad_rows`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/policies/import",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("skip_bad_rows" = Option<bool>, Query, description = "Import the good rows, report the bad")),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file"),
+    responses(
+        (status = 200, description = "The import report", body = crate::cli::import::ImportView),
+        (status = 422, description = "Nothing imported: the report names the bad rows", body = crate::cli::import::ImportView),
+        (status = 400, description = "A bad body, path or parameter (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 415, description = "Not sent as text/csv", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "The store (or the call service) is unavailable", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn import(
+    _: AdminUser,
+    State(state): State<AppState>,
+    mut params: Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ImportView>), ApiError> {
+    let skip_bad_rows = params.boolean("skip_bad_rows", false)?;
+    params.finish()?;
+    let text = csv_text(&headers, &body)?;
+    let report = import_policies(state.store.as_ref(), "body", text, skip_bad_rows).await?;
+    let status = if !report.committed && report.failed > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(report)))
 }
 
 /// The body of `PUT /users/{sip_uri}/policy`: `policy` must be present, `null` to ungrant.

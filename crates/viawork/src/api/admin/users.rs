@@ -217,7 +217,7 @@ async fn import(
 }
 
 /// The body as CSV text: `Content-Type: text/csv` (or `text/plain`) and UTF-8.
-fn csv_text<'a>(headers: &HeaderMap, body: &'a Bytes) -> Result<&'a str, ApiError> {
+pub(super) fn csv_text<'a>(headers: &HeaderMap, body: &'a Bytes) -> Result<&'a str, ApiError> {
     let is_csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
