@@ -83,7 +83,7 @@ run_step() { # run_step K TRY -> 0 if it passed
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) cores, THREADS=$THREADS SECS=$SECS WARMUP=$WARMUP ENGINE_CPUS=${ENGINE_CPUS:-all} PHONE_CPUS=${PHONE_CPUS:-all}"
 printf "%6s %12s %9s %11s %12s %9s %8s %10s %9s %11s %10s  %s\n" \
-    confs participants late_max late_p99_max late_p99_med late>5ms skipped send_drop gaps received cpu_cores "load(1,5,15)"
+    confs participants late_max late_p99_max late_p99_med "late>5ms" skipped send_drop gaps received cpu_cores "load(1,5,15)"
 best=0
 for k in $LADDER; do
     if run_step "$k" 1 || run_step "$k" 2; then
