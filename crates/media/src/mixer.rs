@@ -1158,6 +1158,27 @@ mod tests {
     }
 
     #[test]
+    fn a_renegotiated_codec_takes_effect_and_keeps_mute() {
+        let mut rng = StdRng::seed_from_u64(8);
+        let parties = [(AudioCodec::Pcmu, 440.0), (AudioCodec::Pcmu, 700.0)];
+        let (mut m, mut phones) = conference(quiet_config(), &parties);
+        run(&mut m, &mut phones, 30, 0.0, 0, &mut rng);
+        m.set_muted(ParticipantId(1), true).unwrap();
+        m.set_muted(ParticipantId(1), false).unwrap();
+        m.set_codec(ParticipantId(2), AudioCodec::Pcma, 8).unwrap();
+        phones[1].codec = AudioCodec::Pcma;
+        let from = phones[1].heard.len() + 10 * FRAME;
+        run(&mut m, &mut phones, 40, 0.0, 0, &mut rng);
+        assert_eq!(m.output(ParticipantId(2)).unwrap().payload_type, 8);
+        assert!(phones[1].level_of(440.0, from) > 0.6 * AMP);
+        assert!(phones[0].level_of(700.0, from) > 0.6 * AMP);
+        m.set_muted(ParticipantId(2), true).unwrap();
+        m.set_codec(ParticipantId(2), AudioCodec::Pcmu, 0).unwrap();
+        assert!(m.participant(ParticipantId(2)).unwrap().muted);
+        assert!(m.set_codec(ParticipantId(9), AudioCodec::Pcmu, 0).is_err());
+    }
+
+    #[test]
     fn soft_clip_is_linear_below_the_knee_monotonic_and_bounded() {
         assert_eq!(soft_clip(1000), 1000);
         assert_eq!(soft_clip(-24_576), -24_576);
