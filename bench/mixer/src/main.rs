@@ -204,7 +204,10 @@ fn phones(a: &Args) {
         let start = Instant::now();
         // Count only the middle of the run: the first second (latching, jitter-buffer
         // prefill) and the last (phones stopping one by one) are not the steady state.
-        let window = (Duration::from_secs(1), Duration::from_secs(secs.saturating_sub(1)));
+        let window = (
+            Duration::from_secs(1),
+            Duration::from_secs(secs.saturating_sub(1)),
+        );
         let mut tasks = Vec::new();
         for (g, group) in ports.chunks(parties).enumerate() {
             let mut phones = Vec::new();
@@ -255,7 +258,15 @@ fn phones(a: &Args) {
                         pkt.clear();
                         let frame = &p.frames[n as usize % p.frames.len()];
                         let seq = n as u16;
-                        rtp::write_simple(&mut pkt, 0, n == 0, seq, seq as u32 * 160, 0x5EED, frame);
+                        rtp::write_simple(
+                            &mut pkt,
+                            0,
+                            n == 0,
+                            seq,
+                            seq as u32 * 160,
+                            0x5EED,
+                            frame,
+                        );
                         match p.sock.try_send_to(&pkt, p.dest) {
                             Ok(_) => counters.sent.fetch_add(1, Ordering::Relaxed),
                             Err(_) => counters.send_errors.fetch_add(1, Ordering::Relaxed),

@@ -220,6 +220,16 @@ async fn party(
 
 const F: [f64; 3] = [440.0, 700.0, 1100.0];
 
+#[test]
+fn the_handles_can_be_shared_across_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Conference>();
+    shareable::<Clip>();
+    fn sendable<T: Send + 'static>() {}
+    sendable::<Stream>();
+    sendable::<tokio::sync::broadcast::Receiver<RosterEvent>>();
+}
+
 #[tokio::test]
 async fn three_parties_each_hear_the_other_two_and_not_themselves_and_mute_removes_one() {
     let engine = engine();
