@@ -286,6 +286,9 @@ async fn three_parties_each_hear_the_other_two_and_not_themselves_and_mute_remov
     }
     let stats = conf.tick_stats();
     assert!(stats.ticks > 20 && stats.sent >= 3 * (stats.ticks - 2));
+    let js = conf.jitter_stats(parties[0].2).unwrap();
+    assert!(js.received > 20 && js.played > 20, "{js:?}");
+    assert!(conf.jitter_stats(ParticipantId(999)).is_none());
 }
 
 #[tokio::test]

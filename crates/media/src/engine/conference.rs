@@ -468,6 +468,13 @@ impl Conference {
         self.shared.lock().mixer.participant(id)
     }
 
+    /// A participant's receive counters (jitter buffer: received, late, duplicates,
+    /// missing, dropped, restarts), for call-quality records. The stream's own
+    /// [`Stream::stats`] has the RTP-level loss and jitter.
+    pub fn jitter_stats(&self, id: ParticipantId) -> Option<crate::jitter::JitterStats> {
+        self.shared.lock().mixer.jitter_stats(id)
+    }
+
     /// Number of participants.
     pub fn len(&self) -> usize {
         self.shared.lock().mixer.len()
