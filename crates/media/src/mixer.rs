@@ -1178,6 +1178,40 @@ mod tests {
         assert!(m.set_codec(ParticipantId(9), AudioCodec::Pcmu, 0).is_err());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever arrives from the network — garbage, any payload type, timestamps and
+        /// sizes all over the place — the mixer neither panics nor stops producing frames.
+        #[test]
+        fn arbitrary_datagrams_never_panic_the_mixer(
+            packets in proptest::collection::vec(
+                (0u32..3, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1400), proptest::prelude::any::<u32>(), proptest::prelude::any::<bool>()),
+                1..120,
+            )
+        ) {
+            let (mut m, _) = conference(MixerConfig::default(), &[
+                (AudioCodec::Pcmu, 0.0), (AudioCodec::Pcma, 0.0), (AudioCodec::G722, 0.0),
+            ]);
+            for (i, (who, bytes, ts, as_rtp)) in packets.iter().enumerate() {
+                let id = ParticipantId(who + 1);
+                if *as_rtp {
+                    // A valid header around arbitrary payload, with the right payload type.
+                    let codec = [AudioCodec::Pcmu, AudioCodec::Pcma, AudioCodec::G722][*who as usize];
+                    let mut v = Vec::new();
+                    rtp::write_simple(&mut v, codec.payload_type(), false, i as u16, *ts, *who, bytes);
+                    proptest::prop_assert!(m.push_rtp(id, &v).is_ok());
+                } else {
+                    let _ = m.push_rtp(id, bytes);
+                }
+                if i % 3 == 0 {
+                    m.tick();
+                    proptest::prop_assert_eq!(m.outputs().count(), 3);
+                    proptest::prop_assert!(m.outputs().all(|o| o.payload.len() == 160));
+                }
+            }
+        }
+    }
+
     #[test]
     fn soft_clip_is_linear_below_the_knee_monotonic_and_bounded() {
         assert_eq!(soft_clip(1000), 1000);
