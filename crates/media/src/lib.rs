@@ -1,5 +1,6 @@
-//! ViaWork's media engine: RTP/RTCP, G.711, call-progress tones, RFC 4733 DTMF and the
-//! relay that anchors a Call Via Work call between the user's desk phone and the far party.
+//! ViaWork's media engine: RTP/RTCP, G.711, call-progress tones, RFC 4733 DTMF, the
+//! relay that anchors a Call Via Work call between the user's desk phone and the far party,
+//! and the conference mixer of audio meetings (with recording and announcements).
 //!
 //! Like the SIP stack, the protocol logic is sans-IO — plain state machines fed datagrams
 //! and [`Instant`](std::time::Instant)s that return what to send — and [`engine`] is the
@@ -8,6 +9,7 @@
 //! | module | what | ours or a crate's |
 //! | --- | --- | --- |
 //! | [`g711`] | µ-law / A-law, [`Codec`] | ours: a few lines of bit twiddling on the hot path |
+//! | [`g722`] | G.722 frames, 16 ↔ 8 kHz [`Resampler`](g722::Resampler) | codec: `audio-codec` (pure Rust, allocation-free); resampler ours |
 //! | [`rtp`] | RTP header parse/write, [`TxContext`](rtp::TxContext) | ours: zero-copy, never panics, proptested |
 //! | [`rtcp`] | SR/RR/SDES/BYE, RFC 5761 demux | ours: only the parts a call needs |
 //! | [`stats`] | RFC 3550 A.1/A.3/A.8 loss and jitter, [`StreamStats`] | ours: the RFC's reference code |
@@ -17,8 +19,13 @@
 //! | [`latch`] | symmetric RTP latching | ours |
 //! | [`continuity`] | one continuous outgoing stream across source changes | ours |
 //! | [`relay`] | two-legged relay core: latch, rewrite, mute, transcode, RTCP | ours |
+//! | [`clip`] | announcement [`Clip`]s (shared 8 kHz PCM), WAV prompts, chimes | ours |
+//! | [`playout`] | what a stream plays by itself: [`Source`], a [`Clip`] once | ours |
+//! | [`jitter`] | adaptive per-participant jitter buffer | ours: one ring for all three codecs |
+//! | [`mixer`] | conference mixer: loudest-N, minus-own, soft clip, codec groups, roster | ours: the core of meetings |
+//! | [`recorder`] | WAV (PCM16 mono 8 kHz) over any `Write + Seek` | ours: a 44-byte header |
 //! | [`ports`] | even RTP / odd RTCP port pool | ours |
-//! | [`engine`] | tokio driver: [`MediaEngine`], [`Stream`], bridging | tokio |
+//! | [`engine`] | tokio driver: [`MediaEngine`], [`Stream`], bridging, [`Conference`] | tokio |
 //!
 //! DESIGN.md lists `rtp-types` among the chosen dependencies; we do not use it here. The
 //! relay needs a parse that hands back a payload range and a header write into a reused
@@ -26,9 +33,9 @@
 //! are better owned (see each module). Everything allocates per stream, not per packet,
 //! except the 50-per-second generated frames.
 //!
-//! A conference mixer (later) will consume decoded 20 ms frames per stream: [`g711::Codec::decode`]
-//! into `[i16; 160]`, with [`g711::FRAME_SAMPLES`] and the same [`continuity::Outbound`] to send
-//! the mix back out.
+//! Meetings: [`MediaEngine::conference`] gives a [`Conference`] that streams join; it mixes on
+//! its own 20 ms tick and sends each participant's frame through the participant's own
+//! [`continuity::Outbound`]. See `docs/media-mixer.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -1158,6 +1158,61 @@ mod tests {
     }
 
     #[test]
+    fn a_renegotiated_codec_takes_effect_and_keeps_mute() {
+        let mut rng = StdRng::seed_from_u64(8);
+        let parties = [(AudioCodec::Pcmu, 440.0), (AudioCodec::Pcmu, 700.0)];
+        let (mut m, mut phones) = conference(quiet_config(), &parties);
+        run(&mut m, &mut phones, 30, 0.0, 0, &mut rng);
+        m.set_muted(ParticipantId(1), true).unwrap();
+        m.set_muted(ParticipantId(1), false).unwrap();
+        m.set_codec(ParticipantId(2), AudioCodec::Pcma, 8).unwrap();
+        phones[1].codec = AudioCodec::Pcma;
+        let from = phones[1].heard.len() + 10 * FRAME;
+        run(&mut m, &mut phones, 40, 0.0, 0, &mut rng);
+        assert_eq!(m.output(ParticipantId(2)).unwrap().payload_type, 8);
+        assert!(phones[1].level_of(440.0, from) > 0.6 * AMP);
+        assert!(phones[0].level_of(700.0, from) > 0.6 * AMP);
+        m.set_muted(ParticipantId(2), true).unwrap();
+        m.set_codec(ParticipantId(2), AudioCodec::Pcmu, 0).unwrap();
+        assert!(m.participant(ParticipantId(2)).unwrap().muted);
+        assert!(m.set_codec(ParticipantId(9), AudioCodec::Pcmu, 0).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever arrives from the network — garbage, any payload type, timestamps and
+        /// sizes all over the place — the mixer neither panics nor stops producing frames.
+        #[test]
+        fn arbitrary_datagrams_never_panic_the_mixer(
+            packets in proptest::collection::vec(
+                (0u32..3, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1400), proptest::prelude::any::<u32>(), proptest::prelude::any::<bool>()),
+                1..120,
+            )
+        ) {
+            let (mut m, _) = conference(MixerConfig::default(), &[
+                (AudioCodec::Pcmu, 0.0), (AudioCodec::Pcma, 0.0), (AudioCodec::G722, 0.0),
+            ]);
+            for (i, (who, bytes, ts, as_rtp)) in packets.iter().enumerate() {
+                let id = ParticipantId(who + 1);
+                if *as_rtp {
+                    // A valid header around arbitrary payload, with the right payload type.
+                    let codec = [AudioCodec::Pcmu, AudioCodec::Pcma, AudioCodec::G722][*who as usize];
+                    let mut v = Vec::new();
+                    rtp::write_simple(&mut v, codec.payload_type(), false, i as u16, *ts, *who, bytes);
+                    proptest::prop_assert!(m.push_rtp(id, &v).is_ok());
+                } else {
+                    let _ = m.push_rtp(id, bytes);
+                }
+                if i % 3 == 0 {
+                    m.tick();
+                    proptest::prop_assert_eq!(m.outputs().count(), 3);
+                    proptest::prop_assert!(m.outputs().all(|o| o.payload.len() == 160));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn soft_clip_is_linear_below_the_knee_monotonic_and_bounded() {
         assert_eq!(soft_clip(1000), 1000);
         assert_eq!(soft_clip(-24_576), -24_576);

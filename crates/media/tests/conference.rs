@@ -50,6 +50,7 @@ struct Heard {
     last_seq: Option<u16>,
     seq_jumps: u32,
     last_payload: Vec<u8>,
+    last_payload_type: u8,
 }
 
 /// A phone on loopback sending a tone to its engine stream and recording what it hears.
@@ -136,6 +137,7 @@ impl Phone {
                     }
                     h.last_seq = Some(p.header.sequence);
                     h.last_payload = p.payload.to_vec();
+                    h.last_payload_type = p.header.payload_type;
                 }
             })
         };
@@ -218,6 +220,16 @@ async fn party(
 
 const F: [f64; 3] = [440.0, 700.0, 1100.0];
 
+#[test]
+fn the_handles_can_be_shared_across_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Conference>();
+    shareable::<Clip>();
+    fn sendable<T: Send + 'static>() {}
+    sendable::<Stream>();
+    sendable::<tokio::sync::broadcast::Receiver<RosterEvent>>();
+}
+
 #[tokio::test]
 async fn three_parties_each_hear_the_other_two_and_not_themselves_and_mute_removes_one() {
     let engine = engine();
@@ -227,6 +239,7 @@ async fn three_parties_each_hear_the_other_two_and_not_themselves_and_mute_remov
     for f in F {
         parties.push(party(&engine, &conf, AudioCodec::Pcmu, f).await);
     }
+    conf.reset_tick_stats();
     let phones: Vec<&Phone> = parties.iter().map(|p| &p.1).collect();
     eventually("each hears the other two and not itself", || {
         (0..3).all(|i| {
@@ -235,15 +248,18 @@ async fn three_parties_each_hear_the_other_two_and_not_themselves_and_mute_remov
         })
     })
     .await;
-    // Roster: three joins, then the three start speaking.
-    let mut speaking = Vec::new();
+    // Roster: three joins, and each of the three starts speaking.
+    let (mut joined, mut speaking) = (Vec::new(), Vec::new());
     while speaking.len() < 3 {
         match timeout(WAIT, events.recv()).await.unwrap().unwrap() {
-            RosterEvent::SpeakingStarted(id) => speaking.push(id),
-            RosterEvent::Joined(_) => {}
-            e => panic!("unexpected {e:?}"),
+            RosterEvent::SpeakingStarted(id) if !speaking.contains(&id) => speaking.push(id),
+            RosterEvent::Joined(id) => joined.push(id),
+            _ => {}
         }
     }
+    joined.sort();
+    speaking.sort();
+    assert_eq!(joined, speaking);
     assert_eq!(conf.participants().iter().filter(|p| p.speaking).count(), 3);
 
     let muted = parties[1].2;
@@ -270,6 +286,9 @@ async fn three_parties_each_hear_the_other_two_and_not_themselves_and_mute_remov
     }
     let stats = conf.tick_stats();
     assert!(stats.ticks > 20 && stats.sent >= 3 * (stats.ticks - 2));
+    let js = conf.jitter_stats(parties[0].2).unwrap();
+    assert!(js.received > 20 && js.played > 20, "{js:?}");
+    assert!(conf.jitter_stats(ParticipantId(999)).is_none());
 }
 
 #[tokio::test]
@@ -286,6 +305,31 @@ async fn a_g722_party_interoperates_with_g711_parties() {
     })
     .await;
     assert_eq!(c.1.heard.lock().unwrap().last_payload.len(), 160);
+}
+
+#[tokio::test]
+async fn a_reinvite_to_another_law_is_followed_by_the_mix() {
+    let engine = engine();
+    let conf = engine.conference(quiet());
+    let a = party(&engine, &conf, AudioCodec::Pcmu, F[0]).await;
+    let b = party(&engine, &conf, AudioCodec::Pcmu, F[1]).await;
+    eventually("a and b hear each other", || {
+        hears(&a.1, &[F[1]], &[]) && hears(&b.1, &[F[0]], &[])
+    })
+    .await;
+    // b's stream is re-negotiated to A-law; its phone still sends µ-law (payload type 0),
+    // which the mixer no longer takes as b's audio.
+    b.0.set_remote(RemoteMedia::new(b.1.addr(), Codec::Pcma).with_dtmf(101));
+    eventually(
+        "b receives A-law and still hears a; a no longer hears b",
+        || {
+            b.1.heard.lock().unwrap().last_payload_type == 8
+                && hears(&b.1, &[F[0]], &[])
+                && hears(&a.1, &[], &[F[1]])
+        },
+    )
+    .await;
+    assert_eq!(conf.participant(b.2).unwrap().codec, AudioCodec::Pcma);
 }
 
 #[tokio::test]

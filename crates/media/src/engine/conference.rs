@@ -91,6 +91,8 @@ impl RecordingSummary {
 pub(crate) struct ConferenceLink {
     conf: Weak<ConfShared>,
     id: ParticipantId,
+    /// Joined with [`Conference::join`]: the codec follows the stream's remote.
+    follows_remote: bool,
 }
 
 impl ConferenceLink {
@@ -104,6 +106,19 @@ impl ConferenceLink {
         if let Some(c) = self.conf.upgrade() {
             // Unknown only in the instant between joining and being added: nothing to keep.
             let _ = c.lock().mixer.push(self.id, header, payload);
+        }
+    }
+
+    /// Follows a re-negotiated remote (when the participant joined with its remote's law).
+    pub fn remote_changed(&self, remote: &crate::RemoteMedia) {
+        if !self.follows_remote {
+            return;
+        }
+        if let Some(c) = self.conf.upgrade() {
+            let _ = c
+                .lock()
+                .mixer
+                .set_codec(self.id, remote.codec.into(), remote.payload_type);
         }
     }
 
@@ -336,16 +351,42 @@ impl Conference {
     /// (a bridge is undone, a clip is interrupted) and hears the meeting.
     pub fn join(&self, stream: &Stream) -> Result<ParticipantId, MediaError> {
         let remote = stream.remote().ok_or(MediaError::NoRemote)?;
-        self.join_as(stream, remote.codec.into(), remote.payload_type)
+        self.add(stream, remote.codec.into(), remote.payload_type, true)
     }
 
     /// Adds a stream with an explicit codec and payload type: how a G.722 party joins
-    /// (its [`RemoteMedia`](crate::RemoteMedia) can only name a G.711 law).
+    /// (its [`RemoteMedia`](crate::RemoteMedia) can only name a G.711 law). Its codec then
+    /// changes only through [`set_codec`](Self::set_codec).
     pub fn join_as(
         &self,
         stream: &Stream,
         codec: AudioCodec,
         payload_type: u8,
+    ) -> Result<ParticipantId, MediaError> {
+        self.add(stream, codec, payload_type, false)
+    }
+
+    /// Changes a participant's codec (a re-INVITE). Participants that joined with
+    /// [`join`](Self::join) follow [`Stream::set_remote`] by themselves.
+    pub fn set_codec(
+        &self,
+        id: ParticipantId,
+        codec: AudioCodec,
+        payload_type: u8,
+    ) -> Result<(), MediaError> {
+        Ok(self
+            .shared
+            .lock()
+            .mixer
+            .set_codec(id, codec, payload_type)?)
+    }
+
+    fn add(
+        &self,
+        stream: &Stream,
+        codec: AudioCodec,
+        payload_type: u8,
+        follows_remote: bool,
     ) -> Result<ParticipantId, MediaError> {
         let sh = stream.shared();
         if stream.in_conference() {
@@ -361,6 +402,7 @@ impl Conference {
         sh.link_conference(ConferenceLink {
             conf: Arc::downgrade(&self.shared),
             id,
+            follows_remote,
         })?;
         let mut core = self.shared.lock();
         core.mixer.add(id, codec, payload_type)?;
@@ -424,6 +466,13 @@ impl Conference {
     /// One participant's state.
     pub fn participant(&self, id: ParticipantId) -> Option<ParticipantState> {
         self.shared.lock().mixer.participant(id)
+    }
+
+    /// A participant's receive counters (jitter buffer: received, late, duplicates,
+    /// missing, dropped, restarts), for call-quality records. The stream's own
+    /// [`Stream::stats`] has the RTP-level loss and jitter.
+    pub fn jitter_stats(&self, id: ParticipantId) -> Option<crate::jitter::JitterStats> {
+        self.shared.lock().mixer.jitter_stats(id)
     }
 
     /// Number of participants.

@@ -297,14 +297,19 @@ impl Stream {
     }
 
     /// Sets or changes (re-INVITE) where this stream's remote is and what it negotiated.
-    /// Outgoing media continues seamlessly toward the new address.
+    /// Outgoing media continues seamlessly toward the new address; in a conference joined
+    /// with [`Conference::join`](super::Conference::join) the mix follows the new law.
     pub fn set_remote(&self, remote: RemoteMedia) {
         let mut core = self.shared.lock();
         core.leg.set_remote(remote);
         core.playout.set_dtmf_payload_type(remote.dtmf_payload_type);
         core.kick(Instant::now());
+        let conference = core.conference.clone();
         drop(core);
         self.shared.wake.notify_one();
+        if let Some(link) = conference {
+            link.remote_changed(&remote);
+        }
     }
 
     /// The remote, once set.
