@@ -18,10 +18,11 @@ for lang in "${langs[@]}"; do
     while IFS='|' read -r name text; do
         [[ -z "$name" || "$name" == \#* ]] && continue
         espeak-ng -v "$voice" -s 150 -w "$tmp/$name.wav" "$text"
-        # 8 kHz µ-law, peaks at -3 dBFS, 150 ms of silence after the words.
-        sox "$tmp/$name.wav" -r 8000 -c 1 -e u-law -t ul "$lang/$name.ul" norm -3 pad 0 0.15
+        # 8 kHz µ-law, peaks at -3 dBFS, 150 ms of silence after the words; no dither (-D), so
+        # the same text gives the same bytes.
+        sox -D "$tmp/$name.wav" -r 8000 -c 1 -e u-law -t ul "$lang/$name.ul" norm -3 pad 0 0.15
     done < "$lang.txt"
     # The tone before a name recording: 400 ms of 1000 Hz.
-    sox -n -r 8000 -c 1 -e u-law -t ul "$lang/beep.ul" synth 0.4 sine 1000 vol 0.5
+    sox -D -n -r 8000 -c 1 -e u-law -t ul "$lang/beep.ul" synth 0.4 sine 1000 vol 0.5
     echo "$lang: $(ls "$lang" | wc -l) prompts"
 done

@@ -149,6 +149,15 @@ pub async fn run(
             config.media.anchor,
         ));
     }
+    // Meetings run their conferences on the calls' media engine.
+    if let Some(api) = &state.calls {
+        state.meetings_runtime = Some(crate::meetings::MeetingsRuntime::start(
+            api.media.engine().clone(),
+            state.meetings.clone(),
+            Some(calls_handle.clone()),
+            state.events.clone(),
+        ));
+    }
     // Incoming calls (to users, from the PBX or SIP clients) need the trunk.
     let router = calls_handle.trunk().map(|t| {
         crate::incoming::Router::new(

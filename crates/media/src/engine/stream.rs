@@ -371,6 +371,14 @@ impl Stream {
         &mut self.dtmf_rx
     }
 
+    /// Takes the received-digit queue out of the stream, so that another task can wait on
+    /// it while the stream itself is used elsewhere (a meeting's runtime owns its members'
+    /// streams and forwards their keypad). [`Stream::dtmf_events`] is empty afterwards.
+    pub fn take_dtmf_events(&mut self) -> mpsc::Receiver<DtmfDigit> {
+        let (_, closed) = mpsc::channel(1);
+        std::mem::replace(&mut self.dtmf_rx, closed)
+    }
+
     /// Mutes what this stream's remote says: while bridged, its audio toward the peer is
     /// replaced by silence (or dropped, per [`MediaConfig::mute_mode`](super::MediaConfig))
     /// and its DTMF is not relayed. To mute the user's desk phone toward the far party,

@@ -29,7 +29,7 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
 use super::{ApiError, ApiJson, AppState, CurrentUser};
 use crate::calls::guard::{check_callback, GuardPolicy, RateLimiter};
-use crate::calls::media::CallMedia;
+use crate::calls::media::{CallMedia, MeetingJoin};
 use crate::calls::sdp_relay::LegSession;
 use crate::calls::service::CallsHandle;
 use crate::calls::{CallSetup, CallView, Control, ControlError, NewCall, StartError};
@@ -342,7 +342,7 @@ fn calls(state: &AppState) -> Result<&CallsApi, ApiError> {
 /// A place among the call setups in progress, held until the answer is ready; taken
 /// before any other extractor so that an overloaded server spends nothing more on the
 /// request.
-struct SetupSlot(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+pub(crate) struct SetupSlot(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
 
 impl FromRequestParts<AppState> for SetupSlot {
     type Rejection = ApiError;
@@ -620,11 +620,41 @@ async fn resolve_to(
         .map_err(|_| failed())
 }
 
+/// What a Call Via Work call connects the user's phone to once it answers.
+pub enum FarEnd {
+    /// A party to dial: `to` as the user gave it (SIP URI, tel: URI or digits).
+    Dial(String),
+    /// A meeting (dial-out join): its id and conference ID.
+    Meeting {
+        /// The meeting's id.
+        id: String,
+        /// Its conference ID (shown as the number).
+        conference_id: String,
+    },
+}
+
 /// Checks and starts a call for `user`. See the [module docs](self).
 pub async fn place_call(
     state: &AppState,
     user: &UserRow,
     req: CallRequest,
+) -> Result<CallView, ApiError> {
+    start_call(
+        state,
+        user,
+        req.callback_number.as_deref(),
+        FarEnd::Dial(req.to),
+    )
+    .await
+}
+
+/// Checks and starts a Call Via Work call for `user`: their phone first (on
+/// `chosen_callback` if the policy lets them choose), then `far`.
+pub async fn start_call(
+    state: &AppState,
+    user: &UserRow,
+    chosen_callback: Option<&str>,
+    far: FarEnd,
 ) -> Result<CallView, ApiError> {
     let requested_at = Instant::now();
     let api = calls(state)?;
@@ -639,7 +669,7 @@ pub async fn place_call(
     let policy = super::me::user_policy(directory, user).await?;
     let plan = dial_plan(directory, user).await?;
     let line = user.line_uri.parse::<LineUri>().ok();
-    let choice = match req.callback_number.as_deref().map(str::trim) {
+    let choice = match chosen_callback.map(str::trim) {
         None | Some("") => None,
         Some(typed) => {
             // Before normalising: a dial plan may well not know emergency short codes.
@@ -681,7 +711,20 @@ pub async fn place_call(
         CallbackError::UserChoiceNotAllowed { .. } => conflict(e.to_string()),
         CallbackError::NoNumber => ApiError::bad_request("callback_number", e.to_string()),
     })?;
-    let to = resolve_to(directory, &plan, &req.to).await?;
+    let to = match &far {
+        FarEnd::Dial(to) => Some(resolve_to(directory, &plan, to).await?),
+        FarEnd::Meeting { .. } => None,
+    };
+    let runtime = match (&far, &state.meetings_runtime) {
+        (FarEnd::Meeting { .. }, None) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "meetings need the media engine and a PBX trunk",
+            ))
+        }
+        (_, r) => r.clone(),
+    };
     let trunk = api.handle.trunk().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -719,17 +762,38 @@ pub async fn place_call(
     })?;
     let [m1, m2] = local;
     let display = (!user.display_name.is_empty()).then(|| user.display_name.clone());
-    let setup = CallSetup {
-        callback: trunk.leg(
-            trunk.uri_for(&callback_dial),
-            &caller_id,
-            Some("Call Via Work".to_owned()),
+    let callback_leg = trunk.leg(
+        trunk.uri_for(&callback_dial),
+        &caller_id,
+        Some("Call Via Work".to_owned()),
+    );
+    let far_leg = match &to {
+        Some(to) => trunk.leg(trunk.uri_for(to), &own_number, display),
+        // A meeting has no far leg; the template is never used.
+        None => callback_leg.clone(),
+    };
+    let meeting = matches!(far, FarEnd::Meeting { .. });
+    let (to_text, to_number, streams) = match (far, to, runtime) {
+        (FarEnd::Dial(text), Some(to), _) => (text.trim().to_owned(), to.to_string(), streams),
+        (FarEnd::Meeting { id, conference_id }, _, Some(rt)) => (
+            format!("meeting:{id}"),
+            conference_id,
+            streams.for_meeting(MeetingJoin {
+                meeting_id: id,
+                user: user.sip_uri.to_ascii_lowercase(),
+                name: user.display_name.clone(),
+                to: rt.calls_sender(),
+            }),
         ),
-        far: trunk.leg(trunk.uri_for(&to), &own_number, display),
+        _ => return Err(ApiError::internal("a call without a far end")),
+    };
+    let setup = CallSetup {
+        meeting,
+        callback: callback_leg,
+        far: far_leg,
         sessions: [LegSession::new(m1), LegSession::new(m2)],
         anchor: api.anchor == Anchor::Always || !trunk.config().reinvite_without_sdp,
         pbx_refer_replaces: trunk.config().refer_with_replaces,
-        meeting: false,
         ring_timeouts: [
             api.config.callback_ring_timeout,
             api.config.far_ring_timeout,
@@ -738,8 +802,8 @@ pub async fn place_call(
     let id = format!("{:032x}", rand::random::<u128>());
     let new = NewCall {
         owner: user.sip_uri.clone(),
-        to: req.to.trim().to_owned(),
-        to_number: to.to_string(),
+        to: to_text,
+        to_number,
         callback_number: callback.number().to_string(),
         setup,
         requested_at: Some(requested_at),

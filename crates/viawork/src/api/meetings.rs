@@ -7,7 +7,15 @@
 //! - `GET`/`PATCH`/`DELETE /api/v1/meetings/{id}` — one meeting (organizer, leaders and
 //!   attendees may read; only the organizer changes or deletes);
 //! - `GET /api/v1/meetings/dial-in` — the conference bridge numbers and my PIN state;
-//! - `PUT /api/v1/me/dial-in-pin` `{"pin": "…"}` or `{}` — set or generate my PIN.
+//! - `PUT /api/v1/me/dial-in-pin` `{"pin": "…"}` or `{}` — set or generate my PIN;
+//! - `POST /api/v1/meetings/{id}/join` — dial-out join: ViaWork rings my callback number
+//!   with the Call Via Work caller ID and puts me in the meeting (or its lobby) when I
+//!   answer; 201 with the call (`Location: /api/v1/calls/{call}`);
+//! - `GET /api/v1/meetings/{id}/roster` — who is in the meeting, in the lobby, muted,
+//!   speaking;
+//! - `POST /api/v1/meetings/{id}/lock|unlock`,
+//!   `POST /api/v1/meetings/{id}/participants/{pid}/mute|unmute|admit|remove` — leader
+//!   controls (anyone may mute or unmute themselves).
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -15,6 +23,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+
+use crate::meetings::roster::RosterError;
+use crate::meetings::runtime::{Action, RosterView, RuntimeError};
 
 use super::{ApiError, ApiJson, AppState, CurrentUser};
 use crate::cli::rfc3339::format_ms;
@@ -31,6 +42,14 @@ pub(super) fn router() -> Router<AppState> {
             get(show).patch(change).delete(remove),
         )
         .route("/api/v1/me/dial-in-pin", put(set_pin))
+        .route("/api/v1/meetings/{id}/join", post(join))
+        .route("/api/v1/meetings/{id}/roster", get(roster))
+        .route("/api/v1/meetings/{id}/lock", post(lock))
+        .route("/api/v1/meetings/{id}/unlock", post(unlock))
+        .route(
+            "/api/v1/meetings/{id}/participants/{pid}/{action}",
+            post(participant_action),
+        )
 }
 
 impl From<MeetingsError> for ApiError {
@@ -432,4 +451,244 @@ async fn set_pin(
         .set_pin(&me.user, input.pin.as_deref())
         .await?;
     Ok(Json(PinSet { pin: generated }))
+}
+
+/// What `POST /api/v1/meetings/{id}/join` accepts.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct JoinRequest {
+    /// The number to ring instead of my usual one, if my policy lets me choose.
+    callback_number: Option<String>,
+}
+
+/// Joins a meeting by dial-out: my phone rings with the Call Via Work caller ID; when I
+/// answer I am in the meeting, or in its lobby.
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings/{id}/join",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id (from its join URL)")),
+    request_body = JoinRequest,
+    responses(
+        (status = 201, description = "My phone is being rung; `Location` names the call (direction `meeting`)", body = crate::calls::CallView),
+        (status = 400, description = "A bad body (the field is named)", body = crate::api::openapi::ErrorResponse),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`DialoutNotAllowed` or `PhoneNumberConflict`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting", body = crate::api::openapi::ErrorResponse),
+        (status = 429, description = "Over the per-minute call limit", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "No trunk or media engine, or overloaded", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn join(
+    State(state): State<AppState>,
+    _slot: super::calls::SetupSlot,
+    me: CurrentUser,
+    Path(id): Path<String>,
+    body: Option<ApiJson<JoinRequest>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let req = body.map(|ApiJson(b)| b).unwrap_or_default();
+    // The join URL is the capability: anyone signed in who has it may ask; the meeting's
+    // access level decides between the meeting and its lobby.
+    let m = state
+        .meetings
+        .get(&id)
+        .await?
+        .ok_or(MeetingsError::NotFound)?;
+    let view = super::calls::start_call(
+        &state,
+        &me.user,
+        req.callback_number.as_deref(),
+        super::calls::FarEnd::Meeting {
+            id: m.id.clone(),
+            conference_id: m.conference_id.clone(),
+        },
+    )
+    .await?;
+    let location = format!("/api/v1/calls/{}", view.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    ))
+}
+
+fn runtime(state: &AppState) -> Result<&crate::meetings::MeetingsRuntime, ApiError> {
+    state.meetings_runtime.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "meetings need the media engine and a PBX trunk",
+        )
+    })
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> Self {
+        let message = e.to_string();
+        match e {
+            RuntimeError::NotRunning => {
+                ApiError::new(StatusCode::CONFLICT, "NotInProgress", message)
+            }
+            RuntimeError::Roster(RosterError::NotLeader) => {
+                ApiError::new(StatusCode::FORBIDDEN, "NotLeader", message)
+            }
+            RuntimeError::Roster(RosterError::NoParticipant) => {
+                ApiError::new(StatusCode::NOT_FOUND, "NoSuchParticipant", message).with_field("pid")
+            }
+            RuntimeError::Stopped => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                message,
+            ),
+        }
+    }
+}
+
+/// Who may see a meeting's roster: those invited, and anyone in it.
+async fn may_watch(state: &AppState, id: &str, user: &str) -> Result<Option<RosterView>, ApiError> {
+    let m = state
+        .meetings
+        .get(id)
+        .await?
+        .ok_or(MeetingsError::NotFound)?;
+    let roster = runtime(state)?.roster(id).await?;
+    let present = roster.as_ref().is_some_and(|r| {
+        r.participants.iter().any(|p| {
+            p.user
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(user))
+        })
+    });
+    if m.is_invited(user) || present {
+        Ok(roster)
+    } else {
+        Err(MeetingsError::NotFound.into())
+    }
+}
+
+/// Who is in the meeting now: in or in the lobby, leader, muted, speaking. Empty when
+/// nobody is.
+#[utoipa::path(
+    get,
+    path = "/api/v1/meetings/{id}/roster",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id")),
+    responses(
+        (status = 200, description = "The roster", body = RosterView),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting, or not mine to see", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "No media engine", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn roster(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<RosterView>, ApiError> {
+    let r = may_watch(&state, &id, &me.user.sip_uri).await?;
+    Ok(Json(r.unwrap_or(RosterView {
+        meeting_id: id,
+        locked: false,
+        participants: Vec::new(),
+    })))
+}
+
+async fn act(
+    state: &AppState,
+    id: &str,
+    me: &CurrentUser,
+    action: Action,
+) -> Result<StatusCode, ApiError> {
+    may_watch(state, id, &me.user.sip_uri).await?;
+    runtime(state)?.act(id, &me.user.sip_uri, action).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Locks the meeting: newcomers who are not leaders wait in the lobby (leaders).
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings/{id}/lock",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id")),
+    responses(
+        (status = 204, description = "Locked"),
+        (status = 403, description = "`NotLeader`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`NotInProgress`", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn lock(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    act(&state, &id, &me, Action::Lock(true)).await
+}
+
+/// Unlocks the meeting (leaders).
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings/{id}/unlock",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id")),
+    responses(
+        (status = 204, description = "Unlocked"),
+        (status = 403, description = "`NotLeader`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`NotInProgress`", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn unlock(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    act(&state, &id, &me, Action::Lock(false)).await
+}
+
+/// A leader's control over a participant — `mute`, `unmute`, `admit` (from the lobby),
+/// `remove` — or muting myself.
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings/{id}/participants/{pid}/{action}",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The meeting's id"),
+        ("pid" = u64, Path, description = "The participant's id in the roster"),
+        ("action" = String, Path, description = "`mute`, `unmute`, `admit` or `remove`"),
+    ),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 400, description = "An unknown action or participant id (field `action` or `pid`)", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`NotLeader`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting or participant", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`NotInProgress`", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn participant_action(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((id, pid, action)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let pid: u64 = pid
+        .parse()
+        .map_err(|_| ApiError::bad_request("pid", "a participant id from the roster"))?;
+    let action = match action.as_str() {
+        "mute" => Action::Mute(pid, true),
+        "unmute" => Action::Mute(pid, false),
+        "admit" => Action::Admit(pid),
+        "remove" => Action::Remove(pid),
+        _ => {
+            return Err(ApiError::bad_request(
+                "action",
+                "one of mute, unmute, admit, remove",
+            ))
+        }
+    };
+    act(&state, &id, &me, action).await
 }

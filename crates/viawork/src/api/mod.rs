@@ -91,6 +91,8 @@ pub struct AppState {
     pub contacts: crate::people::Contacts,
     /// Meetings and dial-in PINs (`/api/v1/meetings`).
     pub meetings: crate::meetings::MeetingsService,
+    /// Meetings in progress, when the server runs calls (joining needs the PBX trunk).
+    pub meetings_runtime: Option<crate::meetings::MeetingsRuntime>,
 }
 
 impl AppState {
@@ -116,6 +118,7 @@ impl AppState {
                 crate::meetings::MeetingsConfig::default(),
                 "http://localhost",
             ),
+            meetings_runtime: None,
             people,
             sessions: Arc::new(Sessions::with_directory(
                 store.clone(),

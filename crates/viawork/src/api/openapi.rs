@@ -158,6 +158,11 @@ impl Modify for BearerAuth {
         super::meetings::remove,
         super::meetings::dial_in,
         super::meetings::set_pin,
+        super::meetings::join,
+        super::meetings::roster,
+        super::meetings::lock,
+        super::meetings::unlock,
+        super::meetings::participant_action,
         super::events::events,
     ),
     components(schemas(ErrorResponse, ErrorDetail))

@@ -269,7 +269,7 @@ impl MediaTable {
     /// Applies a call's media action.
     pub fn apply(&mut self, call: &Arc<str>, action: &MediaAction) {
         if let MediaAction::Release = action {
-            if let Some(s) = self.calls.remove(call) {
+            if let Some(s) = self.remove(call) {
                 self.released.insert(call.clone(), s.stats());
             }
             return;
@@ -333,13 +333,8 @@ impl MediaTable {
     /// Frees a finished call's streams and returns their statistics as JSON for the
     /// call log (`{"callback": {...}, "far": {...}}`), if it had any.
     pub fn finish(&mut self, call: &Arc<str>) -> Option<String> {
-        let stats = match self.calls.remove(call) {
-            Some(s) => {
-                if let Some(m) = &s.meeting {
-                    let _ = m.to.send(MeetingMsg::Left { call: call.clone() });
-                }
-                Some(s.stats())
-            }
+        let stats = match self.remove(call) {
+            Some(s) => Some(s.stats()),
             None => self.released.remove(call),
         }?;
         let leg = |s: &StreamStats| {
@@ -354,6 +349,15 @@ impl MediaTable {
             })
         };
         Some(serde_json::json!({"callback": leg(&stats[0]), "far": leg(&stats[1])}).to_string())
+    }
+
+    /// Forgets a call's streams; a meeting join's participant leaves its meeting.
+    fn remove(&mut self, call: &Arc<str>) -> Option<CallStreams> {
+        let s = self.calls.remove(call)?;
+        if let Some(m) = &s.meeting {
+            let _ = m.to.send(MeetingMsg::Left { call: call.clone() });
+        }
+        Some(s)
     }
 
     /// Calls holding streams.

@@ -11,6 +11,7 @@
 //! | [`pin_lockout`] | Skype's PIN lockout windows and limits |
 //! | [`prompts`] | the recorded prompts (G.711 files made with espeak-ng), decoded once |
 //! | [`roster`] | a running meeting's people, lobby, lock, mutes and keypad commands (sans-IO) |
+//! | [`runtime`] | the meetings in progress: rosters over media conferences, fed by calls and keypads |
 //! | [`service`] | meetings in the store, join URLs, PINs: what the API calls |
 
 pub mod conference_id;
@@ -20,8 +21,10 @@ pub mod meeting;
 pub mod pin_lockout;
 pub mod prompts;
 pub mod roster;
+pub mod runtime;
 pub mod service;
 
 pub use config::{BridgeNumber, MeetingsConfig};
 pub use meeting::{AccessLevel, Admission, Input, Joiner, LeaderAssignment, Meeting, Settings};
+pub use runtime::MeetingsRuntime;
 pub use service::{MeetingsError, MeetingsService, PinCheck};

@@ -5,13 +5,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use media::Codec;
+use media::{Clip, Codec};
 
 use super::ivr::Prompt;
 use super::roster::Notice;
-
-/// A recorded clip: 8 kHz mono linear PCM.
-pub type Clip = Arc<[i16]>;
 
 /// Every clip the bridge plays, by file name.
 macro_rules! clips {
@@ -72,6 +69,7 @@ clips!(
     has_joined,
     has_left,
     a_guest,
+    a_participant,
     recording_started,
     recording_stopped,
     dialing_out,
@@ -84,11 +82,13 @@ pub fn clip(name: Name) -> Clip {
         Name::ALL
             .iter()
             .map(|n| {
-                n.ulaw()
+                let pcm: Arc<[i16]> = n
+                    .ulaw()
                     .iter()
                     .map(|&b| Codec::Pcmu.decode_sample(b))
                     .collect::<Vec<i16>>()
-                    .into()
+                    .into();
+                Clip::new(pcm)
             })
             .collect()
     });
@@ -138,9 +138,9 @@ pub fn of_notice(n: Notice) -> Name {
 pub fn concat(names: &[Name]) -> Clip {
     let mut out = Vec::new();
     for n in names {
-        out.extend_from_slice(&clip(*n));
+        out.extend_from_slice(clip(*n).samples());
     }
-    out.into()
+    Clip::new(out.into())
 }
 
 #[cfg(test)]
@@ -151,6 +151,7 @@ mod tests {
     fn every_prompt_is_audible_speech_of_sensible_length() {
         for &n in Name::ALL {
             let c = clip(n);
+            let c = c.samples();
             let secs = c.len() as f64 / 8000.0;
             assert!((0.3..20.0).contains(&secs), "{n:?}: {secs:.2} s");
             // Normalised to -3 dBFS: the loudest sample is near 0.7 of full scale, and the
@@ -166,6 +167,7 @@ mod tests {
     #[test]
     fn the_beep_is_a_1000_hz_tone() {
         let c = clip(Name::beep);
+        let c = c.samples();
         let at = |hz| media::goertzel(&c[..800], hz, 8000);
         assert!(
             at(1000.0) > 100.0 * at(600.0),

@@ -5,6 +5,7 @@
 pub mod events;
 pub mod http;
 pub mod pbx;
+pub mod rtp_phone;
 pub mod sipp;
 
 use std::io::{BufRead, BufReader};

@@ -25,11 +25,16 @@ impl SippPbx {
     /// (`cb_code`, `far_code`, `challenge`, `far_bye`, `cb_refer`, `refer_code`) and their defaults
     /// here (answer both legs, no challenge, no hang-up from the far leg, accept REFER).
     pub fn start_keys(scenario: &str, calls: u32, keys: &[(&str, &str)]) -> SippPbx {
+        Self::start_args(scenario, calls, keys, &[])
+    }
+
+    /// Like [`start_keys`](Self::start_keys) with more SIPp arguments (`-inf FILE`).
+    pub fn start_args(scenario: &str, calls: u32, keys: &[(&str, &str)], args: &[&str]) -> SippPbx {
         // A port found free may be taken by a parallel test before SIPp binds it: try
         // another one (bounded).
         let mut last = String::new();
         for _ in 0..3 {
-            match Self::try_start_on(super::sipp::free_port(), scenario, calls, keys) {
+            match Self::try_start_on(super::sipp::free_port(), scenario, calls, keys, args) {
                 Ok(pbx) => return pbx,
                 Err(e) => last = e,
             }
@@ -40,7 +45,7 @@ impl SippPbx {
     /// Like [`start_keys`](Self::start_keys) on a given port (one a server was configured
     /// with before the PBX started).
     pub fn start_on(port: u16, scenario: &str, calls: u32, keys: &[(&str, &str)]) -> SippPbx {
-        Self::try_start_on(port, scenario, calls, keys).unwrap_or_else(|e| panic!("{e}"))
+        Self::try_start_on(port, scenario, calls, keys, &[]).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn try_start_on(
@@ -48,6 +53,7 @@ impl SippPbx {
         scenario: &str,
         calls: u32,
         keys: &[(&str, &str)],
+        args: &[&str],
     ) -> Result<SippPbx, String> {
         let mut all: Vec<(&str, &str)> = vec![
             ("cb_code", "200"),
@@ -72,6 +78,7 @@ impl SippPbx {
             .args(["-mi", "127.0.0.1", "-mp", &media.to_string()])
             .args(["-m", &calls.to_string(), "-buff_size", "4194304"])
             .args(all.iter().flat_map(|(k, v)| ["-key", k, v]))
+            .args(args)
             .args(["-timeout", "80s", "-nostdin", "-trace_msg", "-message_file"])
             .arg(&log)
             .current_dir(dir.path())

@@ -1,0 +1,350 @@
+//! Meetings joined by dial-out through SIPp playing the PBX: three users join one meeting
+//! (`POST /api/v1/meetings/{id}/join`); ViaWork rings each one's phone with the Call Via
+//! Work caller ID, and the answered phones' audio goes through the mixer. Each test phone
+//! sends its own tone and must hear the others and not itself; the lobby holds an uninvited
+//! user until the organizer admits them; `*6` on the keypad (RFC 4733) mutes, the
+//! organizer's API mutes others, a non-leader cannot lock.
+
+mod common;
+
+use std::time::Duration;
+
+use common::http::{request, sign_in, wait_call};
+use common::pbx::SippPbx;
+use common::rtp_phone::{eventually, Phone, AMP};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "S3cret-pass";
+const HEARD: f64 = 0.4 * AMP;
+const ABSENT: f64 = 300.0;
+const LIMIT: Duration = Duration::from_secs(15);
+
+fn provisioned_store(dir: &std::path::Path) -> String {
+    let db = format!("sqlite://{}", dir.join("v.db").display());
+    let cli = |args: &[&str]| common::cli(&db, args);
+    for (user, name, line) in [
+        ("alice", "Alice Smith", "tel:+14255550101"),
+        ("bob", "Bob Jones", "tel:+14255550102"),
+        ("carol", "Carol White", "tel:+14255550103"),
+    ] {
+        cli(&[
+            "user",
+            "new",
+            "--sip-uri",
+            &format!("sip:{user}@example.com"),
+            "--name",
+            name,
+            "--password",
+            PASSWORD,
+            "--line-uri",
+            line,
+            "--enterprise-voice",
+        ]);
+    }
+    cli(&["policy", "set", "--identity", "Global", "--enabled", "true"]);
+    cli(&[
+        "routing",
+        "set",
+        "--call-via-work-caller-id",
+        "+15551234567",
+    ]);
+    db
+}
+
+struct Lab {
+    server: common::Server,
+    pbx: SippPbx,
+    _dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> common::http::Reply {
+        request(self.server.http, method, path, Some(token), body.as_ref())
+    }
+
+    fn roster(&self, token: &str, meeting: &str) -> Value {
+        let r = self.call(
+            token,
+            "GET",
+            &format!("/api/v1/meetings/{meeting}/roster"),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
+    fn wait_roster(
+        &self,
+        token: &str,
+        meeting: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = Value::Null;
+        let ok = eventually(LIMIT, || {
+            last = self.roster(token, meeting);
+            done(&last)
+        });
+        assert!(ok, "the roster never showed {what}: {last}");
+        last
+    }
+
+    /// Joins `meeting` as `token`'s user; returns the call id once it is connected.
+    fn join(&self, token: &str, meeting: &str) -> String {
+        let r = self.call(
+            token,
+            "POST",
+            &format!("/api/v1/meetings/{meeting}/join"),
+            None,
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let call = r.json();
+        assert_eq!(call["direction"], "meeting", "{call}");
+        assert_eq!(call["state"], "connecting_your_phone", "{call}");
+        let id = call["id"].as_str().expect("call id").to_owned();
+        wait_call(
+            self.server.http,
+            token,
+            &id,
+            "connected",
+            || self.pbx.messages(),
+            |v| v["state"] == "connected",
+        );
+        id
+    }
+}
+
+fn participant<'a>(roster: &'a Value, user: &str) -> &'a Value {
+    roster["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["user"] == user))
+        .unwrap_or(&Value::Null)
+}
+
+/// `phone` hears every frequency of `on` and none of `off`.
+fn hears(phone: &Phone, on: &[f64], off: &[f64]) -> bool {
+    on.iter().all(|f| phone.level(*f) > HEARD) && off.iter().all(|f| phone.level(*f) < ABSENT)
+}
+
+#[test]
+fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_and_mutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned_store(dir.path());
+    let (a, b, c) = (
+        Phone::start(440.0),
+        Phone::start(700.0),
+        Phone::start(1100.0),
+    );
+    // Each answered dial-out sends its media to the next phone, in join order.
+    let inf = dir.path().join("phones.csv");
+    std::fs::write(
+        &inf,
+        format!("SEQUENTIAL\n{};\n{};\n{};\n", a.port, b.port, c.port),
+    )
+    .unwrap();
+    let inf = inf.display().to_string();
+    let pbx = SippPbx::start_args("pbx_meeting_uas.xml", 3, &[], &["-inf", &inf]);
+    let pbx_addr = pbx.addr.to_string();
+    let server = common::Server::start_with(&[
+        ("VIAWORK_DATABASE", db.as_str()),
+        ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
+        ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
+    ]);
+    let mut lab = Lab {
+        server,
+        pbx,
+        _dir: dir,
+    };
+    let alice = sign_in(lab.server.http, "sip:alice@example.com", PASSWORD);
+    let bob = sign_in(lab.server.http, "sip:bob@example.com", PASSWORD);
+    let carol = sign_in(lab.server.http, "sip:carol@example.com", PASSWORD);
+
+    // Only Bob is invited; announcements off so that only the tones are heard.
+    let r = lab.call(
+        &alice,
+        "POST",
+        "/api/v1/meetings/now",
+        Some(json!({
+            "subject": "Stand-up",
+            "attendees": ["sip:bob@example.com"],
+            "access_level": "invited",
+            "entry_exit_announcement": false
+        })),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let meeting = r.json()["id"].as_str().expect("id").to_owned();
+
+    let alice_call = lab.join(&alice, &meeting);
+    let bob_call = lab.join(&bob, &meeting);
+    assert!(
+        eventually(LIMIT, || hears(&a, &[700.0], &[440.0, 1100.0])
+            && hears(&b, &[440.0], &[700.0, 1100.0])),
+        "A hears 700: {:.0}, own 440: {:.0}; B hears 440: {:.0}, own 700: {:.0}",
+        a.level(700.0),
+        a.level(440.0),
+        b.level(440.0),
+        b.level(700.0)
+    );
+    let roster = lab.roster(&bob, &meeting);
+    assert_eq!(
+        participant(&roster, "sip:alice@example.com")["leader"],
+        true,
+        "{roster}"
+    );
+    assert_eq!(
+        participant(&roster, "sip:bob@example.com")["leader"],
+        false,
+        "{roster}"
+    );
+    assert_eq!(
+        participant(&roster, "sip:bob@example.com")["place"],
+        "in",
+        "{roster}"
+    );
+
+    // Carol is not invited: she waits in the lobby and hears nobody.
+    let carol_call = lab.join(&carol, &meeting);
+    let roster = lab.wait_roster(&alice, &meeting, "Carol in the lobby", |r| {
+        participant(r, "sip:carol@example.com")["place"] == "lobby"
+    });
+    let carol_pid = participant(&roster, "sip:carol@example.com")["id"].clone();
+    assert!(
+        eventually(LIMIT, || c.connected() && hears(&c, &[], &[440.0, 700.0])),
+        "C in the lobby hears 440: {:.0}, 700: {:.0}",
+        c.level(440.0),
+        c.level(700.0)
+    );
+    assert!(
+        hears(&a, &[700.0], &[1100.0]),
+        "A hears the lobby: {:.0}",
+        a.level(1100.0)
+    );
+    // A non-leader may neither admit nor lock.
+    let r = lab.call(
+        &bob,
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/participants/{carol_pid}/admit"),
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (403, json!("NotLeader")),
+        "{}",
+        r.body
+    );
+    let r = lab.call(
+        &bob,
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/lock"),
+        None,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    // Carol cannot see the roster of a meeting she is only waiting for? She is in it: she can.
+    assert_eq!(
+        lab.roster(&carol, &meeting)["participants"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+
+    // The organizer admits her: everyone hears the other two and not themselves.
+    let r = lab.call(
+        &alice,
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/participants/{carol_pid}/admit"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(
+        eventually(LIMIT, || hears(&a, &[700.0, 1100.0], &[440.0])
+            && hears(&b, &[440.0, 1100.0], &[700.0])
+            && hears(&c, &[440.0, 700.0], &[1100.0])),
+        "A {:.0}/{:.0}/{:.0}, B {:.0}/{:.0}/{:.0}, C {:.0}/{:.0}/{:.0} (440/700/1100)",
+        a.level(440.0),
+        a.level(700.0),
+        a.level(1100.0),
+        b.level(440.0),
+        b.level(700.0),
+        b.level(1100.0),
+        c.level(440.0),
+        c.level(700.0),
+        c.level(1100.0)
+    );
+
+    // Bob mutes himself on his keypad (*6): nobody hears 700 until he presses *6 again.
+    b.press("*6");
+    assert!(
+        eventually(LIMIT, || hears(&a, &[1100.0], &[700.0])
+            && hears(&c, &[440.0], &[700.0])),
+        "after *6 A still hears 700: {:.0}",
+        a.level(700.0)
+    );
+    let roster = lab.wait_roster(&alice, &meeting, "Bob muted", |r| {
+        participant(r, "sip:bob@example.com")["muted"] == true
+    });
+    b.press("*6");
+    assert!(
+        eventually(LIMIT, || hears(&a, &[700.0, 1100.0], &[440.0])),
+        "after *6 again A hears 700: {:.0}",
+        a.level(700.0)
+    );
+
+    // The organizer mutes Carol through the API.
+    let r = lab.call(
+        &alice,
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/participants/{carol_pid}/mute"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(
+        eventually(LIMIT, || hears(&b, &[440.0], &[1100.0])),
+        "B still hears Carol: {:.0}",
+        b.level(1100.0)
+    );
+    let bad = lab.call(
+        &alice,
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/participants/{carol_pid}/shout"),
+        None,
+    );
+    assert_eq!(
+        (bad.status, bad.json()["error"]["field"].clone()),
+        (400, json!("action"))
+    );
+    drop(roster);
+
+    // Hanging up leaves: the others stay; the meeting ends with the last one.
+    for (token, call) in [
+        (&alice, &alice_call),
+        (&bob, &bob_call),
+        (&carol, &carol_call),
+    ] {
+        let r = lab.call(token, "DELETE", &format!("/api/v1/calls/{call}"), None);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    lab.wait_roster(&alice, &meeting, "an empty meeting", |r| {
+        r["participants"].as_array().is_some_and(Vec::is_empty)
+    });
+    lab.pbx.wait_success();
+    // Each dial-out rang the user's own number with the Call Via Work caller ID.
+    let invites = lab.pbx.received("INVITE");
+    assert_eq!(invites.len(), 3, "{invites:#?}");
+    for (i, n) in ["+14255550101", "+14255550102", "+14255550103"]
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            invites[i].starts_with(&format!("INVITE sip:{n}@")),
+            "{}",
+            invites[i]
+        );
+        assert!(invites[i].contains("sip:+15551234567@"), "{}", invites[i]);
+    }
+}
