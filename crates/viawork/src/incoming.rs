@@ -20,7 +20,8 @@
 
 use crate::api::{me::user_policy, AppState};
 use crate::calls::leg::LegSetup;
-use crate::calls::manager::{NewBridge, NewIncoming, NewInvite};
+use crate::calls::manager::{NewBridge, NewDialIn, NewIncoming, NewInvite, BRIDGE_OWNER};
+use crate::calls::media::MeetingJoin;
 use crate::calls::ringing::{BranchKind, BranchPlan, RingPlan};
 use crate::calls::service::CallsHandle;
 use crate::calls::trunk::Trunk;
@@ -150,6 +151,12 @@ impl Router {
     /// Who the INVITE is for and where it rings (or, from a SIP client to a number,
     /// where it goes through the trunk).
     async fn plan(&self, invite: &Message, peer: Peer) -> Result<NewInvite, Refusal> {
+        if self.is_from_pbx(peer) {
+            if let Some(bridge) = self.bridge_dialled(invite) {
+                let caller = caller_from_pbx(invite, &self.trunk.domain);
+                return self.dial_in(bridge, caller).await;
+            }
+        }
         let (callee, caller, dialled) = if self.is_from_pbx(peer) {
             let (callee, dialled) = self.callee_from_pbx(invite).await?;
             (callee, caller_from_pbx(invite, &self.trunk.domain), dialled)
@@ -211,6 +218,69 @@ impl Router {
             uas,
             plan,
             local_ip: self.trunk.local.ip(),
+        })))
+    }
+
+    /// The conference bridge number the INVITE's Request-URI names, if it names one.
+    fn bridge_dialled(&self, invite: &Message) -> Option<String> {
+        let user = match invite.request_uri() {
+            Some(Ok(sip::Uri::Sip(u))) => u.user_decoded().map(|c| c.into_owned()),
+            Some(Ok(sip::Uri::Tel(t))) => Some(t.digits()),
+            _ => None,
+        }?;
+        self.state
+            .meetings
+            .config()
+            .bridge_for(&user)
+            .map(|b| b.number.to_string())
+    }
+
+    /// A call to a conference bridge number: answered by ViaWork, whose voice menu asks
+    /// for the conference ID (and, from a caller who has one, the PIN).
+    async fn dial_in(&self, bridge: String, caller: Caller) -> Result<NewInvite, Refusal> {
+        let (Some(api), Some(runtime)) = (&self.state.calls, &self.state.meetings_runtime) else {
+            return Err(Refusal::Status(503));
+        };
+        let (streams, [local, _]) = api.media.open_call().await.map_err(|e| {
+            tracing::warn!(error = %e, "no media stream for a dial-in call");
+            Refusal::Status(503)
+        })?;
+        // The caller ID may name a user: then only their PIN is asked.
+        let user = if caller.shown.starts_with('+') {
+            let index = self.state.people.index().await?;
+            index
+                .by_line_number(&caller.shown)
+                .map(|p| (p.sip_uri.clone(), p.display_name.clone()))
+        } else {
+            None
+        };
+        let owner = user
+            .as_ref()
+            .map_or_else(|| BRIDGE_OWNER.to_owned(), |(u, _)| u.clone());
+        let name = user
+            .as_ref()
+            .map(|(_, n)| n.clone())
+            .or(caller.name.clone())
+            .unwrap_or_else(|| caller.shown.clone());
+        let streams = streams.for_meeting(MeetingJoin {
+            meeting_id: None,
+            user: user.map(|(u, _)| u),
+            name,
+            to: runtime.calls_sender(),
+        });
+        let uas = self.trunk.leg_as(
+            format!("sip:{bridge}@{}", self.trunk.domain),
+            caller.from_uri.clone(),
+            caller.name.clone(),
+        );
+        Ok(NewInvite::DialIn(Box::new(NewDialIn {
+            owner,
+            from: caller.shown,
+            from_name: caller.name,
+            to: bridge,
+            uas,
+            local,
+            streams: Some(streams),
         })))
     }
 

@@ -154,6 +154,7 @@ pub async fn run(
         state.meetings_runtime = Some(crate::meetings::MeetingsRuntime::start(
             api.media.engine().clone(),
             state.meetings.clone(),
+            state.people.clone(),
             Some(calls_handle.clone()),
             state.events.clone(),
         ));

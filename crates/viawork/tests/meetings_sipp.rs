@@ -348,3 +348,203 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
         assert!(invites[i].contains("sip:+15551234567@"), "{}", invites[i]);
     }
 }
+
+/// A dial-in caller from the PBX side (127.0.0.2, a trusted source) calling the bridge
+/// number from `from`, its audio on `phone`; returns when ViaWork hangs up.
+fn dial_in(server: std::net::SocketAddr, from: &str, phone: &Phone) -> std::thread::JoinHandle<()> {
+    let (from, rtp) = (from.to_owned(), phone.port.to_string());
+    std::thread::spawn(move || {
+        let media = common::sipp::free_port().to_string();
+        common::sipp::run_at(
+            "127.0.0.2",
+            common::sipp::free_port(),
+            &common::sipp::Run {
+                scenario: "dialin_uac.xml",
+                target: server,
+                tcp: false,
+                calls: 1,
+                rate: 1,
+                extra: &[
+                    "-key",
+                    "to",
+                    "+14255550100",
+                    "-key",
+                    "from",
+                    &from,
+                    "-key",
+                    "rtp",
+                    &rtp,
+                    "-mp",
+                    &media,
+                ],
+            },
+        );
+    })
+}
+
+#[test]
+fn dial_in_callers_type_the_conference_id_and_pin_wait_in_the_lobby_and_are_locked_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned_store(dir.path());
+    let cfg = dir.path().join("viawork.toml");
+    std::fs::write(
+        &cfg,
+        "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n\
+         [[meetings.bridge_numbers]]\nnumber = \"+14255550100\"\nname = \"Redmond\"\n",
+    )
+    .unwrap();
+    let cfg = cfg.display().to_string();
+    // The trunk is never called here: dial-in calls come from the PBX.
+    let server = common::Server::start_with(&[
+        ("VIAWORK_DATABASE", db.as_str()),
+        ("VIAWORK_CONFIG", cfg.as_str()),
+        ("VIAWORK_PBX_ADDRESS", "127.0.0.1:9"),
+        ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
+    ]);
+    let http = server.http;
+    let call = |token: &str, method: &str, path: &str, body: Option<Value>| {
+        request(http, method, path, Some(token), body.as_ref())
+    };
+    let alice = sign_in(http, "sip:alice@example.com", PASSWORD);
+    let bob = sign_in(http, "sip:bob@example.com", PASSWORD);
+    for (token, pin) in [(&alice, "80531"), (&bob, "61729")] {
+        let r = call(
+            token,
+            "PUT",
+            "/api/v1/me/dial-in-pin",
+            Some(json!({"pin": pin})),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = call(
+        &alice,
+        "POST",
+        "/api/v1/meetings/now",
+        Some(json!({"subject": "Dial-in", "entry_exit_announcement": false})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let m = r.json();
+    let (meeting, cid) = (
+        m["id"].as_str().expect("id").to_owned(),
+        m["conference_id"]
+            .as_str()
+            .expect("conference id")
+            .to_owned(),
+    );
+    assert_eq!(m["dial_in"][0]["number"], "+14255550100", "{m}");
+    let roster = |token: &str| {
+        call(
+            token,
+            "GET",
+            &format!("/api/v1/meetings/{meeting}/roster"),
+            None,
+        )
+        .json()
+    };
+    let wait_roster = |token: &str, what: &str, done: &dyn Fn(&Value) -> bool| {
+        let mut last = Value::Null;
+        let ok = eventually(Duration::from_secs(30), || {
+            last = roster(token);
+            done(&last)
+        });
+        assert!(ok, "the roster never showed {what}: {last}");
+        last
+    };
+
+    // Alice calls from her own number: the caller ID names her, so after the conference
+    // ID and star only her PIN is asked; typed in one go.
+    let a = Phone::start(440.0);
+    let alice_caller = dial_in(server.udp, "+14255550101", &a);
+    assert!(
+        eventually(LIMIT, || a.connected()),
+        "no prompt reached Alice's phone"
+    );
+    a.press(&format!("{cid}#*80531#"));
+    let r = wait_roster(&alice, "Alice in as leader", &|r| {
+        participant(r, "sip:alice@example.com")["place"] == "in"
+    });
+    assert_eq!(
+        participant(&r, "sip:alice@example.com")["leader"],
+        true,
+        "{r}"
+    );
+
+    // An unknown caller types only the conference ID: a guest, who waits in the lobby of a
+    // same-enterprise meeting and hears nobody.
+    let g = Phone::start(700.0);
+    let guest_caller = dial_in(server.udp, "+14255550999", &g);
+    assert!(
+        eventually(LIMIT, || g.connected()),
+        "no prompt reached the guest"
+    );
+    g.press(&format!("{cid}#"));
+    let r = wait_roster(&alice, "the guest in the lobby", &|r| {
+        r["participants"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["user"].is_null() && p["place"] == "lobby")
+        })
+    });
+    let guest = r["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["user"].is_null()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(guest["leader"], false, "{r}");
+    assert!(
+        eventually(LIMIT, || hears(&g, &[], &[440.0])
+            && hears(&a, &[], &[700.0])),
+        "the lobby leaks: guest hears 440 at {:.0}, Alice 700 at {:.0}",
+        g.level(440.0),
+        a.level(700.0)
+    );
+    // Alice admits everyone waiting from her keypad (*8).
+    a.press("*8");
+    assert!(
+        eventually(LIMIT, || hears(&g, &[440.0], &[700.0])
+            && hears(&a, &[700.0], &[440.0])),
+        "after *8 guest hears 440 at {:.0}, Alice hears 700 at {:.0}",
+        g.level(440.0),
+        a.level(700.0)
+    );
+
+    // Bob calls from his number and types three wrong PINs: refused, counted, hung up.
+    let b = Phone::start(1100.0);
+    let bob_caller = dial_in(server.udp, "+14255550102", &b);
+    assert!(
+        eventually(LIMIT, || b.connected()),
+        "no prompt reached Bob's phone"
+    );
+    b.press(&format!("{cid}#*11111#"));
+    b.press("22222#");
+    b.press("33333#");
+    bob_caller
+        .join()
+        .expect("ViaWork hangs up after three wrong PINs");
+    let info = call(&bob, "GET", "/api/v1/meetings/dial-in", None).json();
+    assert_eq!(info["pin_failed_attempts"], 3, "{info}");
+    assert!(info["pin_locked"].is_null(), "{info}");
+    assert!(participant(&roster(&alice), "sip:bob@example.com").is_null());
+
+    // The organizer removes the guest, then Alice's own call: ViaWork hangs both up.
+    let pid = guest["id"].clone();
+    let r = call(
+        &alice,
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/participants/{pid}/remove"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    guest_caller.join().expect("the guest is hung up");
+    let me = participant(&roster(&alice), "sip:alice@example.com")["id"].clone();
+    let r = call(
+        &alice,
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/participants/{me}/remove"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    alice_caller.join().expect("Alice is hung up");
+    wait_roster(&alice, "an empty meeting", &|r| {
+        r["participants"].as_array().is_some_and(Vec::is_empty)
+    });
+}

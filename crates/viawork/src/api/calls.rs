@@ -779,8 +779,8 @@ pub async fn start_call(
             format!("meeting:{id}"),
             conference_id,
             streams.for_meeting(MeetingJoin {
-                meeting_id: id,
-                user: user.sip_uri.to_ascii_lowercase(),
+                meeting_id: Some(id),
+                user: Some(user.sip_uri.to_ascii_lowercase()),
                 name: user.display_name.clone(),
                 to: rt.calls_sender(),
             }),

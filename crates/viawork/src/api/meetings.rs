@@ -377,6 +377,10 @@ struct DialInView {
     pin_set: bool,
     /// The PIN policy's minimum length.
     pin_min_length: usize,
+    /// Wrong PINs typed for me since my last right one (someone guessing shows here).
+    pin_failed_attempts: i64,
+    /// My PIN is locked: until then (RFC 3339), or `"until_unlocked"` by an administrator.
+    pin_locked: Option<String>,
 }
 
 /// The conference bridge numbers and my dial-in PIN state.
@@ -401,11 +405,20 @@ async fn dial_in(
         .get_user(me.user.id)
         .await?
         .ok_or_else(|| ApiError::unauthenticated("the account no longer exists"))?;
+    let lockout = state.store.get_pin_lockout(user.id).await?;
+    let now = crate::store::unix_now_ms();
+    let pin_locked = match crate::meetings::pin_lockout::state(lockout.as_ref(), now) {
+        crate::meetings::pin_lockout::State::Open => None,
+        crate::meetings::pin_lockout::State::LockedUntil(t) => Some(format_ms(t)),
+        crate::meetings::pin_lockout::State::LockedOut => Some("until_unlocked".to_owned()),
+    };
     Ok(Json(DialInView {
         bridge_numbers: c.bridge_numbers.clone(),
         dial_in_conferencing: user.dial_in_conferencing,
         pin_set: user.pin_hash.is_some(),
         pin_min_length: c.pin_policy.min_length(),
+        pin_failed_attempts: lockout.map_or(0, |l| l.total_failures),
+        pin_locked,
     }))
 }
 

@@ -423,6 +423,61 @@ impl Call {
         Ok(call)
     }
 
+    /// A call to a conference bridge number (dial-in): ViaWork answers it at once with
+    /// `session`'s media (an engine stream) and hands the stream to the meetings runtime
+    /// ([`MediaAction::EnterMeeting`]), whose voice menu takes it from there. The caller's
+    /// late offer is answered in the ACK, and the stream handed over then.
+    pub fn dial_in(
+        invite: &Message,
+        key: TransactionKey,
+        peer: sip_stack::transaction::Peer,
+        uas: LegSetup,
+        session: LegSession,
+        now: Instant,
+    ) -> Result<Call, String> {
+        let spare = LegSession::new(sdp::LocalMedia::new(
+            std::net::Ipv4Addr::UNSPECIFIED.into(),
+            9,
+        ));
+        let mut sessions = [session, spare];
+        let mut caller = Leg::incoming(LegRole::Callback, key, invite, &uas, peer);
+        let offer = (!invite.body().is_empty()).then(|| invite.body_bytes());
+        let sdp = match &offer {
+            Some(o) => match sessions[0].own_answer(o) {
+                Some(a) => a,
+                None => {
+                    caller.reject_invite(488);
+                    return Err("nothing acceptable in the caller's SDP".into());
+                }
+            },
+            None => sessions[0].own_offer(),
+        };
+        if !caller.accept_invite(Some(sdp), now) {
+            return Err("cannot answer the INVITE".into());
+        }
+        let mut call = Call::with_legs(
+            CallState::Connected,
+            [Some(caller), None],
+            uas,
+            sessions,
+            now,
+        );
+        call.bridged = true;
+        call.incoming = true;
+        call.meeting = true;
+        call.join = Join::Anchored;
+        call.times.callback_answered = Some(now);
+        call.times.connected = Some(now);
+        if let Some(offer) = offer {
+            call.remote_sdp[0] = Some(offer.clone());
+            call.media
+                .push(MediaAction::SetRemote(LegRole::Callback, offer));
+            call.media.push(MediaAction::EnterMeeting);
+        }
+        call.process(now);
+        Ok(call)
+    }
+
     /// True for an incoming call.
     pub fn is_incoming(&self) -> bool {
         self.incoming
@@ -1085,6 +1140,15 @@ impl Call {
             }
             (_, LegEvent::TransferProgress(_)) => {}
             (role, LegEvent::RemoteRefer { target }) => self.remote_refer(role, target, now),
+            (LegRole::Callback, LegEvent::Acked { sdp }) if self.meeting && self.incoming => {
+                // A dial-in caller's late offer: its answer came in the ACK.
+                if let (Some(answer), None) = (sdp, &self.remote_sdp[0]) {
+                    self.remote_sdp[0] = Some(answer.clone());
+                    self.media
+                        .push(MediaAction::SetRemote(LegRole::Callback, answer));
+                    self.media.push(MediaAction::EnterMeeting);
+                }
+            }
             (role, LegEvent::Acked { sdp }) => {
                 // A caller's late offer passed on (a bridged or incoming call): the
                 // answer in its ACK goes in the other leg's ACK.

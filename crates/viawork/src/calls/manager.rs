@@ -212,12 +212,12 @@ impl Entry {
             to_number: self.to_number.clone(),
             callback_number: self.callback_number.clone(),
             media: self.call.media_path(),
-            direction: if self.call.is_incoming() {
+            direction: if self.call.is_meeting() {
+                "meeting"
+            } else if self.call.is_incoming() {
                 "inbound"
             } else if self.call.is_bridged() {
                 "b2bua"
-            } else if self.call.is_meeting() {
-                "meeting"
             } else {
                 "outbound"
             },
@@ -246,7 +246,32 @@ pub enum NewInvite {
     Ring(Box<NewIncoming>),
     /// From a SIP client to a number: through the trunk.
     Out(Box<NewBridge>),
+    /// To a conference bridge number: answered here, then the voice menu.
+    DialIn(Box<NewDialIn>),
 }
+
+/// A call to a conference bridge number, answered by ViaWork itself.
+#[derive(Debug)]
+pub struct NewDialIn {
+    /// Whose call it is: the caller's user when the caller ID names one, else the
+    /// bridge (`BRIDGE_OWNER`).
+    pub owner: String,
+    /// The caller (number or SIP URI).
+    pub from: String,
+    /// The caller's name.
+    pub from_name: Option<String>,
+    /// The bridge number dialled.
+    pub to: String,
+    /// Our side of the caller's dialog.
+    pub uas: super::leg::LegSetup,
+    /// The engine stream's media, for our SDP.
+    pub local: sdp::LocalMedia,
+    /// The streams (the first answers the caller); the service keeps them.
+    pub streams: Option<super::media::CallStreams>,
+}
+
+/// The owner of dial-in calls whose caller ID names no user.
+pub const BRIDGE_OWNER: &str = "sip:conference-bridge@invalid";
 
 impl NewInvite {
     /// Whose call it is.
@@ -254,6 +279,7 @@ impl NewInvite {
         match self {
             NewInvite::Ring(n) => &n.owner,
             NewInvite::Out(n) => &n.owner,
+            NewInvite::DialIn(n) => &n.owner,
         }
     }
 }
@@ -593,7 +619,37 @@ impl CallManager {
         match new {
             NewInvite::Ring(n) => self.incoming(id, *n, key, invite, peer, now),
             NewInvite::Out(n) => self.bridge_as(id, *n, key, invite, peer, now),
+            NewInvite::DialIn(n) => self.dial_in(id, *n, key, invite, peer, now),
         }
+    }
+
+    /// Answers a call to a conference bridge number (its streams are the service's).
+    fn dial_in(
+        &mut self,
+        id: &str,
+        new: NewDialIn,
+        key: TransactionKey,
+        invite: &Message,
+        peer: sip_stack::transaction::Peer,
+        now: Instant,
+    ) -> Result<CallView, StartError> {
+        let session = super::sdp_relay::LegSession::new(new.local);
+        let call =
+            Call::dial_in(invite, key, peer, new.uas, session, now).map_err(StartError::Build)?;
+        let id: Arc<str> = Arc::from(id);
+        let mut entry = Entry::new(
+            call,
+            &new.owner,
+            new.to.clone(),
+            new.to,
+            String::new(),
+            None,
+        );
+        entry.from = Some((new.from, new.from_name));
+        let view = entry.view(&id);
+        self.calls.insert(id.clone(), Box::new(entry));
+        self.after(&id, now);
+        Ok(view)
     }
 
     /// `owner` accepts (or, with `accept` false, declines) their incoming call `id`.

@@ -151,13 +151,13 @@ impl CallMedia {
     }
 }
 
-/// Who joins which meeting by dial-out, and where to hand their stream.
+/// Who joins which meeting, and where to hand their stream.
 #[derive(Debug, Clone)]
 pub struct MeetingJoin {
-    /// The meeting's id.
-    pub meeting_id: String,
-    /// The joining user's SIP URI.
-    pub user: String,
+    /// The meeting's id; `None` for a dial-in caller, whose voice menu finds it.
+    pub meeting_id: Option<String>,
+    /// The joining user's SIP URI (a dial-in caller's: the user their caller ID names).
+    pub user: Option<String>,
     /// Their display name.
     pub name: String,
     /// The meetings runtime.
@@ -182,6 +182,14 @@ pub enum MeetingMsg {
         /// The call's id.
         call: Arc<str>,
     },
+}
+
+impl std::fmt::Debug for CallStreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallStreams")
+            .field("meeting", &self.meeting)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One call's two streams: toward the user's phone and toward the far party. A meeting

@@ -370,7 +370,15 @@ impl CallsCore {
                 if matches!(new, NewInvite::Ring(_)) {
                     metrics::counter!("viawork_calls_incoming_total").increment(1);
                 }
+                let mut new = new;
+                let streams = match &mut new {
+                    NewInvite::DialIn(d) => d.streams.take(),
+                    _ => None,
+                };
                 let r = self.manager.take_invite(&id, new, key, &invite, peer, now);
+                if let (Ok(_), Some(streams)) = (&r, streams) {
+                    self.media.insert(Arc::from(id.as_str()), streams);
+                }
                 metrics::gauge!("viawork_calls_live").set(self.manager.len() as f64);
                 if let Ok(view) = &r {
                     let _ = self.finished.send(LogEntry::Started {

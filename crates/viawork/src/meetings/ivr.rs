@@ -13,6 +13,10 @@
 //!    entry announcements and the lobby.
 //! 4. [`Action::Join`] hands the caller to the conference with who they are.
 //!
+//! Digits typed while a lookup or PIN check is in flight are kept (type-ahead) and
+//! taken as typed once the answer is in, so a caller who knows the menu can type
+//! `1234567#*80531#` in one go.
+//!
 //! The driver feeds [`Event`]s (digits from RFC 4733 or SIP INFO, prompt completions,
 //! lookup and PIN results) and the time, and carries out [`Action`]s: the lookups are
 //! asynchronous, so they are actions whose answers come back as events.
@@ -168,6 +172,8 @@ pub struct Ivr {
     deadline: Option<Instant>,
     /// Waiting for the prompt to end before hanging up.
     hang_up_after_prompt: bool,
+    /// Digits typed while waiting for a lookup or a PIN check.
+    typeahead: VecDeque<char>,
     actions: VecDeque<Action>,
 }
 
@@ -184,6 +190,7 @@ impl Ivr {
             tries: 0,
             deadline: None,
             hang_up_after_prompt: false,
+            typeahead: VecDeque::new(),
             actions: VecDeque::new(),
         };
         ivr.play(vec![Prompt::Welcome, Prompt::EnterConferenceId]);
@@ -207,6 +214,20 @@ impl Ivr {
 
     /// Feeds an event at `now`.
     pub fn handle(&mut self, event: Event, now: Instant) {
+        let waiting = matches!(self.step, Step::LookingUp | Step::Checking);
+        self.handle_inner(event, now);
+        if waiting && !matches!(self.step, Step::LookingUp | Step::Checking) {
+            // The answer is in: what was typed meanwhile counts now, in order.
+            while let Some(d) = self.typeahead.pop_front() {
+                self.digit(d, now);
+                if matches!(self.step, Step::LookingUp | Step::Checking | Step::Done) {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn handle_inner(&mut self, event: Event, now: Instant) {
         match event {
             Event::PromptDone => self.prompt_done(now),
             Event::Digit(d) => self.digit(d, now),
@@ -305,6 +326,9 @@ impl Ivr {
             return;
         }
         match self.step {
+            Step::LookingUp | Step::Checking if self.typeahead.len() < MAX_DIGITS * 2 => {
+                self.typeahead.push_back(d);
+            }
             Step::ConferenceId | Step::Extension | Step::Pin => {
                 self.barge_in();
                 match d {
@@ -705,6 +729,36 @@ mod tests {
         d.keys("*123#");
         d.wait(Duration::from_secs(60));
         assert_eq!(d.take(), []);
+    }
+
+    #[test]
+    fn digits_typed_during_a_lookup_or_check_count_once_it_answers() {
+        let mut d = Drive::new(Some("sip:alice@example.com"));
+        d.take();
+        d.keys(&format!("{CID}#*80531#"));
+        assert_eq!(d.take(), [Action::LookUp(CID.into())]);
+        d.event(Event::MeetingFound {
+            phone_allowed: true,
+        });
+        let got = d.take();
+        assert_eq!(
+            got.last(),
+            Some(&Action::CheckPin {
+                owner: PinOwner::User("sip:alice@example.com".into()),
+                pin: "80531".into()
+            }),
+            "{got:?}"
+        );
+        // A second try typed before the refusal came back.
+        d.keys("44444#");
+        d.event(Event::PinRefused);
+        assert_eq!(
+            d.take().last(),
+            Some(&Action::CheckPin {
+                owner: PinOwner::User("sip:alice@example.com".into()),
+                pin: "44444".into()
+            })
+        );
     }
 
     #[test]

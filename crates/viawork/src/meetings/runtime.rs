@@ -5,7 +5,9 @@
 //! and the conference's state never disagree. It is fed by:
 //!
 //! - the calls ([`MeetingMsg`]): a dial-out join answered hands over the stream toward
-//!   the user's phone; a call ended leaves;
+//!   the user's phone; a dial-in call to a bridge number hands over its stream to a voice
+//!   menu ([`Ivr`]) that finds the meeting and who the caller is first; a call ended
+//!   leaves;
 //! - each member's keypad (a small task per member forwards the stream's RFC 4733 digits);
 //! - the conference's roster events (who is speaking);
 //! - the API ([`MeetingsRuntime::roster`], [`MeetingsRuntime::act`]).
@@ -18,14 +20,19 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use media::{Clip, Conference, MediaEngine, MixerConfig, RosterEvent, Source, Stream, Target};
+use media::{
+    Clip, ClipEnd, Conference, MediaEngine, MixerConfig, RosterEvent, Source, Stream, Target,
+};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use super::ivr::{self, Caller, Ivr, PinOwner};
 use super::meeting::{Joiner, Meeting};
 use super::prompts::{self, Name};
 use super::roster::{Effect, ParticipantId, Place, Roster, RosterError};
+use super::service::PinCheck;
 use super::MeetingsService;
+use crate::calls::manager::BRIDGE_OWNER;
 use crate::calls::media::{MeetingJoin, MeetingMsg};
 use crate::calls::service::CallsHandle;
 use crate::events::EventHub;
@@ -103,6 +110,12 @@ enum Command {
 enum Internal {
     Digit(Arc<str>, char),
     Media(String, RosterEvent),
+    /// A voice-menu prompt played to its end (the play's generation).
+    PromptDone(Arc<str>, u64),
+    /// A conference ID looked up.
+    Looked(Arc<str>, Option<Meeting>),
+    /// A PIN checked: the user it was for, and the verdict.
+    Pin(Arc<str>, Option<(String, String)>, PinCheck),
 }
 
 /// The runtime's handle; cheap to clone.
@@ -124,6 +137,7 @@ impl MeetingsRuntime {
     pub fn start(
         engine: MediaEngine,
         meetings: MeetingsService,
+        people: Arc<crate::people::Directory>,
         calls: Option<CallsHandle>,
         events: EventHub,
     ) -> MeetingsRuntime {
@@ -133,10 +147,12 @@ impl MeetingsRuntime {
         let hub = Hub {
             engine,
             meetings,
+            people,
             calls,
             events,
             running: HashMap::new(),
             by_call: HashMap::new(),
+            menus: HashMap::new(),
             internal: internal_tx,
         };
         tokio::spawn(hub.run(calls_rx, commands_rx, internal_rx));
@@ -198,13 +214,29 @@ struct Running {
     speaking: HashSet<media::ParticipantId>,
 }
 
+/// A dial-in caller in the voice menu.
+struct Menu {
+    ivr: Ivr,
+    stream: Stream,
+    /// The call's owner (to hang it up).
+    owner: String,
+    /// The authenticated user's name.
+    owner_name: Option<String>,
+    /// The meeting the caller's conference ID found.
+    meeting: Option<Meeting>,
+    /// Generation of the prompt playing: a finish from an older one is stale.
+    playing: u64,
+}
+
 struct Hub {
     engine: MediaEngine,
     meetings: MeetingsService,
+    people: Arc<crate::people::Directory>,
     calls: Option<CallsHandle>,
     events: EventHub,
     running: HashMap<String, Running>,
     by_call: HashMap<Arc<str>, (String, ParticipantId)>,
+    menus: HashMap<Arc<str>, Menu>,
     internal: mpsc::UnboundedSender<Internal>,
 }
 
@@ -216,6 +248,17 @@ impl Hub {
         mut internal: mpsc::UnboundedReceiver<Internal>,
     ) {
         loop {
+            let deadline = self
+                .menus
+                .values()
+                .filter_map(|m| m.ivr.poll_timeout())
+                .min();
+            let timer = async move {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 Some(m) = calls.recv() => match m {
                     MeetingMsg::Enter { call, join, stream } => self.enter(call, join, stream).await,
@@ -223,21 +266,206 @@ impl Hub {
                 },
                 Some(c) = commands.recv() => self.command(c),
                 Some(i) = internal.recv() => match i {
-                    Internal::Digit(call, d) => self.digit(&call, d),
+                    Internal::Digit(call, d) => self.digit(&call, d).await,
                     Internal::Media(meeting, ev) => self.media_event(&meeting, ev),
+                    Internal::PromptDone(call, generation) => {
+                        if let Some(m) = self.menus.get_mut(&call) {
+                            if m.playing == generation {
+                                m.ivr.handle(ivr::Event::PromptDone, Instant::now());
+                            }
+                        }
+                        self.drive(&call).await;
+                    }
+                    Internal::Looked(call, meeting) => {
+                        if let Some(m) = self.menus.get_mut(&call) {
+                            let event = match &meeting {
+                                Some(found) => ivr::Event::MeetingFound {
+                                    phone_allowed: found.settings.phone_user_admission,
+                                },
+                                None => ivr::Event::MeetingMissing,
+                            };
+                            m.meeting = meeting;
+                            m.ivr.handle(event, Instant::now());
+                        }
+                        self.drive(&call).await;
+                    }
+                    Internal::Pin(call, user, verdict) => {
+                        if let Some(m) = self.menus.get_mut(&call) {
+                            let event = match (verdict, user) {
+                                (PinCheck::Accepted, Some((uri, name))) => {
+                                    m.owner_name = Some(name);
+                                    ivr::Event::PinAccepted(uri)
+                                }
+                                (PinCheck::Locked(_), _) => ivr::Event::PinLocked,
+                                _ => ivr::Event::PinRefused,
+                            };
+                            m.ivr.handle(event, Instant::now());
+                        }
+                        self.drive(&call).await;
+                    }
                 },
+                () = timer => {
+                    let now = Instant::now();
+                    let due: Vec<Arc<str>> = self
+                        .menus
+                        .iter()
+                        .filter(|(_, m)| m.ivr.poll_timeout().is_some_and(|t| t <= now))
+                        .map(|(c, _)| c.clone())
+                        .collect();
+                    for call in due {
+                        if let Some(m) = self.menus.get_mut(&call) {
+                            m.ivr.handle_timeout(now);
+                        }
+                        self.drive(&call).await;
+                    }
+                }
                 else => return,
             }
         }
     }
 
     async fn enter(&mut self, call: Arc<str>, join: MeetingJoin, mut stream: Stream) {
-        if !self.running.contains_key(&join.meeting_id) {
-            let meeting = match self.meetings.get(&join.meeting_id).await {
+        // The keypad: forwarded by a task of its own, since the stream stays here.
+        let mut digits = stream.take_dtmf_events();
+        let tx = self.internal.clone();
+        let c = call.clone();
+        tokio::spawn(async move {
+            while let Some(d) = digits.recv().await {
+                if tx.send(Internal::Digit(c.clone(), d.to_char())).is_err() {
+                    return;
+                }
+            }
+        });
+        let owner = join.user.clone().unwrap_or_else(|| BRIDGE_OWNER.to_owned());
+        match join.meeting_id {
+            Some(id) => {
+                let who = match &join.user {
+                    Some(u) => Joiner::User(u.clone()),
+                    None => Joiner::AnonymousPhone,
+                };
+                self.admit_to(&id, call, who, join.name, owner, stream)
+                    .await;
+            }
+            None => {
+                // A dial-in caller: the voice menu first.
+                self.menus.insert(
+                    call.clone(),
+                    Menu {
+                        ivr: Ivr::new(join.user.clone()),
+                        stream,
+                        owner,
+                        owner_name: None,
+                        meeting: None,
+                        playing: 0,
+                    },
+                );
+                self.drive(&call).await;
+            }
+        }
+    }
+
+    /// Carries out what a caller's voice menu wants.
+    async fn drive(&mut self, call: &Arc<str>) {
+        loop {
+            let Some(m) = self.menus.get_mut(call) else {
+                return;
+            };
+            let Some(action) = m.ivr.poll_action() else {
+                return;
+            };
+            match action {
+                ivr::Action::Play(list) => {
+                    m.playing += 1;
+                    let names: Vec<Name> = list.into_iter().map(prompts::of_prompt).collect();
+                    let end = m.stream.play_clip(prompts::concat(&names), Source::Silence);
+                    let (tx, c, generation) = (self.internal.clone(), call.clone(), m.playing);
+                    tokio::spawn(async move {
+                        if let Ok(ClipEnd::Finished) = end.await {
+                            let _ = tx.send(Internal::PromptDone(c, generation));
+                        }
+                    });
+                }
+                ivr::Action::StopPlaying => {
+                    m.playing += 1;
+                    m.stream.play(Source::Silence);
+                }
+                ivr::Action::LookUp(id) => {
+                    let (svc, tx, c) = (self.meetings.clone(), self.internal.clone(), call.clone());
+                    tokio::spawn(async move {
+                        let found = svc.by_conference_id(&id).await.unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "cannot look the conference ID up");
+                            None
+                        });
+                        let _ = tx.send(Internal::Looked(c, found));
+                    });
+                }
+                ivr::Action::CheckPin { owner, pin } => {
+                    let (svc, people, tx, c) = (
+                        self.meetings.clone(),
+                        self.people.clone(),
+                        self.internal.clone(),
+                        call.clone(),
+                    );
+                    tokio::spawn(async move {
+                        let (user, verdict) = check_pin(&svc, &people, owner, &pin).await;
+                        let _ = tx.send(Internal::Pin(c, user, verdict));
+                    });
+                }
+                // Name recordings need a capture of the caller's audio (not yet): the
+                // guest is announced as "a guest".
+                ivr::Action::StartRecording | ivr::Action::StopRecording => {}
+                ivr::Action::Join(caller) => {
+                    let Some(menu) = self.menus.remove(call) else {
+                        return;
+                    };
+                    let Some(meeting) = menu.meeting else {
+                        self.hang_up(call, &menu.owner);
+                        return;
+                    };
+                    let (who, name) = match caller {
+                        Caller::User(uri) => {
+                            let name = menu.owner_name.clone().unwrap_or_else(|| uri.clone());
+                            (Joiner::User(uri), name)
+                        }
+                        Caller::Guest { .. } => (Joiner::AnonymousPhone, "Guest".to_owned()),
+                    };
+                    self.admit_to(
+                        &meeting.id,
+                        call.clone(),
+                        who,
+                        name,
+                        menu.owner,
+                        menu.stream,
+                    )
+                    .await;
+                    return;
+                }
+                ivr::Action::HangUp => {
+                    let owner = m.owner.clone();
+                    self.menus.remove(call);
+                    self.hang_up(call, &owner);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Puts a caller (their stream already answering) into a meeting, starting it.
+    async fn admit_to(
+        &mut self,
+        meeting_id: &str,
+        call: Arc<str>,
+        who: Joiner,
+        name: String,
+        owner: String,
+        stream: Stream,
+    ) {
+        if !self.running.contains_key(meeting_id) {
+            let meeting = match self.meetings.get(meeting_id).await {
                 Ok(Some(m)) => m,
                 Ok(None) | Err(_) => {
-                    tracing::info!(meeting = %join.meeting_id, "joining a meeting that is gone");
-                    self.hang_up(&call, &join.user);
+                    tracing::info!(meeting = %meeting_id, "joining a meeting that is gone");
+                    self.hang_up(&call, &owner);
                     return;
                 }
             };
@@ -248,7 +476,7 @@ impl Hub {
             });
             let mut events = conference.events();
             let tx = self.internal.clone();
-            let id = join.meeting_id.clone();
+            let id = meeting_id.to_owned();
             tokio::spawn(async move {
                 loop {
                     match events.recv().await {
@@ -267,7 +495,7 @@ impl Hub {
                 meeting.settings.entry_exit_announcement,
             );
             self.running.insert(
-                join.meeting_id.clone(),
+                meeting_id.to_owned(),
                 Running {
                     meeting,
                     roster,
@@ -277,38 +505,32 @@ impl Hub {
                 },
             );
         }
-        // The keypad: forwarded by a task of its own, since the stream stays here.
-        let mut digits = stream.take_dtmf_events();
-        let tx = self.internal.clone();
-        let c = call.clone();
-        tokio::spawn(async move {
-            while let Some(d) = digits.recv().await {
-                if tx.send(Internal::Digit(c.clone(), d.to_char())).is_err() {
-                    return;
-                }
-            }
-        });
-        let Some(r) = self.running.get_mut(&join.meeting_id) else {
+        let Some(r) = self.running.get_mut(meeting_id) else {
             return;
         };
-        let admission = r.meeting.admission(&Joiner::User(join.user.clone()));
-        let pid = r
-            .roster
-            .join(Some(join.user.clone()), join.name.clone(), admission);
+        let admission = r.meeting.admission(&who);
+        let user = match who {
+            Joiner::User(u) => Some(u),
+            Joiner::AnonymousPhone => None,
+        };
+        let pid = r.roster.join(user, name, admission);
         r.members.insert(
             pid,
             Member {
                 call: call.clone(),
-                owner: join.user.clone(),
+                owner,
                 stream,
                 media: None,
             },
         );
-        self.by_call.insert(call, (join.meeting_id.clone(), pid));
-        self.apply(&join.meeting_id);
+        self.by_call.insert(call, (meeting_id.to_owned(), pid));
+        self.apply(meeting_id);
     }
 
     fn left(&mut self, call: &Arc<str>) {
+        if self.menus.remove(call).is_some() {
+            return;
+        }
         let Some((meeting, pid)) = self.by_call.remove(call) else {
             return;
         };
@@ -325,7 +547,12 @@ impl Hub {
         }
     }
 
-    fn digit(&mut self, call: &Arc<str>, d: char) {
+    async fn digit(&mut self, call: &Arc<str>, d: char) {
+        if let Some(m) = self.menus.get_mut(call) {
+            m.ivr.handle(ivr::Event::Digit(d), Instant::now());
+            self.drive(call).await;
+            return;
+        }
         let Some((meeting, pid)) = self.by_call.get(call).cloned() else {
             return;
         };
@@ -546,5 +773,48 @@ fn view(meeting: &str, r: &Running) -> RosterView {
                 }
             })
             .collect(),
+    }
+}
+
+/// Finds whose PIN a dial-in caller typed and checks it: `(SIP URI, name)` of the user when
+/// found, with the verdict.
+async fn check_pin(
+    svc: &MeetingsService,
+    people: &Arc<crate::people::Directory>,
+    owner: PinOwner,
+    pin: &str,
+) -> (Option<(String, String)>, PinCheck) {
+    let uri = match owner {
+        PinOwner::User(uri) => Some(uri),
+        PinOwner::Typed(typed) => match people.index().await {
+            Ok(index) => {
+                let plus = format!("+{}", typed.trim_start_matches('+'));
+                index
+                    .by_line_extension(&typed)
+                    .or_else(|| index.by_line_number(&plus))
+                    .map(|p| p.sip_uri.clone())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the directory for a PIN check");
+                None
+            }
+        },
+    };
+    let Some(uri) = uri else {
+        return (None, PinCheck::Refused);
+    };
+    match svc.user(&uri).await {
+        Ok(Some(user)) => {
+            let now = crate::store::unix_now_ms();
+            let verdict = svc
+                .check_pin(&user, pin, now)
+                .await
+                .unwrap_or(PinCheck::Refused);
+            (
+                Some((user.sip_uri.clone(), user.display_name.clone())),
+                verdict,
+            )
+        }
+        _ => (None, PinCheck::Refused),
     }
 }

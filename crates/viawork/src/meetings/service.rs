@@ -323,6 +323,11 @@ impl MeetingsService {
         Ok(PinCheck::Refused)
     }
 
+    /// A directory user by SIP URI (the voice menu's PIN owner).
+    pub async fn user(&self, sip_uri: &str) -> Result<Option<UserRow>, MeetingsError> {
+        Ok(self.store.get_user_by_sip_uri(sip_uri).await?)
+    }
+
     /// Lifts a PIN lockout (an administrator's unlock).
     pub async fn unlock_pin(&self, user: &UserRow) -> Result<(), MeetingsError> {
         Ok(self.store.set_pin_lockout(user.id, None, 0).await?)
