@@ -471,6 +471,8 @@ struct RawMeetings {
     max_per_organizer: Option<usize>,
     pin_min_length: Option<usize>,
     pin_allow_common_patterns: Option<bool>,
+    recordings_dir: Option<std::path::PathBuf>,
+    recording_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -539,6 +541,25 @@ fn meetings_from_raw(
             return Err(ConfigError::Invalid {
                 key: "meetings.max_per_organizer",
                 message: format!("{n} is outside 1..=100000"),
+            })
+        }
+    }
+    if let Some(dir) = raw.recordings_dir {
+        if dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "meetings.recordings_dir",
+                message: "give a directory".into(),
+            });
+        }
+        c.recordings_dir = dir;
+    }
+    match raw.recording_retention_days {
+        None => {}
+        Some(n) if n <= 3650 => c.recording_retention_days = n,
+        Some(n) => {
+            return Err(ConfigError::Invalid {
+                key: "meetings.recording_retention_days",
+                message: format!("{n} is outside 0..=3650 (0 keeps recordings)"),
             })
         }
     }
@@ -1329,6 +1350,10 @@ mod tests {
             (
                 "[meetings]\npin_min_length = 3\n",
                 "meetings.pin_min_length",
+            ),
+            (
+                "[meetings]\nrecording_retention_days = 4000\n",
+                "meetings.recording_retention_days",
             ),
         ] {
             match load_str(text, &[]) {

@@ -149,6 +149,21 @@ pub async fn run(
             config.media.anchor,
         ));
     }
+    // Housekeeping: expired meetings and recordings past their retention, hourly.
+    {
+        let meetings = state.meetings.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                match meetings.purge(crate::store::unix_now_ms()).await {
+                    Ok((0, 0)) => {}
+                    Ok((m, r)) => tracing::info!(meetings = m, recordings = r, "purged"),
+                    Err(e) => tracing::warn!(error = %e, "cannot purge meetings"),
+                }
+            }
+        });
+    }
     // Meetings run their conferences on the calls' media engine.
     if let Some(api) = &state.calls {
         state.meetings_runtime = Some(crate::meetings::MeetingsRuntime::start(

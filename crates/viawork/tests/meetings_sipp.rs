@@ -26,6 +26,7 @@ fn provisioned_store(dir: &std::path::Path) -> String {
         ("alice", "Alice Smith", "tel:+14255550101"),
         ("bob", "Bob Jones", "tel:+14255550102"),
         ("carol", "Carol White", "tel:+14255550103"),
+        ("dave", "Dave Brown", "tel:+14255550104"),
     ] {
         cli(&[
             "user",
@@ -151,8 +152,20 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
     let inf = inf.display().to_string();
     let pbx = SippPbx::start_args("pbx_meeting_uas.xml", 3, &[], &["-inf", &inf]);
     let pbx_addr = pbx.addr.to_string();
+    let recordings = dir.path().join("recordings");
+    let cfg = dir.path().join("viawork.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[meetings]\nrecordings_dir = {:?}\n",
+            recordings.display().to_string()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.display().to_string();
     let server = common::Server::start_with(&[
         ("VIAWORK_DATABASE", db.as_str()),
+        ("VIAWORK_CONFIG", cfg.as_str()),
         ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
         ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
     ]);
@@ -276,6 +289,64 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
         c.level(700.0),
         c.level(1100.0)
     );
+
+    // Alice records the meeting: everyone hears the announcement, then 1.5 s of the three
+    // tones go into the WAV (the phones' received audio is the clock).
+    let dave = sign_in(lab.server.http, "sip:dave@example.com", PASSWORD);
+    let rec_path = format!("/api/v1/meetings/{meeting}/recording");
+    let r = lab.call(&bob, "POST", &rec_path, None);
+    assert_eq!(r.status, 403, "a non-leader records: {}", r.body);
+    let r = lab.call(&alice, "POST", &rec_path, None);
+    assert_eq!(r.status, 204, "{}", r.body);
+    lab.wait_roster(&alice, &meeting, "recording", |r| r["recording"] == true);
+    let announcement = std::fs::metadata(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/prompts/en-US/recording_started.ul"
+    ))
+    .map(|m| m.len())
+    .unwrap_or(0);
+    let from = a.heard_samples();
+    assert!(
+        eventually(LIMIT, || a.heard_samples() >= from + announcement + 12_000),
+        "the meeting's audio stopped flowing"
+    );
+    let r = lab.call(&alice, "DELETE", &rec_path, None);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let list_path = format!("/api/v1/meetings/{meeting}/recordings");
+    let mut list = Value::Null;
+    assert!(
+        eventually(LIMIT, || {
+            list = lab.call(&carol, "GET", &list_path, None).json();
+            list["recordings"][0]["ended_at"].is_string()
+        }),
+        "the recording never finished: {list}"
+    );
+    let rec = list["recordings"][0].clone();
+    assert!(rec["duration_ms"].as_i64().unwrap_or(0) >= 1500, "{rec}");
+    let audio = rec["links"]["audio"]
+        .as_str()
+        .expect("audio link")
+        .to_owned();
+    // Someone who was neither invited nor present may not hear it.
+    assert_eq!(
+        lab.call(&dave, "GET", &list_path, None).json()["recordings"],
+        json!([])
+    );
+    assert_eq!(lab.call(&dave, "GET", &audio, None).status, 404);
+    let wav = common::http::request_bytes(lab.server.http, "GET", &audio, Some(&carol));
+    assert_eq!(&wav[..4], b"RIFF", "not a WAV file");
+    assert_eq!(&wav[8..16], b"WAVEfmt ");
+    let pcm: Vec<i16> = wav[44..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    // The 0.8 s before the last 0.3 s: the three tones, mixed.
+    assert!(pcm.len() > 8000 + 2400, "{} samples", pcm.len());
+    let window = &pcm[pcm.len() - 2400 - 6400..pcm.len() - 2400];
+    for f in [440.0, 700.0, 1100.0] {
+        let level = media::goertzel(window, f, 8000);
+        assert!(level > HEARD, "{f} Hz in the recording at {level:.0}");
+    }
 
     // Bob mutes himself on his keypad (*6): nobody hears 700 until he presses *6 again.
     b.press("*6");

@@ -16,7 +16,7 @@ use viawork::store::{
     ImportRowResult, LockoutPolicy, PolicyRemoval, PolicyRow, PresenceSettingsRow, RoutingRow,
     Store, StoreError, TokenRow, UserRow, GLOBAL_POLICY, GLOBAL_SCOPE,
 };
-use viawork::store::{ContactTarget, MeetingRow, PinLockoutRow, UsersVersion};
+use viawork::store::{ContactTarget, MeetingRow, PinLockoutRow, RecordingRow, UsersVersion};
 
 /// One test's database.
 struct Fixture {
@@ -202,6 +202,7 @@ both_backends!(
     removing_a_user_removes_their_list_and_them_from_other_lists,
     meetings_round_trip_with_unique_conference_ids_and_optimistic_updates,
     pin_lockout_counters_round_trip_and_go_with_their_user,
+    recordings_round_trip_and_go_with_their_organizer,
 );
 
 /// A valid user row with the given SIP URI.
@@ -243,7 +244,7 @@ async fn migrations_apply_once_and_reopening_is_a_no_op(fx: Fixture) {
     second.ping().await.unwrap();
     assert_eq!(
         fx.migration_versions().await,
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 9]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     );
     assert_eq!(second.count_users().await.unwrap(), 1);
     let policies = second.list_policies().await.unwrap();
@@ -725,7 +726,7 @@ async fn migration_3_gives_existing_policies_the_callback_extensions_false(fx: F
     let store = fx.open().await;
     assert_eq!(
         fx.migration_versions().await,
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 9]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     );
     assert_eq!(
         store.list_policies().await.unwrap(),
@@ -2702,4 +2703,58 @@ async fn pin_lockout_counters_round_trip_and_go_with_their_user(fx: Fixture) {
     ));
     store.remove_user(a.id).await.unwrap();
     assert_eq!(store.get_pin_lockout(a.id).await.unwrap(), None);
+}
+
+async fn recordings_round_trip_and_go_with_their_organizer(fx: Fixture) {
+    let store = fx.open().await;
+    let a = store.create_user(&user("sip:a@example.com")).await.unwrap();
+    let rec = |id: &str, started_at: i64| RecordingRow {
+        id: id.into(),
+        meeting_id: "m1".into(),
+        organizer_id: a.id,
+        subject: "Weekly".into(),
+        viewers: r#"["sip:a@example.com"]"#.into(),
+        file: format!("{id}.wav"),
+        started_at,
+        ended_at: None,
+        duration_ms: 0,
+        bytes: 0,
+    };
+    store.create_recording(&rec("r2", 2_000)).await.unwrap();
+    store.create_recording(&rec("r1", 1_000)).await.unwrap();
+    assert!(matches!(
+        store.create_recording(&rec("r1", 5)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(store
+        .finish_recording("r1", 1_500, 480, 7_724)
+        .await
+        .unwrap());
+    assert!(!store.finish_recording("nope", 1, 1, 1).await.unwrap());
+    let r1 = store.get_recording("r1").await.unwrap().expect("r1");
+    assert_eq!(
+        r1,
+        RecordingRow {
+            ended_at: Some(1_500),
+            duration_ms: 480,
+            bytes: 7_724,
+            ..rec("r1", 1_000)
+        }
+    );
+    let ids: Vec<String> = store
+        .list_recordings("m1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["r1", "r2"]);
+    assert!(store.list_recordings("m2").await.unwrap().is_empty());
+    let old = store.recordings_started_before(1_500, 10).await.unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].id, "r1");
+    assert!(store.delete_recording("r1").await.unwrap());
+    assert!(!store.delete_recording("r1").await.unwrap());
+    store.remove_user(a.id).await.unwrap();
+    assert_eq!(store.get_recording("r2").await.unwrap(), None);
 }

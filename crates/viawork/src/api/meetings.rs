@@ -15,7 +15,11 @@
 //!   speaking;
 //! - `POST /api/v1/meetings/{id}/lock|unlock`,
 //!   `POST /api/v1/meetings/{id}/participants/{pid}/mute|unmute|admit|remove` — leader
-//!   controls (anyone may mute or unmute themselves).
+//!   controls (anyone may mute or unmute themselves);
+//! - `POST`/`DELETE /api/v1/meetings/{id}/recording` — start (with an announcement to
+//!   everyone) or stop recording (leaders); `GET /api/v1/meetings/{id}/recordings`,
+//!   `GET`/`DELETE /api/v1/recordings/{rid}`, `GET /api/v1/recordings/{rid}/audio` (WAV) —
+//!   for the organizer, leaders, attendees and those present when it started.
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -50,6 +54,16 @@ pub(super) fn router() -> Router<AppState> {
             "/api/v1/meetings/{id}/participants/{pid}/{action}",
             post(participant_action),
         )
+        .route(
+            "/api/v1/meetings/{id}/recording",
+            post(start_recording).delete(stop_recording),
+        )
+        .route("/api/v1/meetings/{id}/recordings", get(recordings))
+        .route(
+            "/api/v1/recordings/{rid}",
+            get(recording).delete(delete_recording),
+        )
+        .route("/api/v1/recordings/{rid}/audio", get(recording_audio))
 }
 
 impl From<MeetingsError> for ApiError {
@@ -554,6 +568,7 @@ impl From<RuntimeError> for ApiError {
                 "ServiceUnavailable",
                 message,
             ),
+            RuntimeError::Recording(detail) => ApiError::internal(detail),
         }
     }
 }
@@ -604,6 +619,7 @@ async fn roster(
     Ok(Json(r.unwrap_or(RosterView {
         meeting_id: id,
         locked: false,
+        recording: false,
         participants: Vec::new(),
     })))
 }
@@ -704,4 +720,222 @@ async fn participant_action(
         }
     };
     act(&state, &id, &me, action).await
+}
+
+/// Starts recording the meeting (leaders): everyone hears "This meeting is being
+/// recorded", which is in the recording too.
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings/{id}/recording",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id")),
+    responses(
+        (status = 204, description = "Recording"),
+        (status = 403, description = "`NotLeader`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`NotInProgress`", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn start_recording(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    act(&state, &id, &me, Action::Record(true)).await
+}
+
+/// Stops recording the meeting (leaders).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/meetings/{id}/recording",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id")),
+    responses(
+        (status = 204, description = "Stopped (or was not recording)"),
+        (status = 403, description = "`NotLeader`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`NotInProgress`", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn stop_recording(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    act(&state, &id, &me, Action::Record(false)).await
+}
+
+/// A recording as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct RecordingView {
+    /// The recording's id.
+    id: String,
+    /// The meeting recorded.
+    meeting_id: String,
+    /// The meeting's subject then.
+    subject: String,
+    /// RFC 3339.
+    started_at: String,
+    /// RFC 3339; `null` while recording.
+    ended_at: Option<String>,
+    /// Length of the audio.
+    duration_ms: i64,
+    /// Size of the WAV file.
+    bytes: i64,
+    /// `self` and `audio`.
+    links: RecordingLinks,
+}
+
+/// Part of [`RecordingView`].
+#[derive(Serialize, utoipa::ToSchema)]
+struct RecordingLinks {
+    #[serde(rename = "self")]
+    this: String,
+    /// The WAV file.
+    audio: String,
+}
+
+fn recording_view(r: &crate::store::RecordingRow) -> RecordingView {
+    RecordingView {
+        id: r.id.clone(),
+        meeting_id: r.meeting_id.clone(),
+        subject: r.subject.clone(),
+        started_at: format_ms(r.started_at),
+        ended_at: r.ended_at.map(format_ms),
+        duration_ms: r.duration_ms,
+        bytes: r.bytes,
+        links: RecordingLinks {
+            this: format!("/api/v1/recordings/{}", r.id),
+            audio: format!("/api/v1/recordings/{}/audio", r.id),
+        },
+    }
+}
+
+/// What `GET /api/v1/meetings/{id}/recordings` answers.
+#[derive(Serialize, utoipa::ToSchema)]
+struct RecordingList {
+    recordings: Vec<RecordingView>,
+}
+
+/// The recordings of a meeting that I may hear, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/meetings/{id}/recordings",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id")),
+    responses(
+        (status = 200, description = "The recordings", body = RecordingList),
+        (status = 401, description = "No valid bearer token", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn recordings(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<RecordingList>, ApiError> {
+    let rows = state.meetings.recordings_of(&id, &me.user.sip_uri).await?;
+    Ok(Json(RecordingList {
+        recordings: rows.iter().map(recording_view).collect(),
+    }))
+}
+
+/// One recording I may hear.
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings/{rid}",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("rid" = String, Path, description = "The recording's id")),
+    responses(
+        (status = 200, description = "The recording", body = RecordingView),
+        (status = 404, description = "No such recording, or not mine to hear", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn recording(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(rid): Path<String>,
+) -> Result<Json<RecordingView>, ApiError> {
+    let (row, _) = state.meetings.recording_for(&rid, &me.user.sip_uri).await?;
+    Ok(Json(recording_view(&row)))
+}
+
+/// Deletes a recording and its file (the meeting's organizer).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/recordings/{rid}",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("rid" = String, Path, description = "The recording's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "`NotOrganizer`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such recording, or not mine to hear", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn delete_recording(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(rid): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.meetings.delete_recording(&rid, &me.user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The recording's audio: a WAV file (16-bit PCM, 8 kHz, mono), streamed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings/{rid}/audio",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("rid" = String, Path, description = "The recording's id")),
+    responses(
+        (status = 200, description = "`audio/wav`", content_type = "audio/wav"),
+        (status = 404, description = "No such recording, or not mine to hear", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`StillRecording`", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn recording_audio(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(rid): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let (row, path) = state.meetings.recording_for(&rid, &me.user.sip_uri).await?;
+    if row.ended_at.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "StillRecording",
+            "the recording is not finished yet",
+        ));
+    }
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| ApiError::from(MeetingsError::NotFound))?;
+    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let stream = futures_util::stream::unfold(file, |mut f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    let name = format!("meeting-{}-{}.wav", row.meeting_id, row.id);
+    axum::response::Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "audio/wav")
+        .header(header::CONTENT_LENGTH, len)
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )
+        .body(axum::body::Body::from_stream(stream))
+        .map_err(ApiError::internal)
 }

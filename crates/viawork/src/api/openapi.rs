@@ -163,6 +163,12 @@ impl Modify for BearerAuth {
         super::meetings::lock,
         super::meetings::unlock,
         super::meetings::participant_action,
+        super::meetings::start_recording,
+        super::meetings::stop_recording,
+        super::meetings::recordings,
+        super::meetings::recording,
+        super::meetings::delete_recording,
+        super::meetings::recording_audio,
         super::events::events,
     ),
     components(schemas(ErrorResponse, ErrorDetail))

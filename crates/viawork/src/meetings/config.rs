@@ -29,6 +29,11 @@ pub struct MeetingsConfig {
     pub max_per_organizer: usize,
     /// The dial-in PIN policy (`meetings.pin_min_length`, `meetings.pin_allow_common_patterns`).
     pub pin_policy: PinPolicy,
+    /// Where recordings are written (`meetings.recordings_dir`).
+    pub recordings_dir: std::path::PathBuf,
+    /// Recordings older than this many days are deleted; 0 keeps them
+    /// (`meetings.recording_retention_days`).
+    pub recording_retention_days: u32,
 }
 
 impl Default for MeetingsConfig {
@@ -38,6 +43,8 @@ impl Default for MeetingsConfig {
             join_url_base: None,
             max_per_organizer: 1000,
             pin_policy: PinPolicy::default(),
+            recordings_dir: "recordings".into(),
+            recording_retention_days: 30,
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct RosterView {
     pub meeting_id: String,
     /// New non-leaders wait in the lobby.
     pub locked: bool,
+    /// The meeting is being recorded.
+    pub recording: bool,
     /// Everyone, in joining order.
     pub participants: Vec<ParticipantView>,
 }
@@ -78,10 +80,12 @@ pub enum Action {
     Remove(ParticipantId),
     /// Lock or unlock.
     Lock(bool),
+    /// Start or stop recording (leaders).
+    Record(bool),
 }
 
 /// Why the runtime refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuntimeError {
     /// Nobody is in the meeting.
     #[error("the meeting is not in progress")]
@@ -92,6 +96,9 @@ pub enum RuntimeError {
     /// The runtime has stopped.
     #[error("the meetings runtime is not running")]
     Stopped,
+    /// A recording could not be started.
+    #[error("cannot record: {0}")]
+    Recording(String),
 }
 
 enum Command {
@@ -212,6 +219,8 @@ struct Running {
     conference: Conference,
     members: HashMap<ParticipantId, Member>,
     speaking: HashSet<media::ParticipantId>,
+    /// The recording in progress: its id and when it started.
+    recording: Option<(String, Instant)>,
 }
 
 /// A dial-in caller in the voice menu.
@@ -264,7 +273,7 @@ impl Hub {
                     MeetingMsg::Enter { call, join, stream } => self.enter(call, join, stream).await,
                     MeetingMsg::Left { call } => self.left(&call),
                 },
-                Some(c) = commands.recv() => self.command(c),
+                Some(c) = commands.recv() => self.command(c).await,
                 Some(i) = internal.recv() => match i {
                     Internal::Digit(call, d) => self.digit(&call, d).await,
                     Internal::Media(meeting, ev) => self.media_event(&meeting, ev),
@@ -502,6 +511,7 @@ impl Hub {
                     conference,
                     members: HashMap::new(),
                     speaking: HashSet::new(),
+                    recording: None,
                 },
             );
         }
@@ -542,7 +552,7 @@ impl Hub {
             // Dropping the stream takes it out of the conference and frees its ports.
             r.members.remove(&pid);
             if r.roster.is_empty() {
-                self.running.remove(&meeting);
+                self.end(&meeting);
             }
         }
     }
@@ -576,8 +586,18 @@ impl Hub {
         }
     }
 
-    fn command(&mut self, c: Command) {
+    async fn command(&mut self, c: Command) {
         match c {
+            Command::Act {
+                meeting,
+                user,
+                action: Action::Record(on),
+                reply,
+            } => {
+                let result = self.record(&meeting, &user, on).await;
+                self.publish(&meeting);
+                let _ = reply.send(result);
+            }
             Command::Roster { meeting, reply } => {
                 let _ = reply.send(self.running.get(&meeting).map(|r| view(&meeting, r)));
             }
@@ -622,8 +642,95 @@ impl Hub {
             Action::Admit(pid) => r.roster.admit(by, pid)?,
             Action::Remove(pid) => r.roster.remove(by, pid)?,
             Action::Lock(on) => r.roster.set_locked(by, on)?,
+            Action::Record(_) => {}
         }
         Ok(())
+    }
+
+    /// Starts or stops recording `meeting` as `user` (a leader).
+    async fn record(&mut self, meeting: &str, user: &str, on: bool) -> Result<(), RuntimeError> {
+        let r = self.running.get(meeting).ok_or(RuntimeError::NotRunning)?;
+        let leads = r.meeting.is_named_leader(user)
+            || r.roster.participants().iter().any(|p| {
+                p.leader
+                    && p.user
+                        .as_deref()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(user))
+            });
+        if !leads {
+            return Err(RosterError::NotLeader.into());
+        }
+        if on == r.recording.is_some() {
+            return Ok(());
+        }
+        if !on {
+            self.stop_recording(meeting);
+            return Ok(());
+        }
+        // Those who may hear it: whoever may see the meeting, and whoever is in it now.
+        let mut viewers: Vec<String> = std::iter::once(r.meeting.organizer.clone())
+            .chain(r.meeting.settings.leaders.iter().cloned())
+            .chain(r.meeting.settings.attendees.iter().cloned())
+            .chain(
+                r.roster
+                    .participants()
+                    .iter()
+                    .filter_map(|p| p.user.clone()),
+            )
+            .map(|u| u.to_ascii_lowercase())
+            .collect();
+        viewers.sort();
+        viewers.dedup();
+        let now = crate::store::unix_now_ms();
+        let (row, path) = self
+            .meetings
+            .new_recording(&r.meeting, viewers, now)
+            .await
+            .map_err(|e| RuntimeError::Recording(e.to_string()))?;
+        let Some(r) = self.running.get_mut(meeting) else {
+            return Err(RuntimeError::NotRunning);
+        };
+        let notice = prompts::clip(Name::recording_started);
+        if let Err(e) = r.conference.start_recording(&path, Some(notice)) {
+            let _ = self.meetings.recording_finished(&row.id, 0, now).await;
+            return Err(RuntimeError::Recording(e.to_string()));
+        }
+        r.recording = Some((row.id, Instant::now()));
+        Ok(())
+    }
+
+    /// Stops a meeting's recording (off the loop: the file is finished on a blocking
+    /// thread) and tells everyone.
+    fn stop_recording(&mut self, meeting: &str) {
+        let Some(r) = self.running.get_mut(meeting) else {
+            return;
+        };
+        let Some((id, _)) = r.recording.take() else {
+            return;
+        };
+        let _ = r
+            .conference
+            .announce(prompts::clip(Name::recording_stopped), Target::All);
+        let (conference, svc) = (r.conference.clone(), self.meetings.clone());
+        tokio::spawn(async move {
+            let ms = match conference.stop_recording().await {
+                Ok(summary) => summary.duration().as_millis() as i64,
+                Err(e) => {
+                    tracing::warn!(error = %e, recording = %id, "the recording did not finish cleanly");
+                    0
+                }
+            };
+            let now = crate::store::unix_now_ms();
+            if let Err(e) = svc.recording_finished(&id, ms, now).await {
+                tracing::warn!(error = %e, recording = %id, "cannot record the recording's end");
+            }
+        });
+    }
+
+    /// The last participant left: the meeting stops running (its recording is finished).
+    fn end(&mut self, meeting: &str) {
+        self.stop_recording(meeting);
+        self.running.remove(meeting);
     }
 
     /// Carries out what the roster decided.
@@ -691,7 +798,7 @@ impl Hub {
             .get(meeting)
             .is_some_and(|r| r.roster.is_empty())
         {
-            self.running.remove(meeting);
+            self.end(meeting);
         }
     }
 
@@ -756,6 +863,7 @@ fn view(meeting: &str, r: &Running) -> RosterView {
     RosterView {
         meeting_id: meeting.to_owned(),
         locked: r.roster.is_locked(),
+        recording: r.recording.is_some(),
         participants: r
             .roster
             .participants()

@@ -10,7 +10,7 @@ use super::config::MeetingsConfig;
 use super::meeting::{Input, Meeting, Settings};
 use super::{conference_id, pin_lockout};
 use crate::domain::{DomainError, LineUri, Pin, PinHash, E164};
-use crate::store::{Store, StoreError, UserRow};
+use crate::store::{RecordingRow, Store, StoreError, UserRow};
 
 /// How many conference IDs are drawn before giving up (each clash lengthens the next).
 const ID_ATTEMPTS: usize = 8;
@@ -323,6 +323,135 @@ impl MeetingsService {
         Ok(PinCheck::Refused)
     }
 
+    // ---- recordings ---------------------------------------------------------------
+
+    /// Starts the record of a recording of `meeting` whose `viewers` may hear it; returns
+    /// its row and the file to write (the directory is created if missing).
+    pub async fn new_recording(
+        &self,
+        meeting: &Meeting,
+        viewers: Vec<String>,
+        now: i64,
+    ) -> Result<(RecordingRow, std::path::PathBuf), MeetingsError> {
+        let dir = &self.config.recordings_dir;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| MeetingsError::Corrupt(format!("cannot create {}: {e}", dir.display())))?;
+        let id = hex(&rand::random::<[u8; 12]>());
+        let row = RecordingRow {
+            file: format!("{id}.wav"),
+            id,
+            meeting_id: meeting.id.clone(),
+            organizer_id: meeting.organizer_id,
+            subject: meeting.subject.clone(),
+            viewers: serde_json::to_string(&viewers).unwrap_or_else(|_| "[]".into()),
+            started_at: now,
+            ended_at: None,
+            duration_ms: 0,
+            bytes: 0,
+        };
+        self.store.create_recording(&row).await?;
+        let path = dir.join(&row.file);
+        Ok((row, path))
+    }
+
+    /// Records that a recording stopped.
+    pub async fn recording_finished(
+        &self,
+        id: &str,
+        duration_ms: i64,
+        now: i64,
+    ) -> Result<(), MeetingsError> {
+        let bytes = match self.store.get_recording(id).await? {
+            Some(r) => tokio::fs::metadata(self.config.recordings_dir.join(&r.file))
+                .await
+                .map(|m| m.len() as i64)
+                .unwrap_or(0),
+            None => return Ok(()),
+        };
+        self.store
+            .finish_recording(id, now, duration_ms, bytes)
+            .await?;
+        Ok(())
+    }
+
+    /// The recordings of meeting `id` that `viewer` may hear.
+    pub async fn recordings_of(
+        &self,
+        meeting_id: &str,
+        viewer: &str,
+    ) -> Result<Vec<RecordingRow>, MeetingsError> {
+        let rows = self.store.list_recordings(meeting_id).await?;
+        Ok(rows.into_iter().filter(|r| may_hear(r, viewer)).collect())
+    }
+
+    /// A recording `viewer` may hear, with its file ([`MeetingsError::NotFound`] otherwise).
+    pub async fn recording_for(
+        &self,
+        id: &str,
+        viewer: &str,
+    ) -> Result<(RecordingRow, std::path::PathBuf), MeetingsError> {
+        let row = self
+            .store
+            .get_recording(id)
+            .await?
+            .filter(|r| may_hear(r, viewer))
+            .ok_or(MeetingsError::NotFound)?;
+        let path = self.config.recordings_dir.join(&row.file);
+        Ok((row, path))
+    }
+
+    /// Deletes a recording (its organizer only) with its file.
+    pub async fn delete_recording(&self, id: &str, user: &UserRow) -> Result<(), MeetingsError> {
+        let (row, path) = self.recording_for(id, &user.sip_uri).await?;
+        if row.organizer_id != user.id {
+            return Err(MeetingsError::NotOrganizer);
+        }
+        self.remove_recording(&row, &path).await
+    }
+
+    async fn remove_recording(
+        &self,
+        row: &RecordingRow,
+        path: &std::path::Path,
+    ) -> Result<(), MeetingsError> {
+        match tokio::fs::remove_file(path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(MeetingsError::Corrupt(format!(
+                    "cannot delete {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+        self.store.delete_recording(&row.id).await?;
+        Ok(())
+    }
+
+    /// Housekeeping: deletes expired meetings and recordings past the retention; how many
+    /// of each.
+    pub async fn purge(&self, now: i64) -> Result<(u64, u64), MeetingsError> {
+        let meetings = self.purge_expired(now).await?;
+        let days = i64::from(self.config.recording_retention_days);
+        let mut recordings = 0;
+        if days > 0 {
+            let before = now - days * 24 * 3600 * 1000;
+            loop {
+                let old = self.store.recordings_started_before(before, 100).await?;
+                if old.is_empty() {
+                    break;
+                }
+                for r in &old {
+                    let path = self.config.recordings_dir.join(&r.file);
+                    self.remove_recording(r, &path).await?;
+                    recordings += 1;
+                }
+            }
+        }
+        Ok((meetings, recordings))
+    }
+
     /// A directory user by SIP URI (the voice menu's PIN owner).
     pub async fn user(&self, sip_uri: &str) -> Result<Option<UserRow>, MeetingsError> {
         Ok(self.store.get_user_by_sip_uri(sip_uri).await?)
@@ -354,6 +483,13 @@ pub fn pin_for_user(
     numbers.extend(line.as_ref().map(|l| l.number().clone()));
     let extension = line.as_ref().and_then(LineUri::extension);
     Pin::new_for_user(policy, text, &numbers, extension)
+}
+
+/// Whether `viewer` is among those a recording was made for.
+fn may_hear(row: &RecordingRow, viewer: &str) -> bool {
+    serde_json::from_str::<Vec<String>>(&row.viewers)
+        .map(|v| v.iter().any(|u| u.eq_ignore_ascii_case(viewer)))
+        .unwrap_or(false)
 }
 
 fn read(row: crate::store::MeetingRow) -> Result<Meeting, MeetingsError> {

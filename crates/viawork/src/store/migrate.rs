@@ -81,6 +81,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "meetings",
         sql: include_str!("../../migrations/sqlite/0009_meetings.sql"),
     },
+    Migration {
+        version: 10,
+        name: "recordings",
+        sql: include_str!("../../migrations/sqlite/0010_recordings.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.
@@ -129,6 +134,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 9,
         name: "meetings",
         sql: include_str!("../../migrations/postgres/0009_meetings.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "recordings",
+        sql: include_str!("../../migrations/postgres/0010_recordings.sql"),
     },
 ];
 
@@ -193,7 +203,7 @@ mod tests {
         let rest = pending(SQLITE, &applied).unwrap();
         assert_eq!(
             rest.iter().map(|m| m.version).collect::<Vec<_>>(),
-            [2, 3, 4, 5, 6, 7, 8, 9]
+            [2, 3, 4, 5, 6, 7, 8, 9, 10]
         );
         let all: Vec<_> = SQLITE.iter().map(|m| (m.version, m.checksum())).collect();
         assert!(pending(SQLITE, &all).unwrap().is_empty());

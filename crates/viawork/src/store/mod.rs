@@ -54,7 +54,8 @@ pub use model::{
     generate_token, hash_token, CallLogQuery, CallRecordRow, ContactGroupRow, ContactRow,
     ContactTarget, DialPlanRuleRow, ImportReport, ImportRowResult, LockoutPolicy, LoginFailureRow,
     MeetingRow, PinLockoutRow, PolicyRemoval, PolicyRow, PresenceBlockRow, PresenceSettingsRow,
-    RoutingRow, TokenRow, UserRow, UsersVersion, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY, GLOBAL_SCOPE,
+    RecordingRow, RoutingRow, TokenRow, UserRow, UsersVersion, CALL_LOG_MAX_LIMIT, GLOBAL_POLICY,
+    GLOBAL_SCOPE,
 };
 
 /// Which database a [`Store`] runs on.
@@ -593,4 +594,34 @@ pub trait Store: Send + Sync {
         id: i64,
         rule: &DialPlanRuleRow,
     ) -> Result<DialPlanRuleRow, StoreError>;
+
+    // ---- meeting recordings (migration 10) ---------------------------------------------
+
+    /// Stores a recording that just started.
+    async fn create_recording(&self, row: &RecordingRow) -> Result<(), StoreError>;
+
+    /// Records that a recording stopped: its end, length and size. False if it is gone.
+    async fn finish_recording(
+        &self,
+        id: &str,
+        ended_at: i64,
+        duration_ms: i64,
+        bytes: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// A recording by id.
+    async fn get_recording(&self, id: &str) -> Result<Option<RecordingRow>, StoreError>;
+
+    /// The recordings of a meeting, oldest first.
+    async fn list_recordings(&self, meeting_id: &str) -> Result<Vec<RecordingRow>, StoreError>;
+
+    /// Deletes a recording's row; false if there was none.
+    async fn delete_recording(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Recordings that started before `before` (retention), at most `limit`.
+    async fn recordings_started_before(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordingRow>, StoreError>;
 }

@@ -452,3 +452,28 @@ pub struct PinLockoutRow {
     /// Locked until an admin unlocks, after the global limit.
     pub locked_out: bool,
 }
+
+/// A meeting recording (table `recordings`, migration 10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingRow {
+    /// Random, URL-safe.
+    pub id: String,
+    /// The meeting recorded.
+    pub meeting_id: String,
+    /// The meeting's organizer.
+    pub organizer_id: i64,
+    /// The meeting's subject when recorded.
+    pub subject: String,
+    /// JSON list of the SIP URIs who may list and download it.
+    pub viewers: String,
+    /// The file's name in the recordings directory.
+    pub file: String,
+    /// When recording started (Unix ms).
+    pub started_at: i64,
+    /// When it stopped (`None` while recording).
+    pub ended_at: Option<i64>,
+    /// Length of the audio.
+    pub duration_ms: i64,
+    /// Size of the file.
+    pub bytes: i64,
+}

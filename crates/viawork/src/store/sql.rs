@@ -28,6 +28,15 @@ macro_rules! user_columns {
 }
 pub(crate) use user_columns;
 
+/// The columns of `recordings`, as `recording_from_row` reads them.
+macro_rules! recording_select {
+    () => {
+        "SELECT id, meeting_id, organizer_id, subject, viewers, file, started_at, ended_at, \
+         duration_ms, bytes FROM recordings"
+    };
+}
+pub(crate) use recording_select;
+
 /// The columns of `meetings` with the organizer's SIP URI, as `meeting_from_row` reads them.
 macro_rules! meeting_select {
     () => {
@@ -214,12 +223,12 @@ macro_rules! impl_store {
         use $crate::store::model::{
             CallLogQuery, CallRecordRow, ContactGroupRow, ContactRow, ContactTarget,
             DialPlanRuleRow, ImportReport, ImportRowResult, LockoutPolicy, LoginFailureRow,
-            MeetingRow, PinLockoutRow, PolicyRemoval, PolicyRow, PresenceBlockRow, PresenceSettingsRow, RoutingRow, TokenRow,
+            MeetingRow, PinLockoutRow, PolicyRemoval, RecordingRow, PolicyRow, PresenceBlockRow, PresenceSettingsRow, RoutingRow, TokenRow,
             UserRow, UsersVersion, GLOBAL_POLICY,
         };
         use $crate::store::sql::{
             bind_call_record, bind_user, call_log_columns, contact_by_uri, failure_columns,
-            group_columns, meeting_select, new_failure_window, next_failure_count, next_updated_at,
+            group_columns, meeting_select, new_failure_window, recording_select, next_failure_count, next_updated_at,
             policy_columns, rule_columns, token_columns, user_columns, user_writable,
         };
         use $crate::store::im::{BlobRow, ConversationRow, MessageRow, ParticipantRow};
@@ -2173,6 +2182,114 @@ macro_rules! impl_store {
                     .map_err(|e| StoreError::from_write(e, "position", "user"))?;
                 Ok(replaced)
             }
+
+            // ---- meeting recordings ---------------------------------------------------
+
+            async fn create_recording(&self, r: &RecordingRow) -> Result<(), StoreError> {
+                check::text("subject", &r.subject)?;
+                sqlx::query(
+                    "INSERT INTO recordings (id, meeting_id, organizer_id, subject, viewers, \
+                     file, started_at, ended_at, duration_ms, bytes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&r.id)
+                .bind(&r.meeting_id)
+                .bind(r.organizer_id)
+                .bind(&r.subject)
+                .bind(&r.viewers)
+                .bind(&r.file)
+                .bind(r.started_at)
+                .bind(r.ended_at)
+                .bind(r.duration_ms)
+                .bind(r.bytes)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "id", "user"))?;
+                Ok(())
+            }
+
+            async fn finish_recording(
+                &self,
+                id: &str,
+                ended_at: i64,
+                duration_ms: i64,
+                bytes: i64,
+            ) -> Result<bool, StoreError> {
+                let n = sqlx::query(
+                    "UPDATE recordings SET ended_at = $2, duration_ms = $3, bytes = $4 \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(ended_at)
+                .bind(duration_ms)
+                .bind(bytes)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(n > 0)
+            }
+
+            async fn get_recording(&self, id: &str) -> Result<Option<RecordingRow>, StoreError> {
+                let row = sqlx::query(concat!(recording_select!(), " WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(recording_from_row).transpose()?)
+            }
+
+            async fn list_recordings(
+                &self,
+                meeting_id: &str,
+            ) -> Result<Vec<RecordingRow>, StoreError> {
+                let rows = sqlx::query(concat!(
+                    recording_select!(),
+                    " WHERE meeting_id = $1 ORDER BY started_at, id"
+                ))
+                .bind(meeting_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(recording_from_row).collect::<Result<_, _>>()?)
+            }
+
+            async fn delete_recording(&self, id: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query("DELETE FROM recordings WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
+            async fn recordings_started_before(
+                &self,
+                before: i64,
+                limit: i64,
+            ) -> Result<Vec<RecordingRow>, StoreError> {
+                let rows = sqlx::query(concat!(
+                    recording_select!(),
+                    " WHERE started_at < $1 ORDER BY started_at, id LIMIT $2"
+                ))
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(recording_from_row).collect::<Result<_, _>>()?)
+            }
+        }
+
+        fn recording_from_row(r: &$row) -> Result<RecordingRow, sqlx::Error> {
+            Ok(RecordingRow {
+                id: r.try_get("id")?,
+                meeting_id: r.try_get("meeting_id")?,
+                organizer_id: r.try_get("organizer_id")?,
+                subject: r.try_get("subject")?,
+                viewers: r.try_get("viewers")?,
+                file: r.try_get("file")?,
+                started_at: r.try_get("started_at")?,
+                ended_at: r.try_get("ended_at")?,
+                duration_ms: r.try_get("duration_ms")?,
+                bytes: r.try_get("bytes")?,
+            })
         }
 
         fn meeting_from_row(r: &$row) -> Result<MeetingRow, sqlx::Error> {

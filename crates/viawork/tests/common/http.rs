@@ -57,6 +57,35 @@ pub fn request_raw(
     content_type: &str,
     body: &[u8],
 ) -> Reply {
+    let (status, headers, body) = exchange(addr, method, path, token, content_type, body);
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// `GET`s (or `method`s) `path` and returns the body's bytes; it must answer 200.
+pub fn request_bytes(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Vec<u8> {
+    let (status, _, body) = exchange(addr, method, path, token, "application/json", b"");
+    assert_eq!(
+        status,
+        200,
+        "{method} {path}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    body
+}
+
+/// One request on a fresh connection: status, headers and the raw body.
+fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let mut conn = TcpStream::connect(addr).expect("connect to the HTTP API");
     conn.set_read_timeout(Some(Duration::from_secs(15)))
         .unwrap();
@@ -90,11 +119,7 @@ pub fn request_raw(
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    (status, headers, body)
 }
 
 /// Signs in and returns the access token.

@@ -24,6 +24,8 @@ const TELEPHONE_EVENT: u8 = 101;
 #[derive(Default)]
 struct State {
     heard: Vec<i16>,
+    /// Samples heard in all (a clock of the media received).
+    total: u64,
     /// Where ViaWork's stream sends from (learned from its first packet).
     peer: Option<SocketAddr>,
     digits: Vec<u8>,
@@ -71,6 +73,7 @@ impl Phone {
                         let len = p.payload.len().min(160);
                         Codec::Pcmu.decode(&p.payload[..len], &mut pcm[..len]);
                         st.heard.extend_from_slice(&pcm[..len]);
+                        st.total += len as u64;
                         let excess = st.heard.len().saturating_sub(4 * WINDOW);
                         st.heard.drain(..excess);
                     }
@@ -157,6 +160,11 @@ impl Phone {
             return 0.0;
         }
         media::goertzel(&st.heard[st.heard.len() - WINDOW..], freq, 8000)
+    }
+
+    /// Samples of audio heard since the start (8000 a second while ViaWork sends).
+    pub fn heard_samples(&self) -> u64 {
+        self.state.lock().expect("state").total
     }
 
     /// Whether ViaWork has sent this phone anything yet.
