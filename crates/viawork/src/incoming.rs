@@ -266,6 +266,7 @@ impl Router {
             meeting_id: None,
             user: user.map(|(u, _)| u),
             name,
+            admitted: false,
             to: runtime.calls_sender(),
         });
         let uas = self.trunk.leg_as(

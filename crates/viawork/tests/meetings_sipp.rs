@@ -142,15 +142,19 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
         Phone::start(700.0),
         Phone::start(1100.0),
     );
+    let d = Phone::start(1500.0);
     // Each answered dial-out sends its media to the next phone, in join order.
     let inf = dir.path().join("phones.csv");
     std::fs::write(
         &inf,
-        format!("SEQUENTIAL\n{};\n{};\n{};\n", a.port, b.port, c.port),
+        format!(
+            "SEQUENTIAL\n{};\n{};\n{};\n{};\n",
+            a.port, b.port, c.port, d.port
+        ),
     )
     .unwrap();
     let inf = inf.display().to_string();
-    let pbx = SippPbx::start_args("pbx_meeting_uas.xml", 3, &[], &["-inf", &inf]);
+    let pbx = SippPbx::start_args("pbx_meeting_uas.xml", 4, &[], &["-inf", &inf]);
     let pbx_addr = pbx.addr.to_string();
     let recordings = dir.path().join("recordings");
     let cfg = dir.path().join("viawork.toml");
@@ -379,6 +383,31 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
         "B still hears Carol: {:.0}",
         b.level(1100.0)
     );
+    // Alice brings Dave in: ViaWork rings him with her number, and he is in at once (not in
+    // the lobby, though he was not invited).
+    let invite_path = format!("/api/v1/meetings/{meeting}/invite");
+    let dave_uri = json!({"to": "sip:dave@example.com"});
+    let r = lab.call(&bob, "POST", &invite_path, Some(dave_uri.clone()));
+    assert_eq!(r.status, 403, "a non-leader invites: {}", r.body);
+    let r = lab.call(&alice, "POST", &invite_path, Some(dave_uri));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let dave_call = r.json()["id"].as_str().expect("call id").to_owned();
+    let r = lab.wait_roster(&alice, &meeting, "Dave in", |r| {
+        participant(r, "sip:dave@example.com")["place"] == "in"
+    });
+    assert_eq!(
+        participant(&r, "sip:dave@example.com")["leader"],
+        false,
+        "{r}"
+    );
+    assert!(
+        eventually(LIMIT, || hears(&d, &[440.0, 700.0], &[1500.0])
+            && hears(&a, &[1500.0], &[440.0])),
+        "D hears 440 at {:.0}, 700 at {:.0}; A hears 1500 at {:.0}",
+        d.level(440.0),
+        d.level(700.0),
+        a.level(1500.0)
+    );
     let bad = lab.call(
         &alice,
         "POST",
@@ -393,6 +422,7 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
 
     // Hanging up leaves: the others stay; the meeting ends with the last one.
     for (token, call) in [
+        (&alice, &dave_call),
         (&alice, &alice_call),
         (&bob, &bob_call),
         (&carol, &carol_call),
@@ -406,7 +436,18 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
     lab.pbx.wait_success();
     // Each dial-out rang the user's own number with the Call Via Work caller ID.
     let invites = lab.pbx.received("INVITE");
-    assert_eq!(invites.len(), 3, "{invites:#?}");
+    assert_eq!(invites.len(), 4, "{invites:#?}");
+    // The invitation rang Dave with Alice's own number and name.
+    assert!(
+        invites[3].starts_with("INVITE sip:+14255550104@"),
+        "{}",
+        invites[3]
+    );
+    assert!(
+        invites[3].contains("\"Alice Smith\" <sip:+14255550101@"),
+        "{}",
+        invites[3]
+    );
     for (i, n) in ["+14255550101", "+14255550102", "+14255550103"]
         .iter()
         .enumerate()

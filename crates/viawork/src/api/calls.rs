@@ -631,6 +631,15 @@ pub enum FarEnd {
         /// Its conference ID (shown as the number).
         conference_id: String,
     },
+    /// Someone invited into a running meeting: ViaWork rings `to` (as the user gave it)
+    /// with the inviting user's own number and name, and puts them in the meeting — past
+    /// the lobby — when they answer.
+    Invite {
+        /// The meeting's id.
+        id: String,
+        /// Who to ring.
+        to: String,
+    },
 }
 
 /// Checks and starts a call for `user`. See the [module docs](self).
@@ -712,11 +721,27 @@ pub async fn start_call(
         CallbackError::NoNumber => ApiError::bad_request("callback_number", e.to_string()),
     })?;
     let to = match &far {
-        FarEnd::Dial(to) => Some(resolve_to(directory, &plan, to).await?),
+        FarEnd::Dial(to) | FarEnd::Invite { to, .. } => {
+            Some(resolve_to(directory, &plan, to).await?)
+        }
         FarEnd::Meeting { .. } => None,
     };
+    // An invited directory user joins as themselves.
+    let invitee = match &far {
+        FarEnd::Invite { to, .. } => match sip::Uri::parse(to.trim()) {
+            Ok(sip::Uri::Sip(u)) => {
+                let canonical = format!("sip:{}@{}", u.user.unwrap_or(""), u.host).to_lowercase();
+                directory
+                    .user_by_sip_uri(&canonical)
+                    .await?
+                    .map(|row| (row.sip_uri.to_ascii_lowercase(), row.display_name.clone()))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
     let runtime = match (&far, &state.meetings_runtime) {
-        (FarEnd::Meeting { .. }, None) => {
+        (FarEnd::Meeting { .. } | FarEnd::Invite { .. }, None) => {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
@@ -752,7 +777,11 @@ pub async fn start_call(
         .as_ref()
         .map(|l| l.number().clone())
         .unwrap_or_else(|| callback.number().clone());
-    let callback_dial = Dialable::E164(callback.number().clone());
+    let callback_dial = match (&far, &to) {
+        // An invitation rings the invited party instead of the user's phone.
+        (FarEnd::Invite { .. }, Some(to)) => to.clone(),
+        _ => Dialable::E164(callback.number().clone()),
+    };
     let (streams, local) = api.media.open_call().await.map_err(|e| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -762,17 +791,23 @@ pub async fn start_call(
     })?;
     let [m1, m2] = local;
     let display = (!user.display_name.is_empty()).then(|| user.display_name.clone());
-    let callback_leg = trunk.leg(
-        trunk.uri_for(&callback_dial),
-        &caller_id,
-        Some("Call Via Work".to_owned()),
-    );
+    let callback_leg = match &far {
+        FarEnd::Invite { .. } => {
+            trunk.leg(trunk.uri_for(&callback_dial), &own_number, display.clone())
+        }
+        _ => trunk.leg(
+            trunk.uri_for(&callback_dial),
+            &caller_id,
+            Some("Call Via Work".to_owned()),
+        ),
+    };
     let far_leg = match &to {
         Some(to) => trunk.leg(trunk.uri_for(to), &own_number, display),
         // A meeting has no far leg; the template is never used.
         None => callback_leg.clone(),
     };
-    let meeting = matches!(far, FarEnd::Meeting { .. });
+    let meeting = matches!(far, FarEnd::Meeting { .. } | FarEnd::Invite { .. });
+    let rung = callback_dial.to_string();
     let (to_text, to_number, streams) = match (far, to, runtime) {
         (FarEnd::Dial(text), Some(to), _) => (text.trim().to_owned(), to.to_string(), streams),
         (FarEnd::Meeting { id, conference_id }, _, Some(rt)) => (
@@ -782,9 +817,27 @@ pub async fn start_call(
                 meeting_id: Some(id),
                 user: Some(user.sip_uri.to_ascii_lowercase()),
                 name: user.display_name.clone(),
+                admitted: false,
                 to: rt.calls_sender(),
             }),
         ),
+        (FarEnd::Invite { id, to: text }, Some(to), Some(rt)) => {
+            let (invited, name) = match invitee {
+                Some((uri, name)) => (Some(uri), name),
+                None => (None, to.to_string()),
+            };
+            (
+                format!("meeting:{id}"),
+                text.trim().to_owned(),
+                streams.for_meeting(MeetingJoin {
+                    meeting_id: Some(id),
+                    user: invited,
+                    name,
+                    admitted: true,
+                    to: rt.calls_sender(),
+                }),
+            )
+        }
         _ => return Err(ApiError::internal("a call without a far end")),
     };
     let setup = CallSetup {
@@ -804,7 +857,7 @@ pub async fn start_call(
         owner: user.sip_uri.clone(),
         to: to_text,
         to_number,
-        callback_number: callback.number().to_string(),
+        callback_number: rung,
         setup,
         requested_at: Some(requested_at),
     };

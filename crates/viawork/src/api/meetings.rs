@@ -11,6 +11,8 @@
 //! - `POST /api/v1/meetings/{id}/join` — dial-out join: ViaWork rings my callback number
 //!   with the Call Via Work caller ID and puts me in the meeting (or its lobby) when I
 //!   answer; 201 with the call (`Location: /api/v1/calls/{call}`);
+//! - `POST /api/v1/meetings/{id}/invite` `{"to"}` — a leader brings someone in: ViaWork
+//!   rings them (with the leader's number) and puts them in the meeting when they answer;
 //! - `GET /api/v1/meetings/{id}/roster` — who is in the meeting, in the lobby, muted,
 //!   speaking;
 //! - `POST /api/v1/meetings/{id}/lock|unlock`,
@@ -47,6 +49,7 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route("/api/v1/me/dial-in-pin", put(set_pin))
         .route("/api/v1/meetings/{id}/join", post(join))
+        .route("/api/v1/meetings/{id}/invite", post(invite))
         .route("/api/v1/meetings/{id}/roster", get(roster))
         .route("/api/v1/meetings/{id}/lock", post(lock))
         .route("/api/v1/meetings/{id}/unlock", post(unlock))
@@ -938,4 +941,74 @@ async fn recording_audio(
         )
         .body(axum::body::Body::from_stream(stream))
         .map_err(ApiError::internal)
+}
+
+/// What `POST /api/v1/meetings/{id}/invite` accepts.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct InviteRequest {
+    /// Who to bring in: a `sip:` URI of a colleague, a `tel:` URI or digits.
+    to: String,
+}
+
+/// Brings someone into the running meeting (leaders): ViaWork rings them with my number
+/// and name as caller ID and, when they answer, puts them in the meeting past the lobby.
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings/{id}/invite",
+    tag = "meetings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The meeting's id")),
+    request_body = InviteRequest,
+    responses(
+        (status = 201, description = "They are being rung; `Location` names the call (mine, direction `meeting`)", body = crate::calls::CallView),
+        (status = 400, description = "A bad body, or `NormalizationFailed` on `to`", body = crate::api::openapi::ErrorResponse),
+        (status = 403, description = "`NotLeader`, `DialoutNotAllowed`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such meeting", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`NotInProgress`", body = crate::api::openapi::ErrorResponse),
+        (status = 429, description = "Over the per-minute call limit", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn invite(
+    State(state): State<AppState>,
+    _slot: super::calls::SetupSlot,
+    me: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let m = state
+        .meetings
+        .get(&id)
+        .await?
+        .ok_or(MeetingsError::NotFound)?;
+    let roster = runtime(&state)?
+        .roster(&id)
+        .await?
+        .ok_or(RuntimeError::NotRunning)?;
+    let leads_here = roster.participants.iter().any(|p| {
+        p.leader
+            && p.place == crate::meetings::roster::Place::In
+            && p.user
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(&me.user.sip_uri))
+    });
+    if !(leads_here || m.is_named_leader(&me.user.sip_uri)) {
+        return Err(RuntimeError::Roster(RosterError::NotLeader).into());
+    }
+    let view = super::calls::start_call(
+        &state,
+        &me.user,
+        None,
+        super::calls::FarEnd::Invite {
+            id: m.id.clone(),
+            to: req.to,
+        },
+    )
+    .await?;
+    let location = format!("/api/v1/calls/{}", view.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    ))
 }

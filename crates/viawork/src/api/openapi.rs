@@ -159,6 +159,7 @@ impl Modify for BearerAuth {
         super::meetings::dial_in,
         super::meetings::set_pin,
         super::meetings::join,
+        super::meetings::invite,
         super::meetings::roster,
         super::meetings::lock,
         super::meetings::unlock,

@@ -160,6 +160,8 @@ pub struct MeetingJoin {
     pub user: Option<String>,
     /// Their display name.
     pub name: String,
+    /// Invited by someone in the meeting: in without the lobby.
+    pub admitted: bool,
     /// The meetings runtime.
     pub to: tokio::sync::mpsc::UnboundedSender<MeetingMsg>,
 }

@@ -352,7 +352,7 @@ impl Hub {
                     Some(u) => Joiner::User(u.clone()),
                     None => Joiner::AnonymousPhone,
                 };
-                self.admit_to(&id, call, who, join.name, owner, stream)
+                self.admit_to(&id, call, who, join.name, owner, join.admitted, stream)
                     .await;
             }
             None => {
@@ -444,6 +444,7 @@ impl Hub {
                         who,
                         name,
                         menu.owner,
+                        false,
                         menu.stream,
                     )
                     .await;
@@ -467,6 +468,7 @@ impl Hub {
         who: Joiner,
         name: String,
         owner: String,
+        admitted: bool,
         stream: Stream,
     ) {
         if !self.running.contains_key(meeting_id) {
@@ -518,7 +520,11 @@ impl Hub {
         let Some(r) = self.running.get_mut(meeting_id) else {
             return;
         };
-        let admission = r.meeting.admission(&who);
+        let admission = match r.meeting.admission(&who) {
+            // Someone in the meeting invited them: no lobby.
+            super::Admission::Lobby if admitted => super::Admission::Attendee,
+            a => a,
+        };
         let user = match who {
             Joiner::User(u) => Some(u),
             Joiner::AnonymousPhone => None,
