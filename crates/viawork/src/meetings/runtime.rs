@@ -213,6 +213,18 @@ struct Member {
     media: Option<media::ParticipantId>,
 }
 
+/// Someone arriving at a meeting, their stream already answering.
+struct Arrival {
+    call: Arc<str>,
+    who: Joiner,
+    name: String,
+    /// The call's owner (to hang it up).
+    owner: String,
+    /// Invited by someone in the meeting: past the lobby.
+    admitted: bool,
+    stream: Stream,
+}
+
 struct Running {
     meeting: Meeting,
     roster: Roster,
@@ -352,8 +364,15 @@ impl Hub {
                     Some(u) => Joiner::User(u.clone()),
                     None => Joiner::AnonymousPhone,
                 };
-                self.admit_to(&id, call, who, join.name, owner, join.admitted, stream)
-                    .await;
+                let arrival = Arrival {
+                    call,
+                    who,
+                    name: join.name,
+                    owner,
+                    admitted: join.admitted,
+                    stream,
+                };
+                self.admit_to(&id, arrival).await;
             }
             None => {
                 // A dial-in caller: the voice menu first.
@@ -438,16 +457,15 @@ impl Hub {
                         }
                         Caller::Guest { .. } => (Joiner::AnonymousPhone, "Guest".to_owned()),
                     };
-                    self.admit_to(
-                        &meeting.id,
-                        call.clone(),
+                    let arrival = Arrival {
+                        call: call.clone(),
                         who,
                         name,
-                        menu.owner,
-                        false,
-                        menu.stream,
-                    )
-                    .await;
+                        owner: menu.owner,
+                        admitted: false,
+                        stream: menu.stream,
+                    };
+                    self.admit_to(&meeting.id, arrival).await;
                     return;
                 }
                 ivr::Action::HangUp => {
@@ -461,16 +479,15 @@ impl Hub {
     }
 
     /// Puts a caller (their stream already answering) into a meeting, starting it.
-    async fn admit_to(
-        &mut self,
-        meeting_id: &str,
-        call: Arc<str>,
-        who: Joiner,
-        name: String,
-        owner: String,
-        admitted: bool,
-        stream: Stream,
-    ) {
+    async fn admit_to(&mut self, meeting_id: &str, arrival: Arrival) {
+        let Arrival {
+            call,
+            who,
+            name,
+            owner,
+            admitted,
+            stream,
+        } = arrival;
         if !self.running.contains_key(meeting_id) {
             let meeting = match self.meetings.get(meeting_id).await {
                 Ok(Some(m)) => m,
