@@ -464,31 +464,47 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
 /// A dial-in caller from the PBX side (127.0.0.2, a trusted source) calling the bridge
 /// number from `from`, its audio on `phone`; returns when ViaWork hangs up.
 fn dial_in(server: std::net::SocketAddr, from: &str, phone: &Phone) -> std::thread::JoinHandle<()> {
+    dial_in_with(server, "dialin_uac.xml", from, phone, &[])
+}
+
+/// Like [`dial_in`] with another scenario and more SIPp `-key`s.
+fn dial_in_with(
+    server: std::net::SocketAddr,
+    scenario: &'static str,
+    from: &str,
+    phone: &Phone,
+    keys: &[(String, String)],
+) -> std::thread::JoinHandle<()> {
     let (from, rtp) = (from.to_owned(), phone.port.to_string());
+    let keys = keys.to_vec();
     std::thread::spawn(move || {
         let media = common::sipp::free_port().to_string();
+        let mut extra: Vec<&str> = vec![
+            "-key",
+            "to",
+            "+14255550100",
+            "-key",
+            "from",
+            &from,
+            "-key",
+            "rtp",
+            &rtp,
+            "-mp",
+            &media,
+        ];
+        for (k, v) in &keys {
+            extra.extend(["-key", k.as_str(), v.as_str()]);
+        }
         common::sipp::run_at(
             "127.0.0.2",
             common::sipp::free_port(),
             &common::sipp::Run {
-                scenario: "dialin_uac.xml",
+                scenario,
                 target: server,
                 tcp: false,
                 calls: 1,
                 rate: 1,
-                extra: &[
-                    "-key",
-                    "to",
-                    "+14255550100",
-                    "-key",
-                    "from",
-                    &from,
-                    "-key",
-                    "rtp",
-                    &rtp,
-                    "-mp",
-                    &media,
-                ],
+                extra: &extra,
             },
         );
     })
@@ -656,6 +672,42 @@ fn dial_in_callers_type_the_conference_id_and_pin_wait_in_the_lobby_and_are_lock
     );
     assert_eq!(r.status, 204, "{}", r.body);
     alice_caller.join().expect("Alice is hung up");
+    wait_roster(&alice, "an empty meeting", &|r| {
+        r["participants"].as_array().is_some_and(Vec::is_empty)
+    });
+
+    // A phone that signals its keypad in SIP INFO types the conference ID the same way: a
+    // guest, in the lobby of the meeting (running again).
+    assert_eq!(cid.len(), 7, "the INFO scenario sends seven digits");
+    let keys: Vec<(String, String)> = cid
+        .chars()
+        .chain(std::iter::once('#'))
+        .enumerate()
+        .map(|(i, c)| (format!("d{}", i + 1), c.to_string()))
+        .collect();
+    let i = Phone::start(1300.0);
+    let info_caller = dial_in_with(server.udp, "dialin_info_uac.xml", "+14255550888", &i, &keys);
+    let r = wait_roster(&alice, "the INFO caller in the lobby", &|r| {
+        r["participants"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["user"].is_null()))
+    });
+    let info_guest = r["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["user"].is_null()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(info_guest["place"], "lobby", "{r}");
+    let pid = info_guest["id"].clone();
+    let r = call(
+        &alice,
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/participants/{pid}/remove"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    info_caller.join().expect("the INFO caller is hung up");
+
     wait_roster(&alice, "an empty meeting", &|r| {
         r["participants"].as_array().is_some_and(Vec::is_empty)
     });

@@ -65,6 +65,9 @@ pub enum MediaAction {
     Dtmf(String),
     /// A meeting join: the user's phone answered; hand its stream to the meeting.
     EnterMeeting,
+    /// A meeting participant pressed a key, signalled in SIP INFO (RFC 4733 digits arrive
+    /// in the media).
+    KeypadDigit(char),
 }
 
 /// What the call tells the rest of the server.
@@ -1125,6 +1128,11 @@ impl Call {
                 }
             }
             (_, LegEvent::Ended) => {}
+            (LegRole::Callback, LegEvent::Digit(d)) if self.meeting => {
+                self.media.push(MediaAction::KeypadDigit(d));
+            }
+            // Other calls' phones talk to each other; their INFO digits are not ours.
+            (_, LegEvent::Digit(_)) => {}
             (_, LegEvent::ReferFailed(code)) => {
                 tracing::info!(code, "the far side refused the transfer");
                 self.transferring = false;

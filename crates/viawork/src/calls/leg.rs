@@ -85,6 +85,9 @@ pub enum LegEvent {
     ReinviteFailed(u16),
     /// The peer hung up (BYE, already answered 200).
     RemoteBye,
+    /// The peer sent a keypad digit in a SIP INFO (`application/dtmf-relay` or
+    /// `application/dtmf`).
+    Digit(char),
     /// The peer sent a re-INVITE; answer it with [`Leg::answer_reinvite`].
     RemoteReinvite {
         /// The offer, if any.
@@ -927,7 +930,13 @@ impl Leg {
                     None => self.reply(key, msg, 400, None, now),
                 }
             }
-            Method::Options | Method::Info | Method::Update => self.reply(key, msg, 200, None, now),
+            Method::Info => {
+                self.reply(key, msg, 200, None, now);
+                if let Some(d) = info_digit(msg) {
+                    self.events.push(LegEvent::Digit(d));
+                }
+            }
+            Method::Options | Method::Update => self.reply(key, msg, 200, None, now),
             _ => self.reply(key, msg, 501, None, now),
         }
     }
@@ -1359,6 +1368,80 @@ impl Leg {
                     });
                 }
             }
+        }
+    }
+}
+
+/// The digit a SIP INFO carries: `application/dtmf-relay` (`Signal=5`, the common form) or
+/// `application/dtmf` (the digit alone). `None` for anything else.
+fn info_digit(msg: &Message) -> Option<char> {
+    let ctype = msg
+        .get(HeaderName::ContentType)?
+        .trim()
+        .to_ascii_lowercase();
+    let body = std::str::from_utf8(msg.body()).ok()?;
+    let value = if ctype.starts_with("application/dtmf-relay") {
+        body.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("signal").then(|| v.trim())
+        })?
+    } else if ctype.starts_with("application/dtmf") {
+        body.trim()
+    } else {
+        return None;
+    };
+    let mut chars = value.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c @ ('0'..='9' | '*' | '#' | 'A'..='D')), None) => Some(c),
+        (Some(c @ 'a'..='d'), None) => Some(c.to_ascii_uppercase()),
+        _ => match value {
+            // Some phones send the RFC 4733 event number.
+            "10" => Some('*'),
+            "11" => Some('#'),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(ctype: &str, body: &str) -> Message {
+        let text = format!(
+            "INFO sip:vw@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n\
+             From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\n\
+             Call-ID: c1\r\nCSeq: 2 INFO\r\nContent-Type: {ctype}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        Message::parse(Bytes::from(text)).expect("parses")
+    }
+
+    #[test]
+    fn info_digits_in_both_common_forms_and_nothing_else() {
+        let cases = [
+            (
+                "application/dtmf-relay",
+                "Signal=5\r\nDuration=160\r\n",
+                Some('5'),
+            ),
+            ("application/dtmf-relay", "signal= *\r\n", Some('*')),
+            (
+                "Application/DTMF-Relay",
+                "Signal=#\r\nDuration=100",
+                Some('#'),
+            ),
+            ("application/dtmf-relay", "Signal=10\r\n", Some('*')),
+            ("application/dtmf-relay", "Signal=d", Some('D')),
+            ("application/dtmf", "7", Some('7')),
+            ("application/dtmf-relay", "Duration=160", None),
+            ("application/dtmf-relay", "Signal=55", None),
+            ("application/dtmf-relay", "Signal=x", None),
+            ("application/sdp", "v=0", None),
+        ];
+        for (ctype, body, want) in cases {
+            assert_eq!(info_digit(&info(ctype, body)), want, "{ctype} {body:?}");
         }
     }
 }

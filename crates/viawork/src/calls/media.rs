@@ -179,6 +179,13 @@ pub enum MeetingMsg {
         /// The stream toward their phone.
         stream: Stream,
     },
+    /// A key pressed on the phone, signalled in SIP INFO.
+    Digit {
+        /// The call's id.
+        call: Arc<str>,
+        /// `0`-`9`, `*`, `#`, `A`-`D`.
+        digit: char,
+    },
     /// The call ended (before or after entering).
     Left {
         /// The call's id.
@@ -287,6 +294,15 @@ impl MediaTable {
         let Some(s) = self.calls.get_mut(call) else {
             return;
         };
+        if let MediaAction::KeypadDigit(digit) = action {
+            if let Some(m) = &s.meeting {
+                let _ = m.to.send(MeetingMsg::Digit {
+                    call: call.clone(),
+                    digit: *digit,
+                });
+            }
+            return;
+        }
         if let MediaAction::EnterMeeting = action {
             let (Some(join), Some(stream)) = (s.meeting.clone(), s.streams[0].take()) else {
                 return;
@@ -336,7 +352,7 @@ impl MediaTable {
                     tracing::info!(%call, error = %e, "cannot send DTMF");
                 }
             }
-            MediaAction::Release | MediaAction::EnterMeeting => {}
+            MediaAction::Release | MediaAction::EnterMeeting | MediaAction::KeypadDigit(_) => {}
         }
     }
 

@@ -284,6 +284,7 @@ impl Hub {
                 Some(m) = calls.recv() => match m {
                     MeetingMsg::Enter { call, join, stream } => self.enter(call, join, stream).await,
                     MeetingMsg::Left { call } => self.left(&call),
+                    MeetingMsg::Digit { call, digit } => self.digit(&call, digit).await,
                 },
                 Some(c) = commands.recv() => self.command(c).await,
                 Some(i) = internal.recv() => match i {
