@@ -582,3 +582,37 @@ async fn works_over_ipv6_loopback() {
     let (h, _, from) = recv_rtp(&phone).await;
     assert_eq!((h.payload_type, from), (8, stream.local_addr()));
 }
+
+/// A caller recording their name: the stream keeps what the remote sends, decoded, until
+/// the limit (or a stop), while it goes on playing by itself.
+#[tokio::test]
+async fn a_capture_keeps_what_the_remote_says_up_to_its_limit() {
+    let engine = engine(Region::Us);
+    let stream = engine.open().await.unwrap();
+    let phone = phone().await;
+    stream.set_remote(RemoteMedia::new(phone.local_addr().unwrap(), Codec::Pcmu));
+    let done = stream.capture(Duration::from_millis(200));
+    // 15 frames of 600 Hz from the phone: the capture keeps the first 200 ms.
+    let dest = stream.local_addr();
+    for seq in 0..15u16 {
+        let pcm: Vec<i16> = (0..160)
+            .map(|i| {
+                let n = f64::from(seq) * 160.0 + f64::from(i);
+                (6000.0 * (std::f64::consts::TAU * 600.0 * n / 8000.0).sin()) as i16
+            })
+            .collect();
+        let mut payload = [0u8; 160];
+        Codec::Pcmu.encode(&pcm, &mut payload);
+        let mut pkt = Vec::new();
+        media::rtp::write_simple(&mut pkt, 0, seq == 0, seq, u32::from(seq) * 160, 9, &payload);
+        phone.send_to(&pkt, dest).await.unwrap();
+    }
+    let clip = timeout(WAIT, done).await.expect("capture filled").expect("a clip");
+    assert_eq!(clip.len(), 1600);
+    let at = |hz| goertzel(clip.samples(), hz, 8000);
+    assert!(at(600.0) > 2000.0 && at(1000.0) < 200.0, "{} {}", at(600.0), at(1000.0));
+    // Stopped early, a capture hands over what it has (nothing here).
+    let early = stream.capture(Duration::from_secs(5));
+    stream.stop_capture();
+    assert_eq!(timeout(WAIT, early).await.expect("handed over").expect("clip").len(), 0);
+}

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -369,6 +369,21 @@ impl Stream {
     /// `select!`); up to 32 wait, later ones are dropped.
     pub fn dtmf_events(&mut self) -> &mut mpsc::Receiver<DtmfDigit> {
         &mut self.dtmf_rx
+    }
+
+    /// Keeps what the remote says for up to `max` (G.711 decoded to 8 kHz PCM), e.g. a
+    /// caller recording their name; the clip arrives when `max` is reached or at
+    /// [`Stream::stop_capture`]. The stream's own sending is unaffected.
+    pub fn capture(&self, max: Duration) -> oneshot::Receiver<crate::clip::Clip> {
+        let (tx, rx) = oneshot::channel();
+        let samples = (max.as_millis() as usize).saturating_mul(8);
+        self.shared.lock().capture(samples, tx);
+        rx
+    }
+
+    /// Ends a capture early; its receiver gets what was kept.
+    pub fn stop_capture(&self) {
+        self.shared.lock().finish_capture();
     }
 
     /// Takes the received-digit queue out of the stream, so that another task can wait on

@@ -19,6 +19,13 @@ const FRAME: Duration = Duration::from_millis(20);
 /// A ticker further behind than this skips ahead instead of bursting to catch up.
 const MAX_LAG: Duration = Duration::from_millis(100);
 
+/// A capture of what the remote says.
+struct Capture {
+    samples: Vec<i16>,
+    max: usize,
+    done: oneshot::Sender<crate::clip::Clip>,
+}
+
 /// A datagram the ticker wants sent.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
@@ -38,6 +45,8 @@ pub(crate) struct StreamCore {
     pub conference: Option<ConferenceLink>,
     /// Who waits for the clip playing now.
     clip_waiter: Option<oneshot::Sender<ClipEnd>>,
+    /// What the remote says, being kept (a caller recording their name).
+    capture: Option<Capture>,
     next_frame: Option<Instant>,
     next_report: Instant,
     cname: String,
@@ -52,6 +61,7 @@ impl StreamCore {
             peer: None,
             conference: None,
             clip_waiter: None,
+            capture: None,
             next_frame: None,
             next_report: now + REPORT_INTERVAL,
             cname: format!("viawork-{:08x}", rand::random::<u32>()),
@@ -126,7 +136,36 @@ impl StreamCore {
             }),
             _ => None,
         };
+        if let (Some(c), PayloadKind::Audio(codec)) = (&mut self.capture, inbound.kind) {
+            if let Some(p) = bytes.get(inbound.payload.clone()) {
+                let room = c.max.saturating_sub(c.samples.len());
+                c.samples
+                    .extend(p.iter().take(room).map(|&b| codec.decode_sample(b)));
+                if c.samples.len() >= c.max {
+                    self.finish_capture();
+                }
+            }
+        }
         Some((inbound, digit))
+    }
+
+    /// Starts keeping up to `max_samples` of what the remote says (G.711, 8 kHz); `done`
+    /// gets them when full or when [`StreamCore::finish_capture`] runs. Replaces an
+    /// earlier capture (which ends with what it has).
+    pub fn capture(&mut self, max_samples: usize, done: oneshot::Sender<crate::clip::Clip>) {
+        self.finish_capture();
+        self.capture = Some(Capture {
+            samples: Vec::with_capacity(max_samples.min(8000 * 10)),
+            max: max_samples,
+            done,
+        });
+    }
+
+    /// Ends a capture, handing over what it kept.
+    pub fn finish_capture(&mut self) {
+        if let Some(c) = self.capture.take() {
+            let _ = c.done.send(crate::clip::Clip::from(c.samples));
+        }
     }
 
     /// Runs due timers, appending datagrams to send to `out`.

@@ -134,11 +134,16 @@ pub fn of_notice(n: Notice) -> Name {
     }
 }
 
-/// Several clips played one after the other, as one.
+/// Several prompts played one after the other, as one clip.
 pub fn concat(names: &[Name]) -> Clip {
-    let mut out = Vec::new();
-    for n in names {
-        out.extend_from_slice(clip(*n).samples());
+    join(&names.iter().map(|n| clip(*n)).collect::<Vec<_>>())
+}
+
+/// Several clips (prompts and recorded names) played one after the other, as one.
+pub fn join(clips: &[Clip]) -> Clip {
+    let mut out = Vec::with_capacity(clips.iter().map(Clip::len).sum());
+    for c in clips {
+        out.extend_from_slice(c.samples());
     }
     Clip::new(out.into())
 }

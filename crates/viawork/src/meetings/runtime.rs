@@ -211,6 +211,8 @@ struct Member {
     stream: Stream,
     /// Its id in the conference, once connected.
     media: Option<media::ParticipantId>,
+    /// The name a dial-in guest recorded.
+    name_clip: Option<Clip>,
 }
 
 /// Someone arriving at a meeting, their stream already answering.
@@ -223,6 +225,8 @@ struct Arrival {
     /// Invited by someone in the meeting: past the lobby.
     admitted: bool,
     stream: Stream,
+    /// The name a dial-in guest recorded.
+    name_clip: Option<Clip>,
 }
 
 struct Running {
@@ -245,6 +249,8 @@ struct Menu {
     owner_name: Option<String>,
     /// The meeting the caller's conference ID found.
     meeting: Option<Meeting>,
+    /// The guest's recorded name, on its way.
+    name: Option<oneshot::Receiver<Clip>>,
     /// Generation of the prompt playing: a finish from an older one is stale.
     playing: u64,
 }
@@ -372,6 +378,7 @@ impl Hub {
                     owner,
                     admitted: join.admitted,
                     stream,
+                    name_clip: None,
                 };
                 self.admit_to(&id, arrival).await;
             }
@@ -385,6 +392,7 @@ impl Hub {
                         owner,
                         owner_name: None,
                         meeting: None,
+                        name: None,
                         playing: 0,
                     },
                 );
@@ -440,9 +448,10 @@ impl Hub {
                         let _ = tx.send(Internal::Pin(c, user, verdict));
                     });
                 }
-                // Name recordings need a capture of the caller's audio (not yet): the
-                // guest is announced as "a guest".
-                ivr::Action::StartRecording | ivr::Action::StopRecording => {}
+                ivr::Action::StartRecording => {
+                    m.name = Some(m.stream.capture(ivr::NAME_MAX));
+                }
+                ivr::Action::StopRecording => m.stream.stop_capture(),
                 ivr::Action::Join(caller) => {
                     let Some(menu) = self.menus.remove(call) else {
                         return;
@@ -450,6 +459,13 @@ impl Hub {
                     let Some(meeting) = menu.meeting else {
                         self.hang_up(call, &menu.owner);
                         return;
+                    };
+                    // A recorded name shorter than 300 ms is noise, not a name.
+                    let name_clip = match (caller.clone(), menu.name) {
+                        (Caller::Guest { named: true }, Some(rx)) => {
+                            rx.await.ok().filter(|c| c.len() >= 2400)
+                        }
+                        _ => None,
                     };
                     let (who, name) = match caller {
                         Caller::User(uri) => {
@@ -465,6 +481,7 @@ impl Hub {
                         owner: menu.owner,
                         admitted: false,
                         stream: menu.stream,
+                        name_clip,
                     };
                     self.admit_to(&meeting.id, arrival).await;
                     return;
@@ -488,6 +505,7 @@ impl Hub {
             owner,
             admitted,
             stream,
+            name_clip,
         } = arrival;
         if !self.running.contains_key(meeting_id) {
             let meeting = match self.meetings.get(meeting_id).await {
@@ -555,6 +573,7 @@ impl Hub {
                 owner,
                 stream,
                 media: None,
+                name_clip,
             },
         );
         self.by_call.insert(call, (meeting_id.to_owned(), pid));
@@ -768,9 +787,9 @@ impl Hub {
                         tell(r, pid, prompts::clip(prompts::of_notice(notice)));
                     }
                     Effect::RollCall(pid, present) => {
-                        let mut names = vec![Name::roll_call];
-                        names.extend(present.iter().map(|p| name_of(&r.roster, *p)));
-                        tell(r, pid, prompts::concat(&names));
+                        let mut clips = vec![prompts::clip(Name::roll_call)];
+                        clips.extend(present.iter().map(|p| name_of(r, *p)));
+                        tell(r, pid, prompts::join(&clips));
                     }
                     Effect::Connect(pid) => {
                         if let Some(m) = r.members.get_mut(&pid) {
@@ -791,7 +810,7 @@ impl Hub {
                         } else {
                             Name::has_left
                         };
-                        let clip = prompts::concat(&[name_of(&r.roster, pid), what]);
+                        let clip = prompts::join(&[name_of(r, pid), prompts::clip(what)]);
                         // Not to the one arriving: they hear "joining".
                         for (other, m) in &r.members {
                             if *other != pid {
@@ -874,12 +893,15 @@ fn tell(r: &Running, pid: ParticipantId, clip: Clip) {
     }
 }
 
-/// How a participant is named in announcements: directory users and guests alike have no
-/// recorded name yet.
-fn name_of(roster: &Roster, pid: ParticipantId) -> Name {
-    match roster.get(pid).and_then(|p| p.user.as_ref()) {
-        Some(_) => Name::a_participant,
-        None => Name::a_guest,
+/// How a participant is named in announcements: the name a dial-in guest recorded, else
+/// "a participant" for directory users (ViaWork has no text-to-speech) or "a guest".
+fn name_of(r: &Running, pid: ParticipantId) -> Clip {
+    if let Some(c) = r.members.get(&pid).and_then(|m| m.name_clip.clone()) {
+        return c;
+    }
+    match r.roster.get(pid).and_then(|p| p.user.as_ref()) {
+        Some(_) => prompts::clip(Name::a_participant),
+        None => prompts::clip(Name::a_guest),
     }
 }
 
