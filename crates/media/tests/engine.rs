@@ -604,15 +604,38 @@ async fn a_capture_keeps_what_the_remote_says_up_to_its_limit() {
         let mut payload = [0u8; 160];
         Codec::Pcmu.encode(&pcm, &mut payload);
         let mut pkt = Vec::new();
-        media::rtp::write_simple(&mut pkt, 0, seq == 0, seq, u32::from(seq) * 160, 9, &payload);
+        media::rtp::write_simple(
+            &mut pkt,
+            0,
+            seq == 0,
+            seq,
+            u32::from(seq) * 160,
+            9,
+            &payload,
+        );
         phone.send_to(&pkt, dest).await.unwrap();
     }
-    let clip = timeout(WAIT, done).await.expect("capture filled").expect("a clip");
+    let clip = timeout(WAIT, done)
+        .await
+        .expect("capture filled")
+        .expect("a clip");
     assert_eq!(clip.len(), 1600);
     let at = |hz| goertzel(clip.samples(), hz, 8000);
-    assert!(at(600.0) > 2000.0 && at(1000.0) < 200.0, "{} {}", at(600.0), at(1000.0));
+    assert!(
+        at(600.0) > 2000.0 && at(1000.0) < 200.0,
+        "{} {}",
+        at(600.0),
+        at(1000.0)
+    );
     // Stopped early, a capture hands over what it has (nothing here).
     let early = stream.capture(Duration::from_secs(5));
     stream.stop_capture();
-    assert_eq!(timeout(WAIT, early).await.expect("handed over").expect("clip").len(), 0);
+    assert_eq!(
+        timeout(WAIT, early)
+            .await
+            .expect("handed over")
+            .expect("clip")
+            .len(),
+        0
+    );
 }

@@ -560,6 +560,12 @@ fn dial_in_callers_type_the_conference_id_and_pin_wait_in_the_lobby_and_are_lock
             .to_owned(),
     );
     assert_eq!(m["dial_in"][0]["number"], "+14255550100", "{m}");
+    // The organizer removes a participant: ViaWork hangs their call up.
+    let remove = |pid: &Value| {
+        let path = format!("/api/v1/meetings/{meeting}/participants/{pid}/remove");
+        let r = call(&alice, "POST", &path, None);
+        assert_eq!(r.status, 204, "{}", r.body);
+    };
     let roster = |token: &str| {
         call(
             token,
@@ -655,22 +661,10 @@ fn dial_in_callers_type_the_conference_id_and_pin_wait_in_the_lobby_and_are_lock
 
     // The organizer removes the guest, then Alice's own call: ViaWork hangs both up.
     let pid = guest["id"].clone();
-    let r = call(
-        &alice,
-        "POST",
-        &format!("/api/v1/meetings/{meeting}/participants/{pid}/remove"),
-        None,
-    );
-    assert_eq!(r.status, 204, "{}", r.body);
+    remove(&pid);
     guest_caller.join().expect("the guest is hung up");
     let me = participant(&roster(&alice), "sip:alice@example.com")["id"].clone();
-    let r = call(
-        &alice,
-        "POST",
-        &format!("/api/v1/meetings/{meeting}/participants/{me}/remove"),
-        None,
-    );
-    assert_eq!(r.status, 204, "{}", r.body);
+    remove(&me);
     alice_caller.join().expect("Alice is hung up");
     wait_roster(&alice, "an empty meeting", &|r| {
         r["participants"].as_array().is_some_and(Vec::is_empty)
@@ -699,13 +693,7 @@ fn dial_in_callers_type_the_conference_id_and_pin_wait_in_the_lobby_and_are_lock
         .unwrap_or(Value::Null);
     assert_eq!(info_guest["place"], "lobby", "{r}");
     let pid = info_guest["id"].clone();
-    let r = call(
-        &alice,
-        "POST",
-        &format!("/api/v1/meetings/{meeting}/participants/{pid}/remove"),
-        None,
-    );
-    assert_eq!(r.status, 204, "{}", r.body);
+    remove(&pid);
     info_caller.join().expect("the INFO caller is hung up");
 
     wait_roster(&alice, "an empty meeting", &|r| {

@@ -502,10 +502,7 @@ impl CallManager {
         .map_err(StartError::Build)?;
         let id: Arc<str> = Arc::from(id);
         let entry = Entry::new(call, &new.owner, new.to, new.to_number, String::new(), None);
-        let view = entry.view(&id);
-        self.calls.insert(id.clone(), Box::new(entry));
-        self.after(&id, now);
-        Ok(view)
+        Ok(self.keep(id, entry, now))
     }
 
     /// A CANCEL for an INVITE a call took (a bridged caller giving up). Returns false
@@ -565,10 +562,15 @@ impl CallManager {
             new.callback_number,
             requested_at,
         );
+        Ok(self.keep(id, entry, now))
+    }
+
+    /// Keeps a new call's entry and runs its first steps; its view.
+    fn keep(&mut self, id: Arc<str>, entry: Entry, now: Instant) -> CallView {
         let view = entry.view(&id);
         self.calls.insert(id.clone(), Box::new(entry));
         self.after(&id, now);
-        Ok(view)
+        view
     }
 
     /// Rings an incoming call (`invite`, server transaction `key`, from `peer`) for its
@@ -599,10 +601,7 @@ impl CallManager {
             None,
         );
         entry.from = Some((new.from, new.from_name));
-        let view = entry.view(&id);
-        self.calls.insert(id.clone(), Box::new(entry));
-        self.after(&id, now);
-        Ok(view)
+        Ok(self.keep(id, entry, now))
     }
 
     /// Takes a new INVITE as `new` says: [`CallManager::incoming`] or
@@ -646,10 +645,7 @@ impl CallManager {
             None,
         );
         entry.from = Some((new.from, new.from_name));
-        let view = entry.view(&id);
-        self.calls.insert(id.clone(), Box::new(entry));
-        self.after(&id, now);
-        Ok(view)
+        Ok(self.keep(id, entry, now))
     }
 
     /// `owner` accepts (or, with `accept` false, declines) their incoming call `id`.
