@@ -713,7 +713,12 @@ async function meetings(browser) {
   await waitText(alice, '#meet-pin-state', /^You have a PIN\.$/, 'the PIN is set');
   check(await alice.locator('#meet-pin[aria-invalid]').count() === 0, 'the PIN field is no longer marked');
 
-  // Schedule: an end before the start is refused at Ends; then scheduled and listed.
+  // Schedule: Escape leaves the form; an end before the start is refused at Ends; then
+  // scheduled and listed.
+  await alice.getByRole('button', { name: 'Schedule a meeting', exact: true }).click();
+  await alice.keyboard.press('Escape');
+  check(await alice.locator('#meet-form').isHidden(), 'Escape closes the form');
+  check(await alice.getByRole('button', { name: 'Schedule a meeting', exact: true }).evaluate((b) => b === document.activeElement), 'the focus returns to Schedule a meeting');
   await alice.getByRole('button', { name: 'Schedule a meeting', exact: true }).click();
   check(await alice.getByLabel('Subject', { exact: true }).evaluate((e) => e === document.activeElement), 'Subject has the focus');
   await alice.getByLabel('Subject', { exact: true }).fill('Budget review');
@@ -778,6 +783,7 @@ async function meetings(browser) {
   await waitText(alice, '#meet-list', /Meet Now, kept until/, 'Meet Now is listed');
   const nowItem = alice.locator('#meet-list .meet-item').filter({ hasText: 'Meet Now, kept until' });
   const nowId = await nowItem.getAttribute('data-meeting');
+  check(await nowItem.getByRole('button', { name: 'Join Meet Now', exact: true }).count() === 0, 'Join is not offered for the meeting I am in');
 
   // Alice locks; Bob opens the join link, signs in and joins: he waits in the lobby.
   await alice.getByRole('button', { name: 'Lock the meeting', exact: true }).click();
@@ -787,7 +793,7 @@ async function meetings(browser) {
   check(await bob.getByRole('button', { name: 'Join', exact: true }).evaluate((b) => b === document.activeElement), 'Join has the focus');
   check(new globalThis.URL(bob.url()).pathname === '/', `the address stays ${bob.url()}`);
   check(await bob.locator('#meet-live').isHidden(), 'the link joined before Join');
-  await bob.getByRole('button', { name: 'Join', exact: true }).click();
+  await bob.keyboard.press('Enter');
   await waitText(bob, '#meet-live-status', /^In the lobby/, 'Bob waits in the lobby');
   const bobRow = alice.locator('#meet-roster .roster-row').filter({ hasText: 'Bob Jones' });
   await waitText(alice, '#meet-lobby', /Bob Jones/, 'Alice sees Bob in the lobby');
@@ -805,6 +811,12 @@ async function meetings(browser) {
   await waitText(alice, '#meet-live-status', /^In the meeting \(muted\)$/, 'Alice mutes herself');
   await waitText(alice, '#meet-in .roster-row', /Alice Smith \(you\)Leader · Muted/, 'her row says muted');
   check(await alice.getByRole('button', { name: 'Unmute myself', exact: true }).getAttribute('aria-pressed') === 'true', 'Unmute myself is pressed');
+  // A reload finds the meeting going on: the panel and its roster come back.
+  await alice.reload();
+  await alice.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
+  await waitText(alice, '#meet-live-status', /^In the meeting \(muted\)$/, 'after a reload Alice is still in the meeting');
+  await waitText(alice, '#meet-live-title', /^Meet Now$/, 'the panel names the meeting');
+  await waitText(alice, '#meet-in', /Bob Jones/, 'the roster after a reload');
   // Phone width: one column, nothing wider than the screen.
   await alice.setViewportSize({ width: 390, height: 844 });
   const overflow = await alice.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -32,10 +32,19 @@ export function initMeetings({ ended }) {
   $('meet-close').addEventListener('click', closeArea);
   $('meet-now').addEventListener('click', meetNow);
   $('meet-new').addEventListener('click', () => openForm(null));
-  $('meet-form-cancel').addEventListener('click', closeForm);
+  $('meet-form-cancel').addEventListener('click', () => {
+    closeForm();
+    $('meet-new').focus();
+  });
   $('meet-form').addEventListener('submit', (e) => {
     e.preventDefault();
     saveForm();
+  });
+  $('meet-form').addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      closeForm();
+      $('meet-new').focus();
+    }
   });
   $('meet-hangup').addEventListener('click', hangUp);
   $('meet-mute-me').addEventListener('click', () => {
@@ -46,6 +55,7 @@ export function initMeetings({ ended }) {
   $('meet-live-close').addEventListener('click', () => {
     live = null;
     renderLive();
+    $('meet-now').focus();
   });
   $('meet-open-join').addEventListener('click', () => {
     const m = opened;
@@ -184,6 +194,7 @@ function renderList() {
     const actions = el('div', 'actions');
     const joinButton = el('button', 'primary small', t('Join'));
     joinButton.type = 'button';
+    joinButton.dataset.join = m.id;
     joinButton.setAttribute('aria-label', t('Join {subject}', { subject }));
     joinButton.addEventListener('click', () => join(m.id, subject));
     actions.append(joinButton);
@@ -201,6 +212,13 @@ function renderList() {
     li.append(actions);
     list.append(li);
   }
+  showJoinButtons();
+}
+
+/** Join is offered for every meeting but the one I am in. */
+function showJoinButtons() {
+  const inId = live?.call && live.call.state !== 'ended' ? live.meetingId : null;
+  for (const b of document.querySelectorAll('#meet-list [data-join]')) b.hidden = b.dataset.join === inId;
 }
 
 async function remove(m) {
@@ -364,6 +382,8 @@ export async function join(id, subject) {
     showLive();
     renderLive();
   }
+  // The panel is where the join goes on: keyboard and screen-reader users land there.
+  $('meet-live-title').focus();
 }
 
 function showLive() {
@@ -482,6 +502,7 @@ function renderLive() {
   $('meet-lock').textContent = locked ? t('Unlock the meeting') : t('Lock the meeting');
   $('meet-lock').setAttribute('aria-pressed', String(locked));
   renderRoster(leader, me);
+  showJoinButtons();
 }
 
 function renderRoster(leader, me) {
