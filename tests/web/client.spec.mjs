@@ -833,11 +833,25 @@ async function meetings(browser) {
   await waitText(alice, '#meet-in', /Nobody is in the meeting/, 'the roster is empty');
   const roster = await apiAs(alice, 'GET', `/api/v1/meetings/${nowId}/roster`);
   check(roster.status === 200 && roster.body.participants.length === 0, `the server's roster: ${JSON.stringify(roster)}`);
+
   await alice.context().close();
   await bob.context().close();
 }
 
-const phases = { call, im, forwarding, admin, group, meetings, incoming, decline, 'desk-phone': deskPhone, reconnect };
+/** Dialing the bridge from the Meetings area is a Call Via Work call to its number, shown
+ * in the call panel. */
+async function bridge(browser) {
+  const alice = await signIn(browser, ALICE);
+  await alice.getByRole('button', { name: 'Meetings', exact: true }).click();
+  await alice.getByRole('button', { name: 'Call the bridge +1 425 555 0150', exact: true }).click();
+  await waitText(alice, '#call-peer', /^Conference bridge \+1 425 555 0150$/, 'the bridge call');
+  await waitText(alice, '#call-status', /^Connected/, 'the bridge call connects');
+  await alice.locator('#call').getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(alice, '#call-status', /^You hung up$/, 'the bridge call hangs up');
+  await alice.context().close();
+}
+
+const phases = { call, im, forwarding, admin, group, meetings, bridge, incoming, decline, 'desk-phone': deskPhone, reconnect };
 const phase = phases[process.argv[2]];
 if (!phase) fail(`usage: node client.spec.mjs ${Object.keys(phases).join('|')}`);
 

@@ -31,8 +31,9 @@
 //!   its join link copied, deleted; Meet Now rings Alice's phone ("Dialing out to …"),
 //!   SIPp answers (`pbx_meeting_uas.xml`, media to a tone phone) and the roster shows her as
 //!   a leader, speaking; she locks the meeting, Bob opens its join URL and joins into the
-//!   lobby, she admits him, mutes him, mutes herself, removes him and hangs up, and the
-//!   roster empties;
+//!   lobby, she admits him, mutes him, mutes herself, reloads the page (the meeting comes
+//!   back), removes him and hangs up, and the roster empties;
+//! - `bridge`: Call on a bridge number in the Meetings area places a Call Via Work call to it;
 //! - `reconnect`: the server restarts under two browsers; they reconnect with `since=`,
 //!   get `resync`, reload and subscribe again.
 //!
@@ -248,26 +249,45 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
     // Meetings: Alice's Meet Now and Bob's join by its link are two dial-outs, each
     // answered with its media to a tone phone (so the roster has someone speaking); both
     // end with a BYE from ViaWork (Bob removed, Alice hanging up).
-    let (alice_phone, bob_phone) = (Phone::start(440.0), Phone::start(700.0));
+    let phones = [Phone::start(440.0), Phone::start(700.0)];
     let inf = dir.path().join("meeting-phones.csv");
-    std::fs::write(
-        &inf,
-        format!("SEQUENTIAL\n{};\n{};\n", alice_phone.port, bob_phone.port),
-    )
-    .unwrap();
+    let lines: String = phones.iter().map(|p| format!("{};\n", p.port)).collect();
+    std::fs::write(&inf, format!("SEQUENTIAL\n{lines}")).unwrap();
     let inf = inf.display().to_string();
     let mut pbx = SippPbx::start_on_args(pbx_port, "pbx_meeting_uas.xml", 2, &[], &["-inf", &inf]);
     phase(server.http, "meetings", |_| {});
     pbx.wait_success();
-    let invites = pbx.received("INVITE");
+    let invites: Vec<String> = pbx
+        .received("INVITE")
+        .iter()
+        .filter_map(|i| i.lines().next().map(str::to_owned))
+        .collect();
+    let to = |n: usize, number: &str| {
+        invites
+            .get(n)
+            .is_some_and(|l| l.starts_with(&format!("INVITE sip:{number}@")))
+    };
     assert!(
-        invites.len() == 2
-            && invites[0].starts_with("INVITE sip:+14255550101@")
-            && invites[1].starts_with("INVITE sip:+14255550102@"),
+        invites.len() == 2 && to(0, "+14255550101") && to(1, "+14255550102"),
         "the dial-outs did not ring Alice's then Bob's phone: {invites:#?}"
     );
     drop(pbx);
-    drop((alice_phone, bob_phone));
+    drop(phones);
+
+    // Calling the bridge number from the Meetings area: a Call Via Work call, both legs
+    // answered, the far one to the bridge number.
+    let mut pbx = SippPbx::start_on(pbx_port, "pbx_uas.xml", 2, &[]);
+    phase(server.http, "bridge", |_| {});
+    pbx.wait_success();
+    let invites = pbx.received("INVITE");
+    assert!(
+        invites.iter().any(|i| i
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("INVITE sip:+14255550150@"))),
+        "no call to the bridge number: {invites:#?}"
+    );
+    drop(pbx);
 
     // Incoming, accepted in the browser: the desk phone branch rings until cancelled,
     // then the Call Via Work callback to the desk phone answers.

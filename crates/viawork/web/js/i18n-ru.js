@@ -444,9 +444,11 @@ export const RU = {
   Remove: 'Удалить из собрания',
   'Remove {name}': 'Удалить из собрания: {name}',
   'Dial-in': 'Подключение по телефону',
-  'Call a bridge number, type the conference ID and #; to be known as yourself, press * and type your extension or number and your PIN.':
-    'Позвоните на номер конференц-моста, наберите идентификатор конференции и #; чтобы войти под своим именем, нажмите * и наберите свой добавочный или номер и ПИН-код.',
+  'Call a bridge number, type the conference ID and #; to be known as yourself, press * and type your extension or number and your PIN. Call rings your phone first, as for any call.':
+    'Позвоните на номер конференц-моста, наберите идентификатор конференции и #; чтобы войти под своим именем, нажмите * и наберите свой добавочный или номер и ПИН-код. Кнопка «Позвонить» сначала звонит на ваш телефон, как при любом звонке.',
   'Bridge numbers': 'Номера конференц-моста',
+  'Call the bridge {number}': 'Позвонить на конференц-мост {number}',
+  'Conference bridge {number}': 'Конференц-мост {number}',
   'None: this server takes no dial-in calls.': 'Нет: этот сервер не принимает звонки на собрания.',
   'Dial-in with a PIN is not enabled for you: join with Join, and ViaWork calls you.':
     'Вход по ПИН-коду вам не включён: нажмите «Войти», и ViaWork позвонит вам.',

@@ -215,7 +215,7 @@ function init() {
   initCallback();
   initForwarding();
   initAdmin();
-  initMeetings({ ended: historyAfterEnd });
+  initMeetings({ ended: historyAfterEnd, call: placeCall });
   setMeetingHooks({ update: onMeetingCall, reloaded: meetingCallsReloaded });
 
   if (token()) start();

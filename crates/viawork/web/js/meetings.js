@@ -21,10 +21,13 @@ let opened = null; // the meeting offered by its join URL: { id, subject }
 /** The meeting I joined: { callId, meetingId, subject, call, roster }. */
 let live = null;
 let onEnded = () => {};
+let placeCall = () => {};
 
-/** Wires the area; `ended(call)` runs when a meeting call ends (recent calls). */
-export function initMeetings({ ended }) {
+/** Wires the area; `ended(call)` runs when a meeting call ends (recent calls), `call(to,
+ * name)` places a Call Via Work call (to a bridge number). */
+export function initMeetings({ ended, call }) {
   onEnded = ended;
+  placeCall = call;
   $('meet-open').addEventListener('click', () => {
     if ($('meet').hidden) openArea();
     else closeArea();
@@ -627,8 +630,19 @@ async function loadDialIn() {
   const dl = $('meet-bridges');
   dl.replaceChildren();
   if (d.bridge_numbers.length) {
+    // Dialing the bridge from here is a Call Via Work call: my phone rings first, and the
+    // conference ID and PIN are typed on it (or on the call panel's keypad).
     const ul = el('ul', 'plain-list');
-    for (const b of d.bridge_numbers) ul.append(el('li', '', bridgeText(b)));
+    for (const b of d.bridge_numbers) {
+      const li = el('li', 'bridge', bridgeText(b));
+      const number = formatNumber(b.number);
+      const call = el('button', 'small', t('Call'));
+      call.type = 'button';
+      call.setAttribute('aria-label', t('Call the bridge {number}', { number }));
+      call.addEventListener('click', () => placeCall(b.number, t('Conference bridge {number}', { number })));
+      li.append(' ', call);
+      ul.append(li);
+    }
     detail(dl, t('Bridge numbers'), ul);
   } else {
     detail(dl, t('Bridge numbers'), t('None: this server takes no dial-in calls.'));
