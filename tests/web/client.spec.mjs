@@ -802,9 +802,14 @@ async function meetings(browser) {
   await waitText(alice, '#meet-in', /Bob Jones/, 'Alice sees Bob in the meeting');
   check(await alice.locator('#meet-lobby-area').isHidden(), 'the lobby is empty');
   check(await bob.locator('#meet-lock').isHidden() && await bob.locator('#meet-roster button').count() === 0, 'Bob, no leader, has no leader controls');
-  await bobRow.getByRole('button', { name: 'Mute Bob Jones', exact: true }).click();
+  // From the keyboard: the roster is rebuilt as it changes, and the focus stays on the
+  // control (now Unmute).
+  await bobRow.getByRole('button', { name: 'Mute Bob Jones', exact: true }).focus();
+  await alice.keyboard.press('Enter');
   await waitText(bob, '#meet-live-status', /^In the meeting \(muted\)$/, 'Bob is muted');
   await waitText(alice, '#meet-in .roster-row', /Bob JonesMuted/, 'Alice sees Bob muted');
+  const focused = await alice.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+  check(focused === 'Unmute Bob Jones', `the focus went to ${focused}`);
   await alice.evaluate(() => window.scrollTo(0, 0));
   await shot(alice, 'meetings');
   await alice.getByRole('button', { name: 'Mute myself', exact: true }).click();

@@ -399,6 +399,7 @@ export const RU = {
   Schedule: 'Запланировать',
   Subject: 'Тема',
   Starts: 'Начало',
+  'Times are in your time zone, {zone}.': 'Время указано в вашем часовом поясе: {zone}.',
   Ends: 'Окончание',
   Description: 'Описание',
   'Who gets in without waiting in the lobby': 'Кто входит, минуя зал ожидания',

@@ -293,6 +293,8 @@ function openForm(m) {
   }
   // A Meet Now meeting has no times; giving it some makes it a scheduled one.
   $('meet-form-h').textContent = m ? t('Edit {subject}', { subject: subjectOf(m) }) : t('Schedule a meeting');
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  $('meet-form-zone').textContent = zone ? t('Times are in your time zone, {zone}.', { zone }) : '';
   $('meet-form-submit').textContent = m ? t('Save changes') : t('Schedule');
   form.classList.toggle('editing', !!m);
   show(form, true);
@@ -512,10 +514,19 @@ function renderRoster(leader, me) {
   const all = live?.roster?.participants ?? [];
   const inList = $('meet-in');
   const lobby = $('meet-lobby');
+  // The rows are rebuilt on every change (someone starts speaking many times a minute):
+  // a control that had the focus gets it back, so keyboard users are not thrown out.
+  const focused = document.activeElement?.closest?.('#meet-roster [data-focus-key]');
+  const back = focused ? { pid: focused.closest('[data-participant]')?.dataset.participant, key: focused.dataset.focusKey } : null;
   inList.replaceChildren();
   lobby.replaceChildren();
   for (const p of all) {
     (p.place === 'lobby' ? lobby : inList).append(participantRow(p, leader, me));
+  }
+  if (back) {
+    const row = document.querySelector(`#meet-roster [data-participant="${CSS.escape(back.pid ?? '')}"]`);
+    const again = row?.querySelector(`[data-focus-key="${back.key}"]`) ?? row?.querySelector('button');
+    (again ?? $('meet-live-title')).focus();
   }
   if (!all.some((p) => p.place !== 'lobby')) inList.append(el('li', 'muted small', t('Nobody is in the meeting.')));
   show($('meet-lobby-area'), all.some((p) => p.place === 'lobby'));
@@ -541,6 +552,7 @@ function participantRow(p, leader, me) {
     const button = (label, aria, path) => {
       const b = el('button', 'small', label);
       b.type = 'button';
+      b.dataset.focusKey = path === 'unmute' ? 'mute' : path;
       b.setAttribute('aria-label', aria);
       b.addEventListener('click', () => act(`/participants/${p.id}/${path}`));
       actions.append(b);
