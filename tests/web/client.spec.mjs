@@ -826,6 +826,7 @@ async function meetings(browser) {
   await alice.setViewportSize({ width: 390, height: 844 });
   const overflow = await alice.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, `at phone width the meetings area is ${overflow}px too wide`);
+  await shot(alice, 'meetings-phone-width', true);
   await alice.setViewportSize({ width: 1280, height: 800 });
 
   // Alice removes Bob, then hangs up: the roster empties.
@@ -836,6 +837,11 @@ async function meetings(browser) {
   await waitText(alice, '#meet-live-status', /^You left the meeting$/, 'Alice hangs up');
   await alice.locator('#meet-roster[data-count="0"]').waitFor({ timeout: WAIT });
   await waitText(alice, '#meet-in', /Nobody is in the meeting/, 'the roster is empty');
+  // Recent calls lists the meeting, offering to join it again (not to call my own phone).
+  const meetingRow = alice.locator('#history .history-row').filter({ hasText: /^↗Meeting/ }).first();
+  await meetingRow.waitFor({ timeout: WAIT });
+  check(await meetingRow.getByRole('button', { name: 'Join the meeting again', exact: true }).count() === 1
+    && await meetingRow.getByRole('button', { name: /^Call/ }).count() === 0, 'the meeting row offers Join, not Call');
   const roster = await apiAs(alice, 'GET', `/api/v1/meetings/${nowId}/roster`);
   check(roster.status === 200 && roster.body.participants.length === 0, `the server's roster: ${JSON.stringify(roster)}`);
 

@@ -390,6 +390,7 @@ export const RU = {
   Join: 'Войти',
   'Join {subject}': 'Войти: {subject}',
   'Join {subject}?': 'Войти в собрание «{subject}»?',
+  'Join the meeting again': 'Снова войти в собрание',
   'Not now': 'Не сейчас',
   'Edit {subject}': 'Изменить: {subject}',
   'Delete {subject}': 'Удалить: {subject}',

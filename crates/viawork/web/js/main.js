@@ -11,7 +11,7 @@ import { presenceClass, presenceText } from './format.js';
 import { initForwarding, loadForwarding, onForwarding, resetForwarding } from './forwarding.js';
 import { historyAfterEnd, initHistory, loadHistory } from './history.js';
 import { initLinks, offerLinkedCall } from './links.js';
-import { initMeetings, meetingCallsReloaded, offerMeeting, onMeetingCall, onRoster, resetMeetings } from './meetings.js';
+import { initMeetings, join, meetingCallsReloaded, offerMeeting, onMeetingCall, onRoster, resetMeetings } from './meetings.js';
 import { askPermission } from './notify.js';
 import { initIm, onConversation, onMessage, onMessageStatus, onTyping, openWith, reloadConversation, resetIm } from './im.js';
 import { initPeople, loadContacts, onPresence, resetPeople } from './people.js';
@@ -210,7 +210,7 @@ function init() {
   initCalls({ ended: historyAfterEnd });
   initPeople({ call: placeCall, im: openWith });
   initIm();
-  initHistory({ call: placeCall });
+  initHistory({ call: placeCall, join });
   initLinks({ call: placeCall });
   initCallback();
   initForwarding();

@@ -368,20 +368,24 @@ async function meetNow() {
 }
 
 /** Joins meeting `id` by dial-out: ViaWork rings my phone (the number chosen in this
- * browser, else my usual one). */
+ * browser, else my usual one). Without a `subject`, the meeting is named when known. */
 export async function join(id, subject) {
   setError($('meet-error'), '');
+  const known = meetings.find((x) => x.id === id);
+  const unnamed = !subject && !known;
+  if (!subject) subject = known ? subjectOf(known) : t('Meeting');
   const body = {};
   const mine = chosenCallback();
   if (mine) body.callback_number = mine;
   try {
     const call = await api('POST', `/api/v1/meetings/${encodeURIComponent(id)}/join`, body);
     // The event stream may have told a later state already.
-    const known = live?.callId === call.id ? live : null;
-    live = { callId: call.id, meetingId: id, subject, call: known?.call ?? call, roster: known?.roster ?? null };
+    const seen = live?.callId === call.id ? live : null;
+    live = { callId: call.id, meetingId: id, subject, call: seen?.call ?? call, roster: seen?.roster ?? null };
     showLive();
     renderLive();
     if (live.call.state === 'connected' && !live.roster) loadRoster();
+    if (unnamed) nameLive(id);
   } catch (err) {
     live = { callId: null, meetingId: id, subject, call: null, roster: null, error: errorText(err) };
     showLive();
