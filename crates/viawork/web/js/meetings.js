@@ -143,13 +143,28 @@ function detail(dl, term, value) {
   return dd;
 }
 
+/** A meeting's join URL as people can open it. Without `meetings.join_url_base` the
+ * server builds it from its listening address, which may be unspecified (0.0.0.0, [::])
+ * or port 0: then this browser's origin, which reached the server, is used instead. */
+export function joinUrlOf(m) {
+  let u;
+  try {
+    u = new URL(m.join_url);
+  } catch {
+    return m.join_url;
+  }
+  const unspecified = ['0.0.0.0', '[::]', '::'].includes(u.hostname) || u.port === '0';
+  return unspecified ? `${location.origin}${u.pathname}` : m.join_url;
+}
+
 /** The join link, read-only, with a Copy button (the clipboard, else the text selected). */
 function joinLink(m) {
+  const url = joinUrlOf(m);
   const box = el('div', 'meet-link');
   const input = el('input');
   input.type = 'text';
   input.readOnly = true;
-  input.value = m.join_url;
+  input.value = url;
   input.id = `meet-link-${m.id}`;
   input.setAttribute('aria-label', t('Join link of {subject}', { subject: subjectOf(m) }));
   const copy = el('button', 'small', t('Copy'));
@@ -159,7 +174,7 @@ function joinLink(m) {
   said.setAttribute('role', 'status');
   copy.addEventListener('click', async () => {
     try {
-      await navigator.clipboard.writeText(m.join_url);
+      await navigator.clipboard.writeText(url);
       said.textContent = t('Copied');
     } catch {
       input.select();
