@@ -39,7 +39,7 @@ const problems = [];
 /** Set by a phase that takes the server away: failed connections are expected then. */
 let expectDrops = false;
 
-async function signIn(browser, user, prepare = async () => {}) {
+async function signIn(browser, user, prepare = async () => {}, path = '/') {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   await prepare(context);
   const page = await context.newPage();
@@ -51,9 +51,9 @@ async function signIn(browser, user, prepare = async () => {}) {
     if (m.type() === 'error' && !refusal && !(network && expectDrops)) problems.push(`[${user}] console: ${m.text()}`);
     if (/Content Security Policy/i.test(m.text())) problems.push(`[${user}] CSP: ${m.text()}`);
   });
-  const resp = await page.goto(`${URL}/`);
-  check(resp.ok(), `GET / answered ${resp.status()}`);
-  check((resp.headers()['content-security-policy'] ?? '').includes("script-src 'self'"), 'GET / has no strict CSP');
+  const resp = await page.goto(`${URL}${path}`);
+  check(resp.ok(), `GET ${path} answered ${resp.status()}`);
+  check((resp.headers()['content-security-policy'] ?? '').includes("script-src 'self'"), `GET ${path} has no strict CSP`);
   await page.getByLabel('Sign-in address').fill(user);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByLabel('Password', { exact: true }).press('Enter');
@@ -72,16 +72,24 @@ async function waitText(page, selector, re, what) {
   }
 }
 
-/** Records every text the call status line shows, in order. */
-async function recordStatuses(page) {
-  await page.evaluate(() => {
+/** Records every text the call status line (or another element) shows, in order. */
+async function recordStatuses(page, id = 'call-status') {
+  await page.evaluate((id) => {
     window.statuses = [];
-    const node = document.getElementById('call-status');
+    const node = document.getElementById(id);
     new MutationObserver(() => {
       const t = node.textContent;
       if (window.statuses.at(-1) !== t) window.statuses.push(t);
     }).observe(node, { childList: true, characterData: true, subtree: true });
-  });
+  }, id);
+}
+
+/** `path` of the API as the page's user (its token), JSON. */
+async function apiAs(page, method, path) {
+  return page.evaluate(async ({ method, path }) => {
+    const r = await fetch(path, { method, headers: { authorization: `Bearer ${sessionStorage.getItem('viawork.token')}` } });
+    return { status: r.status, body: r.status === 204 ? null : await r.json() };
+  }, { method, path });
 }
 
 async function shot(page, name, fullPage = false) {
@@ -682,7 +690,180 @@ async function reconnect(browser) {
   await bob.context().close();
 }
 
-const phases = { call, im, forwarding, admin, group, incoming, decline, 'desk-phone': deskPhone, reconnect };
+
+/** Alice's meetings: her dial-in PIN, a meeting scheduled, edited and deleted, Meet Now
+ * joined by dial-out with its roster live; Bob joins by the join URL into the lobby and
+ * Alice leads (lock, admit, mute, remove), mutes herself and hangs up. */
+async function meetings(browser) {
+  const alice = await signIn(browser, ALICE, (c) => c.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: URL }));
+  const open = alice.getByRole('button', { name: 'Meetings', exact: true });
+  await open.click();
+  check(await open.getAttribute('aria-expanded') === 'true', 'Meetings says it is expanded');
+  await waitText(alice, '#meet-list', /No meetings yet/, 'no meetings at first');
+  await waitText(alice, '#meet-bridges', /\+1 425 555 0150 \(ext\. 5150\) — Redmond/, 'the bridge numbers');
+  await waitText(alice, '#meet-pin-state', /^You have no PIN yet\.$/, 'no PIN yet');
+
+  // A PIN against the policy is refused at its field; a generated one is shown once.
+  await alice.getByLabel('New PIN', { exact: true }).fill('1234');
+  await alice.getByRole('button', { name: 'Set PIN', exact: true }).click();
+  await alice.locator('#meet-pin[aria-invalid="true"]').waitFor({ timeout: WAIT });
+  check(await alice.locator('#meet-pin-form .field-error').count() === 1, 'the PIN refusal is at the field');
+  await alice.getByRole('button', { name: 'Generate a PIN', exact: true }).click();
+  await waitText(alice, '#meet-pin-new', /^Your new PIN is \d{5,}\. Note it now/, 'the generated PIN');
+  await waitText(alice, '#meet-pin-state', /^You have a PIN\.$/, 'the PIN is set');
+  check(await alice.locator('#meet-pin[aria-invalid]').count() === 0, 'the PIN field is no longer marked');
+
+  // Schedule: Escape leaves the form; an end before the start is refused at Ends; then
+  // scheduled and listed.
+  await alice.getByRole('button', { name: 'Schedule a meeting', exact: true }).click();
+  await alice.keyboard.press('Escape');
+  check(await alice.locator('#meet-form').isHidden(), 'Escape closes the form');
+  check(await alice.getByRole('button', { name: 'Schedule a meeting', exact: true }).evaluate((b) => b === document.activeElement), 'the focus returns to Schedule a meeting');
+  await alice.getByRole('button', { name: 'Schedule a meeting', exact: true }).click();
+  check(await alice.getByLabel('Subject', { exact: true }).evaluate((e) => e === document.activeElement), 'Subject has the focus');
+  await alice.getByLabel('Subject', { exact: true }).fill('Budget review');
+  await alice.getByLabel('Starts', { exact: true }).fill('2031-03-04T10:00');
+  await alice.getByLabel('Ends', { exact: true }).fill('2031-03-04T09:00');
+  await alice.getByRole('button', { name: 'Schedule', exact: true }).click();
+  await alice.locator('#meet-end[aria-invalid="true"]').waitFor({ timeout: WAIT });
+  check(await alice.getByLabel('Ends', { exact: true }).evaluate((e) => e === document.activeElement), 'the refused field has the focus');
+  await alice.getByLabel('Ends', { exact: true }).fill('2031-03-04T11:00');
+  await alice.getByRole('button', { name: 'Schedule', exact: true }).click();
+  await waitText(alice, '#meet-list', /Budget review/, 'the scheduled meeting is listed');
+  check(await alice.locator('#meet-form').isHidden(), 'the form closes');
+  const item = alice.locator('#meet-list .meet-item').filter({ hasText: 'Budget review' });
+  await waitText(alice, '#meet-list .meet-item', /Conference ID\d{7,12}/, 'its conference ID');
+  await waitText(alice, '#meet-list .meet-item', /\+1 425 555 0150/, 'its dial-in number');
+  const scheduledId = await item.getAttribute('data-meeting');
+  const link = await item.getByRole('textbox').inputValue();
+  // The test server listens on port 0 without join_url_base: the link uses the page's origin.
+  check(link === `${URL}/meet/${scheduledId}`, `the join link is ${link}`);
+  await item.getByRole('button', { name: 'Copy the join link of Budget review', exact: true }).click();
+  await waitText(alice, '#meet-list', /Copied/, 'the link is copied');
+  check(await alice.evaluate(() => navigator.clipboard.readText()) === link, 'the clipboard holds the join link');
+
+  // Edit: every kind of field, as the server then has it.
+  await item.getByRole('button', { name: 'Edit Budget review', exact: true }).click();
+  await alice.getByLabel('Subject', { exact: true }).fill('Budget review Q4');
+  await alice.getByLabel(/^Attendees/).fill('sip:bob@example.com, sip:bonnie@example.com');
+  await alice.getByLabel('Leaders besides me', { exact: true }).fill('sip:bonnie@example.com');
+  await alice.getByLabel('Who gets in without waiting in the lobby').selectOption('invited');
+  await alice.getByLabel('Who leads on joining').selectOption('same_enterprise');
+  await alice.getByLabel('Description', { exact: true }).fill('Numbers for next year');
+  await alice.getByLabel('Announce people as they join and leave').uncheck();
+  await alice.getByLabel('Callers by phone skip the lobby').check();
+  await alice.getByRole('button', { name: 'Save changes', exact: true }).click();
+  await waitText(alice, '#meet-list', /Budget review Q4/, 'the edited subject');
+  const saved = await apiAs(alice, 'GET', `/api/v1/meetings/${scheduledId}`);
+  const m = saved.body;
+  check(saved.status === 200 && m.subject === 'Budget review Q4' && m.description === 'Numbers for next year'
+    && m.attendees.join() === 'sip:bob@example.com,sip:bonnie@example.com' && m.leaders.join() === 'sip:bonnie@example.com'
+    && m.access_level === 'invited' && m.automatic_leader_assignment === 'same_enterprise'
+    && m.entry_exit_announcement === false && m.lobby_bypass_for_phone_users === true && m.phone_user_admission === true
+    && new Date(m.start_time).getTime() === new Date('2031-03-04T10:00').getTime()
+    && new Date(m.end_time).getTime() === new Date('2031-03-04T11:00').getTime(), `the server has ${JSON.stringify(saved)}`);
+
+  // Delete, after the confirmation.
+  await alice.locator('#meet-list .meet-item').filter({ hasText: 'Budget review Q4' })
+    .getByRole('button', { name: 'Delete Budget review Q4', exact: true }).click();
+  await alice.getByRole('dialog').getByRole('button', { name: 'Delete meeting', exact: true }).click();
+  await alice.locator('#meet-list .meet-item').filter({ hasText: 'Budget review' }).waitFor({ state: 'detached', timeout: WAIT });
+  check((await apiAs(alice, 'GET', `/api/v1/meetings/${scheduledId}`)).status === 404, 'the meeting is gone');
+
+  // Meet Now: created and joined by dial-out at once.
+  await recordStatuses(alice, 'meet-live-status');
+  await alice.getByRole('button', { name: 'Meet Now', exact: true }).click();
+  await waitText(alice, '#meet-live-status', /^In the meeting$/, 'Alice is in the meeting');
+  const statuses = await alice.evaluate(() => window.statuses);
+  check(statuses[0] === 'Dialing out to +1 425 555 0101…', `the first status was ${JSON.stringify(statuses)}`);
+  console.log(`meeting statuses seen: ${JSON.stringify(statuses)}`);
+  const meMine = alice.locator('#meet-in .roster-row').filter({ hasText: 'Alice Smith (you)' });
+  await waitText(alice, '#meet-in .roster-row', /Alice Smith \(you\)Leader/, 'the roster has Alice as a leader');
+  await meMine.and(alice.locator('[data-speaking="true"]')).waitFor({ timeout: WAIT });
+  check(await meMine.getByRole('img', { name: 'Speaking', exact: true }).count() === 1, 'the speaking indicator is labelled');
+  await waitText(alice, '#meet-list', /Meet Now, kept until/, 'Meet Now is listed');
+  const nowItem = alice.locator('#meet-list .meet-item').filter({ hasText: 'Meet Now, kept until' });
+  const nowId = await nowItem.getAttribute('data-meeting');
+  check(await nowItem.getByRole('button', { name: 'Join Meet Now', exact: true }).count() === 0, 'Join is not offered for the meeting I am in');
+
+  // Alice locks; Bob opens the join link, signs in and joins: he waits in the lobby.
+  await alice.getByRole('button', { name: 'Lock the meeting', exact: true }).click();
+  await alice.getByRole('button', { name: 'Unlock the meeting', exact: true }).waitFor({ timeout: WAIT });
+  const bob = await signIn(browser, BOB, async () => {}, `/meet/${nowId}`);
+  await waitText(bob, '#meet-open-text', /^Join Meeting\?$/, "the join link offers Bob the meeting");
+  check(await bob.getByRole('button', { name: 'Join', exact: true }).evaluate((b) => b === document.activeElement), 'Join has the focus');
+  check(new globalThis.URL(bob.url()).pathname === '/', `the address stays ${bob.url()}`);
+  check(await bob.locator('#meet-live').isHidden(), 'the link joined before Join');
+  await bob.keyboard.press('Enter');
+  await waitText(bob, '#meet-live-status', /^In the lobby/, 'Bob waits in the lobby');
+  const bobRow = alice.locator('#meet-roster .roster-row').filter({ hasText: 'Bob Jones' });
+  await waitText(alice, '#meet-lobby', /Bob Jones/, 'Alice sees Bob in the lobby');
+  await bobRow.getByRole('button', { name: 'Admit Bob Jones', exact: true }).click();
+  await waitText(bob, '#meet-live-status', /^In the meeting$/, 'Bob is admitted');
+  await waitText(alice, '#meet-in', /Bob Jones/, 'Alice sees Bob in the meeting');
+  check(await alice.locator('#meet-lobby-area').isHidden(), 'the lobby is empty');
+  check(await bob.locator('#meet-lock').isHidden() && await bob.locator('#meet-roster button').count() === 0, 'Bob, no leader, has no leader controls');
+  // From the keyboard: the roster is rebuilt as it changes, and the focus stays on the
+  // control (now Unmute).
+  await bobRow.getByRole('button', { name: 'Mute Bob Jones', exact: true }).focus();
+  await alice.keyboard.press('Enter');
+  await waitText(bob, '#meet-live-status', /^In the meeting \(muted\)$/, 'Bob is muted');
+  await waitText(alice, '#meet-in .roster-row', /Bob JonesMuted/, 'Alice sees Bob muted');
+  const focused = await alice.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+  check(focused === 'Unmute Bob Jones', `the focus went to ${focused}`);
+  await alice.evaluate(() => window.scrollTo(0, 0));
+  await shot(alice, 'meetings');
+  await alice.getByRole('button', { name: 'Mute myself', exact: true }).click();
+  await waitText(alice, '#meet-live-status', /^In the meeting \(muted\)$/, 'Alice mutes herself');
+  await waitText(alice, '#meet-in .roster-row', /Alice Smith \(you\)Leader · Muted/, 'her row says muted');
+  check(await alice.getByRole('button', { name: 'Unmute myself', exact: true }).getAttribute('aria-pressed') === 'true', 'Unmute myself is pressed');
+  // A reload finds the meeting going on: the panel and its roster come back.
+  await alice.reload();
+  await alice.locator('body[data-ready="true"]').waitFor({ timeout: WAIT });
+  await waitText(alice, '#meet-live-status', /^In the meeting \(muted\)$/, 'after a reload Alice is still in the meeting');
+  await waitText(alice, '#meet-live-title', /^Meet Now$/, 'the panel names the meeting');
+  await waitText(alice, '#meet-in', /Bob Jones/, 'the roster after a reload');
+  // Phone width: one column, nothing wider than the screen.
+  await alice.setViewportSize({ width: 390, height: 844 });
+  const overflow = await alice.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `at phone width the meetings area is ${overflow}px too wide`);
+  await shot(alice, 'meetings-phone-width', true);
+  await alice.setViewportSize({ width: 1280, height: 800 });
+
+  // Alice removes Bob, then hangs up: the roster empties.
+  await bobRow.getByRole('button', { name: 'Remove Bob Jones', exact: true }).click();
+  await bobRow.waitFor({ state: 'detached', timeout: WAIT });
+  await bob.locator('#meet-live-controls').waitFor({ state: 'hidden', timeout: WAIT });
+  await alice.getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(alice, '#meet-live-status', /^You left the meeting$/, 'Alice hangs up');
+  await alice.locator('#meet-roster[data-count="0"]').waitFor({ timeout: WAIT });
+  await waitText(alice, '#meet-in', /Nobody is in the meeting/, 'the roster is empty');
+  // Recent calls lists the meeting, offering to join it again (not to call my own phone).
+  const meetingRow = alice.locator('#history .history-row').filter({ hasText: /^↗Meeting/ }).first();
+  await meetingRow.waitFor({ timeout: WAIT });
+  check(await meetingRow.getByRole('button', { name: 'Join the meeting again', exact: true }).count() === 1
+    && await meetingRow.getByRole('button', { name: /^Call/ }).count() === 0, 'the meeting row offers Join, not Call');
+  const roster = await apiAs(alice, 'GET', `/api/v1/meetings/${nowId}/roster`);
+  check(roster.status === 200 && roster.body.participants.length === 0, `the server's roster: ${JSON.stringify(roster)}`);
+
+  await alice.context().close();
+  await bob.context().close();
+}
+
+/** Dialing the bridge from the Meetings area is a Call Via Work call to its number, shown
+ * in the call panel. */
+async function bridge(browser) {
+  const alice = await signIn(browser, ALICE);
+  await alice.getByRole('button', { name: 'Meetings', exact: true }).click();
+  await alice.getByRole('button', { name: 'Call the bridge +1 425 555 0150', exact: true }).click();
+  await waitText(alice, '#call-peer', /^Conference bridge \+1 425 555 0150$/, 'the bridge call');
+  await waitText(alice, '#call-status', /^Connected/, 'the bridge call connects');
+  await alice.locator('#call').getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(alice, '#call-status', /^You hung up$/, 'the bridge call hangs up');
+  await alice.context().close();
+}
+
+const phases = { call, im, forwarding, admin, group, meetings, bridge, incoming, decline, 'desk-phone': deskPhone, reconnect };
 const phase = phases[process.argv[2]];
 if (!phase) fail(`usage: node client.spec.mjs ${Object.keys(phases).join('|')}`);
 

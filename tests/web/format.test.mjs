@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  callStatus, callTarget, endText, sameNumber, formatDuration, formatNumber, logSummary, peerName, presenceText,
+  callStatus, callTarget, endText, sameNumber, formatDuration, formatNumber, logSummary, meetingStatus, peerName, presenceText,
 } from '../../crates/viawork/web/js/format.js';
 
 test('numbers read as people write them', () => {
@@ -108,6 +108,27 @@ test('a callback to another number than my line is "your phone"', () => {
   assert.equal(callStatus({ ...call, callback_number: '+14255550101' }, 'Bob', 0, 'tel:+14255550101;ext=101'), 'Calling your work phone +1 425 555 0101…');
   assert.ok(sameNumber('tel:+14255550101;ext=101', '+1 (425) 555-0101'));
   assert.ok(!sameNumber('', ''));
+});
+
+test('a meeting join in words: dialing out, in the meeting or its lobby, left', () => {
+  const call = { id: 'c1', direction: 'meeting', to: 'meeting:m1', state: 'connecting_your_phone' };
+  assert.equal(meetingStatus(call, undefined, 'tel:+14255550101;ext=101'), 'Dialing out to +1 425 555 0101 ext. 101…');
+  assert.equal(meetingStatus({ ...call, state: 'your_phone_ringing', callback_number: '+14255550100' }, undefined, '+14255550101'), 'Dialing out to +1 425 555 0100…');
+  assert.equal(meetingStatus(call, undefined, ''), 'Dialing out to your phone…');
+  const up = { ...call, state: 'connected' };
+  assert.equal(meetingStatus(up, undefined, ''), 'Joining the meeting…');
+  assert.equal(meetingStatus(up, 'in', ''), 'In the meeting');
+  assert.equal(meetingStatus(up, 'in', '', true), 'In the meeting (muted)');
+  assert.equal(meetingStatus(up, 'lobby', ''), 'In the lobby — a leader will let you in');
+  const ended = { ...call, state: 'ended', end_reason: 'completed' };
+  assert.equal(meetingStatus({ ...ended, hung_up_by: 'user' }, 'in', ''), 'You left the meeting');
+  assert.equal(meetingStatus({ ...ended, hung_up_by: 'your_phone' }, 'in', ''), 'You left the meeting');
+  assert.equal(meetingStatus({ ...ended, hung_up_by: 'far_end' }, 'in', ''), 'The meeting ended your call');
+  assert.equal(meetingStatus({ ...ended, end_reason: 'your_phone_no_answer' }, undefined, ''), "Your work phone wasn't answered");
+  assert.equal(meetingStatus({ ...ended, end_reason: 'cancelled' }, undefined, ''), 'You cancelled joining the meeting');
+  const row = logSummary({ direction: 'meeting', to: 'meeting:m1', state: 'ended', end_reason: 'completed', duration_secs: 65 });
+  assert.equal(row.title, 'Meeting');
+  assert.equal(row.outcome, '01:05');
 });
 
 test('every text the client shows has its Russian, with the same placeholders', async () => {

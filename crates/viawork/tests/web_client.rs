@@ -26,6 +26,14 @@
 //! - `decline`: the notification's Decline, the caller gets 603;
 //! - `desk-phone`: answered on the desk phone, the notification (and the browser's, with
 //!   the tab hidden) closes by itself;
+//! - `meetings`: the dial-in PIN (refused at its field, then generated and shown once) and
+//!   bridge numbers; a meeting scheduled (a bad end time refused at its field), edited,
+//!   its join link copied, deleted; Meet Now rings Alice's phone ("Dialing out to …"),
+//!   SIPp answers (`pbx_meeting_uas.xml`, media to a tone phone) and the roster shows her as
+//!   a leader, speaking; she locks the meeting, Bob opens its join URL and joins into the
+//!   lobby, she admits him, mutes him, mutes herself, reloads the page (the meeting comes
+//!   back), removes him and hangs up, and the roster empties;
+//! - `bridge`: Call on a bridge number in the Meetings area places a Call Via Work call to it;
 //! - `reconnect`: the server restarts under two browsers; they reconnect with `since=`,
 //!   get `resync`, reload and subscribe again.
 //!
@@ -36,6 +44,7 @@
 mod common;
 
 use common::pbx::SippPbx;
+use common::rtp_phone::Phone;
 use common::sipp::{free_port, run_at, Run};
 use common::PASSWORD;
 use std::io::{BufRead, BufReader};
@@ -164,7 +173,13 @@ fn provision(dir: &Path) -> (String, PathBuf) {
         ],
     );
     let cfg = dir.join("viawork.toml");
-    std::fs::write(&cfg, "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n\n\
+         [[meetings.bridge_numbers]]\nnumber = \"+14255550150\"\nextension = \"5150\"\n\
+         name = \"Redmond\"\nlanguages = [\"en-US\"]\n",
+    )
+    .unwrap();
     (db, cfg)
 }
 
@@ -230,6 +245,49 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
     phase(server.http, "forwarding", |_| {});
     phase(server.http, "admin", |_| {});
     phase(server.http, "group", |_| {});
+
+    // Meetings: Alice's Meet Now and Bob's join by its link are two dial-outs, each
+    // answered with its media to a tone phone (so the roster has someone speaking); both
+    // end with a BYE from ViaWork (Bob removed, Alice hanging up).
+    let phones = [Phone::start(440.0), Phone::start(700.0)];
+    let inf = dir.path().join("meeting-phones.csv");
+    let lines: String = phones.iter().map(|p| format!("{};\n", p.port)).collect();
+    std::fs::write(&inf, format!("SEQUENTIAL\n{lines}")).unwrap();
+    let inf = inf.display().to_string();
+    let mut pbx = SippPbx::start_on_args(pbx_port, "pbx_meeting_uas.xml", 2, &[], &["-inf", &inf]);
+    phase(server.http, "meetings", |_| {});
+    pbx.wait_success();
+    let invites: Vec<String> = pbx
+        .received("INVITE")
+        .iter()
+        .filter_map(|i| i.lines().next().map(str::to_owned))
+        .collect();
+    let to = |n: usize, number: &str| {
+        invites
+            .get(n)
+            .is_some_and(|l| l.starts_with(&format!("INVITE sip:{number}@")))
+    };
+    assert!(
+        invites.len() == 2 && to(0, "+14255550101") && to(1, "+14255550102"),
+        "the dial-outs did not ring Alice's then Bob's phone: {invites:#?}"
+    );
+    drop(pbx);
+    drop(phones);
+
+    // Calling the bridge number from the Meetings area: a Call Via Work call, both legs
+    // answered, the far one to the bridge number.
+    let mut pbx = SippPbx::start_on(pbx_port, "pbx_uas.xml", 2, &[]);
+    phase(server.http, "bridge", |_| {});
+    pbx.wait_success();
+    let invites = pbx.received("INVITE");
+    assert!(
+        invites.iter().any(|i| i
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("INVITE sip:+14255550150@"))),
+        "no call to the bridge number: {invites:#?}"
+    );
+    drop(pbx);
 
     // Incoming, accepted in the browser: the desk phone branch rings until cancelled,
     // then the Call Via Work callback to the desk phone answers.
@@ -297,6 +355,7 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
         "admin",
         "group-conversation",
         "incoming-call",
+        "meetings",
     ] {
         let from = artifacts().join(format!("{shot}.png"));
         assert!(from.exists(), "no screenshot {}", from.display());

@@ -81,9 +81,13 @@ async fn the_root_is_the_client_with_a_strict_policy() {
     assert_eq!(r.header(header::CACHE_CONTROL), "no-cache");
     // No inline script or style for the policy to forbid.
     assert!(!r.text.contains("<script>") && !r.text.contains("style="));
-    // The same file as /index.html and /call (where phone links lead), with the same
-    // validator and policy.
-    for path in ["/index.html", "/call?to=tel%3A%2B14255550199"] {
+    // The same file as /index.html, /call (where phone links lead) and a meeting's join
+    // URL, with the same validator and policy.
+    for path in [
+        "/index.html",
+        "/call?to=tel%3A%2B14255550199",
+        "/meet/k3x9Qm2aLp",
+    ] {
         let same = send(&router, "GET", path, None).await;
         assert_eq!(same.status, StatusCode::OK, "{path}");
         assert_eq!(same.text, r.text, "{path}");
@@ -160,6 +164,8 @@ async fn other_paths_still_get_the_json_404() {
         "/index.htm",
         "/../Cargo.toml",
         "/js/",
+        "/meet",
+        "/meet/abc/def",
     ] {
         let r = send(&router, "GET", path, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");

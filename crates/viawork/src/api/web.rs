@@ -2,8 +2,9 @@
 //! rust-embed and served at `/`, so a fresh `viawork serve` is a working client with no
 //! separate web server, build step or download (`docs/web-client.md`).
 //!
-//! Each embedded file gets its own route (`/index.html`, `/js/app.js`, ...; `/` and
-//! `/call` are `index.html`), so every other path still gets the API's JSON 404. The
+//! Each embedded file gets its own route (`/index.html`, `/js/app.js`, ...; `/`, `/call`
+//! and a meeting's join URL `/meet/{id}` are `index.html`), so every other path still gets
+//! the API's JSON 404. The
 //! answers carry:
 //!
 //! - the content type from the file's extension (a test keeps every embedded file typed);
@@ -36,11 +37,15 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
      img-src 'self' data:; connect-src 'self'; manifest-src 'self'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
-/// The routes of this file: one per embedded file, and `/` and `/call` for `index.html`
-/// (`/call?to=NUMBER` is where phone links lead: the client asks to confirm, then calls).
+/// The routes of this file: one per embedded file, and `/`, `/call` and `/meet/{id}` for
+/// `index.html` (`/call?to=NUMBER` is where phone links lead: the client asks to confirm,
+/// then calls; `/meet/{id}` is a meeting's join URL: the client offers Join after sign-in).
 pub(super) fn router() -> Router<AppState> {
     let index = || get(|headers: HeaderMap| async move { serve("index.html", &headers) });
-    let mut router = Router::new().route("/", index()).route("/call", index());
+    let mut router = Router::new()
+        .route("/", index())
+        .route("/call", index())
+        .route("/meet/{id}", index());
     for path in Assets::iter() {
         let path = path.into_owned();
         let route = format!("/{path}");

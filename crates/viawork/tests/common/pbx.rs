@@ -48,6 +48,17 @@ impl SippPbx {
         Self::try_start_on(port, scenario, calls, keys, &[]).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Like [`start_on`](Self::start_on) with more SIPp arguments (`-inf FILE`).
+    pub fn start_on_args(
+        port: u16,
+        scenario: &str,
+        calls: u32,
+        keys: &[(&str, &str)],
+        args: &[&str],
+    ) -> SippPbx {
+        Self::try_start_on(port, scenario, calls, keys, args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn try_start_on(
         port: u16,
         scenario: &str,

@@ -19,6 +19,14 @@ let incomingId = null; // id of the call in the notification
 let browserNote = null; // the browser's notification of it, while the tab is hidden
 let ticker = null;
 let onEnded = () => {};
+// Meeting joins are calls too, shown in the meetings area: their events go there.
+let meetingHooks = { update: () => {}, reloaded: () => {} };
+
+/** Where meeting calls (direction `meeting`) go: `update(call)` for each view, and
+ * `reloaded(liveIds)` after the live calls were read again. */
+export function setMeetingHooks(hooks) {
+  meetingHooks = hooks;
+}
 
 const LIVE = new Set(['connecting_your_phone', 'your_phone_ringing', 'connecting', 'ringing', 'connected', 'on_hold']);
 
@@ -111,6 +119,7 @@ export async function reloadCalls() {
     live.add(c.id);
     update(c);
   }
+  meetingHooks.reloaded(live);
   // Calls that ended while we were away: forget them, and close a stale notification.
   for (const [id, c] of calls) {
     if (!live.has(id) && c.state !== 'ended') {
@@ -124,6 +133,10 @@ export async function reloadCalls() {
 
 /** A call event's data (call.incoming or call.updated). */
 export function update(call) {
+  if (call.direction === 'meeting') {
+    meetingHooks.update(call);
+    return;
+  }
   const before = calls.get(call.id);
   if (before?.state === 'ended' && call.state !== 'ended') return; // a late, older view
   calls.set(call.id, call);

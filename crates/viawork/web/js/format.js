@@ -179,6 +179,11 @@ const SHORT_END = {
 /** A call log row's one-line summary; `nameFor(uri)` names a directory user. */
 export function logSummary(row, nameFor = (uri) => uri.replace(/^sips?:/i, '')) {
   const inbound = row.direction === 'inbound';
+  if (row.direction === 'meeting' || /^meeting:/i.test(row.to ?? '')) {
+    const outcome = row.state !== 'ended' ? t('in progress')
+      : row.end_reason === 'completed' ? formatDuration((row.duration_secs ?? 0) * 1000) : t(SHORT_END[row.end_reason] ?? 'Ended');
+    return { arrow: '↗', direction: t('Meeting'), label: t('Meeting'), title: t('Meeting'), number: '', outcome };
+  }
   const who = formatNumber(row.to_number) || row.to || '';
   let name = row.to && !/^[+\d\s()./-]+$/.test(row.to) && !/^tel:/i.test(row.to) ? row.to : '';
   if (/^sips?:/i.test(name)) name = /^sips?:\+?\d+@/i.test(name) ? '' : nameFor(name);
@@ -205,4 +210,30 @@ export function callTarget(raw) {
   s = s.replace(/^(tel|callto):(\/\/)?/i, '').replace(/[;?].*$/, '');
   try { s = decodeURIComponent(s); } catch { return ''; }
   return /^\+?[\d\s().\-/]{2,}\d*$/.test(s) && /\d/.test(s) ? s.trim() : '';
+}
+
+/** What my dial-out join of a meeting is doing, as a sentence: `place` is where the
+ * roster has me (`in`, `lobby`, or nothing yet) and whether it has me `muted`,
+ * `fallbackNumber` the number rung when the call names none. */
+export function meetingStatus(call, place, fallbackNumber, muted = false) {
+  const number = formatNumber(call.callback_number || fallbackNumber);
+  switch (call.state) {
+    case 'connecting_your_phone':
+    case 'your_phone_ringing':
+      return number ? t('Dialing out to {number}…', { number }) : t('Dialing out to your phone…');
+    case 'connected':
+    case 'on_hold':
+      if (place === 'lobby') return t('In the lobby — a leader will let you in');
+      if (place === 'in') return muted ? t('In the meeting (muted)') : t('In the meeting');
+      return t('Joining the meeting…');
+    case 'ended':
+      if (call.end_reason === 'completed') {
+        if (call.hung_up_by === 'user' || call.hung_up_by === 'your_phone') return t('You left the meeting');
+        return t('The meeting ended your call');
+      }
+      if (call.end_reason === 'cancelled') return t('You cancelled joining the meeting');
+      return endText(call, t('The meeting'));
+    default:
+      return call.state;
+  }
 }

@@ -8,10 +8,13 @@ import { nameOf } from './state.js';
 import { t } from './i18n.js';
 
 let callAgain = () => {};
+let joinAgain = () => {};
 
-/** `call(to, name)` places a call from a history row. */
-export function initHistory({ call }) {
+/** `call(to, name)` places a call from a history row; `join(meetingId, subject)` joins
+ * the meeting of a meeting row again. */
+export function initHistory({ call, join }) {
   callAgain = call;
+  joinAgain = join;
 }
 
 /** Reloads the list after `call` ended: the server completes its log row off the call's
@@ -48,7 +51,15 @@ export async function loadHistory() {
     const detail = [s.number, s.outcome].filter(Boolean).join(' · ');
     text.append(el('div', 'history-who', s.title), el('div', 'small', detail), time);
     li.append(arrow, text);
-    if (row.to_number) {
+    const meeting = /^meeting:(.+)$/i.exec(row.to ?? '');
+    if (meeting) {
+      // A meeting's row: its to_number is my own phone, rung by the dial-out.
+      const b = el('button', 'small', t('Join'));
+      b.type = 'button';
+      b.setAttribute('aria-label', t('Join the meeting again'));
+      b.addEventListener('click', () => joinAgain(meeting[1]));
+      li.append(b);
+    } else if (row.to_number) {
       const b = el('button', 'small', t('Call'));
       b.type = 'button';
       b.setAttribute('aria-label', t('Call {name} again', { name: s.label }));

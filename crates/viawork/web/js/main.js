@@ -4,13 +4,14 @@
 import { initAdmin, showAdminButton } from './admin.js';
 import { api, errorText, setUnauthorizedHandler, signIn, signOut, token } from './api.js';
 import { initCallback, renderCallback } from './callback.js';
-import { initCalls, placeCall, reloadCalls, resetCalls, update as updateCall } from './calls.js';
+import { initCalls, placeCall, reloadCalls, resetCalls, setMeetingHooks, update as updateCall } from './calls.js';
 import { $, setError, show } from './dom.js';
 import { EventStream } from './events.js';
 import { presenceClass, presenceText } from './format.js';
 import { initForwarding, loadForwarding, onForwarding, resetForwarding } from './forwarding.js';
 import { historyAfterEnd, initHistory, loadHistory } from './history.js';
 import { initLinks, offerLinkedCall } from './links.js';
+import { initMeetings, join, meetingCallsReloaded, offerMeeting, onMeetingCall, onRoster, resetMeetings } from './meetings.js';
 import { askPermission } from './notify.js';
 import { initIm, onConversation, onMessage, onMessageStatus, onTyping, openWith, reloadConversation, resetIm } from './im.js';
 import { initPeople, loadContacts, onPresence, resetPeople } from './people.js';
@@ -55,6 +56,9 @@ function handle(event) {
     case 'message.status':
       onMessageStatus(d);
       break;
+    case 'meeting.roster':
+      onRoster(d);
+      break;
     default:
       break;
   }
@@ -83,6 +87,7 @@ async function start() {
   stream.open();
   await reloadAll();
   offerLinkedCall();
+  await offerMeeting();
   document.body.dataset.ready = 'true';
 }
 
@@ -119,6 +124,7 @@ function showSignIn() {
   resetIm();
   resetPeople();
   resetForwarding();
+  resetMeetings();
   showAdminButton();
   $('history').replaceChildren();
   state.me = null;
@@ -204,11 +210,13 @@ function init() {
   initCalls({ ended: historyAfterEnd });
   initPeople({ call: placeCall, im: openWith });
   initIm();
-  initHistory({ call: placeCall });
+  initHistory({ call: placeCall, join });
   initLinks({ call: placeCall });
   initCallback();
   initForwarding();
   initAdmin();
+  initMeetings({ ended: historyAfterEnd, call: placeCall });
+  setMeetingHooks({ update: onMeetingCall, reloaded: meetingCallsReloaded });
 
   if (token()) start();
   else showSignIn();
