@@ -85,7 +85,7 @@ pub async fn run(
         .with_registrar(registrar.clone())
         .with_meetings(
             config.meetings.clone(),
-            &format!("http://{}", config.http_listen),
+            &default_join_base(http_addr, config.meetings.join_url_base.is_none()),
         );
     tokio::spawn(
         state
@@ -512,4 +512,21 @@ async fn handle_event(
             }
         }
     }
+}
+
+/// Where join URLs point without `meetings.join_url_base`: the HTTP listener as bound, with
+/// `localhost` for an unspecified address (which no browser can open) and a warning, since
+/// only the administrator knows the name users reach the server by.
+fn default_join_base(bound: std::net::SocketAddr, warn: bool) -> String {
+    if bound.ip().is_unspecified() {
+        if warn {
+            tracing::warn!(
+                listen = %bound,
+                "meetings' join URLs will name localhost: set meetings.join_url_base to the \
+                 address users reach this server by"
+            );
+        }
+        return format!("http://localhost:{}", bound.port());
+    }
+    format!("http://{bound}")
 }

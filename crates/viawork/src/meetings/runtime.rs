@@ -54,6 +54,9 @@ pub struct ParticipantView {
     pub muted: bool,
     /// Speaking now.
     pub speaking: bool,
+    /// The call that brought them (`/api/v1/calls/{call}` for its owner): a client finds
+    /// its own join by it.
+    pub call: Option<String>,
 }
 
 /// A running meeting's roster.
@@ -915,7 +918,8 @@ fn view(meeting: &str, r: &Running) -> RosterView {
             .participants()
             .iter()
             .map(|p| {
-                let media = r.members.get(&p.id).and_then(|m| m.media);
+                let member = r.members.get(&p.id);
+                let media = member.and_then(|m| m.media);
                 ParticipantView {
                     id: p.id,
                     user: p.user.clone(),
@@ -924,6 +928,7 @@ fn view(meeting: &str, r: &Running) -> RosterView {
                     place: p.place,
                     muted: p.muted,
                     speaking: media.is_some_and(|id| r.speaking.contains(&id)),
+                    call: member.map(|m| m.call.to_string()),
                 }
             })
             .collect(),
