@@ -700,3 +700,192 @@ fn dial_in_callers_type_the_conference_id_and_pin_wait_in_the_lobby_and_are_lock
         r["participants"].as_array().is_some_and(Vec::is_empty)
     });
 }
+
+#[test]
+fn a_connected_call_becomes_a_meeting_when_a_third_person_is_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned_store(dir.path());
+    // The user's phone, the far party, the third person, in the order the PBX answers.
+    let (a, b, c) = (
+        Phone::start(440.0),
+        Phone::start(700.0),
+        Phone::start(1100.0),
+    );
+    let inf = dir.path().join("phones.csv");
+    std::fs::write(
+        &inf,
+        format!("SEQUENTIAL\n{};\n{};\n{};\n", a.port, b.port, c.port),
+    )
+    .unwrap();
+    let inf = inf.display().to_string();
+    let mut pbx = SippPbx::start_args("pbx_meeting_uas.xml", 3, &[], &["-inf", &inf]);
+    let pbx_addr = pbx.addr.to_string();
+    let server = common::Server::start_with(&[
+        ("VIAWORK_DATABASE", db.as_str()),
+        ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
+        ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
+        ("VIAWORK_MEDIA_ANCHOR", "always"),
+    ]);
+    let http = server.http;
+    let call = |method: &str, path: &str, body: Option<Value>, token: &str| {
+        request(http, method, path, Some(token), body.as_ref())
+    };
+    let alice = sign_in(http, "sip:alice@example.com", PASSWORD);
+
+    // An ordinary Call Via Work call, anchored: the two phones hear each other.
+    let r = call(
+        "POST",
+        "/api/v1/calls",
+        Some(json!({"to": "+14255550199"})),
+        &alice,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_str().expect("id").to_owned();
+    wait_call(
+        http,
+        &alice,
+        &id,
+        "connected",
+        || pbx.messages(),
+        |v| v["state"] == "connected" && v["media"] == "relayed",
+    );
+    // Phones send as soon as they answer: to the media ViaWork offered them.
+    a.send_to(offered_media(&pbx.messages(), "+14255550101"));
+    b.send_to(offered_media(&pbx.messages(), "+14255550199"));
+    assert!(
+        eventually(LIMIT, || hears(&a, &[700.0], &[440.0])
+            && hears(&b, &[440.0], &[700.0])),
+        "the call's phones do not hear each other: A {:.0}/{:.0} ({}), B {:.0}/{:.0} ({})",
+        a.level(440.0),
+        a.level(700.0),
+        a.heard_samples(),
+        b.level(440.0),
+        b.level(700.0),
+        b.heard_samples()
+    );
+
+    // Add a third person: the call becomes a meeting, the third phone is rung.
+    let r = call(
+        "POST",
+        &format!("/api/v1/calls/{id}/participants"),
+        Some(json!({"to": "+14255550188"})),
+        &alice,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let meeting = r.json()["meeting"]["id"]
+        .as_str()
+        .expect("meeting")
+        .to_owned();
+    let invitation = r.json()["invitation"]["id"]
+        .as_str()
+        .expect("call")
+        .to_owned();
+    assert_eq!(r.json()["meeting"]["ad_hoc"], true);
+    let roster_path = format!("/api/v1/meetings/{meeting}/roster");
+    let mut roster = Value::Null;
+    assert!(
+        eventually(LIMIT, || {
+            roster = call("GET", &roster_path, None, &alice).json();
+            roster["participants"]
+                .as_array()
+                .is_some_and(|ps| ps.len() == 3 && ps.iter().all(|p| p["place"] == "in"))
+        }),
+        "not three in the meeting: {roster}"
+    );
+    assert!(
+        eventually(LIMIT, || hears(&a, &[700.0, 1100.0], &[440.0])
+            && hears(&b, &[440.0, 1100.0], &[700.0])
+            && hears(&c, &[440.0, 700.0], &[1100.0])),
+        "A {:.0}/{:.0}/{:.0}, B {:.0}/{:.0}/{:.0}, C {:.0}/{:.0}/{:.0} (440/700/1100)",
+        a.level(440.0),
+        a.level(700.0),
+        a.level(1100.0),
+        b.level(440.0),
+        b.level(700.0),
+        b.level(1100.0),
+        c.level(440.0),
+        c.level(700.0),
+        c.level(1100.0)
+    );
+    // A second escalation of the same call is refused; the call's own controls are the
+    // meeting's now.
+    let r = call("POST", &format!("/api/v1/calls/{id}/hold"), None, &alice);
+    assert_eq!(r.status, 409, "{}", r.body);
+
+    // The organizer removes the far party: only their leg ends; Alice and the third
+    // person go on.
+    let far = roster["participants"]
+        .as_array()
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p["user"].is_null() && p["call"] == id.as_str())
+        })
+        .map(|p| p["id"].clone())
+        .expect("the far party in the roster");
+    let r = call(
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/participants/{far}/remove"),
+        None,
+        &alice,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(
+        eventually(LIMIT, || hears(&a, &[1100.0], &[700.0])
+            && hears(&c, &[440.0], &[700.0])),
+        "after removing the far party A hears 700 at {:.0}",
+        a.level(700.0)
+    );
+    let v = call("GET", &format!("/api/v1/calls/{id}"), None, &alice).json();
+    assert_eq!(v["state"], "connected", "{v}");
+
+    // Alice hangs up her call and the invitation: the meeting empties.
+    for call_id in [&id, &invitation] {
+        let r = call("DELETE", &format!("/api/v1/calls/{call_id}"), None, &alice);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert!(
+        eventually(LIMIT, || call("GET", &roster_path, None, &alice).json()
+            ["participants"]
+            .as_array()
+            .is_some_and(Vec::is_empty)),
+        "the meeting did not empty"
+    );
+    wait_call(
+        http,
+        &alice,
+        &id,
+        "ended",
+        || pbx.messages(),
+        |v| v["state"] == "ended",
+    );
+    pbx.wait_success();
+    let invites = pbx.received("INVITE");
+    assert!(
+        invites[2].starts_with("INVITE sip:+14255550188@"),
+        "{}",
+        invites[2]
+    );
+    assert!(
+        invites[2].contains("\"Alice Smith\" <sip:+14255550101@"),
+        "{}",
+        invites[2]
+    );
+}
+
+/// Where ViaWork's INVITE to `number` (in SIPp's trace) offered to receive audio.
+fn offered_media(trace: &str, number: &str) -> std::net::SocketAddr {
+    let start = trace
+        .find(&format!("INVITE sip:{number}@"))
+        .unwrap_or_else(|| panic!("no INVITE to {number} in:\n{trace}"));
+    let text = &trace[start..];
+    let ip = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("c=IN IP4 "))
+        .expect("c= line");
+    let port = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("m=audio "))
+        .and_then(|m| m.split(' ').next())
+        .expect("m= line");
+    format!("{}:{}", ip.trim(), port).parse().expect("address")
+}

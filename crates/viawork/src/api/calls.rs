@@ -118,7 +118,8 @@ pub struct TransferRequest {
     pub to: String,
 }
 
-async fn control(
+/// Carries out `c` on `user`'s call `id`: 202 with the call, 404, or 409 naming why not.
+pub(crate) async fn control(
     state: &AppState,
     user: &UserRow,
     id: &str,
@@ -133,6 +134,7 @@ async fn control(
                 ControlError::NotConnected => "CallNotConnected",
                 ControlError::Busy => "CallBusy",
                 ControlError::Unsupported => "NotSupported",
+                ControlError::NotAnchored => "MediaNotAnchored",
             };
             Err(ApiError::new(StatusCode::CONFLICT, code, e.to_string()))
         }

@@ -13,6 +13,8 @@
 //!   answer; 201 with the call (`Location: /api/v1/calls/{call}`);
 //! - `POST /api/v1/meetings/{id}/invite` `{"to"}` — a leader brings someone in: ViaWork
 //!   rings them (with the leader's number) and puts them in the meeting when they answer;
+//! - `POST /api/v1/calls/{id}/participants` `{"to"}` — escalation: my connected two-party
+//!   call becomes a Meet Now meeting with both of us in it, and the third person is rung;
 //! - `GET /api/v1/meetings/{id}/roster` — who is in the meeting, in the lobby, muted,
 //!   speaking;
 //! - `POST /api/v1/meetings/{id}/lock|unlock`,
@@ -67,6 +69,7 @@ pub(super) fn router() -> Router<AppState> {
             get(recording).delete(delete_recording),
         )
         .route("/api/v1/recordings/{rid}/audio", get(recording_audio))
+        .route("/api/v1/calls/{id}/participants", post(escalate))
 }
 
 impl From<MeetingsError> for ApiError {
@@ -1010,5 +1013,123 @@ async fn invite(
         StatusCode::CREATED,
         [(header::LOCATION, location)],
         Json(view),
+    ))
+}
+
+/// What `POST /api/v1/calls/{id}/participants` answers.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Escalated {
+    /// The meeting the call became.
+    meeting: MeetingView,
+    /// The call ringing the third person (mine, direction `meeting`).
+    invitation: crate::calls::CallView,
+}
+
+/// Adds a third person to my connected call: it becomes a Meet Now meeting with both
+/// parties in it (their audio moves to ViaWork's mixer, no re-INVITE needed), and ViaWork
+/// rings the third person with my number and puts them in when they answer. Needs the
+/// call's media anchored through ViaWork (`media.anchor = "always"`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/{id}/participants",
+    tag = "calls",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The call's id")),
+    request_body = InviteRequest,
+    responses(
+        (status = 201, description = "The meeting and the invitation; `Location` names the meeting", body = Escalated),
+        (status = 400, description = "A bad body, or `NormalizationFailed` on `to`", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such call", body = crate::api::openapi::ErrorResponse),
+        (status = 409, description = "`CallNotConnected`, `CallBusy`, `NotSupported` or `MediaNotAnchored`", body = crate::api::openapi::ErrorResponse),
+        (status = 503, description = "No media engine or trunk", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn escalate(
+    State(state): State<AppState>,
+    _slot: super::calls::SetupSlot,
+    me: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let rt = runtime(&state)?;
+    let api = state.calls.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "no call service",
+        )
+    })?;
+    let call = api
+        .handle
+        .get(&id, &me.user.sip_uri)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("no such call"))?;
+    if call.direction != "outbound" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "NotSupported",
+            "only a Call Via Work call can become a meeting",
+        ));
+    }
+    // Who the far party is: a colleague by SIP URI, or the number dialled.
+    let far_user = match sip::Uri::parse(call.to.trim()) {
+        Ok(sip::Uri::Sip(u)) => {
+            let canonical = format!("sip:{}@{}", u.user.unwrap_or(""), u.host).to_lowercase();
+            state.directory.user_by_sip_uri(&canonical).await?
+        }
+        _ => None,
+    };
+    let far_name = far_user
+        .as_ref()
+        .map(|u| u.display_name.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| call.to_number.clone());
+    let input = Input {
+        subject: Some(format!("Call with {far_name}")),
+        attendees: far_user.as_ref().map(|u| vec![u.sip_uri.clone()]),
+        ..Input::default()
+    };
+    let now = crate::store::unix_now_ms();
+    let m = state.meetings.create(&me.user, input, true, now).await?;
+    let escalation = crate::calls::Escalation {
+        meeting_id: m.id.clone(),
+        user: (
+            me.user.sip_uri.to_ascii_lowercase(),
+            me.user.display_name.clone(),
+        ),
+        far: (far_user.map(|u| u.sip_uri.to_ascii_lowercase()), far_name),
+        to: rt.calls_sender(),
+    };
+    let moved = super::calls::control(
+        &state,
+        &me.user,
+        &id,
+        crate::calls::Control::Escalate(Box::new(escalation)),
+    )
+    .await;
+    if let Err(e) = moved {
+        // The call stays as it was; the meeting made for it goes.
+        let _ = state.meetings.delete(&m.id, &me.user).await;
+        return Err(e);
+    }
+    let invitation = super::calls::start_call(
+        &state,
+        &me.user,
+        None,
+        super::calls::FarEnd::Invite {
+            id: m.id.clone(),
+            to: req.to,
+        },
+    )
+    .await?;
+    let location = format!("/api/v1/meetings/{}", m.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(Escalated {
+            meeting: view(&state, &m, &me.user.sip_uri),
+            invitation,
+        }),
     ))
 }

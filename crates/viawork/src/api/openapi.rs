@@ -160,6 +160,7 @@ impl Modify for BearerAuth {
         super::meetings::set_pin,
         super::meetings::join,
         super::meetings::invite,
+        super::meetings::escalate,
         super::meetings::roster,
         super::meetings::lock,
         super::meetings::unlock,

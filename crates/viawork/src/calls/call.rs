@@ -68,7 +68,32 @@ pub enum MediaAction {
     /// A meeting participant pressed a key, signalled in SIP INFO (RFC 4733 digits arrive
     /// in the media).
     KeypadDigit(char),
+    /// The call became a meeting: hand both legs' streams to it.
+    Escalate(Box<Escalation>),
+    /// In an escalated call, this leg's party left (the other stays in the meeting).
+    LegLeft(LegRole),
 }
+
+/// Where an escalated call's two parties go, and as whom.
+#[derive(Debug, Clone)]
+pub struct Escalation {
+    /// The meeting's id.
+    pub meeting_id: String,
+    /// The user (the callback leg): SIP URI and name.
+    pub user: (String, String),
+    /// The far party: their SIP URI when they are a directory user, and a name.
+    pub far: (Option<String>, String),
+    /// The meetings runtime.
+    pub to: tokio::sync::mpsc::UnboundedSender<super::media::MeetingMsg>,
+}
+
+impl PartialEq for Escalation {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.meeting_id, &self.user, &self.far) == (&other.meeting_id, &other.user, &other.far)
+    }
+}
+
+impl Eq for Escalation {}
 
 /// What the call tells the rest of the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +173,11 @@ pub enum Control {
     Dtmf(String),
     /// Blind-transfer the far party to this URI; the user's call ends as `transferred`.
     Transfer(String),
+    /// Turn the call into a meeting (both parties' media to the mixer); needs the call's
+    /// media anchored through ViaWork.
+    Escalate(Box<Escalation>),
+    /// In an escalated call, end one leg (a leader removed that party; the user left).
+    DropLeg(LegRole),
 }
 
 /// Why a control cannot be carried out now.
@@ -162,6 +192,9 @@ pub enum ControlError {
     /// The far side does not support it.
     #[error("the far side does not support this")]
     Unsupported,
+    /// The call's media runs phone to phone: ViaWork cannot mix it.
+    #[error("the call's media does not run through ViaWork (media.anchor = \"always\" makes it)")]
+    NotAnchored,
 }
 
 /// `r` as the call's replacement.
@@ -248,8 +281,13 @@ pub struct Call {
     /// places it rings are here (boxed: most calls are not incoming).
     ringing: Option<Box<Ringing>>,
     incoming: bool,
-    /// A meeting join by dial-out ([`CallSetup::meeting`]).
+    /// A meeting join by dial-out ([`CallSetup::meeting`]), a dial-in, or an escalated call.
     meeting: bool,
+    /// A two-party call turned into a meeting: each leg leaves on its own, the call ends
+    /// when both have.
+    escalated: bool,
+    /// Which legs of an escalated call have left.
+    left: [bool; 2],
     /// Where an incoming call was answered.
     answered_on: Option<BranchKind>,
     times: CallTimes,
@@ -286,6 +324,8 @@ impl Call {
             ringing: None,
             incoming: false,
             meeting: false,
+            escalated: false,
+            left: [false, false],
             answered_on: None,
             legs,
             far_setup: None,
@@ -867,6 +907,12 @@ impl Call {
             self.decline(now);
             return;
         }
+        if self.escalated && by == HungUpBy::User {
+            // The user leaves the meeting; the others stay.
+            self.drop_leg(LegRole::Callback, HungUpBy::User, now);
+            self.process(now);
+            return;
+        }
         let reason = if self.times.connected.is_some() {
             EndReason::Completed
         } else {
@@ -1105,6 +1151,13 @@ impl Call {
             }
             (role, LegEvent::Failed(f)) => self.leg_failed(role, f, now),
             (_, LegEvent::RemoteBye) if self.detached => self.tear_down(now),
+            (role, LegEvent::RemoteBye) if self.escalated => {
+                let by = match role {
+                    LegRole::Callback => HungUpBy::YourPhone,
+                    LegRole::Far => HungUpBy::FarEnd,
+                };
+                self.leg_left(role, by, now);
+            }
             (role, LegEvent::RemoteBye) => {
                 // In an incoming call leg 0 is the caller (the far end) and leg 1 the
                 // user's phone that answered.
@@ -1443,6 +1496,13 @@ impl Call {
     }
 
     fn control_inner(&mut self, c: Control, now: Instant) -> Result<(), ControlError> {
+        if let Control::DropLeg(role) = c {
+            if !self.escalated || self.end.is_some() {
+                return Err(ControlError::Unsupported);
+            }
+            self.drop_leg(role, HungUpBy::User, now);
+            return Ok(());
+        }
         if self.bridged || self.meeting {
             // A plain back-to-back or incoming call has no Call Via Work legs to act on
             // (leg 0 is the caller): the phones' own controls apply. A meeting's
@@ -1458,6 +1518,19 @@ impl Call {
             || self.transferring;
         let anchored = self.join == Join::Anchored;
         match c {
+            Control::Escalate(to) => {
+                if busy || self.replacing.is_some() || self.state != CallState::Connected {
+                    return Err(ControlError::Busy);
+                }
+                if !anchored {
+                    return Err(ControlError::NotAnchored);
+                }
+                self.escalated = true;
+                self.meeting = true;
+                self.media.push(MediaAction::Escalate(to));
+                Ok(())
+            }
+            Control::DropLeg(_) => Ok(()),
             Control::Dtmf(digits) => {
                 if anchored {
                     self.media.push(MediaAction::Dtmf(digits));
@@ -1564,6 +1637,29 @@ impl Call {
 }
 
 impl Call {
+    /// Ends one leg of an escalated call.
+    fn drop_leg(&mut self, role: LegRole, by: HungUpBy, now: Instant) {
+        if self.left[role.index()] {
+            return;
+        }
+        if let Some(l) = self.leg(role) {
+            l.hang_up(now);
+        }
+        self.leg_left(role, by, now);
+    }
+
+    /// One party of an escalated call is gone: out of the meeting; the call ends with the
+    /// last of the two.
+    fn leg_left(&mut self, role: LegRole, by: HungUpBy, now: Instant) {
+        if std::mem::replace(&mut self.left[role.index()], true) {
+            return;
+        }
+        self.media.push(MediaAction::LegLeft(role));
+        if self.left.iter().all(|l| *l) {
+            self.finish(EndReason::Completed, by, now);
+        }
+    }
+
     /// A REFER from the PBX on leg `role`: a transfer done on the PBX side. ViaWork calls
     /// the target and, once it answers, joins it with the other party in place of `role`'s
     /// party (RFC 3515; RFC 5589 §6 seen from the transferee's B2BUA).

@@ -179,6 +179,23 @@ pub enum MeetingMsg {
         /// The stream toward their phone.
         stream: Stream,
     },
+    /// A two-party call became a meeting: both parties' streams (leg 0 the user's phone,
+    /// leg 1 the far party), with who they are.
+    EnterEscalated {
+        /// The call's id.
+        call: Arc<str>,
+        /// The meeting's id.
+        meeting_id: String,
+        /// Per leg: its index, SIP URI (directory users), name and stream.
+        legs: Vec<(usize, Option<String>, String, Stream)>,
+    },
+    /// One party of an escalated call left (its leg index).
+    LegLeft {
+        /// The call's id.
+        call: Arc<str>,
+        /// 0: the user's phone, 1: the far party.
+        leg: usize,
+    },
     /// A key pressed on the phone, signalled in SIP INFO.
     Digit {
         /// The call's id.
@@ -303,6 +320,40 @@ impl MediaTable {
             }
             return;
         }
+        if let MediaAction::Escalate(e) = action {
+            let (Some(a), Some(b)) = (s.streams[0].take(), s.streams[1].take()) else {
+                return;
+            };
+            s.meeting = Some(MeetingJoin {
+                meeting_id: Some(e.meeting_id.clone()),
+                user: Some(e.user.0.clone()),
+                name: e.user.1.clone(),
+                admitted: true,
+                to: e.to.clone(),
+            });
+            let legs = vec![
+                (0, Some(e.user.0.clone()), e.user.1.clone(), a),
+                (1, e.far.0.clone(), e.far.1.clone(), b),
+            ];
+            let msg = MeetingMsg::EnterEscalated {
+                call: call.clone(),
+                meeting_id: e.meeting_id.clone(),
+                legs,
+            };
+            if e.to.send(msg).is_err() {
+                tracing::warn!(%call, "the meetings runtime is gone");
+            }
+            return;
+        }
+        if let MediaAction::LegLeft(role) = action {
+            if let Some(m) = &s.meeting {
+                let _ = m.to.send(MeetingMsg::LegLeft {
+                    call: call.clone(),
+                    leg: role.index(),
+                });
+            }
+            return;
+        }
         if let MediaAction::EnterMeeting = action {
             let (Some(join), Some(stream)) = (s.meeting.clone(), s.streams[0].take()) else {
                 return;
@@ -352,7 +403,11 @@ impl MediaTable {
                     tracing::info!(%call, error = %e, "cannot send DTMF");
                 }
             }
-            MediaAction::Release | MediaAction::EnterMeeting | MediaAction::KeypadDigit(_) => {}
+            MediaAction::Release
+            | MediaAction::EnterMeeting
+            | MediaAction::KeypadDigit(_)
+            | MediaAction::Escalate(_)
+            | MediaAction::LegLeft(_) => {}
         }
     }
 

@@ -22,7 +22,7 @@ pub mod sdp_relay;
 pub mod service;
 pub mod trunk;
 
-pub use call::{Call, CallNotice, CallSetup, Control, ControlError, MediaAction};
+pub use call::{Call, CallNotice, CallSetup, Control, ControlError, Escalation, MediaAction};
 pub use leg::{LegEvent, LegFailure, LegRole, LegSetup, SipOut};
 pub use manager::{CallManager, CallView, FinishedCall, NewCall, Output, StartError};
 pub use model::{CallState, EndReason, HungUpBy};

@@ -3,7 +3,7 @@
 //! messages are retransmitted exactly as on a wire; the PBX side is a small scripted
 //! user agent that answers each leg as a test says.
 
-use super::call::{CallSetup, MediaAction};
+use super::call::{CallSetup, Control, ControlError, MediaAction};
 use super::leg::{LegRole, SipOut};
 use super::manager::{CallManager, CallView, NewCall, Output};
 use super::model::{CallState, EndReason, HungUpBy};
@@ -964,6 +964,99 @@ fn hanging_up_while_the_far_party_rings_cancels_it() {
     assert_eq!(lab.end(), Some((EndReason::Cancelled, HungUpBy::User)));
     assert_eq!(lab.requests_to_pbx(Method::Cancel, LegRole::Far).len(), 1);
     assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Callback).len(), 1);
+}
+
+#[test]
+fn an_escalated_call_lets_each_party_leave_alone_and_ends_with_the_last() {
+    for (loss, seed) in [(0.0, 21), (0.2, 22)] {
+        let mut far = Script::answers();
+        far.bye_after = Some(Duration::from_secs(5));
+        let mut lab = Lab::new([Script::answers(), far], loss, seed);
+        let id = lab.start(true);
+        assert!(lab.run(Duration::from_secs(30), |l| l.states().last()
+            == Some(&CallState::Connected)));
+        let (to, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let escalation = super::call::Escalation {
+            meeting_id: "m1".into(),
+            user: ("sip:alice@example.com".into(), "Alice".into()),
+            far: (None, "+14255550199".into()),
+            to,
+        };
+        let now = lab.now;
+        let r = lab
+            .mgr
+            .control(
+                &id,
+                "sip:alice@example.com",
+                Control::Escalate(Box::new(escalation)),
+                now,
+            )
+            .expect("her call");
+        assert!(r.is_ok(), "{r:?}");
+        lab.flush();
+        assert!(lab
+            .media
+            .iter()
+            .any(|m| matches!(m, MediaAction::Escalate(_))));
+        // In a meeting, the call's own controls are the meeting's.
+        let again = lab
+            .mgr
+            .control(&id, "sip:alice@example.com", Control::Hold, now);
+        assert_eq!(
+            again.map(|r| r.err()),
+            Some(Some(ControlError::Unsupported))
+        );
+        // The far party hangs up: only they leave; the call goes on.
+        assert!(lab.run(Duration::from_secs(30), |l| l
+            .media
+            .contains(&MediaAction::LegLeft(LegRole::Far))));
+        assert!(!lab.finished, "the user is still in the meeting");
+        assert!(lab
+            .requests_to_pbx(Method::Bye, LegRole::Callback)
+            .is_empty());
+        assert_eq!(
+            lab.views.last().map(|v| v.state),
+            Some(CallState::Connected)
+        );
+        // The user hangs up too: now the call is over.
+        let now = lab.now;
+        lab.mgr.hang_up(&id, "sip:alice@example.com", now);
+        lab.flush();
+        assert!(
+            lab.run(Duration::from_secs(60), |l| l.finished),
+            "loss {loss}"
+        );
+        assert!(lab.media.contains(&MediaAction::LegLeft(LegRole::Callback)));
+        assert_eq!(lab.requests_to_pbx(Method::Bye, LegRole::Callback).len(), 1);
+        assert_eq!(lab.end(), Some((EndReason::Completed, HungUpBy::User)));
+    }
+}
+
+#[test]
+fn a_direct_call_cannot_be_escalated() {
+    let mut lab = Lab::new([Script::answers(), Script::answers()], 0.0, 23);
+    let id = lab.start(false);
+    assert!(lab.run(Duration::from_secs(30), |l| l.states().last()
+        == Some(&CallState::Connected)
+        && l.views.last().map(|v| v.media) == Some("direct")));
+    let (to, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let escalation = super::call::Escalation {
+        meeting_id: "m1".into(),
+        user: ("sip:alice@example.com".into(), "Alice".into()),
+        far: (None, "x".into()),
+        to,
+    };
+    let now = lab.now;
+    let r = lab
+        .mgr
+        .control(
+            &id,
+            "sip:alice@example.com",
+            Control::Escalate(Box::new(escalation)),
+            now,
+        )
+        .expect("her call");
+    assert_eq!(r.err(), Some(ControlError::NotAnchored));
 }
 
 #[test]

@@ -35,6 +35,7 @@ use super::MeetingsService;
 use crate::calls::manager::BRIDGE_OWNER;
 use crate::calls::media::{MeetingJoin, MeetingMsg};
 use crate::calls::service::CallsHandle;
+use crate::calls::LegRole;
 use crate::events::EventHub;
 
 /// A participant as clients see it.
@@ -216,6 +217,8 @@ struct Member {
     media: Option<media::ParticipantId>,
     /// The name a dial-in guest recorded.
     name_clip: Option<Clip>,
+    /// Which leg of an escalated call they are.
+    leg: Option<LegRole>,
 }
 
 /// Someone arriving at a meeting, their stream already answering.
@@ -230,6 +233,8 @@ struct Arrival {
     stream: Stream,
     /// The name a dial-in guest recorded.
     name_clip: Option<Clip>,
+    /// Which leg of an escalated call they are (both parties share one call).
+    leg: Option<LegRole>,
 }
 
 struct Running {
@@ -294,6 +299,13 @@ impl Hub {
                     MeetingMsg::Enter { call, join, stream } => self.enter(call, join, stream).await,
                     MeetingMsg::Left { call } => self.left(&call),
                     MeetingMsg::Digit { call, digit } => self.digit(&call, digit).await,
+                    MeetingMsg::EnterEscalated { call, meeting_id, legs } => {
+                        self.enter_escalated(call, meeting_id, legs).await
+                    }
+                    MeetingMsg::LegLeft { call, leg } => {
+                        let role = if leg == 0 { LegRole::Callback } else { LegRole::Far };
+                        self.member_left(&member_key(&call, Some(role)));
+                    }
                 },
                 Some(c) = commands.recv() => self.command(c).await,
                 Some(i) = internal.recv() => match i {
@@ -355,18 +367,59 @@ impl Hub {
         }
     }
 
-    async fn enter(&mut self, call: Arc<str>, join: MeetingJoin, mut stream: Stream) {
-        // The keypad: forwarded by a task of its own, since the stream stays here.
+    /// Forwards a member's RFC 4733 digits to the loop under `key` (by a task of its own,
+    /// since the stream stays here).
+    fn forward_keypad(&self, stream: &mut Stream, key: Arc<str>) {
         let mut digits = stream.take_dtmf_events();
         let tx = self.internal.clone();
-        let c = call.clone();
         tokio::spawn(async move {
             while let Some(d) = digits.recv().await {
-                if tx.send(Internal::Digit(c.clone(), d.to_char())).is_err() {
+                if tx.send(Internal::Digit(key.clone(), d.to_char())).is_err() {
                     return;
                 }
             }
         });
+    }
+
+    /// A two-party call turned into a meeting: both parties join, as themselves.
+    async fn enter_escalated(
+        &mut self,
+        call: Arc<str>,
+        meeting_id: String,
+        legs: Vec<(usize, Option<String>, String, Stream)>,
+    ) {
+        let owner = legs
+            .iter()
+            .find(|l| l.0 == 0)
+            .and_then(|l| l.1.clone())
+            .unwrap_or_default();
+        for (index, user, name, mut stream) in legs {
+            let leg = if index == 0 {
+                LegRole::Callback
+            } else {
+                LegRole::Far
+            };
+            self.forward_keypad(&mut stream, member_key(&call, Some(leg)));
+            let who = match user {
+                Some(u) => Joiner::User(u),
+                None => Joiner::AnonymousPhone,
+            };
+            let arrival = Arrival {
+                call: call.clone(),
+                who,
+                name,
+                owner: owner.clone(),
+                admitted: true,
+                stream,
+                name_clip: None,
+                leg: Some(leg),
+            };
+            self.admit_to(&meeting_id, arrival).await;
+        }
+    }
+
+    async fn enter(&mut self, call: Arc<str>, join: MeetingJoin, mut stream: Stream) {
+        self.forward_keypad(&mut stream, call.clone());
         let owner = join.user.clone().unwrap_or_else(|| BRIDGE_OWNER.to_owned());
         match join.meeting_id {
             Some(id) => {
@@ -382,6 +435,7 @@ impl Hub {
                     admitted: join.admitted,
                     stream,
                     name_clip: None,
+                    leg: None,
                 };
                 self.admit_to(&id, arrival).await;
             }
@@ -485,6 +539,7 @@ impl Hub {
                         admitted: false,
                         stream: menu.stream,
                         name_clip,
+                        leg: None,
                     };
                     self.admit_to(&meeting.id, arrival).await;
                     return;
@@ -509,6 +564,7 @@ impl Hub {
             admitted,
             stream,
             name_clip,
+            leg,
         } = arrival;
         if !self.running.contains_key(meeting_id) {
             let meeting = match self.meetings.get(meeting_id).await {
@@ -577,17 +633,27 @@ impl Hub {
                 stream,
                 media: None,
                 name_clip,
+                leg,
             },
         );
-        self.by_call.insert(call, (meeting_id.to_owned(), pid));
+        self.by_call
+            .insert(member_key(&call, leg), (meeting_id.to_owned(), pid));
         self.apply(meeting_id);
     }
 
+    /// A call ended: whoever it brought leaves (both parties of an escalated call).
     fn left(&mut self, call: &Arc<str>) {
         if self.menus.remove(call).is_some() {
             return;
         }
-        let Some((meeting, pid)) = self.by_call.remove(call) else {
+        for leg in [None, Some(LegRole::Callback), Some(LegRole::Far)] {
+            self.member_left(&member_key(call, leg));
+        }
+    }
+
+    /// The member under `key` left.
+    fn member_left(&mut self, key: &Arc<str>) {
+        let Some((meeting, pid)) = self.by_call.remove(key) else {
             return;
         };
         if let Some(r) = self.running.get_mut(&meeting) {
@@ -609,7 +675,13 @@ impl Hub {
             self.drive(call).await;
             return;
         }
-        let Some((meeting, pid)) = self.by_call.get(call).cloned() else {
+        // SIP INFO digits name the call: an escalated call's are its user's.
+        let found = self
+            .by_call
+            .get(call)
+            .or_else(|| self.by_call.get(&member_key(call, Some(LegRole::Callback))))
+            .cloned();
+        let Some((meeting, pid)) = found else {
             return;
         };
         if let Some(r) = self.running.get_mut(&meeting) {
@@ -825,16 +897,20 @@ impl Hub {
                     }
                     Effect::Remove(pid) => {
                         if let Some(m) = r.members.remove(&pid) {
-                            hang_ups.push((m.call.clone(), m.owner.clone()));
+                            hang_ups.push((m.call.clone(), m.owner.clone(), m.leg));
                         }
                     }
                     Effect::Changed => changed = true,
                 }
             }
         }
-        for (call, owner) in hang_ups {
-            self.by_call.remove(&call);
-            self.hang_up(&call, &owner);
+        for (call, owner, leg) in hang_ups {
+            self.by_call.remove(&member_key(&call, leg));
+            match leg {
+                // Only that party of an escalated call.
+                Some(role) => self.drop_leg(&call, &owner, role),
+                None => self.hang_up(&call, &owner),
+            }
         }
         if changed {
             self.publish(meeting);
@@ -866,6 +942,17 @@ impl Hub {
             if told.insert(user.clone()) {
                 self.events.publish(&user, "meeting.roster", &v);
             }
+        }
+    }
+
+    fn drop_leg(&self, call: &Arc<str>, owner: &str, leg: LegRole) {
+        if let Some(calls) = self.calls.clone() {
+            let (call, owner) = (call.to_string(), owner.to_owned());
+            tokio::spawn(async move {
+                let _ = calls
+                    .control(&call, &owner, crate::calls::Control::DropLeg(leg))
+                    .await;
+            });
         }
     }
 
@@ -975,5 +1062,14 @@ async fn check_pin(
             )
         }
         _ => (None, PinCheck::Refused),
+    }
+}
+
+/// How the runtime knows a member by their call: the call's id, or for the two parties of
+/// an escalated call the id and the leg.
+fn member_key(call: &Arc<str>, leg: Option<LegRole>) -> Arc<str> {
+    match leg {
+        None => call.clone(),
+        Some(l) => format!("{call}#{}", l.index()).into(),
     }
 }

@@ -162,6 +162,12 @@ impl Phone {
         media::goertzel(&st.heard[st.heard.len() - WINDOW..], freq, 8000)
     }
 
+    /// Sends to `peer` from now on (the address in the SDP ViaWork offered), as a phone
+    /// does as soon as the call is answered, before it hears anything.
+    pub fn send_to(&self, peer: SocketAddr) {
+        self.state.lock().expect("state").peer = Some(peer);
+    }
+
     /// Samples of audio heard since the start (8000 a second while ViaWork sends).
     pub fn heard_samples(&self) -> u64 {
         self.state.lock().expect("state").total
