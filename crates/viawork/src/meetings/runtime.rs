@@ -73,6 +73,9 @@ pub struct RosterView {
     pub participants: Vec<ParticipantView>,
 }
 
+/// How often at most a change of who is speaking alone is published.
+const SPEAKING_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// What a leader (or a participant, for themselves) asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -245,6 +248,10 @@ struct Running {
     speaking: HashSet<media::ParticipantId>,
     /// The recording in progress: its id and when it started.
     recording: Option<(String, Instant)>,
+    /// When the roster was last published.
+    published_at: Option<Instant>,
+    /// A change of who is speaking waits to be published then.
+    speaking_due: Option<Instant>,
 }
 
 /// A dial-in caller in the voice menu.
@@ -287,6 +294,7 @@ impl Hub {
                 .menus
                 .values()
                 .filter_map(|m| m.ivr.poll_timeout())
+                .chain(self.running.values().filter_map(|r| r.speaking_due))
                 .min();
             let timer = async move {
                 match deadline {
@@ -349,6 +357,15 @@ impl Hub {
                 },
                 () = timer => {
                     let now = Instant::now();
+                    let flush: Vec<String> = self
+                        .running
+                        .iter()
+                        .filter(|(_, r)| r.speaking_due.is_some_and(|t| t <= now))
+                        .map(|(m, _)| m.clone())
+                        .collect();
+                    for meeting in flush {
+                        self.publish(&meeting);
+                    }
                     let due: Vec<Arc<str>> = self
                         .menus
                         .iter()
@@ -609,6 +626,8 @@ impl Hub {
                     members: HashMap::new(),
                     speaking: HashSet::new(),
                     recording: None,
+                    published_at: None,
+                    speaking_due: None,
                 },
             );
         }
@@ -699,8 +718,12 @@ impl Hub {
             RosterEvent::SpeakingStopped(id) => r.speaking.remove(&id),
             _ => false,
         };
-        if changed {
-            self.publish(meeting);
+        // Who is speaking changes several times a second: clients get it at most every
+        // SPEAKING_EVERY, so that it does not crowd a user's event log.
+        if changed && r.speaking_due.is_none() {
+            let now = Instant::now();
+            let next = r.published_at.map_or(now, |at| at + SPEAKING_EVERY).max(now);
+            r.speaking_due = Some(next);
         }
     }
 
@@ -924,10 +947,13 @@ impl Hub {
         }
     }
 
-    fn publish(&self, meeting: &str) {
-        let Some(r) = self.running.get(meeting) else {
+    fn publish(&mut self, meeting: &str) {
+        let Some(r) = self.running.get_mut(meeting) else {
             return;
         };
+        r.published_at = Some(Instant::now());
+        r.speaking_due = None;
+        let r = &*r;
         let v = view(meeting, r);
         let mut told: HashSet<String> = HashSet::new();
         let organizer = r.meeting.organizer.to_ascii_lowercase();
