@@ -129,16 +129,19 @@ pub(crate) async fn control(
     match api.handle.control(id, &user.sip_uri, c).await? {
         None => Err(ApiError::not_found("no such call")),
         Some(Ok(view)) => Ok((StatusCode::ACCEPTED, Json(view)).into_response()),
-        Some(Err(e)) => {
-            let code = match e {
-                ControlError::NotConnected => "CallNotConnected",
-                ControlError::Busy => "CallBusy",
-                ControlError::Unsupported => "NotSupported",
-                ControlError::NotAnchored => "MediaNotAnchored",
-            };
-            Err(ApiError::new(StatusCode::CONFLICT, code, e.to_string()))
-        }
+        Some(Err(e)) => Err(control_error(e)),
     }
+}
+
+/// A control the call refused: 409 with its UCWA-style code.
+pub(crate) fn control_error(e: ControlError) -> ApiError {
+    let code = match e {
+        ControlError::NotConnected => "CallNotConnected",
+        ControlError::Busy => "CallBusy",
+        ControlError::Unsupported => "NotSupported",
+        ControlError::NotAnchored => "MediaNotAnchored",
+    };
+    ApiError::new(StatusCode::CONFLICT, code, e.to_string())
 }
 
 /// Puts the far party on hold.

@@ -1026,9 +1026,9 @@ struct Escalated {
 }
 
 /// Adds a third person to my connected call: it becomes a Meet Now meeting with both
-/// parties in it (their audio moves to ViaWork's mixer, no re-INVITE needed), and ViaWork
-/// rings the third person with my number and puts them in when they answer. Needs the
-/// call's media anchored through ViaWork (`media.anchor = "always"`).
+/// parties in it (their audio moves to ViaWork's mixer; a call whose media ran phone to
+/// phone is first re-anchored by a re-INVITE to each phone), and ViaWork rings the third
+/// person with my number and puts them in when they answer.
 #[utoipa::path(
     post,
     path = "/api/v1/calls/{id}/participants",
@@ -1090,6 +1090,19 @@ async fn escalate(
         attendees: far_user.as_ref().map(|u| vec![u.sip_uri.clone()]),
         ..Input::default()
     };
+    // Media phone to phone: new engine streams to re-anchor the call on first.
+    let (streams, relocal) = if call.media == "direct" {
+        let (streams, local) = api.media.open_call().await.map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                e.to_string(),
+            )
+        })?;
+        (Some(streams), Some(local))
+    } else {
+        (None, None)
+    };
     let now = crate::store::unix_now_ms();
     let m = state.meetings.create(&me.user, input, true, now).await?;
     let escalation = crate::calls::Escalation {
@@ -1100,15 +1113,24 @@ async fn escalate(
         ),
         far: (far_user.map(|u| u.sip_uri.to_ascii_lowercase()), far_name),
         to: rt.calls_sender(),
+        relocal,
     };
-    let moved = super::calls::control(
-        &state,
-        &me.user,
-        &id,
-        crate::calls::Control::Escalate(Box::new(escalation)),
-    )
-    .await;
-    if let Err(e) = moved {
+    let moved = api
+        .handle
+        .control_with_streams(
+            &id,
+            &me.user.sip_uri,
+            crate::calls::Control::Escalate(Box::new(escalation)),
+            streams,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    let refused = match moved {
+        None => Some(ApiError::not_found("no such call")),
+        Some(Err(e)) => Some(super::calls::control_error(e)),
+        Some(Ok(_)) => None,
+    };
+    if let Some(e) = refused {
         // The call stays as it was; the meeting made for it goes.
         let _ = state.meetings.delete(&m.id, &me.user).await;
         return Err(e);

@@ -85,6 +85,9 @@ pub struct Escalation {
     pub far: (Option<String>, String),
     /// The meetings runtime.
     pub to: tokio::sync::mpsc::UnboundedSender<super::media::MeetingMsg>,
+    /// For a call whose media runs phone to phone: the new engine streams' media (the
+    /// user's leg, the far leg) to re-anchor it on first, by a re-INVITE to each phone.
+    pub relocal: Option<[sdp::LocalMedia; 2]>,
 }
 
 impl PartialEq for Escalation {
@@ -151,6 +154,9 @@ enum Purpose {
     Hold,
     /// Mute the user's phone (`sendonly` toward it) in a direct call.
     Mute,
+    /// Our engine stream's offer, to move a direct call's media to ViaWork (escalating it
+    /// into a meeting).
+    Anchor,
     /// A transfer target's offer, to the party that stays: its answer completes the
     /// transfer.
     Replace,
@@ -288,6 +294,8 @@ pub struct Call {
     escalated: bool,
     /// Which legs of an escalated call have left.
     left: [bool; 2],
+    /// An escalation waiting for the re-anchoring re-INVITEs to be answered.
+    escalating: Option<Box<Escalation>>,
     /// Where an incoming call was answered.
     answered_on: Option<BranchKind>,
     times: CallTimes,
@@ -326,6 +334,7 @@ impl Call {
             meeting: false,
             escalated: false,
             left: [false, false],
+            escalating: None,
             answered_on: None,
             legs,
             far_setup: None,
@@ -1339,6 +1348,28 @@ impl Call {
     fn reinvite_answered(&mut self, role: LegRole, sdp: Option<Bytes>, now: Instant) {
         let purpose = self.pending[role.index()].take();
         match (purpose, role) {
+            (Some(Purpose::Anchor), r) => {
+                match sdp {
+                    Some(answer) => {
+                        self.remote_sdp[r.index()] = Some(answer.clone());
+                        self.media.push(MediaAction::SetRemote(r, answer));
+                    }
+                    None => {
+                        tracing::warn!(role = ?r, "a phone answered the re-anchoring without SDP");
+                        self.finish(EndReason::Failed, HungUpBy::System, now);
+                        return;
+                    }
+                }
+                if self.pending.iter().all(|p| *p != Some(Purpose::Anchor)) {
+                    // Both phones send to ViaWork now: into the meeting.
+                    self.join = Join::Anchored;
+                    if let Some(to) = self.escalating.take() {
+                        self.escalated = true;
+                        self.meeting = true;
+                        self.media.push(MediaAction::Escalate(to));
+                    }
+                }
+            }
             (Some(Purpose::JoinAskOffer), LegRole::Callback) => {
                 let Some(offer_a) = sdp else {
                     self.anchor_fallback();
@@ -1415,6 +1446,13 @@ impl Call {
     fn reinvite_failed(&mut self, role: LegRole, code: u16, now: Instant) {
         let purpose = self.pending[role.index()].take();
         match (purpose, role) {
+            (Some(Purpose::Anchor), r) => {
+                // One phone may already send to ViaWork, the other not: the call cannot
+                // carry on as it was.
+                tracing::warn!(role = ?r, code, "a phone refused the re-anchoring for a meeting");
+                self.escalating = None;
+                self.finish(EndReason::Failed, HungUpBy::System, now);
+            }
             (Some(Purpose::JoinAskOffer), LegRole::Callback) => self.anchor_fallback(),
             (Some(Purpose::JoinOffer), LegRole::Far) => {
                 if let Some(offer_a) = self.remote_sdp[0].clone() {
@@ -1519,15 +1557,35 @@ impl Call {
         let anchored = self.join == Join::Anchored;
         match c {
             Control::Escalate(to) => {
-                if busy || self.replacing.is_some() || self.state != CallState::Connected {
+                if busy
+                    || self.replacing.is_some()
+                    || self.escalating.is_some()
+                    || self.state != CallState::Connected
+                {
                     return Err(ControlError::Busy);
                 }
-                if !anchored {
-                    return Err(ControlError::NotAnchored);
+                if anchored {
+                    self.escalated = true;
+                    self.meeting = true;
+                    self.media.push(MediaAction::Escalate(to));
+                    return Ok(());
                 }
-                self.escalated = true;
-                self.meeting = true;
-                self.media.push(MediaAction::Escalate(to));
+                let Some(local) = to.relocal.clone() else {
+                    return Err(ControlError::NotAnchored);
+                };
+                // Phone to phone: point each phone at a new engine stream first.
+                for (i, l) in local.into_iter().enumerate() {
+                    self.sessions[i].set_local(l);
+                }
+                for role in [LegRole::Callback, LegRole::Far] {
+                    let offer = self.sessions[role.index()].own_offer();
+                    if !self.send_reinvite(role, Some(offer), Purpose::Anchor) {
+                        tracing::warn!(?role, "cannot re-anchor the call for a meeting");
+                        self.finish(EndReason::Failed, HungUpBy::System, now);
+                        return Err(ControlError::Busy);
+                    }
+                }
+                self.escalating = Some(to);
                 Ok(())
             }
             Control::DropLeg(_) => Ok(()),

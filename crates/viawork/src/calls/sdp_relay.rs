@@ -30,6 +30,12 @@ impl LegSession {
         }
     }
 
+    /// Moves our media for this leg to `local` (a new engine stream), keeping the origin:
+    /// the next description is a new version of the same session (RFC 3264 §8).
+    pub fn set_local(&mut self, local: LocalMedia) {
+        self.local = local;
+    }
+
     fn next_origin(&mut self) -> Origin {
         if self.sent_any {
             self.origin.session_version += 1;

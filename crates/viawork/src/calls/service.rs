@@ -75,6 +75,8 @@ enum Command {
         id: String,
         owner: String,
         control: Control,
+        /// New engine streams the control needs (re-anchoring a direct call).
+        streams: Option<CallStreams>,
         reply: oneshot::Sender<Option<Result<CallView, ControlError>>>,
     },
     Invite {
@@ -184,10 +186,23 @@ impl CallsHandle {
         owner: &str,
         control: Control,
     ) -> Result<Option<Result<CallView, ControlError>>, ServiceError> {
+        self.control_with_streams(id, owner, control, None).await
+    }
+
+    /// [`CallsHandle::control`] with new engine streams for the call, kept for it before
+    /// the control runs (escalating a direct call re-anchors it on them).
+    pub async fn control_with_streams(
+        &self,
+        id: &str,
+        owner: &str,
+        control: Control,
+        streams: Option<CallStreams>,
+    ) -> Result<Option<Result<CallView, ControlError>>, ServiceError> {
         self.ask(|reply| Command::Control {
             id: id.to_owned(),
             owner: owner.to_owned(),
             control,
+            streams,
             reply,
         })
         .await
@@ -354,8 +369,14 @@ impl CallsCore {
                 id,
                 owner,
                 control,
+                streams,
                 reply,
             } => {
+                if let Some(s) = streams {
+                    if self.manager.get(&id, &owner).is_some() {
+                        self.media.insert(Arc::from(id.as_str()), s);
+                    }
+                }
                 let _ = reply.send(self.manager.control(&id, &owner, control, now));
             }
             Command::Invite {

@@ -981,6 +981,7 @@ fn an_escalated_call_lets_each_party_leave_alone_and_ends_with_the_last() {
             user: ("sip:alice@example.com".into(), "Alice".into()),
             far: (None, "+14255550199".into()),
             to,
+            relocal: None,
         };
         let now = lab.now;
         let r = lab
@@ -1033,30 +1034,75 @@ fn an_escalated_call_lets_each_party_leave_alone_and_ends_with_the_last() {
 }
 
 #[test]
-fn a_direct_call_cannot_be_escalated() {
+fn a_direct_call_is_re_anchored_before_it_becomes_a_meeting() {
     let mut lab = Lab::new([Script::answers(), Script::answers()], 0.0, 23);
     let id = lab.start(false);
     assert!(lab.run(Duration::from_secs(30), |l| l.states().last()
         == Some(&CallState::Connected)
         && l.views.last().map(|v| v.media) == Some("direct")));
     let (to, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let escalation = super::call::Escalation {
+    let escalation = |relocal| super::call::Escalation {
         meeting_id: "m1".into(),
         user: ("sip:alice@example.com".into(), "Alice".into()),
         far: (None, "x".into()),
-        to,
+        to: to.clone(),
+        relocal,
     };
     let now = lab.now;
+    // Without new engine streams it cannot be mixed.
     let r = lab
         .mgr
         .control(
             &id,
             "sip:alice@example.com",
-            Control::Escalate(Box::new(escalation)),
+            Control::Escalate(Box::new(escalation(None))),
             now,
         )
         .expect("her call");
     assert_eq!(r.err(), Some(ControlError::NotAnchored));
+    // With them, each phone is re-INVITEd to its new stream, then the call is a meeting.
+    let local = |port| LocalMedia::new("127.0.0.1".parse().unwrap(), port);
+    let before = [
+        lab.requests_to_pbx(Method::Invite, LegRole::Callback).len(),
+        lab.requests_to_pbx(Method::Invite, LegRole::Far).len(),
+    ];
+    let r = lab
+        .mgr
+        .control(
+            &id,
+            "sip:alice@example.com",
+            Control::Escalate(Box::new(escalation(Some([local(31000), local(31002)])))),
+            now,
+        )
+        .expect("her call");
+    assert!(r.is_ok(), "{r:?}");
+    lab.flush();
+    assert!(lab.run(Duration::from_secs(30), |l| l
+        .media
+        .iter()
+        .any(|m| matches!(m, MediaAction::Escalate(_)))));
+    for (role, port, n) in [
+        (LegRole::Callback, 31000, before[0]),
+        (LegRole::Far, 31002, before[1]),
+    ] {
+        let invites = lab.requests_to_pbx(Method::Invite, role);
+        assert_eq!(invites.len(), n + 1, "{role:?}");
+        let offered = media_target(invites[n].body()).expect("an offer").0;
+        assert_eq!(
+            offered.port(),
+            port,
+            "{role:?} is sent its new engine stream"
+        );
+    }
+    let remotes = lab
+        .media
+        .iter()
+        .filter(|m| matches!(m, MediaAction::SetRemote(..)))
+        .count();
+    assert!(
+        remotes >= 2,
+        "both phones' answers set as the streams' remotes"
+    );
 }
 
 #[test]

@@ -722,7 +722,10 @@ impl Hub {
         // SPEAKING_EVERY, so that it does not crowd a user's event log.
         if changed && r.speaking_due.is_none() {
             let now = Instant::now();
-            let next = r.published_at.map_or(now, |at| at + SPEAKING_EVERY).max(now);
+            let next = r
+                .published_at
+                .map_or(now, |at| at + SPEAKING_EVERY)
+                .max(now);
             r.speaking_due = Some(next);
         }
     }
