@@ -702,7 +702,19 @@ fn dial_in_callers_type_the_conference_id_and_pin_wait_in_the_lobby_and_are_lock
 }
 
 #[test]
-fn a_connected_call_becomes_a_meeting_when_a_third_person_is_added() {
+fn an_anchored_call_becomes_a_meeting_when_a_third_person_is_added() {
+    escalation("always");
+}
+
+#[test]
+fn a_direct_call_is_re_anchored_and_becomes_a_meeting_when_a_third_person_is_added() {
+    escalation("never");
+}
+
+/// A Call Via Work call (its media anchored through ViaWork, or phone to phone and moved
+/// by re-INVITEs) gets a third person.
+fn escalation(anchor: &str) {
+    let direct = anchor == "never";
     let dir = tempfile::tempdir().unwrap();
     let db = provisioned_store(dir.path());
     // The user's phone, the far party, the third person, in the order the PBX answers.
@@ -718,13 +730,18 @@ fn a_connected_call_becomes_a_meeting_when_a_third_person_is_added() {
     )
     .unwrap();
     let inf = inf.display().to_string();
-    let mut pbx = SippPbx::start_args("pbx_meeting_uas.xml", 3, &[], &["-inf", &inf]);
+    let scenario = if direct {
+        "pbx_meeting_reinvite_uas.xml"
+    } else {
+        "pbx_meeting_uas.xml"
+    };
+    let mut pbx = SippPbx::start_args(scenario, 3, &[], &["-inf", &inf]);
     let pbx_addr = pbx.addr.to_string();
     let server = common::Server::start_with(&[
         ("VIAWORK_DATABASE", db.as_str()),
         ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
         ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
-        ("VIAWORK_MEDIA_ANCHOR", "always"),
+        ("VIAWORK_MEDIA_ANCHOR", anchor),
     ]);
     let http = server.http;
     let call = |method: &str, path: &str, body: Option<Value>, token: &str| {
@@ -747,11 +764,17 @@ fn a_connected_call_becomes_a_meeting_when_a_third_person_is_added() {
         &id,
         "connected",
         || pbx.messages(),
-        |v| v["state"] == "connected" && v["media"] == "relayed",
+        |v| v["state"] == "connected" && v["media"] == if direct { "direct" } else { "relayed" },
     );
-    // Phones send as soon as they answer: to the media ViaWork offered them.
-    a.send_to(offered_media(&pbx.messages(), "+14255550101"));
-    b.send_to(offered_media(&pbx.messages(), "+14255550199"));
+    // Phones send as soon as they answer: to the media ViaWork offered them, or, joined
+    // phone to phone, to each other.
+    if direct {
+        a.send_to(format!("127.0.0.1:{}", b.port).parse().expect("addr"));
+        b.send_to(format!("127.0.0.1:{}", a.port).parse().expect("addr"));
+    } else {
+        a.send_to(offered_media(&pbx.messages(), "+14255550101"));
+        b.send_to(offered_media(&pbx.messages(), "+14255550199"));
+    }
     assert!(
         eventually(LIMIT, || hears(&a, &[700.0], &[440.0])
             && hears(&b, &[440.0], &[700.0])),
@@ -792,6 +815,11 @@ fn a_connected_call_becomes_a_meeting_when_a_third_person_is_added() {
         }),
         "not three in the meeting: {roster}"
     );
+    if direct {
+        // Re-anchored: each phone sends to the engine stream its last re-INVITE offered.
+        a.send_to(offered_media(&pbx.messages(), "+14255550101"));
+        b.send_to(offered_media(&pbx.messages(), "+14255550199"));
+    }
     assert!(
         eventually(LIMIT, || hears(&a, &[700.0, 1100.0], &[440.0])
             && hears(&b, &[440.0, 1100.0], &[700.0])
@@ -860,29 +888,44 @@ fn a_connected_call_becomes_a_meeting_when_a_third_person_is_added() {
     );
     pbx.wait_success();
     let invites = pbx.received("INVITE");
+    let third = invites
+        .iter()
+        .find(|i| i.starts_with("INVITE sip:+14255550188@"))
+        .expect("the third person was rung");
     assert!(
-        invites[2].starts_with("INVITE sip:+14255550188@"),
-        "{}",
-        invites[2]
+        third.contains("\"Alice Smith\" <sip:+14255550101@"),
+        "{third}"
     );
-    assert!(
-        invites[2].contains("\"Alice Smith\" <sip:+14255550101@"),
-        "{}",
-        invites[2]
-    );
+    if direct {
+        // The join (one re-INVITE each) and the re-anchoring (one more each).
+        assert_eq!(invites.len(), 3 + 4, "{invites:#?}");
+    }
 }
 
-/// Where ViaWork's INVITE to `number` (in SIPp's trace) offered to receive audio.
+/// Where ViaWork's last offer on the dialog it opened with `number` (in SIPp's trace,
+/// messages separated by SIPp's dashed lines) asked to receive audio.
 fn offered_media(trace: &str, number: &str) -> std::net::SocketAddr {
-    let start = trace
-        .find(&format!("INVITE sip:{number}@"))
+    let messages: Vec<&str> = trace.split("\n----").collect();
+    let call_id = messages
+        .iter()
+        .find(|m| m.contains(&format!("INVITE sip:{number}@")))
+        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("Call-ID:")))
+        .map(str::trim)
         .unwrap_or_else(|| panic!("no INVITE to {number} in:\n{trace}"));
-    let text = &trace[start..];
-    let ip = text
+    let offer = messages
+        .iter()
+        .filter(|m| {
+            m.lines().any(|l| l.starts_with("INVITE sip:"))
+                && m.contains(call_id)
+                && m.contains("m=audio ")
+        })
+        .next_back()
+        .expect("an INVITE with an offer");
+    let ip = offer
         .lines()
         .find_map(|l| l.trim().strip_prefix("c=IN IP4 "))
         .expect("c= line");
-    let port = text
+    let port = offer
         .lines()
         .find_map(|l| l.trim().strip_prefix("m=audio "))
         .and_then(|m| m.split(' ').next())
