@@ -914,12 +914,11 @@ fn offered_media(trace: &str, number: &str) -> std::net::SocketAddr {
         .unwrap_or_else(|| panic!("no INVITE to {number} in:\n{trace}"));
     let offer = messages
         .iter()
-        .filter(|m| {
+        .rfind(|m| {
             m.lines().any(|l| l.starts_with("INVITE sip:"))
                 && m.contains(call_id)
                 && m.contains("m=audio ")
         })
-        .next_back()
         .expect("an INVITE with an offer");
     let ip = offer
         .lines()
