@@ -92,6 +92,8 @@ fn meetings_are_scheduled_shown_to_the_invited_and_changed_only_by_the_organizer
     let alice = sign_in(lab.server.http, "sip:alice@example.com", PASSWORD);
     let bob = sign_in(lab.server.http, "sip:bob@example.com", PASSWORD);
     let carol = sign_in(lab.server.http, "sip:carol@example.com", PASSWORD);
+    // Alice's other client follows her meetings.
+    let mut other_tab = common::events::EventStream::open(lab.server.http, &alice, "");
 
     let r = lab.call(
         &alice,
@@ -176,8 +178,18 @@ fn meetings_are_scheduled_shown_to_the_invited_and_changed_only_by_the_organizer
         json!([])
     );
 
+    let e = other_tab.next_matching("the scheduled meeting", |e| {
+        e["type"] == "meeting.updated" && e["data"]["subject"] == "Q3 review"
+    });
+    assert_eq!(e["data"]["id"], id.as_str());
+    other_tab.next_matching("the change", |e| {
+        e["type"] == "meeting.updated" && e["data"]["subject"] == "Q3 review (moved)"
+    });
+
     // Deleted.
     assert_eq!(lab.call(&alice, "DELETE", &path, None).status, 204);
+    let e = other_tab.next_of("meeting.deleted");
+    assert_eq!(e["data"]["id"], id.as_str());
     assert_eq!(err(&lab.call(&alice, "GET", &path, None)).0, 404);
 }
 

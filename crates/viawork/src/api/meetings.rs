@@ -193,6 +193,14 @@ fn view(state: &AppState, m: &Meeting, me: &str) -> MeetingView {
     }
 }
 
+/// Tells the organizer's clients (other tabs, other devices) that a meeting was created or
+/// changed: `meeting.updated` with its view.
+fn announce(state: &AppState, m: &Meeting, me: &str) {
+    state
+        .events
+        .publish(me, "meeting.updated", &view(state, m, me));
+}
+
 fn created(state: &AppState, m: &Meeting, me: &str) -> impl IntoResponse {
     (
         StatusCode::CREATED,
@@ -223,6 +231,7 @@ async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let now = crate::store::unix_now_ms();
     let m = state.meetings.create(&me.user, input, false, now).await?;
+    announce(&state, &m, &me.user.sip_uri);
     Ok(created(&state, &m, &me.user.sip_uri))
 }
 
@@ -276,6 +285,7 @@ async fn meet_now(
     };
     let now = crate::store::unix_now_ms();
     let m = state.meetings.create(&me.user, input, true, now).await?;
+    announce(&state, &m, &me.user.sip_uri);
     Ok(created(&state, &m, &me.user.sip_uri))
 }
 
@@ -359,6 +369,7 @@ async fn change(
 ) -> Result<Json<MeetingView>, ApiError> {
     let now = crate::store::unix_now_ms();
     let m = state.meetings.update(&id, &me.user, input, now).await?;
+    announce(&state, &m, &me.user.sip_uri);
     Ok(Json(view(&state, &m, &me.user.sip_uri)))
 }
 
@@ -383,6 +394,12 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.meetings.delete(&id, &me.user).await?;
+    // The organizer's other clients drop it from their lists.
+    state.events.publish(
+        &me.user.sip_uri,
+        "meeting.deleted",
+        &serde_json::json!({ "id": id }),
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
