@@ -267,6 +267,7 @@ impl Router {
             user: user.map(|(u, _)| u),
             name,
             admitted: false,
+            owner: owner.clone(),
             to: runtime.calls_sender(),
         });
         let uas = self.trunk.leg_as(

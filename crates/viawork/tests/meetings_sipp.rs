@@ -421,8 +421,25 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
     drop(roster);
 
     // Hanging up leaves: the others stay; the meeting ends with the last one.
+    // The organizer removes Dave: the call that brought him (hers) is hung up.
+    let roster = lab.roster(&alice, &meeting);
+    let dave_pid = participant(&roster, "sip:dave@example.com")["id"].clone();
+    let r = lab.call(
+        &alice,
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/participants/{dave_pid}/remove"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    wait_call(
+        lab.server.http,
+        &alice,
+        &dave_call,
+        "ended",
+        || lab.pbx.messages(),
+        |v| v["state"] == "ended",
+    );
     for (token, call) in [
-        (&alice, &dave_call),
         (&alice, &alice_call),
         (&bob, &bob_call),
         (&carol, &carol_call),

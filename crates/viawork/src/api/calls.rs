@@ -823,6 +823,7 @@ pub async fn start_call(
                 user: Some(user.sip_uri.to_ascii_lowercase()),
                 name: user.display_name.clone(),
                 admitted: false,
+                owner: user.sip_uri.clone(),
                 to: rt.calls_sender(),
             }),
         ),
@@ -839,6 +840,7 @@ pub async fn start_call(
                     user: invited,
                     name,
                     admitted: true,
+                    owner: user.sip_uri.clone(),
                     to: rt.calls_sender(),
                 }),
             )

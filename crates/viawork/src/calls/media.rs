@@ -162,6 +162,9 @@ pub struct MeetingJoin {
     pub name: String,
     /// Invited by someone in the meeting: in without the lobby.
     pub admitted: bool,
+    /// Whose call it is (who may end it: the joining user, the inviting leader, or the
+    /// bridge for an unknown dial-in caller).
+    pub owner: String,
     /// The meetings runtime.
     pub to: tokio::sync::mpsc::UnboundedSender<MeetingMsg>,
 }
@@ -329,6 +332,7 @@ impl MediaTable {
                 user: Some(e.user.0.clone()),
                 name: e.user.1.clone(),
                 admitted: true,
+                owner: e.user.0.clone(),
                 to: e.to.clone(),
             });
             let legs = vec![

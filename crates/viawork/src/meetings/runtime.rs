@@ -32,7 +32,6 @@ use super::prompts::{self, Name};
 use super::roster::{Effect, ParticipantId, Place, Roster, RosterError};
 use super::service::PinCheck;
 use super::MeetingsService;
-use crate::calls::manager::BRIDGE_OWNER;
 use crate::calls::media::{MeetingJoin, MeetingMsg};
 use crate::calls::service::CallsHandle;
 use crate::calls::LegRole;
@@ -437,7 +436,7 @@ impl Hub {
 
     async fn enter(&mut self, call: Arc<str>, join: MeetingJoin, mut stream: Stream) {
         self.forward_keypad(&mut stream, call.clone());
-        let owner = join.user.clone().unwrap_or_else(|| BRIDGE_OWNER.to_owned());
+        let owner = join.owner.clone();
         match join.meeting_id {
             Some(id) => {
                 let who = match &join.user {
