@@ -7,8 +7,9 @@
 //! starts the server once, sets up the PBX each phase needs on the same port, and acts
 //! when a phase prints `READY` (starting the caller once the browser's event stream is
 //! open). Phases:
-//! - `call`: sign in, search, add a contact, Call to Connected, hold, resume, mute, DTMF,
-//!   hang up, the call log, a `/call?to=` link confirmed and called on a callback number
+//! - `call`: sign in, search, add a contact, Call to Connected, hold, resume, mute, Add
+//!   person (colleagues suggested; this server's media is direct, so the call cannot
+//!   become a meeting and the page says why), DTMF, hang up, the call log, a `/call?to=` link confirmed and called on a callback number
 //!   chosen in the browser;
 //! - `im`: two browsers see each other's presence change and exchange IM with typing and
 //!   a file, Add audio calls from the conversation; markup is shown as text; sign-out is seen as Offline; a message waits for someone
@@ -31,7 +32,8 @@
 //!   its join link copied, deleted; Meet Now rings Alice's phone ("Dialing out to …"),
 //!   SIPp answers (`pbx_meeting_uas.xml`, media to a tone phone) and the roster shows her as
 //!   a leader, speaking; she locks the meeting, Bob opens its join URL and joins into the
-//!   lobby, she admits him, mutes him, mutes herself, reloads the page (the meeting comes
+//!   lobby, she admits him, mutes him, records (both see "Recording") and stops; the
+//!   recording is listed, downloads as a WAV, plays, and she deletes it; she mutes herself, reloads the page (the meeting comes
 //!   back), removes him and hangs up, and the roster empties;
 //! - `bridge`: Call on a bridge number in the Meetings area places a Call Via Work call to it;
 //! - `reconnect`: the server restarts under two browsers; they reconnect with `since=`,
@@ -173,11 +175,15 @@ fn provision(dir: &Path) -> (String, PathBuf) {
         ],
     );
     let cfg = dir.join("viawork.toml");
+    let recordings = dir.join("recordings").display().to_string();
     std::fs::write(
         &cfg,
-        "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n\n\
+        format!(
+            "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n\n\
+         [meetings]\nrecordings_dir = {recordings:?}\n\n\
          [[meetings.bridge_numbers]]\nnumber = \"+14255550150\"\nextension = \"5150\"\n\
-         name = \"Redmond\"\nlanguages = [\"en-US\"]\n",
+         name = \"Redmond\"\nlanguages = [\"en-US\"]\n"
+        ),
     )
     .unwrap();
     (db, cfg)
