@@ -909,7 +909,32 @@ async function bridge(browser) {
   await alice.context().close();
 }
 
-const phases = { call, im, forwarding, admin, group, meetings, bridge, incoming, decline, 'desk-phone': deskPhone, reconnect };
+/** On a server anchoring media: Alice calls a number, adds a third person, and the call
+ * becomes a meeting shown in the meeting panel with the three of them; she removes the
+ * others and hangs up. */
+async function addPerson(browser) {
+  const alice = await signIn(browser, ALICE);
+  await alice.getByLabel('Find someone').fill('+14255550199');
+  await alice.getByRole('button', { name: 'Call +1 425 555 0199', exact: true }).click();
+  await waitText(alice, '#call-status', /^Connected/, 'the call connects');
+  await alice.getByRole('button', { name: 'Add person', exact: true }).click();
+  await alice.getByLabel('Add to the call').fill('+1 425 555 0188');
+  await alice.locator('#call-add').getByRole('button', { name: 'Add', exact: true }).click();
+  await waitText(alice, '#meet-live-title', /^Call with /, 'the meeting the call became');
+  check(await alice.locator('#call').isHidden(), 'the call panel gave way to the meeting');
+  await alice.locator('#meet-roster[data-count="3"]').waitFor({ timeout: WAIT });
+  await waitText(alice, '#meet-live-status', /^In the meeting$/, 'Alice is in the meeting');
+  check(await alice.locator('#meet-lobby-area').isHidden(), 'nobody waits in the lobby');
+  for (let left = 2; left > 0; left--) {
+    await alice.locator('#meet-in').getByRole('button', { name: /^Remove / }).first().click();
+    await alice.locator(`#meet-roster[data-count="${left}"]`).waitFor({ timeout: WAIT });
+  }
+  await alice.locator('#meet-live').getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(alice, '#meet-live-status', /^You left the meeting$/, 'Alice hangs up');
+  await alice.context().close();
+}
+
+const phases = { call, im, forwarding, admin, group, meetings, bridge, incoming, decline, 'desk-phone': deskPhone, reconnect, 'add-person': addPerson };
 const phase = phases[process.argv[2]];
 if (!phase) fail(`usage: node client.spec.mjs ${Object.keys(phases).join('|')}`);
 
