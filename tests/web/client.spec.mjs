@@ -140,6 +140,16 @@ async function call(browser) {
   await waitText(page, '#call-status', /\(muted\)$/, 'mute');
   await page.getByRole('button', { name: 'Unmute', exact: true }).click();
   await waitText(page, '#call-status', /^Connected \d\d:\d\d$/, 'unmute');
+  // Add person: colleagues are suggested from the directory; this server joins the phones
+  // directly (media.anchor = "never"), so the call cannot become a meeting, and says why.
+  await page.getByRole('button', { name: 'Add person', exact: true }).click();
+  check(await page.getByLabel('Add to the call').evaluate((e) => e === document.activeElement), 'the person field has the focus');
+  await page.getByLabel('Add to the call').pressSequentially('bon', { delay: 40 });
+  await page.locator('#call-add-people option[value="sip:bonnie@example.com"]').waitFor({ state: 'attached', timeout: WAIT });
+  await page.getByLabel('Add to the call').fill('+1 425 555 0188');
+  await page.locator('#call-add').getByRole('button', { name: 'Add', exact: true }).click();
+  await waitText(page, '#call-error', /this call's audio runs phone to phone\. Your administrator can enable adding people by anchoring media/, 'the direct call cannot take a third person');
+  await waitText(page, '#call-status', /^Connected/, 'the call goes on');
   await page.getByRole('button', { name: 'Keypad', exact: true }).click();
   await page.getByRole('button', { name: 'Send 5', exact: true }).click();
   check(await page.locator('#call-error').isHidden(), `DTMF failed: ${await page.locator('#call-error').textContent()}`);
@@ -811,8 +821,44 @@ async function meetings(browser) {
   await waitText(alice, '#meet-in .roster-row', /Bob JonesMuted/, 'Alice sees Bob muted');
   const focused = await alice.evaluate(() => document.activeElement?.getAttribute('aria-label'));
   check(focused === 'Unmute Bob Jones', `the focus went to ${focused}`);
+
+  // Recording: Alice, a leader, records; everyone in the meeting sees it.
+  check(await bob.locator('#meet-record').isHidden(), 'Bob, no leader, has no Record');
+  await alice.getByRole('button', { name: 'Record', exact: true }).click();
+  await alice.getByRole('button', { name: 'Stop recording', exact: true }).waitFor({ timeout: WAIT });
+  await waitText(alice, '#meet-rec-on', /^Recording$/, 'Alice sees the meeting is recorded');
+  await waitText(bob, '#meet-rec-on', /^Recording$/, 'Bob sees the meeting is recorded');
   await alice.evaluate(() => window.scrollTo(0, 0));
   await shot(alice, 'meetings');
+  await alice.getByRole('button', { name: 'Stop recording', exact: true }).click();
+  await alice.getByRole('button', { name: 'Record', exact: true }).waitFor({ timeout: WAIT });
+  await bob.locator('#meet-rec-on').waitFor({ state: 'hidden', timeout: WAIT });
+  // Listed once its file is finished: downloaded as a WAV, played, and Bob (in the meeting
+  // then) has it too, without Delete.
+  const recRow = alice.locator('#meet-recs .rec-row');
+  const download = recRow.getByRole('button', { name: /^Download the recording of / });
+  await download.waitFor({ timeout: WAIT });
+  check(await recRow.count() === 1, `${await recRow.count()} recordings listed`);
+  const [file] = await Promise.all([alice.waitForEvent('download', { timeout: WAIT }), download.click()]);
+  check(/^meeting-.+\.wav$/.test(file.suggestedFilename()), `the download is named ${file.suggestedFilename()}`);
+  const wav = readFileSync(await file.path());
+  check(wav.length > 44 && wav.subarray(0, 4).toString('latin1') === 'RIFF' && wav.subarray(8, 12).toString('latin1') === 'WAVE', `the download is no WAV: ${wav.subarray(0, 12).toString('hex')}`);
+  await recRow.getByRole('button', { name: /^Play the recording of / }).click();
+  await alice.waitForFunction(() => document.querySelector('#meet-recs audio')?.duration > 0, null, { timeout: WAIT });
+  await bob.locator('#meet-recs .rec-row').getByRole('button', { name: /^Download the recording of / }).waitFor({ timeout: WAIT });
+  check(await bob.locator('#meet-recs button[aria-label^="Delete"]').count() === 0, 'Bob, not the organizer, has no Delete');
+  // The same list under the meeting in My meetings.
+  await nowItem.getByRole('button', { name: 'Recordings of Meet Now', exact: true }).click();
+  await nowItem.locator('.rec-list .rec-row').getByRole('button', { name: /^Download the recording of / }).waitFor({ timeout: WAIT });
+  await nowItem.getByRole('button', { name: 'Recordings of Meet Now', exact: true }).click();
+  check(await nowItem.locator('.rec-list').isHidden(), 'Recordings closes the list again');
+  // The organizer deletes it, after the confirmation.
+  await recRow.getByRole('button', { name: /^Delete the recording of / }).click();
+  await alice.getByRole('dialog').getByRole('button', { name: 'Delete recording', exact: true }).click();
+  await recRow.waitFor({ state: 'detached', timeout: WAIT });
+  check(await alice.locator('#meet-recs-area').isHidden(), 'an empty Recordings list is hidden');
+  const recs = await apiAs(alice, 'GET', `/api/v1/meetings/${nowId}/recordings`);
+  check(recs.status === 200 && recs.body.recordings.length === 0, `the server still lists ${JSON.stringify(recs)}`);
   await alice.getByRole('button', { name: 'Mute myself', exact: true }).click();
   await waitText(alice, '#meet-live-status', /^In the meeting \(muted\)$/, 'Alice mutes herself');
   await waitText(alice, '#meet-in .roster-row', /Alice Smith \(you\)Leader · Muted/, 'her row says muted');
@@ -863,7 +909,32 @@ async function bridge(browser) {
   await alice.context().close();
 }
 
-const phases = { call, im, forwarding, admin, group, meetings, bridge, incoming, decline, 'desk-phone': deskPhone, reconnect };
+/** On a server anchoring media: Alice calls a number, adds a third person, and the call
+ * becomes a meeting shown in the meeting panel with the three of them; she removes the
+ * others and hangs up. */
+async function addPerson(browser) {
+  const alice = await signIn(browser, ALICE);
+  await alice.getByLabel('Find someone').fill('+14255550199');
+  await alice.getByRole('button', { name: 'Call +1 425 555 0199', exact: true }).click();
+  await waitText(alice, '#call-status', /^Connected/, 'the call connects');
+  await alice.getByRole('button', { name: 'Add person', exact: true }).click();
+  await alice.getByLabel('Add to the call').fill('+1 425 555 0188');
+  await alice.locator('#call-add').getByRole('button', { name: 'Add', exact: true }).click();
+  await waitText(alice, '#meet-live-title', /^Call with /, 'the meeting the call became');
+  check(await alice.locator('#call').isHidden(), 'the call panel gave way to the meeting');
+  await alice.locator('#meet-roster[data-count="3"]').waitFor({ timeout: WAIT });
+  await waitText(alice, '#meet-live-status', /^In the meeting$/, 'Alice is in the meeting');
+  check(await alice.locator('#meet-lobby-area').isHidden(), 'nobody waits in the lobby');
+  for (let left = 2; left > 0; left--) {
+    await alice.locator('#meet-in').getByRole('button', { name: /^Remove / }).first().click();
+    await alice.locator(`#meet-roster[data-count="${left}"]`).waitFor({ timeout: WAIT });
+  }
+  await alice.locator('#meet-live').getByRole('button', { name: 'Hang up', exact: true }).click();
+  await waitText(alice, '#meet-live-status', /^You left the meeting$/, 'Alice hangs up');
+  await alice.context().close();
+}
+
+const phases = { call, im, forwarding, admin, group, meetings, bridge, incoming, decline, 'desk-phone': deskPhone, reconnect, 'add-person': addPerson };
 const phase = phases[process.argv[2]];
 if (!phase) fail(`usage: node client.spec.mjs ${Object.keys(phases).join('|')}`);
 

@@ -7,8 +7,9 @@
 //! starts the server once, sets up the PBX each phase needs on the same port, and acts
 //! when a phase prints `READY` (starting the caller once the browser's event stream is
 //! open). Phases:
-//! - `call`: sign in, search, add a contact, Call to Connected, hold, resume, mute, DTMF,
-//!   hang up, the call log, a `/call?to=` link confirmed and called on a callback number
+//! - `call`: sign in, search, add a contact, Call to Connected, hold, resume, mute, Add
+//!   person (colleagues suggested; this server's media is direct, so the call cannot
+//!   become a meeting and the page says why), DTMF, hang up, the call log, a `/call?to=` link confirmed and called on a callback number
 //!   chosen in the browser;
 //! - `im`: two browsers see each other's presence change and exchange IM with typing and
 //!   a file, Add audio calls from the conversation; markup is shown as text; sign-out is seen as Offline; a message waits for someone
@@ -31,11 +32,15 @@
 //!   its join link copied, deleted; Meet Now rings Alice's phone ("Dialing out to …"),
 //!   SIPp answers (`pbx_meeting_uas.xml`, media to a tone phone) and the roster shows her as
 //!   a leader, speaking; she locks the meeting, Bob opens its join URL and joins into the
-//!   lobby, she admits him, mutes him, mutes herself, reloads the page (the meeting comes
+//!   lobby, she admits him, mutes him, records (both see "Recording") and stops; the
+//!   recording is listed, downloads as a WAV, plays, and she deletes it; she mutes herself, reloads the page (the meeting comes
 //!   back), removes him and hangs up, and the roster empties;
 //! - `bridge`: Call on a bridge number in the Meetings area places a Call Via Work call to it;
 //! - `reconnect`: the server restarts under two browsers; they reconnect with `since=`,
-//!   get `resync`, reload and subscribe again.
+//!   get `resync`, reload and subscribe again;
+//! - `add-person`: on the server restarted with `media.anchor = "always"`, Alice calls a
+//!   number and adds a third: the meeting panel takes over with the three of them in it;
+//!   she removes the two others and hangs up.
 //!
 //! Screenshots go to `target/tmp/web-client/`; with `UPDATE_SCREENSHOTS=1` they are also
 //! copied to `docs/screenshots/`. Needs `node`, `chromium` and `npm ci` in `tests/web`
@@ -173,11 +178,15 @@ fn provision(dir: &Path) -> (String, PathBuf) {
         ],
     );
     let cfg = dir.join("viawork.toml");
+    let recordings = dir.join("recordings").display().to_string();
     std::fs::write(
         &cfg,
-        "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n\n\
+        format!(
+            "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n\n\
+         [meetings]\nrecordings_dir = {recordings:?}\n\n\
          [[meetings.bridge_numbers]]\nnumber = \"+14255550150\"\nextension = \"5150\"\n\
-         name = \"Redmond\"\nlanguages = [\"en-US\"]\n",
+         name = \"Redmond\"\nlanguages = [\"en-US\"]\n"
+        ),
     )
     .unwrap();
     (db, cfg)
@@ -343,7 +352,48 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
             ("VIAWORK_HTTP_LISTEN", http_listen.as_str()),
         ]));
     });
-    assert!(server.is_some_and(|s| s.http == http));
+    assert!(server.as_ref().is_some_and(|s| s.http == http));
+
+    // Adding a person needs the call's media anchored: the server again, anchoring. The
+    // user's phone, the far party and the third person answer with tone phones. Alice
+    // removes the two others and hangs up; the far party and Alice's phone get a BYE.
+    // (The third person, rung by the invitation call, gets none when removed: see the
+    // branch report. SIPp is stopped rather than waited for.)
+    drop(pbx);
+    drop(server.take());
+    let server = common::Server::start_with(&[
+        ("VIAWORK_DATABASE", db.as_str()),
+        ("VIAWORK_CONFIG", cfg.as_str()),
+        ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
+        ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
+        ("VIAWORK_MEDIA_ANCHOR", "always"),
+    ]);
+    let phones = [
+        Phone::start(440.0),
+        Phone::start(700.0),
+        Phone::start(1100.0),
+    ];
+    let inf = dir.path().join("add-person-phones.csv");
+    let lines: String = phones.iter().map(|p| format!("{};\n", p.port)).collect();
+    std::fs::write(&inf, format!("SEQUENTIAL\n{lines}")).unwrap();
+    let inf = inf.display().to_string();
+    let pbx = SippPbx::start_on_args(pbx_port, "pbx_meeting_uas.xml", 3, &[], &["-inf", &inf]);
+    phase(server.http, "add-person", |_| {});
+    let rung = pbx
+        .received("INVITE")
+        .iter()
+        .any(|i| i.starts_with("INVITE sip:+14255550188@"));
+    assert!(rung, "the third person was not rung");
+    assert!(
+        common::rtp_phone::eventually(std::time::Duration::from_secs(10), || pbx
+            .received("BYE")
+            .len()
+            >= 2),
+        "the far party and Alice's phone were not hung up: {}",
+        pbx.messages()
+    );
+    drop(pbx);
+    drop(phones);
 
     for shot in [
         "main-window",

@@ -69,6 +69,7 @@ async fn the_root_is_the_client_with_a_strict_policy() {
         "script-src 'self'",
         "style-src 'self'",
         "connect-src 'self'",
+        "media-src blob:",
         "frame-ancestors 'none'",
         "base-uri 'none'",
     ] {

@@ -32,9 +32,11 @@ use super::AppState;
 struct Assets;
 
 /// The Content-Security-Policy of every client file. `connect-src 'self'` covers `fetch`
-/// and the event stream's WebSocket (`ws:`/`wss:` to the same host, CSP Level 3).
+/// and the event stream's WebSocket (`ws:`/`wss:` to the same host, CSP Level 3);
+/// `media-src blob:` lets a meeting recording play from the Blob the client fetched with
+/// its bearer token (an `<audio>` cannot send the token itself).
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self'; manifest-src 'self'; base-uri 'none'; \
+     img-src 'self' data:; media-src blob:; connect-src 'self'; manifest-src 'self'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
 /// The routes of this file: one per embedded file, and `/`, `/call` and `/meet/{id}` for

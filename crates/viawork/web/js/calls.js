@@ -1,10 +1,12 @@
 // Calls: placing a Call Via Work call, the call panel (its status in words, a running
-// timer, hang up / hold / resume / mute / keypad / transfer) and the incoming-call
-// notification with Accept and Decline, which closes by itself when the call is answered
-// elsewhere or ends. Every change arrives as call.incoming / call.updated events; the
-// answers of the control requests are shown at once too (the events confirm them).
+// timer, hang up / hold / resume / mute / keypad / transfer / add a person) and the
+// incoming-call notification with Accept and Decline, which closes by itself when the call
+// is answered elsewhere or ends. Every change arrives as call.incoming / call.updated
+// events; the answers of the control requests are shown at once too (the events confirm
+// them). Adding a person turns the call into a Meet Now meeting: from then on the call is
+// shown, and hung up, in the meetings area.
 
-import { api, errorText } from './api.js';
+import { ApiError, api, errorText } from './api.js';
 import { $, el, setError, show } from './dom.js';
 import { callStatus, formatNumber, peerName } from './format.js';
 import { chosenCallback } from './callback.js';
@@ -20,10 +22,14 @@ let browserNote = null; // the browser's notification of it, while the tab is hi
 let ticker = null;
 let onEnded = () => {};
 // Meeting joins are calls too, shown in the meetings area: their events go there.
-let meetingHooks = { update: () => {}, reloaded: () => {} };
+let meetingHooks = { update: () => {}, reloaded: () => {}, escalated: () => {} };
+// Calls that became meetings (Add person): their events go to the meetings area too.
+const escalated = new Set();
+let peopleSeq = 0;
 
-/** Where meeting calls (direction `meeting`) go: `update(call)` for each view, and
- * `reloaded(liveIds)` after the live calls were read again. */
+/** Where meeting calls (direction `meeting`) go: `update(call)` for each view,
+ * `reloaded(liveIds)` after the live calls were read again, and `escalated(meeting, call)`
+ * when a call became a meeting. */
 export function setMeetingHooks(hooks) {
   meetingHooks = hooks;
 }
@@ -55,6 +61,16 @@ export function initCalls({ ended }) {
     b.addEventListener('click', () => control('POST', '/dtmf', { digits: d }));
     keypad.append(b);
   }
+  $('call-add-toggle').addEventListener('click', () => {
+    toggle('call-add-toggle', 'call-add');
+    if (!$('call-add').hidden) $('call-add-to').focus();
+  });
+  $('call-add-to').addEventListener('input', suggestPeople);
+  $('call-add').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const to = $('call-add-to').value.trim();
+    if (to) addPerson(to);
+  });
   $('call-transfer').addEventListener('submit', (e) => {
     e.preventDefault();
     const to = $('call-transfer-to').value.trim();
@@ -133,7 +149,7 @@ export async function reloadCalls() {
 
 /** A call event's data (call.incoming or call.updated). */
 export function update(call) {
-  if (call.direction === 'meeting') {
+  if (call.direction === 'meeting' || escalated.has(call.id)) {
     meetingHooks.update(call);
     return;
   }
@@ -209,6 +225,13 @@ function showControls(call) {
   for (const id of ['call-hold', 'call-mute', 'call-keypad-toggle', 'call-transfer-toggle']) {
     show($(id), full);
   }
+  // Adding a person needs the call connected (not on hold).
+  const addable = full && call.state === 'connected';
+  show($('call-add-toggle'), addable);
+  if (!addable) {
+    show($('call-add'), false);
+    $('call-add-toggle').setAttribute('aria-expanded', 'false');
+  }
   if (!full) {
     show($('call-keypad'), false);
     show($('call-transfer'), false);
@@ -235,6 +258,58 @@ async function control(method, suffix, body) {
     if (suffix === '/transfer') $('call-transfer-to').value = '';
   } catch (err) {
     setError($('call-error'), errorText(err));
+  }
+}
+
+/** Suggests colleagues from the directory as the person to add is typed (a number or a
+ * SIP URI may be typed as well). */
+async function suggestPeople() {
+  const q = $('call-add-to').value.trim();
+  const seq = ++peopleSeq;
+  const list = $('call-add-people');
+  if (q.length < 2 || /^[+\d\s().-]+$/.test(q) || /^sips?:/i.test(q)) {
+    list.replaceChildren();
+    return;
+  }
+  let r;
+  try {
+    r = await api('GET', `/api/v1/people?query=${encodeURIComponent(q)}&limit=10`);
+  } catch {
+    return; // no suggestions: a number or address can still be typed
+  }
+  if (seq !== peopleSeq) return;
+  list.replaceChildren();
+  for (const p of r.results ?? []) {
+    const o = el('option');
+    o.value = p.uri;
+    o.label = p.name ? `${p.name}${p.title ? `, ${p.title}` : ''}` : p.uri;
+    list.append(o);
+  }
+}
+
+/** Adds `to` (a colleague's SIP URI or a number) to the call in the panel: the call
+ * becomes a Meet Now meeting, shown in the meetings area, and ViaWork rings them. */
+async function addPerson(to) {
+  const id = current;
+  if (!id) return;
+  setError($('call-error'), '');
+  try {
+    const r = await api('POST', `/api/v1/calls/${encodeURIComponent(id)}/participants`, { to });
+    $('call-add-to').value = '';
+    escalated.add(id);
+    const call = calls.get(id);
+    calls.delete(id); // shown in the meetings area from now on
+    current = null;
+    pickCurrent();
+    meetingHooks.escalated(r.meeting, call ?? { id, state: 'connected', direction: 'outbound' });
+  } catch (err) {
+    const anchored = err instanceof ApiError && err.code === 'MediaNotAnchored';
+    setError(
+      $('call-error'),
+      anchored
+        ? t("A person can't be added: this call's audio runs phone to phone. Your administrator can enable adding people by anchoring media.")
+        : errorText(err),
+    );
   }
 }
 
@@ -284,6 +359,7 @@ async function answer(what) {
 export function resetCalls() {
   calls.clear();
   names.clear();
+  escalated.clear();
   current = null;
   closeIncoming();
   render();

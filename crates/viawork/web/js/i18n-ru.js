@@ -468,4 +468,26 @@ export const RU = {
   'Your new PIN is {pin}. Note it now: it is not shown again.':
     'Ваш новый ПИН-код: {pin}. Запишите его: больше он показан не будет.',
   'Your PIN is saved.': 'ПИН-код сохранён.',
+  // Meeting recordings, and adding a person to a call
+  Recording: 'Идёт запись',
+  Record: 'Записывать',
+  'Stop recording': 'Остановить запись',
+  Recordings: 'Записи',
+  'Recordings of {subject}': 'Записи встречи «{subject}»',
+  'No recordings of this meeting.': 'Записей этой встречи нет.',
+  '{when}, {duration}': '{when}, {duration}',
+  '{when}, being recorded…': '{when}, идёт запись…',
+  Play: 'Слушать',
+  'Play the recording of {when}': 'Слушать запись от {when}',
+  'The recording of {when}': 'Запись от {when}',
+  Download: 'Скачать',
+  'Download the recording of {when}': 'Скачать запись от {when}',
+  'Delete the recording of {when}': 'Удалить запись от {when}',
+  'Delete the recording of {when}? It cannot be brought back.': 'Удалить запись от {when}? Восстановить её будет нельзя.',
+  'Delete recording': 'Удалить запись',
+  'Add person': 'Добавить участника',
+  'Add to the call': 'Добавить в звонок',
+  'name, number or sip:name@example.com': 'имя, номер или sip:name@example.com',
+  "A person can't be added: this call's audio runs phone to phone. Your administrator can enable adding people by anchoring media.":
+    'Добавить участника нельзя: звук этого звонка идёт напрямую между телефонами. Администратор может включить добавление участников, пропуская звук через сервер (media.anchor).',
 };

@@ -3,14 +3,18 @@
 // dial-out (ViaWork rings my phone and puts me in the meeting or its lobby); while I am in
 // one, its roster live from `meeting.roster` events with the leaders' controls; my dial-in
 // PIN. A meeting opened by its join URL (`/meet/{id}`) offers Join after sign-in.
+// Recording: everyone in the meeting sees when it is being recorded, leaders start and
+// stop it, and the meeting's recordings are listed (in the meeting panel and under each of
+// my meetings) to play or download — fetched with the token as a Blob, since neither a
+// link nor an `<audio>` can send it — and, for the organizer, to delete.
 //
 // The join is a call (direction `meeting`, `to` = `meeting:{id}`): its states arrive as
 // call events, which calls.js hands here instead of showing them in the call panel.
 
-import { ApiError, api, errorText } from './api.js';
+import { ApiError, api, apiBlob, errorText } from './api.js';
 import { chosenCallback } from './callback.js';
 import { $, el, setError, show } from './dom.js';
-import { formatNumber, meetingStatus } from './format.js';
+import { formatDuration, formatNumber, meetingStatus } from './format.js';
 import { clearErrors, confirmAction, controls, showError } from './forms.js';
 import { key, state } from './state.js';
 import { t } from './i18n.js';
@@ -55,6 +59,7 @@ export function initMeetings({ ended, call }) {
     if (me) act(`/participants/${me.id}/${me.muted ? 'unmute' : 'mute'}`);
   });
   $('meet-lock').addEventListener('click', () => act(live?.roster?.locked ? '/unlock' : '/lock'));
+  $('meet-record').addEventListener('click', () => act('/recording', live?.roster?.recording ? 'DELETE' : 'POST'));
   $('meet-live-close').addEventListener('click', () => {
     live = null;
     renderLive();
@@ -107,6 +112,12 @@ async function loadMeetings() {
     return;
   }
   renderList();
+  // Delete is for the organizer, known from this list: redrawn (which stops a recording
+  // playing) only when that changed.
+  const organizer = String(meetings.find((x) => x.id === live?.meetingId)?.role === 'organizer');
+  if (live?.recordings && $('meet-recs').dataset.organizer !== organizer) {
+    renderRecordings(live.meetingId, $('meet-recs'), live.recordings);
+  }
 }
 
 // ---- the list ----
@@ -227,7 +238,22 @@ function renderList() {
       del.addEventListener('click', () => remove(m));
       actions.append(edit, del);
     }
-    li.append(actions);
+    const recs = el('button', 'small', t('Recordings'));
+    recs.type = 'button';
+    recs.setAttribute('aria-label', t('Recordings of {subject}', { subject }));
+    recs.setAttribute('aria-expanded', 'false');
+    const recList = el('ul', 'rec-list');
+    recList.id = `meet-recs-${m.id}`;
+    recList.hidden = true;
+    recList.setAttribute('aria-label', t('Recordings of {subject}', { subject }));
+    recs.setAttribute('aria-controls', recList.id);
+    recs.addEventListener('click', () => {
+      recList.hidden = !recList.hidden;
+      recs.setAttribute('aria-expanded', String(!recList.hidden));
+      if (!recList.hidden) loadRecordings(m.id, recList);
+    });
+    actions.append(recs);
+    li.append(actions, recList);
     list.append(li);
   }
   showJoinButtons();
@@ -482,8 +508,11 @@ async function loadRoster() {
 /** A `meeting.roster` event (or a roster read). */
 export function onRoster(view) {
   if (!live || view.meeting_id !== live.meetingId) return;
+  const before = live.roster;
   live.roster = view;
   renderLive();
+  // The list changes when a recording starts or stops (and is read once per meeting).
+  if (!before || !!before.recording !== !!view.recording) loadRecordings(view.meeting_id, $('meet-recs'));
 }
 
 /** Me in the roster: my entry in the meeting before one in the lobby. */
@@ -525,6 +554,12 @@ function renderLive() {
   const locked = !!live.roster?.locked;
   $('meet-lock').textContent = locked ? t('Unlock the meeting') : t('Lock the meeting');
   $('meet-lock').setAttribute('aria-pressed', String(locked));
+  const recording = !ended && !!live.roster?.recording;
+  show($('meet-rec-on'), recording);
+  show($('meet-record'), leader);
+  $('meet-record').textContent = recording ? t('Stop recording') : t('Record');
+  $('meet-record').setAttribute('aria-pressed', String(recording));
+  show($('meet-recs-area'), !!live.recordings?.length);
   renderRoster(leader, me);
   showJoinButtons();
 }
@@ -585,13 +620,13 @@ function participantRow(p, leader, me) {
   return li;
 }
 
-/** A roster control (`/lock`, `/participants/3/mute`, …); what it did arrives as a
- * `meeting.roster` event. */
-async function act(suffix) {
+/** A roster control (`/lock`, `/participants/3/mute`, `/recording`, …); what it did
+ * arrives as a `meeting.roster` event. */
+async function act(suffix, method = 'POST') {
   if (!live) return;
   setError($('meet-live-error'), '');
   try {
-    await api('POST', `/api/v1/meetings/${encodeURIComponent(live.meetingId)}${suffix}`);
+    await api(method, `/api/v1/meetings/${encodeURIComponent(live.meetingId)}${suffix}`);
   } catch (err) {
     setError($('meet-live-error'), errorText(err));
   }
@@ -605,6 +640,138 @@ async function hangUp() {
   } catch (err) {
     setError($('meet-live-error'), errorText(err));
   }
+}
+
+// ---- recordings ----
+
+/** How often an unfinished recording is read again (its file is finished after Stop). */
+const RECHECK_MS = 1000;
+const RECHECKS = 20;
+
+/** Reads meeting `id`'s recordings into `ul` (the meeting panel's list, or one under a
+ * meeting in my list). A recording stopped but not yet finished is read again, a bounded
+ * number of times. */
+async function loadRecordings(id, ul, tries = 0) {
+  let r;
+  try {
+    r = await api('GET', `/api/v1/meetings/${encodeURIComponent(id)}/recordings`);
+  } catch (err) {
+    ul.replaceChildren(el('li', 'error', errorText(err)));
+    return;
+  }
+  const list = r.recordings ?? [];
+  const forLive = ul === $('meet-recs');
+  if (forLive) {
+    if (live?.meetingId !== id) return;
+    live.recordings = list;
+    show($('meet-recs-area'), list.length > 0);
+  }
+  if (!ul.isConnected) return;
+  renderRecordings(id, ul, list);
+  const stillRecording = forLive && live?.roster?.recording;
+  if (list.some((x) => !x.ended_at) && !stillRecording && tries < RECHECKS) {
+    setTimeout(() => loadRecordings(id, ul, tries + 1), RECHECK_MS);
+  }
+}
+
+function renderRecordings(id, ul, list) {
+  ul.replaceChildren();
+  if (!list.length) {
+    ul.append(el('li', 'muted small', t('No recordings of this meeting.')));
+    return;
+  }
+  const organizer = meetings.find((x) => x.id === id)?.role === 'organizer';
+  ul.dataset.organizer = String(organizer);
+  for (const rec of list) ul.append(recordingRow(id, ul, rec, organizer));
+}
+
+function recordingRow(id, ul, rec, organizer) {
+  const li = el('li', 'rec-row');
+  li.dataset.recording = rec.id;
+  const when = dateTime(rec.started_at);
+  const what = rec.ended_at
+    ? t('{when}, {duration}', { when, duration: formatDuration(rec.duration_ms) })
+    : t('{when}, being recorded…', { when });
+  li.append(el('span', 'rec-what', what));
+  if (!rec.ended_at) return li;
+  const button = (label, aria, onClick) => {
+    const b = el('button', 'small', label);
+    b.type = 'button';
+    b.setAttribute('aria-label', aria);
+    b.addEventListener('click', () => onClick(b));
+    li.append(b);
+    return b;
+  };
+  const said = el('span', 'error small');
+  said.setAttribute('role', 'alert');
+  said.hidden = true;
+  button(t('Play'), t('Play the recording of {when}', { when }), async (b) => {
+    if (li.querySelector('audio')) return li.querySelector('audio').play().catch(() => {});
+    const url = await blobUrl(rec, said);
+    if (!url) return;
+    const audio = el('audio');
+    audio.controls = true;
+    audio.src = url;
+    audio.setAttribute('aria-label', t('The recording of {when}', { when }));
+    li.append(audio);
+    b.hidden = true;
+    audio.play().catch(() => {});
+  });
+  button(t('Download'), t('Download the recording of {when}', { when }), async () => {
+    const url = await blobUrl(rec, said);
+    if (!url) return;
+    const a = el('a');
+    a.href = url;
+    a.download = `meeting-${rec.meeting_id ?? id}-${rec.id}.wav`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  });
+  if (organizer) {
+    button(t('Delete'), t('Delete the recording of {when}', { when }), async () => {
+      const ok = await confirmAction(
+        t('Delete the recording of {when}? It cannot be brought back.', { when }),
+        t('Delete recording'),
+      );
+      if (!ok) return;
+      try {
+        await api('DELETE', `/api/v1/recordings/${encodeURIComponent(rec.id)}`);
+      } catch (err) {
+        setError(said, errorText(err));
+        return;
+      }
+      loadRecordings(id, ul);
+    });
+  }
+  li.append(said);
+  return li;
+}
+
+/** Object URLs of the recordings fetched, by id: each WAV is fetched once per page. */
+const blobUrls = new Map();
+
+async function blobUrl(rec, said) {
+  setError(said, '');
+  if (blobUrls.has(rec.id)) return blobUrls.get(rec.id);
+  try {
+    const blob = await apiBlob(rec.links.audio);
+    const url = URL.createObjectURL(blob);
+    blobUrls.set(rec.id, url);
+    return url;
+  } catch (err) {
+    setError(said, errorText(err));
+    return null;
+  }
+}
+
+/** Shows the meeting a call became (Add person in the call panel): `call` is my call, now
+ * my place in the meeting, whose roster arrives as `meeting.roster` events. */
+export function showEscalated(meeting, call) {
+  live = { callId: call.id, meetingId: meeting.id, subject: subjectOf(meeting), call, roster: null };
+  showLive();
+  renderLive();
+  loadRoster();
+  $('meet-live-title').focus();
 }
 
 // ---- a meeting opened by its join URL ----
@@ -712,6 +879,8 @@ async function setPin(body) {
 /** Forgets everything (sign-out). */
 export function resetMeetings() {
   meetings = [];
+  for (const url of blobUrls.values()) URL.revokeObjectURL(url);
+  blobUrls.clear();
   editing = null;
   opened = null;
   live = null;
