@@ -388,8 +388,8 @@ fn the_browser_client_calls_messages_and_answers_incoming_calls() {
         common::rtp_phone::eventually(std::time::Duration::from_secs(10), || pbx
             .received("BYE")
             .len()
-            >= 2),
-        "the far party and Alice's phone were not hung up: {}",
+            >= 3),
+        "the far party, the third person and Alice's phone were not all hung up: {}",
         pbx.messages()
     );
     drop(pbx);

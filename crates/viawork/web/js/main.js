@@ -11,7 +11,7 @@ import { presenceClass, presenceText } from './format.js';
 import { initForwarding, loadForwarding, onForwarding, resetForwarding } from './forwarding.js';
 import { historyAfterEnd, initHistory, loadHistory } from './history.js';
 import { initLinks, offerLinkedCall } from './links.js';
-import { initMeetings, join, meetingCallsReloaded, offerMeeting, onMeetingCall, onRoster, resetMeetings, showEscalated } from './meetings.js';
+import { initMeetings, join, meetingCallsReloaded, offerMeeting, onMeetingCall, onRoster, onMeetingChanged, resetMeetings, showEscalated } from './meetings.js';
 import { askPermission } from './notify.js';
 import { initIm, onConversation, onMessage, onMessageStatus, onTyping, openWith, reloadConversation, resetIm } from './im.js';
 import { initPeople, loadContacts, onPresence, resetPeople } from './people.js';
@@ -58,6 +58,10 @@ function handle(event) {
       break;
     case 'meeting.roster':
       onRoster(d);
+      break;
+    case 'meeting.updated':
+    case 'meeting.deleted':
+      onMeetingChanged();
       break;
     default:
       break;

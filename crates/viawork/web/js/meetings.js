@@ -505,6 +505,12 @@ async function loadRoster() {
   }
 }
 
+/** A `meeting.updated` or `meeting.deleted` event: one of my meetings changed in another
+ * tab or on another device; the list is read again. */
+export function onMeetingChanged() {
+  loadMeetings();
+}
+
 /** A `meeting.roster` event (or a roster read). */
 export function onRoster(view) {
   if (!live || view.meeting_id !== live.meetingId) return;
