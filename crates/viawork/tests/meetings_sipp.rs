@@ -42,6 +42,18 @@ fn provisioned_store(dir: &std::path::Path) -> String {
             "--enterprise-voice",
         ]);
     }
+    cli(&[
+        "user",
+        "new",
+        "--sip-uri",
+        "sip:admin@example.com",
+        "--name",
+        "Admin",
+        "--password",
+        PASSWORD,
+        "--role",
+        "admin",
+    ]);
     cli(&["policy", "set", "--identity", "Global", "--enabled", "true"]);
     cli(&[
         "routing",
@@ -674,6 +686,19 @@ fn dial_in_callers_type_the_conference_id_and_pin_wait_in_the_lobby_and_are_lock
     let info = call(&bob, "GET", "/api/v1/meetings/dial-in", None).json();
     assert_eq!(info["pin_failed_attempts"], 3, "{info}");
     assert!(info["pin_locked"].is_null(), "{info}");
+    // An administrator sees the counters and clears them; Bob may not.
+    let admin = sign_in(http, "sip:admin@example.com", PASSWORD);
+    let lockout = "/api/v1/admin/users/sip:bob@example.com/pin-lockout";
+    assert_eq!(call(&bob, "GET", lockout, None).status, 403);
+    let l = call(&admin, "GET", lockout, None).json();
+    assert_eq!(
+        (l["failed_attempts"].clone(), l["window_failures"].clone()),
+        (json!(3), json!(3)),
+        "{l}"
+    );
+    assert_eq!(call(&admin, "DELETE", lockout, None).status, 204);
+    let info = call(&bob, "GET", "/api/v1/meetings/dial-in", None).json();
+    assert_eq!(info["pin_failed_attempts"], 0, "{info}");
     assert!(participant(&roster(&alice), "sip:bob@example.com").is_null());
 
     // The organizer removes the guest, then Alice's own call: ViaWork hangs both up.

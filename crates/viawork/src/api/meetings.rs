@@ -70,6 +70,10 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route("/api/v1/recordings/{rid}/audio", get(recording_audio))
         .route("/api/v1/calls/{id}/participants", post(escalate))
+        .route(
+            "/api/v1/admin/users/{sip_uri}/pin-lockout",
+            get(pin_lockout).delete(unlock_pin),
+        )
 }
 
 impl From<MeetingsError> for ApiError {
@@ -1171,4 +1175,83 @@ async fn escalate(
             invitation,
         }),
     ))
+}
+
+/// A user's dial-in PIN lockout, as an administrator sees it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct PinLockoutView {
+    /// The user.
+    sip_uri: String,
+    /// Wrong PINs since the last right one.
+    failed_attempts: i64,
+    /// Wrong PINs in the current 30-minute window.
+    window_failures: i64,
+    /// Locked until then (RFC 3339), `"until_unlocked"`, or `null` when not locked.
+    locked: Option<String>,
+}
+
+async fn admin_target(state: &AppState, sip_uri: &str) -> Result<crate::store::UserRow, ApiError> {
+    state
+        .meetings
+        .user(&sip_uri.to_ascii_lowercase())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))
+}
+
+/// A user's failed dial-in PIN attempts and lock (administrators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users/{sip_uri}/pin-lockout",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("sip_uri" = String, Path, description = "The user's SIP URI")),
+    responses(
+        (status = 200, description = "The counters", body = PinLockoutView),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such user", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn pin_lockout(
+    State(state): State<AppState>,
+    _: super::AdminUser,
+    Path(sip_uri): Path<String>,
+) -> Result<Json<PinLockoutView>, ApiError> {
+    let user = admin_target(&state, &sip_uri).await?;
+    let row = state.store.get_pin_lockout(user.id).await?;
+    let now = crate::store::unix_now_ms();
+    let locked = match crate::meetings::pin_lockout::state(row.as_ref(), now) {
+        crate::meetings::pin_lockout::State::Open => None,
+        crate::meetings::pin_lockout::State::LockedUntil(t) => Some(format_ms(t)),
+        crate::meetings::pin_lockout::State::LockedOut => Some("until_unlocked".to_owned()),
+    };
+    Ok(Json(PinLockoutView {
+        sip_uri: user.sip_uri,
+        failed_attempts: row.map_or(0, |r| r.total_failures),
+        window_failures: row.map_or(0, |r| r.window_failures),
+        locked,
+    }))
+}
+
+/// Unlocks a user's dial-in PIN and forgets their failed attempts (administrators; Skype's
+/// global lockout needs this).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/users/{sip_uri}/pin-lockout",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("sip_uri" = String, Path, description = "The user's SIP URI")),
+    responses(
+        (status = 204, description = "Unlocked"),
+        (status = 403, description = "Not an administrator", body = crate::api::openapi::ErrorResponse),
+        (status = 404, description = "No such user", body = crate::api::openapi::ErrorResponse),
+    )
+)]
+async fn unlock_pin(
+    State(state): State<AppState>,
+    _: super::AdminUser,
+    Path(sip_uri): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = admin_target(&state, &sip_uri).await?;
+    state.meetings.unlock_pin(&user).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

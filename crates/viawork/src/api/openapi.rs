@@ -161,6 +161,8 @@ impl Modify for BearerAuth {
         super::meetings::join,
         super::meetings::invite,
         super::meetings::escalate,
+        super::meetings::pin_lockout,
+        super::meetings::unlock_pin,
         super::meetings::roster,
         super::meetings::lock,
         super::meetings::unlock,

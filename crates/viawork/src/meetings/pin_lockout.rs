@@ -3,7 +3,7 @@
 //!
 //! Failures count in a 30-minute window; reaching the *local* limit within it locks the PIN
 //! for an hour. Failures also count towards a *global* limit since the last success; reaching
-//! it locks the PIN until an administrator unlocks it (`viawork user unlock-pin`, or setting a
+//! it locks the PIN until an administrator unlocks it (`DELETE /api/v1/admin/users/{sip_uri}/pin-lockout`, or setting a
 //! new PIN). Skype's limits depend on the PIN length — 10/100 for 4 digits, 25/1000 for 5
 //! or 6, 25/5000 for more. The store keeps only a hash, so the length is the PIN policy's
 //! minimum length: the limits an administrator chose by choosing the policy, which an
