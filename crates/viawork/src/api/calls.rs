@@ -570,6 +570,21 @@ pub(crate) async fn dial_plan(
         .map_err(|e| ApiError::internal(format!("global dial plan: {e}")))
 }
 
+/// The directory user `to` names, when it is a `sip:` URI of one (any case, parameters
+/// ignored).
+pub(crate) async fn directory_user(
+    directory: &DirectoryCache,
+    to: &str,
+) -> Result<Option<Arc<UserRow>>, ApiError> {
+    match sip::Uri::parse(to.trim()) {
+        Ok(sip::Uri::Sip(u)) => {
+            let canonical = format!("sip:{}@{}", u.user.unwrap_or(""), u.host).to_lowercase();
+            Ok(directory.user_by_sip_uri(&canonical).await?)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Turns `to` into something to dial: a directory user's line, or a number through the
 /// dial plan.
 async fn resolve_to(
@@ -733,16 +748,9 @@ pub async fn start_call(
     };
     // An invited directory user joins as themselves.
     let invitee = match &far {
-        FarEnd::Invite { to, .. } => match sip::Uri::parse(to.trim()) {
-            Ok(sip::Uri::Sip(u)) => {
-                let canonical = format!("sip:{}@{}", u.user.unwrap_or(""), u.host).to_lowercase();
-                directory
-                    .user_by_sip_uri(&canonical)
-                    .await?
-                    .map(|row| (row.sip_uri.to_ascii_lowercase(), row.display_name.clone()))
-            }
-            _ => None,
-        },
+        FarEnd::Invite { to, .. } => directory_user(directory, to)
+            .await?
+            .map(|row| (row.sip_uri.to_ascii_lowercase(), row.display_name.clone())),
         _ => None,
     };
     let runtime = match (&far, &state.meetings_runtime) {

@@ -447,12 +447,7 @@ async fn dial_in(
         .await?
         .ok_or_else(|| ApiError::unauthenticated("the account no longer exists"))?;
     let lockout = state.store.get_pin_lockout(user.id).await?;
-    let now = crate::store::unix_now_ms();
-    let pin_locked = match crate::meetings::pin_lockout::state(lockout.as_ref(), now) {
-        crate::meetings::pin_lockout::State::Open => None,
-        crate::meetings::pin_lockout::State::LockedUntil(t) => Some(format_ms(t)),
-        crate::meetings::pin_lockout::State::LockedOut => Some("until_unlocked".to_owned()),
-    };
+    let pin_locked = lock_text(lockout.as_ref());
     Ok(Json(DialInView {
         bridge_numbers: c.bridge_numbers.clone(),
         dial_in_conferencing: user.dial_in_conferencing,
@@ -461,6 +456,17 @@ async fn dial_in(
         pin_failed_attempts: lockout.map_or(0, |l| l.total_failures),
         pin_locked,
     }))
+}
+
+/// A PIN lock as the API shows it now: until when (RFC 3339), `"until_unlocked"`, or
+/// `None` when the PIN may be tried.
+fn lock_text(row: Option<&crate::store::PinLockoutRow>) -> Option<String> {
+    use crate::meetings::pin_lockout::{state, State};
+    match state(row, crate::store::unix_now_ms()) {
+        State::Open => None,
+        State::LockedUntil(t) => Some(format_ms(t)),
+        State::LockedOut => Some("until_unlocked".to_owned()),
+    }
 }
 
 /// What `PUT /api/v1/me/dial-in-pin` accepts.
@@ -1094,13 +1100,7 @@ async fn escalate(
         ));
     }
     // Who the far party is: a colleague by SIP URI, or the number dialled.
-    let far_user = match sip::Uri::parse(call.to.trim()) {
-        Ok(sip::Uri::Sip(u)) => {
-            let canonical = format!("sip:{}@{}", u.user.unwrap_or(""), u.host).to_lowercase();
-            state.directory.user_by_sip_uri(&canonical).await?
-        }
-        _ => None,
-    };
+    let far_user = super::calls::directory_user(&state.directory, &call.to).await?;
     let far_name = far_user
         .as_ref()
         .map(|u| u.display_name.clone())
@@ -1218,12 +1218,7 @@ async fn pin_lockout(
 ) -> Result<Json<PinLockoutView>, ApiError> {
     let user = admin_target(&state, &sip_uri).await?;
     let row = state.store.get_pin_lockout(user.id).await?;
-    let now = crate::store::unix_now_ms();
-    let locked = match crate::meetings::pin_lockout::state(row.as_ref(), now) {
-        crate::meetings::pin_lockout::State::Open => None,
-        crate::meetings::pin_lockout::State::LockedUntil(t) => Some(format_ms(t)),
-        crate::meetings::pin_lockout::State::LockedOut => Some("until_unlocked".to_owned()),
-    };
+    let locked = lock_text(row.as_ref());
     Ok(Json(PinLockoutView {
         sip_uri: user.sip_uri,
         failed_attempts: row.map_or(0, |r| r.total_failures),
