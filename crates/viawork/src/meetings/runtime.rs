@@ -245,8 +245,8 @@ struct Running {
     conference: Conference,
     members: HashMap<ParticipantId, Member>,
     speaking: HashSet<media::ParticipantId>,
-    /// The recording in progress: its id and when it started.
-    recording: Option<(String, Instant)>,
+    /// The id of the recording in progress.
+    recording: Option<String>,
     /// When the roster was last published.
     published_at: Option<Instant>,
     /// A change of who is speaking waits to be published then.
@@ -838,7 +838,7 @@ impl Hub {
             let _ = self.meetings.recording_finished(&row.id, 0, now).await;
             return Err(RuntimeError::Recording(e.to_string()));
         }
-        r.recording = Some((row.id, Instant::now()));
+        r.recording = Some(row.id);
         Ok(())
     }
 
@@ -848,7 +848,7 @@ impl Hub {
         let Some(r) = self.running.get_mut(meeting) else {
             return;
         };
-        let Some((id, _)) = r.recording.take() else {
+        let Some(id) = r.recording.take() else {
             return;
         };
         let _ = r
