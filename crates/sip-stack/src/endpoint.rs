@@ -1,20 +1,28 @@
-//! The tokio driver around the sans-IO [`TransactionLayer`]: one task owns the layer and
-//! the clock; transports feed it; the transaction user (TU) talks to it through an
-//! [`EndpointHandle`] and receives [`EndpointEvent`]s on a channel.
+//! The tokio driver around the sans-IO [`TransactionLayer`]: the layer sits behind one
+//! lock; transports run what they receive through it on their own receive tasks, the
+//! transaction user (TU) sends through an [`EndpointHandle`] on its own task, and what the
+//! layer emits for the TU goes out as [`EndpointEvent`]s on a channel. One timer task
+//! sleeps until the layer's next deadline.
 //!
-//! The task is the only place time enters the stack: it hands `Instant::now()` to the
-//! layer on every input and sleeps until the layer's next deadline.
+//! Why a lock and not a task owning the layer: with a task, every message crossed two
+//! channels (socket task → layer task → TU, and TU → layer task → reply to the TU), and
+//! each crossing woke a parked thread; profiles of the B2BUA under load were two-thirds
+//! kernel time in those wake-ups. The layer's work per message is a few microseconds, so
+//! the lock is short and contention low. Time still enters only here: each call hands
+//! `Instant::now()` to the layer.
 
 use crate::transaction::{
     Peer, TimerConfig, TransactionError, TransactionKey, TransactionLayer, Transport, TuEvent,
 };
 use crate::transport::response_target::ResponseTarget;
-use crate::transport::{response_target, Incoming, Transports};
+use crate::transport::{response_target, Incoming, Sink, Transports, TrySendError};
 use bytes::Bytes;
 use sip::{Message, ParseError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
 /// What the endpoint binds and how its timers run.
@@ -56,41 +64,187 @@ pub enum EndpointError {
     Transaction(#[from] TransactionError),
 }
 
-enum Command {
-    Request(
-        Message,
-        Peer,
-        oneshot::Sender<Result<TransactionKey, TransactionError>>,
-    ),
-    Response(
-        TransactionKey,
-        Message,
-        oneshot::Sender<Result<(), TransactionError>>,
-    ),
-    Stateless(Message, Peer),
-    AckReceived(TransactionKey),
+/// The transaction layer and what sending needs beside it, behind one lock.
+struct Core {
+    layer: TransactionLayer,
+    /// Stream peers being connected: their messages wait here and go out in order.
+    connecting: HashMap<Peer, Vec<(Bytes, Option<TransactionKey>)>>,
+    /// The deadline the timer task sleeps to.
+    armed: Option<Instant>,
+}
+
+/// What the TU's handles, the transports' receive tasks and the timer task share. Every
+/// caller runs its input through the layer and sends what comes out on its own task (UDP
+/// and WebSocket sends do not wait), so a message crosses no channel between the socket
+/// and the transaction, nor between the TU and the socket; only events for the TU do.
+struct Shared {
+    core: Mutex<Core>,
+    /// Set once the listeners are bound; until then transmits wait in the layer.
+    transports: OnceLock<Transports>,
+    events: mpsc::UnboundedSender<EndpointEvent>,
+    /// Wakes the timer task when the layer's next deadline moved earlier, or to stop.
+    timer: Notify,
+    stopped: AtomicBool,
+    /// Stream connections finished connecting (or failed).
+    connected: mpsc::UnboundedSender<(Peer, Result<(), String>)>,
+    /// UDP datagrams the socket could not take at once, sent by a task that may wait.
+    backlog: mpsc::UnboundedSender<(Peer, Bytes, Option<TransactionKey>)>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        // The layer is consistent between calls; a panic in one must not stop the stack.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the layer, then sends its transmits and events.
+    fn with_layer<R>(&self, f: impl FnOnce(&mut TransactionLayer, std::time::Instant) -> R) -> R {
+        let mut core = self.lock();
+        let r = f(&mut core.layer, std::time::Instant::now());
+        self.flush(&mut core);
+        r
+    }
+
+    fn on_incoming(&self, incoming: Incoming) -> bool {
+        if self.stopped.load(Ordering::Relaxed) {
+            return false;
+        }
+        match incoming {
+            Incoming::Message { msg, peer } => {
+                self.with_layer(|layer, now| layer.handle_message(msg, peer, now));
+                !self.stopped.load(Ordering::Relaxed)
+            }
+            Incoming::Malformed { bytes, error, peer } => self
+                .events
+                .send(EndpointEvent::Malformed { bytes, error, peer })
+                .is_ok(),
+        }
+    }
+
+    /// Sends what the layer wants sent, hands its events to the TU, and re-arms the timer
+    /// task when the next deadline moved earlier. Called with the lock held, so transmits
+    /// and events leave in the order the layer produced them.
+    fn flush(&self, core: &mut Core) {
+        if let Some(transports) = self.transports.get() {
+            while let Some(t) = core.layer.poll_transmit() {
+                let peer = if t.msg.is_request() || t.peer.transport.is_reliable() {
+                    t.peer
+                } else {
+                    match t.msg.top_via().map(|v| response_target(&v, t.peer)) {
+                        Ok(ResponseTarget::Peer(p)) => p,
+                        _ => t.peer,
+                    }
+                };
+                let bytes = t.msg.to_bytes();
+                let failed = match peer.transport {
+                    Transport::Tcp | Transport::Tls => {
+                        self.send_stream(transports, &mut core.connecting, peer, bytes, t.key)
+                    }
+                    _ => match transports.try_send(peer, bytes) {
+                        Ok(()) => None,
+                        Err(TrySendError::WouldBlock(bytes)) => {
+                            let _ = self.backlog.send((peer, bytes, t.key));
+                            None
+                        }
+                        Err(TrySendError::Failed(e)) => Some(e),
+                    },
+                };
+                if let Some(e) = failed {
+                    tracing::debug!(%peer, error = %e, "send failed");
+                    if let Some(k) = t.key {
+                        core.layer
+                            .handle_transport_error(&k, std::time::Instant::now());
+                    }
+                }
+            }
+        }
+        while let Some(e) = core.layer.poll_event() {
+            if self.events.send(EndpointEvent::Tu(e)).is_err() {
+                self.stop();
+                return;
+            }
+        }
+        if let Some(next) = core.layer.poll_timeout().map(Instant::from_std) {
+            if core.armed.is_none_or(|armed| next < armed) {
+                core.armed = Some(next);
+                self.timer.notify_one();
+            }
+        }
+    }
+
+    /// A message over TCP or TLS: on the open connection, queued behind a connect in
+    /// progress, or queued behind a new connect made off this task.
+    fn send_stream(
+        &self,
+        transports: &Transports,
+        connecting: &mut HashMap<Peer, Vec<(Bytes, Option<TransactionKey>)>>,
+        peer: Peer,
+        bytes: Bytes,
+        key: Option<TransactionKey>,
+    ) -> Option<crate::transport::SendError> {
+        let Some(tcp) = transports.stream(peer.transport) else {
+            return Some(crate::transport::SendError::NoTransport(peer.transport));
+        };
+        if let Some(queue) = connecting.get_mut(&peer) {
+            queue.push((bytes, key));
+            return None;
+        }
+        match tcp.send_connected(peer.addr, bytes.clone()) {
+            Some(r) => r.err(),
+            None => {
+                connecting.insert(peer, vec![(bytes, key)]);
+                let tcp = tcp.clone();
+                let connected = self.connected.clone();
+                tokio::spawn(async move {
+                    let r = tcp.connect(peer.addr).await;
+                    let _ = connected.send((peer, r.map_err(|e| e.to_string())));
+                });
+                None
+            }
+        }
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.timer.notify_one();
+    }
+}
+
+/// Stops the endpoint when the TU's last handle is gone.
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// The TU's side of a running endpoint. Cheap to clone.
 #[derive(Clone)]
 pub struct EndpointHandle {
-    cmd: mpsc::Sender<Command>,
+    shared: Arc<StopOnDrop>,
     local: Vec<(Transport, SocketAddr)>,
 }
 
 impl EndpointHandle {
+    fn shared(&self) -> Result<&Shared, EndpointError> {
+        let shared = &self.shared.0;
+        if shared.stopped.load(Ordering::Relaxed) {
+            return Err(EndpointError::Stopped);
+        }
+        Ok(shared)
+    }
+
     /// Sends a request in a new client transaction.
     pub async fn send_request(
         &self,
         req: Message,
         peer: Peer,
     ) -> Result<TransactionKey, EndpointError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::Request(req, peer, tx))
-            .await
-            .map_err(|_| EndpointError::Stopped)?;
-        Ok(rx.await.map_err(|_| EndpointError::Stopped)??)
+        let shared = self.shared()?;
+        let have_tcp = shared.transports.get().is_some_and(|t| t.tcp().is_some());
+        let (req, peer) = switch_to_tcp_above_mtu(req, peer, have_tcp);
+        Ok(shared.with_layer(|layer, now| layer.send_request(req, peer, now))?)
     }
 
     /// Sends a response on a server transaction.
@@ -99,28 +253,23 @@ impl EndpointHandle {
         key: TransactionKey,
         resp: Message,
     ) -> Result<(), EndpointError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::Response(key, resp, tx))
-            .await
-            .map_err(|_| EndpointError::Stopped)?;
-        Ok(rx.await.map_err(|_| EndpointError::Stopped)??)
+        let shared = self.shared()?;
+        Ok(shared.with_layer(|layer, now| layer.send_response(&key, resp, now))?)
     }
 
     /// Sends a message outside any transaction (an ACK for a 2xx, a stateless response).
     pub async fn send_stateless(&self, msg: Message, peer: Peer) -> Result<(), EndpointError> {
-        self.cmd
-            .send(Command::Stateless(msg, peer))
-            .await
-            .map_err(|_| EndpointError::Stopped)
+        self.shared()?
+            .with_layer(|layer, _| layer.send_stateless(msg, peer));
+        Ok(())
     }
 
     /// The TU matched the ACK for a 2xx it sent: stop retransmitting that 2xx.
     pub async fn ack_received(&self, invite_key: TransactionKey) -> Result<(), EndpointError> {
-        self.cmd
-            .send(Command::AckReceived(invite_key))
-            .await
-            .map_err(|_| EndpointError::Stopped)
+        self.shared()?.with_layer(|layer, _| {
+            layer.ack_received(&invite_key);
+        });
+        Ok(())
     }
 
     /// The bound listeners.
@@ -137,135 +286,114 @@ impl EndpointHandle {
     }
 }
 
-/// Binds the transports and starts the endpoint task.
-/// Events go out on an unbounded channel: the TU awaits command replies from this task, so
-/// a bounded event queue could deadlock the two under load.
+/// Binds the transports and starts the endpoint's timer task.
+/// Events go out on an unbounded channel: the layer runs on the transports' receive tasks
+/// and the TU's own task, and neither may wait on a slow TU (the TU awaits nothing from
+/// them, but a bounded queue would stall every socket behind one busy consumer).
 pub async fn start(
     config: EndpointConfig,
 ) -> std::io::Result<(EndpointHandle, mpsc::UnboundedReceiver<EndpointEvent>)> {
-    let (in_tx, in_rx) = mpsc::channel::<Incoming>(8192);
-    let transports = Transports::bind_with_tls(&config.listen, in_tx, config.tls.clone()).await?;
-    let local = transports.local_addrs();
-    let (cmd_tx, cmd_rx) = mpsc::channel(8192);
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-    let layer = TransactionLayer::new(config.timers);
-    tokio::spawn(run(layer, transports, in_rx, cmd_rx, ev_tx));
-    Ok((EndpointHandle { cmd: cmd_tx, local }, ev_rx))
+    let (connected_tx, connected_rx) = mpsc::unbounded_channel();
+    let (backlog_tx, backlog_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        core: Mutex::new(Core {
+            layer: TransactionLayer::new(config.timers),
+            connecting: HashMap::new(),
+            armed: None,
+        }),
+        transports: OnceLock::new(),
+        events: ev_tx,
+        timer: Notify::new(),
+        stopped: AtomicBool::new(false),
+        connected: connected_tx,
+        backlog: backlog_tx,
+    });
+    let sink_shared = shared.clone();
+    let sink = Sink::new(move |incoming| sink_shared.on_incoming(incoming));
+    let transports = match Transports::bind_with_tls(&config.listen, sink, config.tls.clone()).await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            shared.stop();
+            return Err(e);
+        }
+    };
+    let local = transports.local_addrs();
+    let _ = shared.transports.set(transports);
+    // Whatever arrived while the listeners were still being bound was answered into the
+    // layer; its transmits go out now.
+    shared.with_layer(|_, _| ());
+    tokio::spawn(run_timers(shared.clone(), connected_rx));
+    tokio::spawn(run_backlog(shared.clone(), backlog_rx));
+    Ok((
+        EndpointHandle {
+            shared: Arc::new(StopOnDrop(shared)),
+            local,
+        },
+        ev_rx,
+    ))
 }
 
-async fn run(
-    mut layer: TransactionLayer,
-    transports: Transports,
-    mut in_rx: mpsc::Receiver<Incoming>,
-    mut cmd_rx: mpsc::Receiver<Command>,
-    ev_tx: mpsc::UnboundedSender<EndpointEvent>,
+/// The layer's timers, and stream connects finishing. The only task of the endpoint that
+/// sleeps; it wakes when the next deadline comes or moves earlier.
+async fn run_timers(
+    shared: Arc<Shared>,
+    mut connected: mpsc::UnboundedReceiver<(Peer, Result<(), String>)>,
 ) {
-    type Queued = Vec<(Bytes, Option<TransactionKey>)>;
-    let mut connecting: HashMap<Peer, Queued> = HashMap::new();
-    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel::<(Peer, Result<(), String>)>();
     loop {
-        let deadline = layer.poll_timeout().map(Instant::from_std);
+        if shared.stopped.load(Ordering::Relaxed) {
+            break;
+        }
+        let deadline = shared.lock().armed;
         tokio::select! {
-            cmd = cmd_rx.recv() => {
-                let Some(cmd) = cmd else { break };
-                let now = std::time::Instant::now();
-                match cmd {
-                    Command::Request(req, peer, reply) => {
-                        let (req, peer) = switch_to_tcp_above_mtu(req, peer, transports.tcp().is_some());
-                        let _ = reply.send(layer.send_request(req, peer, now));
-                    }
-                    Command::Response(key, resp, reply) => {
-                        let _ = reply.send(layer.send_response(&key, resp, now));
-                    }
-                    Command::Stateless(msg, peer) => layer.send_stateless(msg, peer),
-                    Command::AckReceived(key) => {
-                        layer.ack_received(&key);
-                    }
-                }
-            }
-            incoming = in_rx.recv() => {
-                let Some(incoming) = incoming else { break };
-                match incoming {
-                    Incoming::Message { msg, peer } => layer.handle_message(msg, peer, std::time::Instant::now()),
-                    Incoming::Malformed { bytes, error, peer } => {
-                        if ev_tx.send(EndpointEvent::Malformed { bytes, error, peer }).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            done = conn_rx.recv() => {
-                if let Some((peer, result)) = done {
-                    let queued = connecting.remove(&peer).unwrap_or_default();
-                    let stream = transports.stream(peer.transport);
-                    for (bytes, key) in queued {
-                        let sent = match (&result, stream) {
-                            (Ok(()), Some(s)) => matches!(s.send_connected(peer.addr, bytes), Some(Ok(()))),
-                            _ => false,
-                        };
-                        if !sent {
-                            tracing::debug!(%peer, error = ?result, "connect failed");
-                            if let Some(k) = key {
-                                layer.handle_transport_error(&k, std::time::Instant::now());
-                            }
-                        }
-                    }
-                }
-            }
             _ = sleep_until(deadline) => {
-                layer.handle_timeout(std::time::Instant::now());
+                let mut core = shared.lock();
+                core.layer.handle_timeout(std::time::Instant::now());
+                core.armed = core.layer.poll_timeout().map(Instant::from_std);
+                shared.flush(&mut core);
             }
-        }
-        while let Some(t) = layer.poll_transmit() {
-            let peer = if t.msg.is_request() || t.peer.transport.is_reliable() {
-                t.peer
-            } else {
-                match t.msg.top_via().map(|v| response_target(&v, t.peer)) {
-                    Ok(ResponseTarget::Peer(p)) => p,
-                    _ => t.peer,
-                }
-            };
-            let bytes = t.msg.to_bytes();
-            let failed = match peer.transport {
-                Transport::Udp => transports.send(peer, bytes).await.err(),
-                Transport::Tcp | Transport::Tls => match transports.stream(peer.transport) {
-                    None => Some(crate::transport::SendError::NoTransport(peer.transport)),
-                    Some(tcp) => {
-                        if let Some(queue) = connecting.get_mut(&peer) {
-                            queue.push((bytes, t.key));
-                            None
-                        } else {
-                            match tcp.send_connected(peer.addr, bytes.clone()) {
-                                Some(r) => r.err(),
-                                None => {
-                                    // Connect off the protocol task; messages for this peer
-                                    // queue up meanwhile and go out in order.
-                                    connecting.insert(peer, vec![(bytes, t.key)]);
-                                    let tcp = tcp.clone();
-                                    let conn_tx = conn_tx.clone();
-                                    tokio::spawn(async move {
-                                        let r = tcp.connect(peer.addr).await;
-                                        let _ = conn_tx.send((peer, r.map_err(|e| e.to_string())));
-                                    });
-                                    None
-                                }
-                            }
+            _ = shared.timer.notified() => {}
+            done = connected.recv() => {
+                let Some((peer, result)) = done else { break };
+                let mut core = shared.lock();
+                let queued = core.connecting.remove(&peer).unwrap_or_default();
+                let stream = shared.transports.get().and_then(|t| t.stream(peer.transport));
+                for (bytes, key) in queued {
+                    let sent = match (&result, stream) {
+                        (Ok(()), Some(s)) => matches!(s.send_connected(peer.addr, bytes), Some(Ok(()))),
+                        _ => false,
+                    };
+                    if !sent {
+                        tracing::debug!(%peer, error = ?result, "connect failed");
+                        if let Some(k) = key {
+                            core.layer.handle_transport_error(&k, std::time::Instant::now());
                         }
                     }
-                },
-                // WebSocket peers connect to us; a queue push, in order, never blocks.
-                Transport::Ws | Transport::Wss => transports.send(peer, bytes).await.err(),
-            };
-            if let Some(e) = failed {
-                tracing::debug!(%peer, error = %e, "send failed");
-                if let Some(k) = t.key {
-                    layer.handle_transport_error(&k, std::time::Instant::now());
                 }
+                shared.flush(&mut core);
             }
         }
-        while let Some(e) = layer.poll_event() {
-            if ev_tx.send(EndpointEvent::Tu(e)).is_err() {
-                return;
+    }
+}
+
+/// UDP datagrams that met a full send buffer, sent when the socket drains. Rare: they
+/// may overtake nothing that matters, UDP promises no order.
+async fn run_backlog(
+    shared: Arc<Shared>,
+    mut backlog: mpsc::UnboundedReceiver<(Peer, Bytes, Option<TransactionKey>)>,
+) {
+    while let Some((peer, bytes, key)) = backlog.recv().await {
+        if shared.stopped.load(Ordering::Relaxed) {
+            break;
+        }
+        let Some(transports) = shared.transports.get() else {
+            continue;
+        };
+        if let Err(e) = transports.send(peer, bytes).await {
+            tracing::debug!(%peer, error = %e, "send failed");
+            if let Some(k) = key {
+                shared.with_layer(|layer, now| layer.handle_transport_error(&k, now));
             }
         }
     }

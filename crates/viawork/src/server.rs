@@ -31,7 +31,7 @@ pub async fn run(
     let store = crate::store::open(&config.database)
         .await
         .map_err(|e| anyhow::anyhow!("config key `database`: cannot open the store: {e}"))?;
-    let (handle, mut events) = endpoint::start(EndpointConfig {
+    let (handle, events) = endpoint::start(EndpointConfig {
         listen: config.sip_listen.clone(),
         tls: config.tls.clone(),
         timers: config.timers,
@@ -65,7 +65,7 @@ pub async fn run(
         Some(pbx) => Some(resolve_trunk(&config, pbx, &handle).await?),
         None => None,
     };
-    let (calls_handle, mut calls, finished) = crate::calls::service::new(
+    let (calls_handle, calls, finished) = crate::calls::service::new(
         trunk,
         config.calls.bridge_clients.clone(),
         config.calls.far_ring_timeout,
@@ -194,122 +194,40 @@ pub async fn run(
             .await
     });
 
-    let service = SipService::new(&config.domain, &config.server_name);
-    tokio::pin!(shutdown);
-    let result = loop {
-        let deadline = calls.poll_timeout().map(tokio::time::Instant::from_std);
-        tokio::select! {
-            _ = &mut shutdown => {
-                tracing::info!("shutting down");
-                break Ok(());
-            }
-            ended = &mut http_task => {
-                break Err(anyhow::anyhow!("the HTTP server stopped: {:?}", ended));
-            }
-            event = events.recv() => {
-                let Some(event) = event else { break Ok(()) };
-                let event = match event {
-                    // Answers to the MESSAGEs sent to SIP clients first: the call
-                    // service claims every other client transaction's events.
-                    EndpointEvent::Tu(tu) if sip_im.on_tu_event(&tu) => continue,
-                    EndpointEvent::Tu(tu) if sip_presence.on_tu_event(&tu) => continue,
-                    EndpointEvent::Tu(tu)
-                        if desk.as_ref().is_some_and(|d| d.on_tu_event(&tu)) =>
-                    {
-                        continue
-                    }
-                    // The PBX's NOTIFYs about desk phones (RFC 4235).
-                    EndpointEvent::Tu(TuEvent::Request { key, msg, peer }) => {
-                        // Presence subscriptions of SIP clients (RFC 3856).
-                        if crate::presence::sip::SipPresence::claims(&msg)
-                            && service.refusal(&msg).is_none()
-                        {
-                            count_sip("in");
-                            let notifier = sip_presence.clone();
-                            tokio::spawn(async move {
-                                notifier.on_subscribe(key, &msg, peer).await;
-                            });
-                            continue;
-                        }
-                        // Presence published by SIP clients (RFC 3903).
-                        if crate::presence::publish::SipPublish::claims(&msg)
-                            && service.refusal(&msg).is_none()
-                        {
-                            count_sip("in");
-                            let publisher = sip_publish.clone();
-                            tokio::spawn(async move {
-                                publisher.on_publish(key, &msg, peer).await;
-                            });
-                            continue;
-                        }
-                        if let Some(resp) = desk.as_ref().and_then(|d| d.on_notify(&msg)) {
-                            count_sip("in");
-                            if handle.send_response(key, resp).await.is_ok() {
-                                count_sip("out");
-                            }
-                            continue;
-                        }
-                        match calls
-                            .on_tu_event(TuEvent::Request { key, msg, peer }, &handle)
-                            .await
-                        {
-                            // A new call to a user: routed off the event loop.
-                            Some(TuEvent::Request { key, msg, peer })
-                                if router.is_some()
-                                    && crate::incoming::Router::claims(&msg)
-                                    && service.refusal(&msg).is_none() =>
-                            {
-                                count_sip("in");
-                                if let Some(r) = router.clone() {
-                                    tokio::spawn(async move { r.route(key, msg, peer).await });
-                                }
-                                continue;
-                            }
-                            Some(tu) => EndpointEvent::Tu(tu),
-                            None => continue,
-                        }
-                    }
-                    EndpointEvent::Tu(tu) => match calls.on_tu_event(tu, &handle).await {
-                        // A CANCEL for an INVITE still being routed: 200, and 487 to
-                        // the INVITE, which will not ring.
-                        Some(TuEvent::Cancel {
-                            key,
-                            invite_key: Some(invite_key),
-                            msg,
-                            peer,
-                        }) => match router.as_ref().and_then(|r| r.cancel(invite_key)) {
-                            Some(invite) => {
-                                count_sip("in");
-                                if let Some(resp) = service.reply(&invite, 487) {
-                                    let _ = handle.send_response(invite_key, resp).await;
-                                }
-                                if let Some(resp) = service.reply(&msg, 200) {
-                                    let _ = handle.send_response(key, resp).await;
-                                }
-                                continue;
-                            }
-                            None => EndpointEvent::Tu(TuEvent::Cancel {
-                                key,
-                                invite_key: Some(invite_key),
-                                msg,
-                                peer,
-                            }),
-                        },
-                        Some(tu) => EndpointEvent::Tu(tu),
-                        None => continue,
-                    },
-                    other => other,
-                };
-                handle_event(&service, &registrar, &im, &handle, event).await;
-            }
-            Some(cmd) = calls.next_command() => {
-                calls.on_command(cmd, &handle).await;
-            }
-            _ = sleep_until(deadline) => {
-                calls.on_timer(&handle).await;
-            }
-        }
+    let sip_loop = SipLoop {
+        service: SipService::new(&config.domain, &config.server_name),
+        registrar,
+        im,
+        handle,
+        events,
+        calls,
+        router,
+        desk,
+        sip_im,
+        sip_presence,
+        sip_publish,
     };
+    let (loop_stop_tx, loop_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // The SIP loop runs as a task of the runtime, not on this (the main) thread: a task
+    // woken by a socket task on a worker then usually runs on that same worker, where the
+    // main thread would have to be woken for every message.
+    let mut sip_task = tokio::spawn(sip_loop.run(loop_stop_rx));
+    tokio::pin!(shutdown);
+    let result = tokio::select! {
+        _ = &mut shutdown => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+        ended = &mut http_task => Err(anyhow::anyhow!("the HTTP server stopped: {:?}", ended)),
+        ended = &mut sip_task => match ended {
+            Ok(()) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("the SIP loop stopped: {e}")),
+        },
+    };
+    let _ = loop_stop_tx.send(());
+    if !sip_task.is_finished() {
+        let _ = sip_task.await;
+    }
     drop(calls_handle);
     let _ = stop_tx.send(true);
     if !http_task.is_finished()
@@ -322,6 +240,139 @@ pub async fn run(
     }
     store.close().await;
     result
+}
+
+/// The SIP event loop: the endpoint's events, the call service's commands and timers,
+/// each handed to the service that owns it.
+struct SipLoop {
+    service: SipService,
+    registrar: crate::registrar::Registrar,
+    im: crate::im::ImService,
+    handle: EndpointHandle,
+    events: tokio::sync::mpsc::UnboundedReceiver<EndpointEvent>,
+    calls: crate::calls::service::CallsCore,
+    router: Option<crate::incoming::Router>,
+    desk: Option<crate::deskphone::DeskPhones>,
+    sip_im: crate::im::SipIm,
+    sip_presence: crate::presence::sip::SipPresence,
+    sip_publish: crate::presence::publish::SipPublish,
+}
+
+impl SipLoop {
+    /// Runs until `stop` fires (or is dropped) or the endpoint stops.
+    async fn run(mut self, mut stop: tokio::sync::oneshot::Receiver<()>) {
+        loop {
+            let deadline = self
+                .calls
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            tokio::select! {
+                _ = &mut stop => break,
+                event = self.events.recv() => {
+                    let Some(event) = event else { break };
+                    let event = match event {
+                        // Answers to the MESSAGEs sent to SIP clients first: the call
+                        // service claims every other client transaction's events.
+                        EndpointEvent::Tu(tu) if self.sip_im.on_tu_event(&tu) => continue,
+                        EndpointEvent::Tu(tu) if self.sip_presence.on_tu_event(&tu) => continue,
+                        EndpointEvent::Tu(tu)
+                            if self.desk.as_ref().is_some_and(|d| d.on_tu_event(&tu)) =>
+                        {
+                            continue
+                        }
+                        // The PBX's NOTIFYs about desk phones (RFC 4235).
+                        EndpointEvent::Tu(TuEvent::Request { key, msg, peer }) => {
+                            // Presence subscriptions of SIP clients (RFC 3856).
+                            if crate::presence::sip::SipPresence::claims(&msg)
+                                && self.service.refusal(&msg).is_none()
+                            {
+                                count_sip("in");
+                                let notifier = self.sip_presence.clone();
+                                tokio::spawn(async move {
+                                    notifier.on_subscribe(key, &msg, peer).await;
+                                });
+                                continue;
+                            }
+                            // Presence published by SIP clients (RFC 3903).
+                            if crate::presence::publish::SipPublish::claims(&msg)
+                                && self.service.refusal(&msg).is_none()
+                            {
+                                count_sip("in");
+                                let publisher = self.sip_publish.clone();
+                                tokio::spawn(async move {
+                                    publisher.on_publish(key, &msg, peer).await;
+                                });
+                                continue;
+                            }
+                            if let Some(resp) = self.desk.as_ref().and_then(|d| d.on_notify(&msg)) {
+                                count_sip("in");
+                                if self.handle.send_response(key, resp).await.is_ok() {
+                                    count_sip("out");
+                                }
+                                continue;
+                            }
+                            match self.calls
+                                .on_tu_event(TuEvent::Request { key, msg, peer }, &self.handle)
+                                .await
+                            {
+                                // A new call to a user: routed off the event loop.
+                                Some(TuEvent::Request { key, msg, peer })
+                                    if self.router.is_some()
+                                        && crate::incoming::Router::claims(&msg)
+                                        && self.service.refusal(&msg).is_none() =>
+                                {
+                                    count_sip("in");
+                                    if let Some(r) = self.router.clone() {
+                                        tokio::spawn(async move { r.route(key, msg, peer).await });
+                                    }
+                                    continue;
+                                }
+                                Some(tu) => EndpointEvent::Tu(tu),
+                                None => continue,
+                            }
+                        }
+                        EndpointEvent::Tu(tu) => match self.calls.on_tu_event(tu, &self.handle).await {
+                            // A CANCEL for an INVITE still being routed: 200, and 487 to
+                            // the INVITE, which will not ring.
+                            Some(TuEvent::Cancel {
+                                key,
+                                invite_key: Some(invite_key),
+                                msg,
+                                peer,
+                            }) => match self.router.as_ref().and_then(|r| r.cancel(invite_key)) {
+                                Some(invite) => {
+                                    count_sip("in");
+                                    if let Some(resp) = self.service.reply(&invite, 487) {
+                                        let _ = self.handle.send_response(invite_key, resp).await;
+                                    }
+                                    if let Some(resp) = self.service.reply(&msg, 200) {
+                                        let _ = self.handle.send_response(key, resp).await;
+                                    }
+                                    continue;
+                                }
+                                None => EndpointEvent::Tu(TuEvent::Cancel {
+                                    key,
+                                    invite_key: Some(invite_key),
+                                    msg,
+                                    peer,
+                                }),
+                            },
+                            Some(tu) => EndpointEvent::Tu(tu),
+                            None => continue,
+                        },
+                        other => other,
+                    };
+                    handle_event(&self.service, &self.registrar, &self.im, &self.handle, event).await;
+                }
+                Some(cmd) = self.calls.next_command() => {
+                    self.calls.on_command(cmd, &self.handle).await;
+                }
+                _ = sleep_until(deadline) => {
+                    self.calls.on_timer(&self.handle).await;
+                }
+            }
+        }
+    }
 }
 
 /// Sleeps until `deadline`, or forever without one.

@@ -23,7 +23,7 @@ pub use ws::WsTransport;
 use bytes::Bytes;
 use sip::{Message, ParseError};
 use std::net::SocketAddr;
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
 /// What a transport hands up. Messages are the common case and stay unboxed.
 #[derive(Debug)]
@@ -46,6 +46,41 @@ pub enum Incoming {
         /// Where they came from.
         peer: Peer,
     },
+}
+
+/// Where a transport hands up what it receives. Called on the receiving task, in arrival
+/// order per socket or connection, and expected to return quickly: the endpoint runs the
+/// message through the transaction layer right there, so no task hand-over sits between a
+/// datagram and its transaction. Returns `false` once nobody listens any more; the
+/// transport then stops receiving.
+#[derive(Clone)]
+pub struct Sink(Arc<dyn Fn(Incoming) -> bool + Send + Sync>);
+
+impl Sink {
+    /// A sink calling `f`.
+    pub fn new(f: impl Fn(Incoming) -> bool + Send + Sync + 'static) -> Sink {
+        Sink(Arc::new(f))
+    }
+
+    /// Hands `incoming` up; `false` when nobody listens any more.
+    pub fn deliver(&self, incoming: Incoming) -> bool {
+        (self.0)(incoming)
+    }
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sink")
+    }
+}
+
+/// Why a send that may not wait did not go out.
+#[derive(Debug)]
+pub enum TrySendError {
+    /// The UDP socket's send buffer is full: send these bytes later, asynchronously.
+    WouldBlock(Bytes),
+    /// The send failed.
+    Failed(SendError),
 }
 
 /// Errors sending.
@@ -83,25 +118,25 @@ pub struct Transports {
 pub const UDP_MTU_LIMIT: usize = 1300;
 
 impl Transports {
-    /// Binds the listeners in `listen` and sends what they receive to `tx`.
+    /// Binds the listeners in `listen` and hands what they receive to `sink`.
     pub async fn bind(
         listen: &[(Transport, SocketAddr)],
-        tx: mpsc::Sender<Incoming>,
+        sink: Sink,
     ) -> std::io::Result<Transports> {
-        Self::bind_with_tls(listen, tx, None).await
+        Self::bind_with_tls(listen, sink, None).await
     }
 
     /// Like [`Transports::bind`], with TLS settings for `tls` listeners and outgoing TLS.
     pub async fn bind_with_tls(
         listen: &[(Transport, SocketAddr)],
-        tx: mpsc::Sender<Incoming>,
+        sink: Sink,
         tls: Option<TlsSettings>,
     ) -> std::io::Result<Transports> {
         let mut t = Transports::default();
         for &(kind, addr) in listen {
             match kind {
-                Transport::Udp => t.udp.push(UdpTransport::bind(addr, tx.clone()).await?),
-                Transport::Tcp => t.tcp.push(TcpTransport::bind(addr, tx.clone()).await?),
+                Transport::Udp => t.udp.push(UdpTransport::bind(addr, sink.clone()).await?),
+                Transport::Tcp => t.tcp.push(TcpTransport::bind(addr, sink.clone()).await?),
                 Transport::Tls => {
                     let settings = tls.clone().ok_or_else(|| {
                         std::io::Error::new(
@@ -110,9 +145,11 @@ impl Transports {
                         )
                     })?;
                     t.tls
-                        .push(TcpTransport::bind_tls(addr, tx.clone(), settings).await?)
+                        .push(TcpTransport::bind_tls(addr, sink.clone(), settings).await?)
                 }
-                Transport::Ws => t.ws.push(WsTransport::bind(addr, tx.clone(), None).await?),
+                Transport::Ws => {
+                    t.ws.push(WsTransport::bind(addr, sink.clone(), None).await?)
+                }
                 Transport::Wss => {
                     let settings = tls.clone().ok_or_else(|| {
                         std::io::Error::new(
@@ -120,7 +157,7 @@ impl Transports {
                             "a wss listener needs a certificate and key",
                         )
                     })?;
-                    t.ws.push(WsTransport::bind(addr, tx.clone(), Some(settings)).await?)
+                    t.ws.push(WsTransport::bind(addr, sink.clone(), Some(settings)).await?)
                 }
             }
         }
@@ -163,10 +200,7 @@ impl Transports {
                     return Err(SendError::TooLarge(bytes.len()));
                 }
                 let u = self
-                    .udp
-                    .iter()
-                    .find(|u| u.local_addr().is_ipv4() == peer.addr.is_ipv4())
-                    .or(self.udp.first())
+                    .udp_for(peer.addr)
                     .ok_or(SendError::NoTransport(Transport::Udp))?;
                 u.send(peer.addr, &bytes).await?;
                 Ok(peer)
@@ -186,6 +220,39 @@ impl Transports {
                 Ok(peer)
             }
         }
+    }
+
+    /// Sends over UDP or WebSocket without waiting (stream transports are the endpoint's
+    /// own business: it tracks their connecting peers). A full UDP send buffer gives the
+    /// bytes back to be sent by [`Transports::send`] later.
+    pub fn try_send(&self, peer: Peer, bytes: Bytes) -> Result<(), TrySendError> {
+        match peer.transport {
+            Transport::Udp => {
+                if bytes.len() > 65_507 {
+                    return Err(TrySendError::Failed(SendError::TooLarge(bytes.len())));
+                }
+                let u = self
+                    .udp_for(peer.addr)
+                    .ok_or(TrySendError::Failed(SendError::NoTransport(Transport::Udp)))?;
+                u.try_send(peer.addr, bytes)
+            }
+            Transport::Ws | Transport::Wss => {
+                let w = self
+                    .ws_for(peer.transport)
+                    .ok_or(TrySendError::Failed(SendError::NoTransport(peer.transport)))?;
+                w.send(peer.addr, bytes).map_err(TrySendError::Failed)
+            }
+            Transport::Tcp | Transport::Tls => {
+                Err(TrySendError::Failed(SendError::NoTransport(peer.transport)))
+            }
+        }
+    }
+
+    fn udp_for(&self, addr: SocketAddr) -> Option<&UdpTransport> {
+        self.udp
+            .iter()
+            .find(|u| u.local_addr().is_ipv4() == addr.is_ipv4())
+            .or(self.udp.first())
     }
 
     /// The WebSocket transport for `transport` (WS or WSS), if one is bound.

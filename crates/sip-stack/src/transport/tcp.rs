@@ -5,7 +5,7 @@
 //! rustls handshake in front (see [`super::tls`]).
 
 use super::tls::TlsSettings;
-use super::{stamp_received, Incoming, Peer, SendError, Transport};
+use super::{stamp_received, Incoming, Peer, SendError, Sink, Transport};
 use bytes::{Bytes, BytesMut};
 use rustls_pki_types::ServerName;
 use sip::{frame_length, Framing, Message};
@@ -26,7 +26,7 @@ struct Inner {
     kind: Transport,
     tls: Option<TlsSettings>,
     conns: Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>>,
-    tx: mpsc::Sender<Incoming>,
+    sink: Sink,
 }
 
 /// A TCP or TLS listener and its connections.
@@ -37,22 +37,18 @@ pub struct TcpTransport {
 
 impl TcpTransport {
     /// Binds a TCP listener, and accepts connections in the background.
-    pub async fn bind(addr: SocketAddr, tx: mpsc::Sender<Incoming>) -> std::io::Result<Self> {
-        Self::bind_stream(addr, tx, None).await
+    pub async fn bind(addr: SocketAddr, sink: Sink) -> std::io::Result<Self> {
+        Self::bind_stream(addr, sink, None).await
     }
 
     /// Binds a TLS listener with these settings.
-    pub async fn bind_tls(
-        addr: SocketAddr,
-        tx: mpsc::Sender<Incoming>,
-        tls: TlsSettings,
-    ) -> std::io::Result<Self> {
-        Self::bind_stream(addr, tx, Some(tls)).await
+    pub async fn bind_tls(addr: SocketAddr, sink: Sink, tls: TlsSettings) -> std::io::Result<Self> {
+        Self::bind_stream(addr, sink, Some(tls)).await
     }
 
     async fn bind_stream(
         addr: SocketAddr,
-        tx: mpsc::Sender<Incoming>,
+        sink: Sink,
         tls: Option<TlsSettings>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
@@ -66,7 +62,7 @@ impl TcpTransport {
             },
             tls,
             conns: Mutex::new(HashMap::new()),
-            tx,
+            sink,
         });
         let acc = inner.clone();
         tokio::spawn(async move {
@@ -235,17 +231,16 @@ where
                             Ok(msg) => Incoming::Message { msg, peer },
                             Err(error) => Incoming::Malformed { bytes, error, peer },
                         };
-                        if inner.tx.send(incoming).await.is_err() {
+                        if !inner.sink.deliver(incoming) {
                             break 'conn;
                         }
                     }
                     Ok(None) => break,
                     Err(error) => {
                         let bytes = buf.split().freeze();
-                        let _ = inner
-                            .tx
-                            .send(Incoming::Malformed { bytes, error, peer })
-                            .await;
+                        inner
+                            .sink
+                            .deliver(Incoming::Malformed { bytes, error, peer });
                         break 'conn;
                     }
                 }

@@ -1,13 +1,12 @@
 //! The UDP transport: one socket, one receive task. Each datagram is one message
 //! (RFC 3261 §18.3); CRLF keep-alives are dropped.
 
-use super::{stamp_received, Incoming, Peer, SendError, Transport};
+use super::{stamp_received, Incoming, Peer, SendError, Sink, Transport, TrySendError};
 use bytes::Bytes;
 use sip::Message;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 
 /// A bound UDP socket.
 #[derive(Clone, Debug)]
@@ -17,8 +16,8 @@ pub struct UdpTransport {
 }
 
 impl UdpTransport {
-    /// Binds and starts receiving into `tx`.
-    pub async fn bind(addr: SocketAddr, tx: mpsc::Sender<Incoming>) -> std::io::Result<Self> {
+    /// Binds and starts handing what arrives to `sink`.
+    pub async fn bind(addr: SocketAddr, sink: Sink) -> std::io::Result<Self> {
         let socket = Arc::new(UdpSocket::bind(addr).await?);
         let local = socket.local_addr()?;
         let rx_sock = socket.clone();
@@ -44,7 +43,7 @@ impl UdpTransport {
                         Ok(msg) => Incoming::Message { msg, peer },
                         Err(error) => Incoming::Malformed { bytes, error, peer },
                     };
-                if tx.send(incoming).await.is_err() {
+                if !sink.deliver(incoming) {
                     break;
                 }
             }
@@ -55,6 +54,21 @@ impl UdpTransport {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Sends one datagram if the socket can take it now.
+    pub fn try_send(&self, to: SocketAddr, bytes: Bytes) -> Result<(), TrySendError> {
+        match self.socket.try_send_to(&bytes, to) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                Err(TrySendError::WouldBlock(bytes))
+            }
+            Err(source) => Err(TrySendError::Failed(SendError::Io {
+                transport: Transport::Udp,
+                addr: to,
+                source,
+            })),
+        }
     }
 
     /// Sends one datagram.

@@ -5,7 +5,7 @@
 //! WebSocket connections itself: browsers connect to it.
 
 use super::tls::TlsSettings;
-use super::{stamp_received, Incoming, Peer, SendError, Transport};
+use super::{stamp_received, Incoming, Peer, SendError, Sink, Transport};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use sip::{Framing, Message};
@@ -27,7 +27,7 @@ struct Inner {
     local: SocketAddr,
     kind: Transport,
     conns: Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>>,
-    tx: mpsc::Sender<Incoming>,
+    sink: Sink,
 }
 
 /// A WebSocket (or secure WebSocket) listener and its connections.
@@ -61,7 +61,7 @@ impl WsTransport {
     /// Binds a `ws` listener, or a `wss` one when `tls` is given.
     pub async fn bind(
         addr: SocketAddr,
-        tx: mpsc::Sender<Incoming>,
+        sink: Sink,
         tls: Option<TlsSettings>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
@@ -74,7 +74,7 @@ impl WsTransport {
                 Transport::Ws
             },
             conns: Mutex::new(HashMap::new()),
-            tx,
+            sink,
         });
         let acc = inner.clone();
         tokio::spawn(async move {
@@ -193,7 +193,7 @@ where
             Ok(msg) => Incoming::Message { msg, peer },
             Err(error) => Incoming::Malformed { bytes, error, peer },
         };
-        if inner.tx.send(incoming).await.is_err() {
+        if !inner.sink.deliver(incoming) {
             break;
         }
     }
