@@ -186,6 +186,7 @@ both_backends!(
     two_handles_share_one_database_concurrently,
     call_records_are_inserted_then_updated_and_rewrites_are_idempotent,
     an_ended_call_record_is_never_reopened,
+    a_large_call_record_batch_is_written_whole,
     open_call_records_are_closed_as_failed_by_system,
     the_call_log_pages_newest_first_without_duplicates_or_gaps,
     the_call_log_filters_by_owner_time_and_end_reason,
@@ -1563,8 +1564,56 @@ async fn an_ended_call_record_is_never_reopened(fx: Fixture) {
         .unwrap();
     assert_eq!(
         store.list_call_records(&all_calls(10)).await.unwrap(),
-        vec![with_stats]
+        vec![with_stats.clone()]
     );
+    // Several writes of one call in one batch end as they would one by one: a new call
+    // that starts and ends in the batch is stored ended even when a late live write
+    // follows; the last ended write wins.
+    let fresh = call(&call_id(2), "sip:bob@example.com", 2_000);
+    let fresh_done = ended(fresh.clone(), "completed");
+    let fresh_busy = ended(fresh.clone(), "far_end_busy");
+    store
+        .upsert_call_records(&[fresh.clone(), fresh_done, fresh_busy.clone(), fresh.clone()])
+        .await
+        .unwrap();
+    store
+        .upsert_call_records(&[fresh.clone(), with_stats.clone(), fresh])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_call_records(&all_calls(10)).await.unwrap(),
+        vec![fresh_busy, with_stats]
+    );
+}
+
+async fn a_large_call_record_batch_is_written_whole(fx: Fixture) {
+    let store = fx.open().await;
+    // More rows than one statement carries: every one is written, in one transaction.
+    let rows: Vec<CallRecordRow> = (0..600)
+        .map(|n| {
+            call(
+                &call_id(n + 1),
+                "sip:alice@example.com",
+                1_000 + i64::from(n),
+            )
+        })
+        .collect();
+    store.upsert_call_records(&rows).await.unwrap();
+    let ended_rows: Vec<CallRecordRow> =
+        rows.iter().map(|r| ended(r.clone(), "completed")).collect();
+    store.upsert_call_records(&ended_rows).await.unwrap();
+    let mut stored = store.list_call_records(&all_calls(1000)).await.unwrap();
+    stored.sort_by_key(|r| r.created_at);
+    let mut want: Vec<CallRecordRow> = ended_rows
+        .into_iter()
+        .map(|r| CallRecordRow {
+            owner_sip_uri: r.owner_sip_uri.to_lowercase(),
+            ..r
+        })
+        .collect();
+    want.sort_by_key(|r| r.created_at);
+    assert_eq!(stored.len(), 600);
+    assert_eq!(stored, want);
 }
 
 async fn open_call_records_are_closed_as_failed_by_system(fx: Fixture) {

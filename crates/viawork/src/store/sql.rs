@@ -91,8 +91,8 @@ macro_rules! failure_columns {
 }
 pub(crate) use failure_columns;
 
-/// The columns of `call_log` as [`CallRecordRow`](super::CallRecordRow) has them, bound as
-/// `$1..$15` by [`bind_call_record!`].
+/// The columns of `call_log` in the order `upsert_call_records` binds a
+/// [`CallRecordRow`](super::CallRecordRow).
 macro_rules! call_log_columns {
     () => {
         "id, owner_sip_uri, direction, to_text, to_number, callback_number, end_reason, \
@@ -101,29 +101,6 @@ macro_rules! call_log_columns {
     };
 }
 pub(crate) use call_log_columns;
-
-/// Binds a call-log row (`$1..$15`, the order of [`call_log_columns!`]).
-macro_rules! bind_call_record {
-    ($query:expr, $r:expr) => {
-        $query
-            .bind(&$r.id)
-            .bind($r.owner_sip_uri.to_lowercase())
-            .bind(&$r.direction)
-            .bind(&$r.to_text)
-            .bind(&$r.to_number)
-            .bind(&$r.callback_number)
-            .bind(&$r.end_reason)
-            .bind(&$r.hung_up_by)
-            .bind($r.created_at)
-            .bind($r.callback_answered_at)
-            .bind($r.connected_at)
-            .bind($r.ended_at)
-            .bind(&$r.callback_sip_call_id)
-            .bind(&$r.far_sip_call_id)
-            .bind(&$r.media_stats)
-    };
-}
-pub(crate) use bind_call_record;
 
 /// In the login-failure upsert: the failure at `$2` starts a new count, the window (`$4`
 /// seconds) since the first counted failure having passed.
@@ -227,7 +204,7 @@ macro_rules! impl_store {
             UserRow, UsersVersion, GLOBAL_POLICY,
         };
         use $crate::store::sql::{
-            bind_call_record, bind_user, call_log_columns, contact_by_uri, failure_columns,
+            bind_user, call_log_columns, contact_by_uri, failure_columns,
             group_columns, meeting_select, new_failure_window, recording_select, next_failure_count, next_updated_at,
             policy_columns, rule_columns, token_columns, user_columns, user_writable,
         };
@@ -1000,13 +977,12 @@ macro_rules! impl_store {
             // ---- call log ----------------------------------------------------------------
 
             async fn upsert_call_records(&self, rows: &[CallRecordRow]) -> Result<(), StoreError> {
-                // The WHERE of the update keeps an ended row ended: a write without
-                // ended_at (a late "still live" update) leaves it as it is.
-                const SQL: &str = concat!(
-                    "INSERT INTO call_log (",
-                    call_log_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                     $15) ON CONFLICT (id) DO UPDATE SET \
+                // One statement per chunk of rows: each statement is a round trip to the
+                // database (for SQLite, to sqlx's worker thread), so a row per statement
+                // made the call log the busiest thread under load. The WHERE of the
+                // update keeps an ended row ended: a write without ended_at (a late
+                // "still live" update) leaves it as it is.
+                const UPSERT: &str = " ON CONFLICT (id) DO UPDATE SET \
                      owner_sip_uri = excluded.owner_sip_uri, \
                      direction = excluded.direction, \
                      to_text = excluded.to_text, \
@@ -1021,19 +997,62 @@ macro_rules! impl_store {
                      callback_sip_call_id = excluded.callback_sip_call_id, \
                      far_sip_call_id = excluded.far_sip_call_id, \
                      media_stats = excluded.media_stats \
-                     WHERE call_log.ended_at IS NULL OR excluded.ended_at IS NOT NULL"
-                );
+                     WHERE call_log.ended_at IS NULL OR excluded.ended_at IS NOT NULL";
+                /// 15 values a row: well under SQLite's 32,766 and PostgreSQL's 65,535
+                /// bound parameters.
+                const CHUNK: usize = 256;
                 for row in rows {
                     check::call_record(row)?;
                 }
+                // A statement may not touch a row twice (PostgreSQL refuses), so each id
+                // gets the write that row-by-row upserts would have left: the last one
+                // that ends the call if there is one (after it, live writes change
+                // nothing), else the last.
+                let mut last = std::collections::HashMap::with_capacity(rows.len());
+                for (i, r) in rows.iter().enumerate() {
+                    let ended = r.ended_at.is_some();
+                    let keep = last.entry(r.id.as_str()).or_insert((i, ended));
+                    if ended || !keep.1 {
+                        *keep = (i, ended);
+                    }
+                }
+                let last: std::collections::HashMap<&str, usize> =
+                    last.into_iter().map(|(id, (i, _))| (id, i)).collect();
+                let rows: Vec<&CallRecordRow> = rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, r)| last.get(r.id.as_str()) == Some(i))
+                    .map(|(_, r)| r)
+                    .collect();
                 if rows.is_empty() {
                     return Ok(());
                 }
                 let mut tx = self.begin_write().await?;
-                for row in rows {
-                    bind_call_record!(sqlx::query(SQL), row)
-                        .execute(&mut *tx)
-                        .await?;
+                for chunk in rows.chunks(CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
+                        "INSERT INTO call_log (",
+                        call_log_columns!(),
+                        ") "
+                    ));
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(&r.id)
+                            .push_bind(r.owner_sip_uri.to_lowercase())
+                            .push_bind(&r.direction)
+                            .push_bind(&r.to_text)
+                            .push_bind(&r.to_number)
+                            .push_bind(&r.callback_number)
+                            .push_bind(&r.end_reason)
+                            .push_bind(&r.hung_up_by)
+                            .push_bind(r.created_at)
+                            .push_bind(r.callback_answered_at)
+                            .push_bind(r.connected_at)
+                            .push_bind(r.ended_at)
+                            .push_bind(&r.callback_sip_call_id)
+                            .push_bind(&r.far_sip_call_id)
+                            .push_bind(&r.media_stats);
+                    });
+                    q.push(UPSERT);
+                    q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
