@@ -1,6 +1,6 @@
 //! The audio codecs an engine stream can negotiate: G.711 µ-law and A-law, and G.722.
 //!
-//! [`Codec`](crate::g711::Codec) names only the two G.711 laws, which is all a relayed call
+//! [`Codec`] names only the two G.711 laws, which is all a relayed call
 //! may use: the relay between two phones re-encodes byte for byte between the laws and
 //! nothing else, so both phones must speak G.711. A stream that ends in the engine itself
 //! (a meeting participant, an IVR caller) may also speak G.722; [`AudioCodec`] names all
