@@ -9,6 +9,7 @@
 //! | module | what | ours or a crate's |
 //! | --- | --- | --- |
 //! | [`g711`] | µ-law / A-law, [`Codec`] | ours: a few lines of bit twiddling on the hot path |
+//! | [`codec`] | [`AudioCodec`]: what an engine stream may speak (G.711 laws, G.722) | ours |
 //! | [`g722`] | G.722 frames, 16 ↔ 8 kHz [`Resampler`](g722::Resampler) | codec: `audio-codec` (pure Rust, allocation-free); resampler ours |
 //! | [`rtp`] | RTP header parse/write, [`TxContext`](rtp::TxContext) | ours: zero-copy, never panics, proptested |
 //! | [`rtcp`] | SR/RR/SDES/BYE, RFC 5761 demux | ours: only the parts a call needs |
@@ -40,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod clip;
+pub mod codec;
 pub mod continuity;
 pub mod dtmf;
 pub mod engine;
@@ -59,11 +61,12 @@ pub mod stats;
 pub mod tone;
 
 pub use clip::Clip;
+pub use codec::AudioCodec;
 pub use dtmf::DtmfDigit;
 pub use engine::{Conference, MediaConfig, MediaEngine, MediaError, Stream};
 pub use g711::Codec;
 pub use goertzel::goertzel;
-pub use mixer::{AudioCodec, MixerConfig, ParticipantId, RosterEvent, Target};
+pub use mixer::{MixerConfig, ParticipantId, RosterEvent, Target};
 pub use playout::{ClipEnd, Source};
 pub use relay::{MuteMode, RemoteMedia, Side};
 pub use stats::StreamStats;

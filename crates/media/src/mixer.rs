@@ -46,7 +46,6 @@ use std::fmt;
 use thiserror::Error;
 
 use crate::clip::{Clip, ClipPlayer};
-use crate::g711::Codec;
 use crate::g722::{G722Decoder, G722Encoder, Resampler};
 use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Pull, FRAME};
 use crate::rtp::{RtpHeader, RtpPacket};
@@ -73,59 +72,13 @@ impl fmt::Display for ParticipantId {
     }
 }
 
-/// A participant's codec.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AudioCodec {
-    /// G.711 µ-law.
-    Pcmu,
-    /// G.711 A-law.
-    Pcma,
-    /// G.722 at 64 kbit/s (16 kHz audio; RTP clock 8 kHz, RFC 3551 §4.5.2).
-    G722,
-}
+pub use crate::codec::AudioCodec;
 
 const CODECS: usize = 3;
 
-impl AudioCodec {
-    /// The static RTP payload type (0, 8, 9).
-    pub const fn payload_type(self) -> u8 {
-        match self {
-            AudioCodec::Pcmu => 0,
-            AudioCodec::Pcma => 8,
-            AudioCodec::G722 => 9,
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    fn g711(self) -> Option<Codec> {
-        match self {
-            AudioCodec::Pcmu => Some(Codec::Pcmu),
-            AudioCodec::Pcma => Some(Codec::Pcma),
-            AudioCodec::G722 => None,
-        }
-    }
-
-    /// What fills a missing 10 ms half of a received frame.
-    fn fill_byte(self) -> u8 {
-        match self.g711() {
-            Some(c) => c.silence_byte(),
-            // Any byte decodes to near-silence once the ADPCM state has settled; repeating
-            // the lowest-magnitude codeword is the closest to nothing.
-            None => 0xFF,
-        }
-    }
-}
-
-impl From<Codec> for AudioCodec {
-    fn from(c: Codec) -> Self {
-        match c {
-            Codec::Pcmu => AudioCodec::Pcmu,
-            Codec::Pcma => AudioCodec::Pcma,
-        }
-    }
+/// The mixer's per-codec tables are indexed by codec.
+fn codec_index(c: AudioCodec) -> usize {
+    c as usize
 }
 
 /// Who hears an announcement.
@@ -332,7 +285,10 @@ impl Participant {
 
     /// Pulls, decodes or conceals this tick's frame; returns its mean square.
     fn pull(&mut self) -> u64 {
-        match self.jitter.pull(&mut self.received, self.codec.fill_byte()) {
+        match self
+            .jitter
+            .pull(&mut self.received, self.codec.silence_byte())
+        {
             Pull::Frame { .. } => {
                 self.decode();
                 self.last = self.pcm;
@@ -790,7 +746,7 @@ impl Mixer {
                 Participant::encode(p.codec, p.wide.as_deref_mut(), &self.scratch, &mut p.own);
                 p.out = OutRef::Own;
             } else {
-                let c = p.codec.index();
+                let c = codec_index(p.codec);
                 if !shared_ready[c] {
                     Participant::encode(p.codec, None, &self.mix, &mut self.shared[c]);
                     shared_ready[c] = true;

@@ -4,10 +4,17 @@
 //! while [`wants_ticks`](Playout::wants_ticks) says so; while a stream is bridged (or in a
 //! conference) only DTMF is generated, and relayed audio is held back while an event is on
 //! the wire.
+//!
+//! Tones, clips and silence are made at 8 kHz. Toward a G.722 remote each frame is
+//! upsampled to 16 kHz and encoded by the stream's own G.722 encoder (its ADPCM state and
+//! the resampler's filter history run across frames, so there is one per stream); the RTP
+//! side is unchanged, 160 bytes and 160 timestamp units per 20 ms (RFC 3551 §4.5.2).
 
 use crate::clip::{Clip, ClipPlayer};
+use crate::codec::AudioCodec;
 use crate::dtmf::{DtmfDigit, DtmfError, DtmfSender, DtmfTiming};
-use crate::g711::{Codec, FRAME_SAMPLES};
+use crate::g711::FRAME_SAMPLES;
+use crate::g722::{G722Encoder, Resampler, FRAME_BYTES, WIDE_FRAME};
 use crate::rtp::TxContext;
 use crate::tone::{Region, ToneGenerator, ToneKind};
 
@@ -32,8 +39,31 @@ pub enum ClipEnd {
     Interrupted,
 }
 
+/// What sending G.722 needs besides the 8 kHz frame: the upsampler and the encoder.
+#[derive(Debug)]
+struct WideTx {
+    up: Resampler,
+    encoder: G722Encoder,
+    wide: [i16; WIDE_FRAME],
+}
+
+impl WideTx {
+    fn new() -> Box<Self> {
+        Box::new(WideTx {
+            up: Resampler::new(),
+            encoder: G722Encoder::new(),
+            wide: [0; WIDE_FRAME],
+        })
+    }
+
+    fn encode(&mut self, pcm: &[i16; FRAME_SAMPLES], out: &mut [u8; FRAME_BYTES]) {
+        self.up.upsample(pcm, &mut self.wide);
+        self.encoder.encode(&self.wide, out);
+    }
+}
+
 /// The local generator of one stream.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Playout {
     source: Source,
     region: Region,
@@ -44,6 +74,8 @@ pub struct Playout {
     payload: [u8; FRAME_SAMPLES],
     clip: Option<ClipPlayer>,
     clip_done: bool,
+    /// G.722 state, made on the first G.722 frame and dropped when the codec changes.
+    wide: Option<Box<WideTx>>,
 }
 
 impl Playout {
@@ -59,6 +91,7 @@ impl Playout {
             payload: [0; FRAME_SAMPLES],
             clip: None,
             clip_done: false,
+            wide: None,
         }
     }
 
@@ -148,7 +181,7 @@ impl Playout {
     pub fn tick(
         &mut self,
         ctx: &mut TxContext,
-        codec: Codec,
+        codec: AudioCodec,
         payload_type: u8,
         bridged: bool,
         out: &mut Vec<u8>,
@@ -170,22 +203,45 @@ impl Playout {
                 self.clip = None;
                 self.clip_done = true;
             }
-            codec.encode(&self.pcm, &mut self.payload);
+            self.encode(codec);
             ctx.write_audio(out, payload_type, &self.payload);
             return Some(FRAME_SAMPLES);
         }
-        match self.source {
-            Source::Nothing => return None,
-            Source::Silence => self.payload.fill(codec.silence_byte()),
-            Source::Tone(_) => {
+        match (self.source, codec.g711()) {
+            (Source::Nothing, _) => return None,
+            (Source::Silence, Some(law)) => {
+                self.wide = None;
+                self.payload.fill(law.silence_byte());
+            }
+            (Source::Silence, None) => {
+                // G.722 has no stateless silence byte: encode silence.
+                self.pcm.fill(0);
+                self.encode(codec);
+            }
+            (Source::Tone(_), _) => {
                 if let Some(g) = &mut self.generator {
                     g.fill(&mut self.pcm);
                 }
-                codec.encode(&self.pcm, &mut self.payload);
+                self.encode(codec);
             }
         }
         ctx.write_audio(out, payload_type, &self.payload);
         Some(FRAME_SAMPLES)
+    }
+
+    /// Encodes the 8 kHz frame in `pcm` into `payload`.
+    fn encode(&mut self, codec: AudioCodec) {
+        match codec.g711() {
+            Some(law) => {
+                // A later switch back to G.722 starts afresh, as the remote's decoder does.
+                self.wide = None;
+                law.encode(&self.pcm, &mut self.payload);
+            }
+            None => self
+                .wide
+                .get_or_insert_with(WideTx::new)
+                .encode(&self.pcm, &mut self.payload),
+        }
     }
 }
 
@@ -201,7 +257,7 @@ mod tests {
         bridged: bool,
     ) -> Option<(u8, bool, u32, Vec<u8>)> {
         let mut out = Vec::new();
-        let r = p.tick(ctx, Codec::Pcma, 8, bridged, &mut out);
+        let r = p.tick(ctx, AudioCodec::Pcma, 8, bridged, &mut out);
         ctx.timestamp = ctx.timestamp.wrapping_add(160);
         r.map(|len| {
             let pkt = RtpPacket::parse(&out).unwrap();
@@ -264,7 +320,7 @@ mod tests {
             }
         }
         assert_eq!(done_at, Some(2), "400 samples: three frames");
-        let loud = Codec::Pcma.encode_sample(1000);
+        let loud = crate::g711::Codec::Pcma.encode_sample(1000);
         assert!(payloads[1].iter().all(|&b| b == loud));
         assert_eq!(&payloads[2][..80], &[loud; 80][..]);
         assert_eq!(&payloads[2][80..], &[0xD5; 80][..], "padded with silence");
@@ -275,6 +331,79 @@ mod tests {
         assert!(p.wants_ticks(false) && p.clip_playing());
         p.set_source(Source::Nothing);
         assert!(!p.clip_playing() && !p.take_clip_done() && !p.wants_ticks(false));
+    }
+
+    /// Plays `frames` ticks toward a G.722 remote at payload type 9 and decodes what went out
+    /// to 16 kHz.
+    fn g722_out(p: &mut Playout, frames: usize) -> Vec<i16> {
+        let mut ctx = TxContext::new(1, 0, 0);
+        let mut dec = crate::g722::G722Decoder::new();
+        let mut pcm = Vec::new();
+        for i in 0..frames {
+            let mut out = Vec::new();
+            assert_eq!(
+                p.tick(&mut ctx, AudioCodec::G722, 9, false, &mut out),
+                Some(160)
+            );
+            let pkt = RtpPacket::parse(&out).unwrap();
+            assert_eq!(pkt.header.payload_type, 9);
+            assert_eq!(pkt.header.timestamp, 160 * i as u32, "8 kHz RTP clock");
+            let mut wide = [0i16; WIDE_FRAME];
+            dec.decode(pkt.payload, &mut wide);
+            pcm.extend_from_slice(&wide);
+            ctx.timestamp = ctx.timestamp.wrapping_add(160);
+        }
+        pcm
+    }
+
+    #[test]
+    fn clips_tones_and_silence_go_out_as_g722_that_decodes_to_the_same_audio() {
+        use crate::goertzel;
+        use std::f64::consts::TAU;
+        // A 1 kHz clip (8 kHz source) comes back at 1 kHz, at its level, with no image at
+        // 8 kHz - 1 kHz from the upsampling.
+        let sine: Vec<i16> = (0..8000)
+            .map(|i| (8000.0 * (TAU * 1000.0 * i as f64 / 8000.0).sin()) as i16)
+            .collect();
+        let mut p = Playout::new(Region::Us, DtmfTiming::default());
+        p.set_source(Source::Silence);
+        p.play_clip(Clip::from(sine));
+        let wide = g722_out(&mut p, 25);
+        let tail = &wide[5 * WIDE_FRAME..];
+        let level = goertzel(tail, 1000.0, 16000);
+        assert!(
+            (level - 8000.0).abs() < 1200.0,
+            "1 kHz came back at {level:.0}"
+        );
+        assert!(goertzel(tail, 7000.0, 16000) < 300.0, "image at 7 kHz");
+        assert!(goertzel(tail, 1370.0, 16000) < 400.0);
+
+        // US ringback (440 + 480 Hz, on for the first 2 s).
+        p.set_source(Source::Tone(ToneKind::Ringback));
+        let wide = g722_out(&mut p, 25);
+        let tail = &wide[5 * WIDE_FRAME..];
+        for f in [440.0, 480.0] {
+            assert!(goertzel(tail, f, 16000) > 1000.0, "{f} Hz missing");
+        }
+        assert!(goertzel(tail, 1000.0, 16000) < 200.0);
+
+        // Silence is encoded silence, not a G.711 byte.
+        p.set_source(Source::Silence);
+        let wide = g722_out(&mut p, 10);
+        let tail = &wide[5 * WIDE_FRAME..];
+        assert!(tail.iter().all(|s| s.abs() < 50), "{:?}", &tail[..8]);
+    }
+
+    #[test]
+    fn a_switch_from_g722_back_to_g711_sends_plain_g711() {
+        let mut p = Playout::new(Region::Us, DtmfTiming::default());
+        p.set_source(Source::Silence);
+        let _ = g722_out(&mut p, 2);
+        assert!(p.wide.is_some());
+        let mut ctx = TxContext::new(1, 0, 0);
+        let (pt, _, _, payload) = step(&mut p, &mut ctx, false).unwrap();
+        assert_eq!((pt, payload), (8, vec![0xD5; 160]));
+        assert!(p.wide.is_none(), "G.722 state dropped");
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //! other. [`Relay`] owns both legs and runs the halves back to back; tests drive it with
 //! simulated time.
 //!
+//! The relay re-encodes only between the two G.711 laws, byte for byte. G.722 passes only
+//! between two sides that both negotiated it; G.722 on one side and G.711 on the other would
+//! need a decoder, a resampler and an encoder per direction, which is the mixer's job, not
+//! the relay's — ViaWork never negotiates G.722 on a leg it relays, and such packets are
+//! dropped ([`DropReason::CodecMismatch`]) rather than sent mislabelled.
+//!
 //! RTCP goes alongside: compound packets from one side are translated to the identifiers the
 //! other side sees (sender SSRC, SR timestamp, report-block SSRC and sequence number, SDES
 //! chunk SSRC) and BYE is dropped, since a source leaving one leg does not end the stream we
@@ -22,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+use crate::codec::AudioCodec;
 use crate::continuity::{Feed, Outbound};
 use crate::g711::{Codec, CLOCK_RATE};
 use crate::latch::Latch;
@@ -78,8 +85,8 @@ pub struct RemoteMedia {
     /// RTP address from the `c=` and `m=` lines (RTCP is assumed on port + 1).
     pub addr: SocketAddr,
     /// The negotiated codec.
-    pub codec: Codec,
-    /// The payload type the remote uses for it (normally the static 0 or 8).
+    pub codec: AudioCodec,
+    /// The payload type the remote uses for it (normally the static 0, 8 or 9).
     pub payload_type: u8,
     /// The telephone-event payload type, if negotiated.
     pub dtmf_payload_type: Option<u8>,
@@ -87,7 +94,8 @@ pub struct RemoteMedia {
 
 impl RemoteMedia {
     /// A remote with the codec's static payload type and no telephone-event.
-    pub fn new(addr: SocketAddr, codec: Codec) -> Self {
+    pub fn new(addr: SocketAddr, codec: impl Into<AudioCodec>) -> Self {
+        let codec = codec.into();
         RemoteMedia {
             addr,
             codec,
@@ -139,13 +147,23 @@ pub enum DropReason {
     /// An RTCP compound with nothing left after translation (e.g. only a BYE).
     #[error("nothing to relay in this RTCP packet")]
     NothingToRelay,
+    /// Audio the receiving side cannot take without transcoding beyond G.711 (G.722 to a
+    /// G.711 side or back).
+    #[error("cannot relay {from} audio to a side that negotiated {to}")]
+    CodecMismatch {
+        /// The received codec.
+        from: &'static str,
+        /// The receiving side's codec.
+        to: &'static str,
+    },
 }
 
 /// What the payload of a received packet is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PayloadKind {
-    /// G.711 audio in this law.
-    Audio(Codec),
+    /// Audio in this codec: a G.711 law by its static payload type, or the negotiated
+    /// codec by the negotiated payload type (G.722 only so).
+    Audio(AudioCodec),
     /// An RFC 4733 telephone-event.
     TelephoneEvent,
     /// Anything else (comfort noise, unknown payload types): relayed unchanged.
@@ -275,8 +293,10 @@ impl Leg {
                 return PayloadKind::Audio(r.codec);
             }
         }
+        // Only the G.711 laws are known without negotiation: a stray payload type 9 on a
+        // relayed G.711 call is passed on as it is, as before G.722 existed here.
         match Codec::from_payload_type(pt) {
-            Some(c) => PayloadKind::Audio(c),
+            Some(c) => PayloadKind::Audio(c.into()),
             None => PayloadKind::Other,
         }
     }
@@ -347,6 +367,14 @@ impl Leg {
             PayloadKind::Other if muted => return Err(DropReason::Muted),
             PayloadKind::Other => (h.payload_type, None),
         };
+        if let Some(codec) = audio.filter(|c| !muted && *c != remote.codec) {
+            if codec.g711().is_none() || remote.codec.g711().is_none() {
+                return Err(DropReason::CodecMismatch {
+                    from: codec.name(),
+                    to: remote.codec.name(),
+                });
+            }
+        }
         let r = self
             .tx
             .relay(h.ssrc, h.sequence, h.timestamp, now)
@@ -358,13 +386,13 @@ impl Leg {
             Some(_) if muted => {
                 out.resize(out.len() + payload.len(), remote.codec.silence_byte());
             }
-            Some(codec) if codec != remote.codec => {
-                out.extend(
-                    payload
-                        .iter()
-                        .map(|&b| codec.transcode_byte(b, remote.codec)),
-                );
-            }
+            Some(codec) => match (codec.g711(), remote.codec.g711()) {
+                (Some(from), Some(to)) if from != to => {
+                    out.extend(payload.iter().map(|&b| from.transcode_byte(b, to)));
+                }
+                // The same codec (checked above otherwise).
+                _ => out.extend_from_slice(payload),
+            },
             _ => out.extend_from_slice(payload),
         }
         self.note_sent(payload.len());
@@ -859,6 +887,77 @@ mod tests {
             .handle(Side::A, Port::Rtp, addr(A_SDP), &audio(4, 1), t0)
             .unwrap();
         assert_eq!(parsed(&t).1, vec![0x55; 160]);
+    }
+
+    #[test]
+    fn g722_passes_only_between_two_g722_sides_and_is_never_mislabelled() {
+        let t0 = Instant::now();
+        let g722 = [0x5Au8; 160];
+        // Both sides negotiated G.722 (the remote on B at a dynamic payload type).
+        let mut r = relay(true);
+        r.leg_mut(Side::A)
+            .set_remote(RemoteMedia::new(addr(A_SDP), AudioCodec::G722));
+        let mut b = RemoteMedia::new(addr(B_SDP), AudioCodec::G722);
+        b.payload_type = 104;
+        r.leg_mut(Side::B).set_remote(b);
+        let t = r
+            .handle(
+                Side::A,
+                Port::Rtp,
+                addr(A_SDP),
+                &rtp(9, false, 1, 0, 1, &g722),
+                t0,
+            )
+            .unwrap();
+        let (h, payload) = parsed(&t);
+        assert_eq!((h.payload_type, payload.as_slice()), (104, &g722[..]));
+
+        // G.722 toward a G.711 side would need transcoding: dropped, not relabelled.
+        r.leg_mut(Side::B)
+            .set_remote(RemoteMedia::new(addr(B_SDP), Codec::Pcmu));
+        assert_eq!(
+            r.handle(
+                Side::A,
+                Port::Rtp,
+                addr(A_SDP),
+                &rtp(9, false, 2, 160, 1, &g722),
+                t0
+            ),
+            Err(DropReason::CodecMismatch {
+                from: "G722",
+                to: "PCMU"
+            })
+        );
+        // ... and G.711 toward a G.722 side likewise.
+        let ulaw = [0xFFu8; 160];
+        assert_eq!(
+            r.handle(
+                Side::B,
+                Port::Rtp,
+                addr(B_SDP),
+                &rtp(0, false, 1, 0, 7, &ulaw),
+                t0
+            ),
+            Err(DropReason::CodecMismatch {
+                from: "PCMU",
+                to: "G722"
+            })
+        );
+
+        // Two G.711 sides: a payload type 9 nobody negotiated is not taken for G.722; it
+        // passes unchanged, as any unknown payload type does.
+        let mut r = relay(true);
+        let t = r
+            .handle(
+                Side::A,
+                Port::Rtp,
+                addr(A_SDP),
+                &rtp(9, false, 1, 0, 1, &g722),
+                t0,
+            )
+            .unwrap();
+        let (h, payload) = parsed(&t);
+        assert_eq!((h.payload_type, payload.as_slice()), (9, &g722[..]));
     }
 
     #[test]

@@ -210,9 +210,8 @@ async fn party(
             conf.join(&stream).unwrap()
         }
         AudioCodec::G722 => {
-            // The remote's law is what the stream plays outside the conference.
-            stream.set_remote(RemoteMedia::new(phone.addr(), Codec::Pcmu));
-            conf.join_as(&stream, AudioCodec::G722, 9).unwrap()
+            stream.set_remote(RemoteMedia::new(phone.addr(), AudioCodec::G722).with_dtmf(101));
+            conf.join(&stream).unwrap()
         }
     };
     (stream, phone, id)
@@ -505,4 +504,35 @@ async fn a_prompt_clip_plays_then_reports_finished_and_play_interrupts_one() {
     let done = stream.play_clip(prompt, Source::Silence);
     stream.play(Source::Silence);
     assert_eq!(timeout(WAIT, done).await.unwrap(), Ok(ClipEnd::Interrupted));
+}
+
+#[tokio::test]
+async fn a_g722_stream_plays_its_prompt_in_g722_and_joins_as_g722() {
+    let engine = engine();
+    let conf = engine.conference(quiet());
+    let stream = engine.open().await.unwrap();
+    let phone = Phone::start(&stream, AudioCodec::G722, F[2]).await;
+    stream.set_remote(RemoteMedia::new(phone.addr(), AudioCodec::G722));
+    // The IVR's prompt (an 8 kHz clip) goes out as G.722, and decodes to its tone.
+    let prompt = Clip::notes(&[(1000.0, 400)], -10.0);
+    let done = stream.play_clip(prompt, Source::Silence);
+    assert_eq!(timeout(WAIT, done).await.unwrap(), Ok(ClipEnd::Finished));
+    eventually("the whole prompt arrives", || phone.samples() >= 3200).await;
+    {
+        let h = phone.heard.lock().unwrap();
+        assert_eq!(h.last_payload_type, 9);
+        assert!(goertzel(&h.pcm[400..3200], 1000.0, 8000) > 2000.0);
+    }
+    // Joined by its remote alone, it is a G.722 participant, and hears the others.
+    let id = conf.join(&stream).unwrap();
+    assert_eq!(conf.participant(id).unwrap().codec, AudioCodec::G722);
+    let other = party(&engine, &conf, AudioCodec::Pcma, F[0]).await;
+    eventually("the G.722 party hears the A-law party, not itself", || {
+        hears(&phone, &[F[0]], &[F[2]])
+    })
+    .await;
+    eventually("the A-law party hears the G.722 party", || {
+        hears(&other.1, &[F[2]], &[F[0]])
+    })
+    .await;
 }

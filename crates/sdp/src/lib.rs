@@ -49,8 +49,8 @@ pub use error::SdpError;
 pub use field::Field;
 pub use media::{MediaDescription, MediaKind, MediaLine};
 pub use offer_answer::{
-    Answer, LocalMedia, LocalSession, NegotiatedCodec, NegotiatedMedia, NegotiatedStream,
-    NegotiatedTelephoneEvent, NegotiationError,
+    Answer, AnswerCodecs, LocalMedia, LocalSession, NegotiatedCodec, NegotiatedMedia,
+    NegotiatedStream, NegotiatedTelephoneEvent, NegotiationError,
 };
 pub use origin::Origin;
 pub use session::SessionDescription;

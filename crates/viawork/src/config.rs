@@ -115,6 +115,10 @@ pub struct MediaConfig {
     pub rtp_port_max: u16,
     /// Call-progress tone cadences (`media.tone_region`: us, uk, eu, de, fr, ru).
     pub tone_region: String,
+    /// Codecs the legs of meetings that end in ViaWork's media engine negotiate, most
+    /// preferred first (`media.meeting_codecs`, default G722, PCMU, PCMA). Relayed legs
+    /// always use G.711 (`docs/media-mixer.md` says why).
+    pub meeting_codecs: Vec<sdp::Codec>,
 }
 
 impl Default for MediaConfig {
@@ -125,6 +129,7 @@ impl Default for MediaConfig {
             rtp_port_min: 20_000,
             rtp_port_max: 29_999,
             tone_region: "us".into(),
+            meeting_codecs: vec![sdp::Codec::G722, sdp::Codec::Pcmu, sdp::Codec::Pcma],
         }
     }
 }
@@ -670,6 +675,7 @@ struct RawMedia {
     rtp_port_min: Option<u16>,
     rtp_port_max: Option<u16>,
     tone_region: Option<String>,
+    meeting_codecs: Option<Vec<String>>,
 }
 
 fn calls_from_raw(raw: Option<RawCalls>) -> Result<CallsConfig, ConfigError> {
@@ -789,7 +795,36 @@ fn media_from_raw(raw: Option<RawMedia>) -> Result<MediaConfig, ConfigError> {
         }
         m.tone_region = r;
     }
+    if let Some(list) = raw.meeting_codecs {
+        m.meeting_codecs = meeting_codecs(&list)?;
+    }
     Ok(m)
+}
+
+/// Parses `media.meeting_codecs`: names of G722, PCMU, PCMA (any case), each once, with at
+/// least one G.711 law so that every phone can join.
+fn meeting_codecs(list: &[String]) -> Result<Vec<sdp::Codec>, ConfigError> {
+    let bad = |message: String| ConfigError::Invalid {
+        key: "media.meeting_codecs",
+        message,
+    };
+    let mut codecs = Vec::with_capacity(list.len());
+    for name in list {
+        let codec = sdp::Codec::ALL
+            .into_iter()
+            .find(|c| c.encoding_name().eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| bad(format!("{name:?} is not one of G722, PCMU, PCMA")))?;
+        if codecs.contains(&codec) {
+            return Err(bad(format!("{codec} is listed twice")));
+        }
+        codecs.push(codec);
+    }
+    if !codecs.iter().any(|c| *c != sdp::Codec::G722) {
+        return Err(bad(
+            "must include PCMU or PCMA: phones that speak only G.711 could not join".into(),
+        ));
+    }
+    Ok(codecs)
 }
 
 /// Parses `pbx.address`: `host`, `host:port`, `[v6]` or `[v6]:port`.
@@ -1490,7 +1525,7 @@ mod tests {
              number_format = \"e164_no_plus\"\ndial_prefix = \"9\"\noptions_interval_secs = 0\n\
              [calls]\nfar_ring_timeout_secs = 30\nmax_calls_per_minute = 3\n\
              [media]\nanchor = \"always\"\naddress = \"10.0.0.1\"\nrtp_port_min = 30000\n\
-             rtp_port_max = 30999\ntone_region = \"UK\"",
+             rtp_port_max = 30999\ntone_region = \"UK\"\nmeeting_codecs = [\"pcma\", \" G722\"]",
             &[("VIAWORK_PBX_PASSWORD", "from-env")],
         )
         .unwrap();
@@ -1504,6 +1539,11 @@ mod tests {
         assert_eq!(c.media.anchor, Anchor::Always);
         assert_eq!(c.media.tone_region, "uk");
         assert_eq!((c.media.rtp_port_min, c.media.rtp_port_max), (30000, 30999));
+        assert_eq!(c.media.meeting_codecs, [sdp::Codec::Pcma, sdp::Codec::G722]);
+        assert_eq!(
+            MediaConfig::default().meeting_codecs,
+            [sdp::Codec::G722, sdp::Codec::Pcmu, sdp::Codec::Pcma]
+        );
         for (toml, key) in [
             ("[pbx]\naddress = \"p\"\nusername = \"u\"", "`pbx.password`"),
             (
@@ -1531,6 +1571,19 @@ mod tests {
             ("[media]\nrtp_port_min = 20001", "`media.rtp_port_min`"),
             ("[media]\nrtp_port_max = 100", "`media.rtp_port_max`"),
             ("[media]\ntone_region = \"mars\"", "`media.tone_region`"),
+            (
+                "[media]\nmeeting_codecs = [\"G729\", \"PCMU\"]",
+                "`media.meeting_codecs`",
+            ),
+            (
+                "[media]\nmeeting_codecs = [\"PCMU\", \"pcmu\"]",
+                "`media.meeting_codecs`",
+            ),
+            (
+                "[media]\nmeeting_codecs = [\"G722\"]",
+                "`media.meeting_codecs`",
+            ),
+            ("[media]\nmeeting_codecs = []", "`media.meeting_codecs`"),
             (
                 "[pbx]\naddress = \"p\"\ntrusted_sources = [\"10.0.0.0/33\"]",
                 "`pbx.trusted_sources`",

@@ -241,7 +241,7 @@ impl Router {
         let (Some(api), Some(runtime)) = (&self.state.calls, &self.state.meetings_runtime) else {
             return Err(Refusal::Status(503));
         };
-        let (streams, [local, _]) = api.media.open_call().await.map_err(|e| {
+        let (streams, [local, _]) = api.media.open_meeting_call().await.map_err(|e| {
             tracing::warn!(error = %e, "no media stream for a dial-in call");
             Refusal::Status(503)
         })?;

@@ -3,7 +3,8 @@
 //! Work caller ID, and the answered phones' audio goes through the mixer. Each test phone
 //! sends its own tone and must hear the others and not itself; the lobby holds an uninvited
 //! user until the organizer admits them; `*6` on the keypad (RFC 4733) mutes, the
-//! organizer's API mutes others, a non-leader cannot lock.
+//! organizer's API mutes others, a non-leader cannot lock. One meeting mixes codecs: a
+//! G.722 dial-in caller with two G.711 phones.
 
 mod common;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use common::http::{request, sign_in, wait_call};
 use common::pbx::SippPbx;
 use common::rtp_phone::{eventually, Phone, AMP};
+use media::AudioCodec;
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "S3cret-pass";
@@ -490,6 +492,165 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
     }
 }
 
+/// A meeting in two codecs. Alice and Bob join by dial-out: ViaWork's offer to their phones
+/// puts G.722 first, and the phones answer G.711 (µ-law, A-law). A guest dials in from a
+/// phone offering PCMU, PCMA and G.722: ViaWork answers G.722 alone (the SIPp scenario
+/// fails otherwise), its voice menu and the meeting reach the guest in G.722. Through the
+/// mixer each phone hears the other two tones and not its own, each in its own codec.
+#[test]
+fn a_g722_dial_in_caller_and_two_g711_phones_hear_each_other_and_not_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = provisioned_store(dir.path());
+    let a = Phone::start_with(440.0, AudioCodec::Pcmu);
+    let b = Phone::start_with(700.0, AudioCodec::Pcma);
+    let g = Phone::start_with(1100.0, AudioCodec::G722);
+    // Each answered dial-out sends its media to the next phone, answering its codec.
+    let inf = dir.path().join("phones.csv");
+    std::fs::write(
+        &inf,
+        format!("SEQUENTIAL\n{};0;PCMU;\n{};8;PCMA;\n", a.port, b.port),
+    )
+    .unwrap();
+    let inf = inf.display().to_string();
+    let pbx = SippPbx::start_args("pbx_meeting_codec_uas.xml", 2, &[], &["-inf", &inf]);
+    let pbx_addr = pbx.addr.to_string();
+    let cfg = dir.path().join("viawork.toml");
+    std::fs::write(
+        &cfg,
+        "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n\
+         [[meetings.bridge_numbers]]\nnumber = \"+14255550100\"\nname = \"Redmond\"\n",
+    )
+    .unwrap();
+    let cfg = cfg.display().to_string();
+    let server = common::Server::start_with(&[
+        ("VIAWORK_DATABASE", db.as_str()),
+        ("VIAWORK_CONFIG", cfg.as_str()),
+        ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
+        ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
+    ]);
+    let mut lab = Lab {
+        server,
+        pbx,
+        _dir: dir,
+    };
+    let alice = sign_in(lab.server.http, "sip:alice@example.com", PASSWORD);
+    let bob = sign_in(lab.server.http, "sip:bob@example.com", PASSWORD);
+    // Open to everyone, so the guest is in as soon as it typed the conference ID.
+    let r = lab.call(
+        &alice,
+        "POST",
+        "/api/v1/meetings/now",
+        Some(json!({
+            "subject": "Wideband",
+            "access_level": "everyone",
+            "entry_exit_announcement": false
+        })),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let m = r.json();
+    let meeting = m["id"].as_str().expect("id").to_owned();
+    let cid = m["conference_id"].as_str().expect("cid").to_owned();
+
+    let alice_call = lab.join(&alice, &meeting);
+    let bob_call = lab.join(&bob, &meeting);
+    assert_eq!(lab.pbx.received("INVITE").len(), 2);
+    let trace = lab.pbx.messages();
+    for number in ["+14255550101", "+14255550102"] {
+        let offer = last_offer(&trace, number);
+        let lines: Vec<&str> = offer.lines().map(str::trim).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("m=audio ") && l.ends_with(" RTP/AVP 9 0 8 101")),
+            "{offer}"
+        );
+        assert!(lines.contains(&"a=rtpmap:9 G722/8000"), "{offer}");
+    }
+    assert!(
+        eventually(LIMIT, || hears(&a, &[700.0], &[440.0])
+            && hears(&b, &[440.0], &[700.0])),
+        "A hears 700: {:.0}, own 440: {:.0}; B hears 440: {:.0}, own 700: {:.0}",
+        a.level(700.0),
+        a.level(440.0),
+        b.level(440.0),
+        b.level(700.0)
+    );
+
+    let guest_caller = dial_in_with(
+        lab.server.udp,
+        "dialin_g722_uac.xml",
+        "+14255550999",
+        &g,
+        &[],
+    );
+    assert!(
+        eventually(LIMIT, || g.connected()),
+        "no prompt reached the guest"
+    );
+    // The voice menu: welcome, the conference ID, the leader question (no star: a guest),
+    // then the guest's name is recorded (five seconds, decoded from G.722).
+    g.press(&format!("{cid}#"));
+    let mut roster = Value::Null;
+    assert!(
+        eventually(Duration::from_secs(40), || {
+            roster = lab.roster(&alice, &meeting);
+            roster["participants"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["user"].is_null() && p["place"] == "in"))
+        }),
+        "the guest never got in: {roster}"
+    );
+    assert_eq!(
+        roster["participants"].as_array().map(Vec::len),
+        Some(3),
+        "{roster}"
+    );
+    assert!(
+        eventually(LIMIT, || hears(&a, &[700.0, 1100.0], &[440.0])
+            && hears(&b, &[440.0, 1100.0], &[700.0])
+            && hears(&g, &[440.0, 700.0], &[1100.0])),
+        "A {:.0}/{:.0}/{:.0}, B {:.0}/{:.0}/{:.0}, G {:.0}/{:.0}/{:.0} (440/700/1100)",
+        a.level(440.0),
+        a.level(700.0),
+        a.level(1100.0),
+        b.level(440.0),
+        b.level(700.0),
+        b.level(1100.0),
+        g.level(440.0),
+        g.level(700.0),
+        g.level(1100.0)
+    );
+    // Each phone got only the codec it negotiated, the guest's prompts included.
+    assert_eq!(a.payload_types(), [0]);
+    assert_eq!(b.payload_types(), [8]);
+    assert_eq!(g.payload_types(), [9]);
+
+    // The organizer removes the guest (ViaWork hangs up), then everyone hangs up.
+    let guest = roster["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["user"].is_null()))
+        .map(|p| p["id"].clone())
+        .expect("the guest");
+    let r = lab.call(
+        &alice,
+        "POST",
+        &format!("/api/v1/meetings/{meeting}/participants/{guest}/remove"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    guest_caller
+        .join()
+        .expect("the guest was answered in G.722 and hung up");
+    for (token, call) in [(&alice, &alice_call), (&bob, &bob_call)] {
+        let r = lab.call(token, "DELETE", &format!("/api/v1/calls/{call}"), None);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    lab.wait_roster(&alice, &meeting, "an empty meeting", |r| {
+        r["participants"].as_array().is_some_and(Vec::is_empty)
+    });
+    lab.pbx.wait_success();
+}
+
 /// A dial-in caller from the PBX side (127.0.0.2, a trusted source) calling the bridge
 /// number from `from`, its audio on `phone`; returns when ViaWork hangs up.
 fn dial_in(server: std::net::SocketAddr, from: &str, phone: &Phone) -> std::thread::JoinHandle<()> {
@@ -947,6 +1108,22 @@ fn escalation(anchor: &str) {
 /// Where ViaWork's last offer on the dialog it opened with `number` (in SIPp's trace,
 /// messages separated by SIPp's dashed lines) asked to receive audio.
 fn offered_media(trace: &str, number: &str) -> std::net::SocketAddr {
+    let offer = last_offer(trace, number);
+    let ip = offer
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("c=IN IP4 "))
+        .expect("c= line");
+    let port = offer
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("m=audio "))
+        .and_then(|m| m.split(' ').next())
+        .expect("m= line");
+    format!("{}:{}", ip.trim(), port).parse().expect("address")
+}
+
+/// The last INVITE with an offer on the dialog ViaWork opened with `number`, from SIPp's
+/// trace.
+fn last_offer<'a>(trace: &'a str, number: &str) -> &'a str {
     let messages: Vec<&str> = trace.split("\n----").collect();
     let call_id = messages
         .iter()
@@ -962,14 +1139,5 @@ fn offered_media(trace: &str, number: &str) -> std::net::SocketAddr {
                 && m.contains("m=audio ")
         })
         .expect("an INVITE with an offer");
-    let ip = offer
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("c=IN IP4 "))
-        .expect("c= line");
-    let port = offer
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("m=audio "))
-        .and_then(|m| m.split(' ').next())
-        .expect("m= line");
-    format!("{}:{}", ip.trim(), port).parse().expect("address")
+    offer
 }

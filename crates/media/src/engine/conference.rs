@@ -118,7 +118,7 @@ impl ConferenceLink {
             let _ = c
                 .lock()
                 .mixer
-                .set_codec(self.id, remote.codec.into(), remote.payload_type);
+                .set_codec(self.id, remote.codec, remote.payload_type);
         }
     }
 
@@ -346,17 +346,18 @@ impl Conference {
         }
     }
 
-    /// Adds a stream speaking the G.711 law its remote negotiated
-    /// ([`Stream::set_remote`] first). The stream stops playing or relaying by itself
-    /// (a bridge is undone, a clip is interrupted) and hears the meeting.
+    /// Adds a stream speaking the codec its remote negotiated (G.711 µ/A-law or G.722,
+    /// [`Stream::set_remote`] first), and follows it when the remote changes. The stream
+    /// stops playing or relaying by itself (a bridge is undone, a clip is interrupted) and
+    /// hears the meeting.
     pub fn join(&self, stream: &Stream) -> Result<ParticipantId, MediaError> {
         let remote = stream.remote().ok_or(MediaError::NoRemote)?;
-        self.add(stream, remote.codec.into(), remote.payload_type, true)
+        self.add(stream, remote.codec, remote.payload_type, true)
     }
 
-    /// Adds a stream with an explicit codec and payload type: how a G.722 party joins
-    /// (its [`RemoteMedia`](crate::RemoteMedia) can only name a G.711 law). Its codec then
-    /// changes only through [`set_codec`](Self::set_codec).
+    /// Adds a stream with an explicit codec and payload type, whatever its remote says
+    /// (tests, and a driver that negotiates by itself). Its codec then changes only
+    /// through [`set_codec`](Self::set_codec).
     pub fn join_as(
         &self,
         stream: &Stream,

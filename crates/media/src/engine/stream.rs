@@ -172,8 +172,8 @@ impl Shared {
                     }
                 }
                 if let Some(link) = conference {
-                    // The mixer takes the participant's audio payload type (G.722 arrives
-                    // as "other" here: the stream's remote names only G.711 laws).
+                    // The mixer keeps the participant's audio payload type and ignores the
+                    // rest (comfort noise); events went to the DTMF receiver above.
                     if inbound.kind != PayloadKind::TelephoneEvent {
                         if let Some(payload) = bytes.get(inbound.payload.clone()) {
                             link.push(&inbound.header, payload);
@@ -298,7 +298,7 @@ impl Stream {
 
     /// Sets or changes (re-INVITE) where this stream's remote is and what it negotiated.
     /// Outgoing media continues seamlessly toward the new address; in a conference joined
-    /// with [`Conference::join`](super::Conference::join) the mix follows the new law.
+    /// with [`Conference::join`](super::Conference::join) the mix follows the new codec.
     pub fn set_remote(&self, remote: RemoteMedia) {
         let mut core = self.shared.lock();
         core.leg.set_remote(remote);
@@ -371,7 +371,7 @@ impl Stream {
         &mut self.dtmf_rx
     }
 
-    /// Keeps what the remote says for up to `max` (G.711 decoded to 8 kHz PCM), e.g. a
+    /// Keeps what the remote says for up to `max` (decoded to 8 kHz PCM), e.g. a
     /// caller recording their name; the clip arrives when `max` is reached or at
     /// [`Stream::stop_capture`]. The stream's own sending is unaffected.
     pub fn capture(&self, max: Duration) -> oneshot::Receiver<crate::clip::Clip> {

@@ -1,6 +1,10 @@
 //! The sans-IO state of one engine stream: its relay [`Leg`], its [`Playout`], the DTMF
 //! receiver and its timers. The driver in `stream.rs` locks it briefly per datagram or
 //! tick and never across an `.await`.
+//!
+//! A capture keeps 8 kHz PCM whatever the remote speaks: G.711 is decoded byte by byte,
+//! G.722 by the capture's own decoder and then halved to 8 kHz (captures become
+//! [`Clip`](crate::clip::Clip)s, which are 8 kHz like every prompt).
 
 use std::net::SocketAddr;
 use std::sync::Weak;
@@ -8,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::codec::AudioCodec;
 use crate::dtmf::{DtmfDigit, DtmfReceiver};
+use crate::g722::{G722Decoder, Resampler, FRAME_BYTES, WIDE_FRAME};
 use crate::playout::{ClipEnd, Playout, Source};
 use crate::relay::{Inbound, Leg, PayloadKind, Port, REPORT_INTERVAL};
 
@@ -24,6 +30,46 @@ struct Capture {
     samples: Vec<i16>,
     max: usize,
     done: oneshot::Sender<crate::clip::Clip>,
+    /// G.722 decoding state, made on the first G.722 packet.
+    wide: Option<Box<WideRx>>,
+}
+
+/// Decoding G.722 to 8 kHz: the decoder and the 2:1 downsampler, with their frame buffers.
+struct WideRx {
+    decoder: G722Decoder,
+    down: Resampler,
+    wide: [i16; WIDE_FRAME],
+    narrow: [i16; WIDE_FRAME / 2],
+}
+
+impl Capture {
+    /// Appends what `payload` in `codec` says, up to the capture's length; true when full.
+    fn keep(&mut self, codec: AudioCodec, payload: &[u8]) -> bool {
+        let room = self.max.saturating_sub(self.samples.len());
+        match codec.g711() {
+            Some(law) => self
+                .samples
+                .extend(payload.iter().take(room).map(|&b| law.decode_sample(b))),
+            None => {
+                let w = self.wide.get_or_insert_with(|| {
+                    Box::new(WideRx {
+                        decoder: G722Decoder::new(),
+                        down: Resampler::new(),
+                        wide: [0; WIDE_FRAME],
+                        narrow: [0; WIDE_FRAME / 2],
+                    })
+                });
+                // One byte per 8 kHz sample, as for G.711 (RFC 3551 §4.5.2); longer
+                // packets than 20 ms are cut to 20 ms.
+                let bytes = &payload[..payload.len().min(FRAME_BYTES)];
+                w.decoder.decode(bytes, &mut w.wide);
+                w.down.downsample(&w.wide, &mut w.narrow);
+                let n = bytes.len().min(room);
+                self.samples.extend_from_slice(&w.narrow[..n]);
+            }
+        }
+        self.samples.len() >= self.max
+    }
 }
 
 /// A datagram the ticker wants sent.
@@ -138,10 +184,7 @@ impl StreamCore {
         };
         if let (Some(c), PayloadKind::Audio(codec)) = (&mut self.capture, inbound.kind) {
             if let Some(p) = bytes.get(inbound.payload.clone()) {
-                let room = c.max.saturating_sub(c.samples.len());
-                c.samples
-                    .extend(p.iter().take(room).map(|&b| codec.decode_sample(b)));
-                if c.samples.len() >= c.max {
+                if c.keep(codec, p) {
                     self.finish_capture();
                 }
             }
@@ -149,7 +192,7 @@ impl StreamCore {
         Some((inbound, digit))
     }
 
-    /// Starts keeping up to `max_samples` of what the remote says (G.711, 8 kHz); `done`
+    /// Starts keeping up to `max_samples` of what the remote says (8 kHz); `done`
     /// gets them when full or when [`StreamCore::finish_capture`] runs. Replaces an
     /// earlier capture (which ends with what it has).
     pub fn capture(&mut self, max_samples: usize, done: oneshot::Sender<crate::clip::Clip>) {
@@ -158,6 +201,7 @@ impl StreamCore {
             samples: Vec::with_capacity(max_samples.min(8000 * 10)),
             max: max_samples,
             done,
+            wide: None,
         });
     }
 
@@ -223,5 +267,52 @@ impl StreamCore {
             let jitter = 0.5 + rand::random::<f64>();
             self.next_report = now + REPORT_INTERVAL.mul_f64(jitter);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::continuity::Outbound;
+    use crate::dtmf::DtmfTiming;
+    use crate::g722::G722Encoder;
+    use crate::goertzel;
+    use crate::relay::RemoteMedia;
+    use crate::tone::Region;
+    use std::f64::consts::TAU;
+
+    #[test]
+    fn a_capture_of_a_g722_remote_keeps_its_voice_at_8_khz() {
+        let now = Instant::now();
+        let phone: SocketAddr = "192.0.2.7:4000".parse().unwrap();
+        let mut leg = Leg::new(Outbound::random(), true);
+        let mut remote = RemoteMedia::new(phone, AudioCodec::G722);
+        remote.payload_type = 102;
+        leg.set_remote(remote);
+        let mut core = StreamCore::new(leg, Playout::new(Region::Us, DtmfTiming::default()), now);
+        let (tx, mut rx) = oneshot::channel();
+        core.capture(8000, tx);
+
+        // A second of 1 kHz at 16 kHz from the phone, in 20 ms G.722 packets.
+        let mut enc = G722Encoder::new();
+        for i in 0..60u16 {
+            let pcm: Vec<i16> = (0..WIDE_FRAME)
+                .map(|n| {
+                    let t = (i as usize * WIDE_FRAME + n) as f64 / 16000.0;
+                    (8000.0 * (TAU * 1000.0 * t).sin()) as i16
+                })
+                .collect();
+            let mut payload = [0u8; FRAME_BYTES];
+            enc.encode(&pcm, &mut payload);
+            let mut pkt = Vec::new();
+            crate::rtp::write_simple(&mut pkt, 102, i == 0, i, i as u32 * 160, 77, &payload);
+            assert!(core.receive_rtp(phone, &pkt, now).is_some());
+        }
+        let clip = rx.try_recv().expect("full after 50 packets");
+        assert_eq!(clip.len(), 8000);
+        let tail = &clip.samples()[800..];
+        let level = goertzel(tail, 1000.0, 8000);
+        assert!((level - 8000.0).abs() < 1200.0, "1 kHz kept at {level:.0}");
+        assert!(goertzel(tail, 2500.0, 8000) < 300.0);
     }
 }

@@ -3,8 +3,8 @@
 //! The answer has the offer's `m=` lines in the same order. The first stream that is RTP/AVP
 //! audio, not disabled, and has a codec in common is accepted; every other stream (video,
 //! T.38, SRTP, a second audio stream, a disabled one) is rejected by answering it with port 0.
-//! In the accepted stream the answer lists the common codecs in the offerer's order, with the
-//! offerer's payload type numbers, plus the offerer's telephone-event payload type when both
+//! In the accepted stream the answer lists the common codecs in the offerer's order (or only
+//! the one we prefer, per [`LocalMedia::answer_codecs`]), with the offerer's payload type numbers, plus the offerer's telephone-event payload type when both
 //! sides support events at the codec's clock rate. The direction follows
 //! [`Direction::answer_to`], with `c=0.0.0.0` in the offer read as "the offerer does not
 //! receive", so that RFC 2543 holds get a `recvonly` answer.
@@ -23,7 +23,7 @@ use super::negotiated::{
     NegotiatedMedia, NegotiatedStream, NegotiatedTelephoneEvent,
 };
 use super::offer::{rejected, skeleton};
-use super::{LocalMedia, NegotiationError};
+use super::{AnswerCodecs, LocalMedia, NegotiationError};
 
 /// Our answer and what it means for the media engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +102,13 @@ fn accept(
                 });
             }
         }
+    }
+    if local.answer_codecs == AnswerCodecs::OurPreferred {
+        let preferred = local
+            .codecs
+            .iter()
+            .find_map(|ours| codecs.iter().find(|c| c.codec == *ours).copied());
+        codecs = preferred.into_iter().collect();
     }
     let Some(&first) = codecs.first() else {
         return Ok(None);

@@ -58,10 +58,27 @@ pub struct LocalMedia {
     pub direction: Direction,
     /// The packet duration in ms we want to receive, sent as `a=ptime`.
     pub ptime: Option<u32>,
+    /// Which of the codecs we share with an offer our answer lists.
+    pub answer_codecs: AnswerCodecs,
+}
+
+/// Which of the codecs both sides support an answer lists (RFC 3264 §6.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum AnswerCodecs {
+    /// All of them, in the offerer's order, as RFC 3264 §6.1 recommends "unless there is a
+    /// specific reason": what a relay wants, passing on whatever the parties share.
+    #[default]
+    AllInOfferOrder,
+    /// Only the one we prefer (the first of [`LocalMedia::codecs`] the offer has), for
+    /// media that ends here: a media server that must know which codec will arrive (its
+    /// mixer takes one payload type per party) and that has its own reason to prefer one,
+    /// such as G.722 for a meeting.
+    OurPreferred,
 }
 
 impl LocalMedia {
-    /// PCMU, PCMA and G722 in that order, telephone events at 101 (`0-16`), `sendrecv`, 20 ms.
+    /// PCMU, PCMA and G722 in that order, telephone events at 101 (`0-16`), `sendrecv`, 20 ms,
+    /// answers listing every shared codec in the offer's order.
     pub fn new(address: IpAddr, port: u16) -> Self {
         LocalMedia {
             address,
@@ -70,6 +87,7 @@ impl LocalMedia {
             telephone_event: Some(TelephoneEvent::default()),
             direction: Direction::SendRecv,
             ptime: Some(20),
+            answer_codecs: AnswerCodecs::AllInOfferOrder,
         }
     }
 }

@@ -706,3 +706,118 @@ fn third_party_call_control_flow_with_anchored_media() {
         .attributes()
         .all(|a| !matches!(a, Attribute::Other { .. })));
 }
+
+/// What a meeting leg of ViaWork's media engine offers and accepts: G.722 first.
+fn meeting_local() -> LocalMedia {
+    let mut local = local();
+    local.codecs = vec![Codec::G722, Codec::Pcmu, Codec::Pcma];
+    local.answer_codecs = AnswerCodecs::OurPreferred;
+    local
+}
+
+#[test]
+fn an_offer_puts_g722_first_when_asked_with_its_8000_clock() {
+    let offer = build_offer(&origin(), "-", &meeting_local()).unwrap();
+    let m = &offer.media()[0];
+    assert_eq!(m.formats(), ["9", "0", "8", "101"]);
+    let text = offer.to_string();
+    assert!(text.contains("a=rtpmap:9 G722/8000\r\n"), "{text}");
+    assert!(
+        text.contains("a=rtpmap:101 telephone-event/8000\r\n"),
+        "{text}"
+    );
+    // A phone that takes G.722 answers with it first: that is what we send.
+    let reply = parse(
+        "
+v=0
+o=- 5 5 IN IP4 192.0.2.9
+s=-
+c=IN IP4 192.0.2.9
+t=0 0
+m=audio 7078 RTP/AVP 9 101
+a=rtpmap:9 G722/8000
+a=rtpmap:101 telephone-event/8000
+",
+    );
+    let stream = negotiate_answer(&offer, &reply).unwrap().streams[0].clone();
+    assert_eq!(stream.codec.codec, Codec::G722);
+    assert_eq!(stream.telephone_event.map(|t| t.send_pt), Some(101));
+}
+
+#[test]
+fn answering_with_our_preference_picks_g722_whenever_offered_and_lists_only_it() {
+    // baresip offers G722 first, ASTERISK-style offers list it in the middle or last.
+    for (offer, want) in [
+        (BARESIP_OFFER.to_owned(), "9"),
+        (
+            "
+v=0
+o=- 1 1 IN IP4 192.0.2.1
+s=-
+c=IN IP4 192.0.2.1
+t=0 0
+m=audio 5000 RTP/AVP 0 8 9 101
+a=rtpmap:101 telephone-event/8000
+"
+            .to_owned(),
+            "9",
+        ),
+    ] {
+        let answer = answer(&parse(&offer), &meeting_local()).unwrap();
+        let m = &answer.sdp.media()[0];
+        assert_eq!(m.formats()[0], want);
+        assert_eq!(m.formats().len(), 2, "one codec and telephone-event: {m:?}");
+        let stream = answer.media.audio().unwrap();
+        assert_eq!(stream.codecs.len(), 1);
+        assert_eq!(stream.codec.codec, Codec::G722);
+        assert!(answer.sdp.to_string().contains("a=rtpmap:9 G722/8000\r\n"));
+    }
+}
+
+#[test]
+fn answering_with_our_preference_without_g722_offered_picks_our_first_g711() {
+    // Cisco offers G.729, PCMU, PCMA: we take PCMU (our order), alone.
+    let cisco = answer(&parse(CISCO_OFFER), &meeting_local()).unwrap();
+    assert_eq!(cisco.sdp.media()[0].formats(), ["0", "96"]);
+    // A-law first in the offer, but our list says PCMU before PCMA.
+    let offer = parse(
+        "
+v=0
+o=- 1 1 IN IP4 192.0.2.1
+s=-
+c=IN IP4 192.0.2.1
+t=0 0
+m=audio 5000 RTP/AVP 8 0
+",
+    );
+    let alaw_first = answer(&offer, &meeting_local()).unwrap();
+    assert_eq!(alaw_first.sdp.media()[0].formats(), ["0"]);
+    // An administrator who put PCMA first gets PCMA.
+    let mut local = meeting_local();
+    local.codecs = vec![Codec::G722, Codec::Pcma, Codec::Pcmu];
+    let pcma_first = build_answer(&origin(), "-", &offer, &local).unwrap();
+    assert_eq!(pcma_first.sdp.media()[0].formats(), ["8"]);
+    // G.722 turned off: a G.722-only offer is not acceptable.
+    let g722_only = parse(
+        "
+v=0
+o=- 1 1 IN IP4 192.0.2.1
+s=-
+c=IN IP4 192.0.2.1
+t=0 0
+m=audio 5000 RTP/AVP 9
+",
+    );
+    let mut local = meeting_local();
+    local.codecs = vec![Codec::Pcmu, Codec::Pcma];
+    assert_eq!(
+        build_answer(&origin(), "-", &g722_only, &local).unwrap_err(),
+        NegotiationError::NoAcceptableMedia
+    );
+}
+
+#[test]
+fn the_default_answer_still_lists_every_shared_codec_in_the_offer_order() {
+    let answer = answer(&parse(BARESIP_OFFER), &local()).unwrap();
+    assert_eq!(answer.sdp.media()[0].formats(), ["9", "0", "8", "101"]);
+}

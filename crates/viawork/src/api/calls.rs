@@ -795,7 +795,14 @@ pub async fn start_call(
         (FarEnd::Invite { .. }, Some(to)) => to.clone(),
         _ => Dialable::E164(callback.number().clone()),
     };
-    let (streams, local) = api.media.open_call().await.map_err(|e| {
+    let meeting = matches!(far, FarEnd::Meeting { .. } | FarEnd::Invite { .. });
+    // A meeting join's phone talks to the mixer (G.722 when it can); any other callback
+    // leg is relayed to a far party, so G.711 only.
+    let opened = match meeting {
+        true => api.media.open_meeting_call().await,
+        false => api.media.open_call().await,
+    };
+    let (streams, local) = opened.map_err(|e| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailable",
@@ -819,7 +826,6 @@ pub async fn start_call(
         // A meeting has no far leg; the template is never used.
         None => callback_leg.clone(),
     };
-    let meeting = matches!(far, FarEnd::Meeting { .. } | FarEnd::Invite { .. });
     let rung = callback_dial.to_string();
     let (to_text, to_number, streams) = match (far, to, runtime) {
         (FarEnd::Dial(text), Some(to), _) => (text.trim().to_owned(), to.to_string(), streams),

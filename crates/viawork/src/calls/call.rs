@@ -45,12 +45,23 @@ pub const RINGBACK_DELAY: Duration = Duration::from_millis(300);
 /// (RFC 3261 §9.1 lets a UAC give up on a CANCELled INVITE after 64·T1).
 pub const LINGER: Duration = Duration::from_secs(32);
 
+/// A party's SDP for the media engine, with ours from the same offer/answer exchange:
+/// together they say which codec the party will send (see
+/// [`remote_media`](super::media::remote_media)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSdp {
+    /// What the party sent: its offer, or its answer to ours.
+    pub theirs: Bytes,
+    /// What we sent in the same exchange (our offer, or our answer to theirs).
+    pub ours: Option<Bytes>,
+}
+
 /// What the media engine should do for this call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaAction {
     /// The leg's party answered with (or offered) this SDP: send the engine's stream for
     /// that leg there.
-    SetRemote(LegRole, Bytes),
+    SetRemote(LegRole, RemoteSdp),
     /// Play ringback to the user's phone.
     Ringback,
     /// Relay the two streams to each other (early media, or an anchored call).
@@ -487,7 +498,7 @@ impl Call {
         session: LegSession,
         now: Instant,
     ) -> Result<Call, String> {
-        let spare = LegSession::new(sdp::LocalMedia::new(
+        let spare = LegSession::new(super::media::relay_local(
             std::net::Ipv4Addr::UNSPECIFIED.into(),
             9,
         ));
@@ -522,12 +533,19 @@ impl Call {
         call.times.connected = Some(now);
         if let Some(offer) = offer {
             call.remote_sdp[0] = Some(offer.clone());
-            call.media
-                .push(MediaAction::SetRemote(LegRole::Callback, offer));
+            call.set_remote(LegRole::Callback, offer, None);
             call.media.push(MediaAction::EnterMeeting);
         }
         call.process(now);
         Ok(call)
+    }
+
+    /// Tells the engine where `role`'s party is, from its description `theirs` and `ours`
+    /// in the same exchange (by default the last description we sent on that leg).
+    fn set_remote(&mut self, role: LegRole, theirs: Bytes, ours: Option<Bytes>) {
+        let ours = ours.or_else(|| self.sessions[role.index()].last_sent());
+        self.media
+            .push(MediaAction::SetRemote(role, RemoteSdp { theirs, ours }));
     }
 
     /// True for an incoming call.
@@ -1111,8 +1129,7 @@ impl Call {
                 }
                 self.times.callback_answered = Some(now);
                 if let Some(sdp) = sdp {
-                    self.media
-                        .push(MediaAction::SetRemote(LegRole::Callback, sdp));
+                    self.set_remote(LegRole::Callback, sdp, None);
                 }
                 if self.meeting {
                     self.times.connected = Some(now);
@@ -1133,7 +1150,7 @@ impl Call {
                         Some(sdp) if !self.early_media => {
                             self.early_media = true;
                             self.ringback_at = None;
-                            self.media.push(MediaAction::SetRemote(LegRole::Far, sdp));
+                            self.set_remote(LegRole::Far, sdp, None);
                             self.media.push(MediaAction::Bridge);
                         }
                         Some(_) => {}
@@ -1153,7 +1170,7 @@ impl Call {
                 self.ring_deadline = None;
                 if let Some(sdp) = sdp {
                     self.remote_sdp[1] = Some(sdp.clone());
-                    self.media.push(MediaAction::SetRemote(LegRole::Far, sdp));
+                    self.set_remote(LegRole::Far, sdp, None);
                 }
                 self.set_state(CallState::Connected);
                 self.join_media();
@@ -1214,8 +1231,7 @@ impl Call {
                 // A dial-in caller's late offer: its answer came in the ACK.
                 if let (Some(answer), None) = (sdp, &self.remote_sdp[0]) {
                     self.remote_sdp[0] = Some(answer.clone());
-                    self.media
-                        .push(MediaAction::SetRemote(LegRole::Callback, answer));
+                    self.set_remote(LegRole::Callback, answer, None);
                     self.media.push(MediaAction::EnterMeeting);
                 }
             }
@@ -1352,7 +1368,7 @@ impl Call {
                 match sdp {
                     Some(answer) => {
                         self.remote_sdp[r.index()] = Some(answer.clone());
-                        self.media.push(MediaAction::SetRemote(r, answer));
+                        self.set_remote(r, answer, None);
                     }
                     None => {
                         tracing::warn!(role = ?r, "a phone answered the re-anchoring without SDP");
@@ -1435,10 +1451,9 @@ impl Call {
         let answer = self.sessions[0].own_answer(&offer_a);
         if let Some(a) = answer {
             if let Some(l) = self.leg(LegRole::Callback) {
-                l.ack_with_answer(a);
+                l.ack_with_answer(a.clone());
             }
-            self.media
-                .push(MediaAction::SetRemote(LegRole::Callback, offer_a));
+            self.set_remote(LegRole::Callback, offer_a, Some(a));
         }
         self.anchor_fallback();
     }
@@ -1512,7 +1527,7 @@ impl Call {
             match answer {
                 Some(a) => {
                     self.remote_sdp[role.index()] = Some(offer.clone());
-                    self.media.push(MediaAction::SetRemote(role, offer));
+                    self.set_remote(role, offer, Some(a.clone()));
                     if let Some(l) = self.leg(role) {
                         l.answer_reinvite(200, Some(a), now);
                     }
@@ -1804,9 +1819,9 @@ impl Call {
                     match answer {
                         Some(a) => {
                             if let Some(r) = self.replacing.as_mut() {
-                                r.leg.give_answer(a, now);
+                                r.leg.give_answer(a.clone(), now);
                             }
-                            self.media.push(MediaAction::SetRemote(role, offer.clone()));
+                            self.set_remote(role, offer.clone(), Some(a));
                             self.remote_sdp[role.index()] = Some(offer);
                             self.complete_replacement(now);
                         }
@@ -1917,8 +1932,8 @@ impl Call {
             }
             Some(offer) => match session.own_answer(&offer) {
                 Some(a) => {
-                    leg.accept_invite(Some(a), now);
-                    self.media.push(MediaAction::SetRemote(role, offer.clone()));
+                    leg.accept_invite(Some(a.clone()), now);
+                    self.set_remote(role, offer.clone(), Some(a));
                     self.remote_sdp[role.index()] = Some(offer);
                     self.replacing = replacement(Replacing {
                         role,

@@ -485,7 +485,7 @@ impl CallManager {
         if !self.health.is_up() {
             return Err(StartError::TrunkUnavailable);
         }
-        let local = sdp::LocalMedia::new(new.local_ip, 9);
+        let local = super::media::relay_local(new.local_ip, 9);
         let sessions = [
             super::sdp_relay::LegSession::new(local.clone()),
             super::sdp_relay::LegSession::new(local),
@@ -584,7 +584,7 @@ impl CallManager {
         peer: sip_stack::transaction::Peer,
         now: Instant,
     ) -> Result<CallView, StartError> {
-        let local = sdp::LocalMedia::new(new.local_ip, 9);
+        let local = super::media::relay_local(new.local_ip, 9);
         let sessions = [
             super::sdp_relay::LegSession::new(local.clone()),
             super::sdp_relay::LegSession::new(local),

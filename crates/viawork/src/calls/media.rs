@@ -10,12 +10,21 @@
 //! faster than the refill, or the port range exhausted — then it fails as before). Spare
 //! streams hold ports of `media.rtp_port_min`..`rtp_port_max` while idle, and play and
 //! send nothing until a call gives them a remote.
+//!
+//! Which codecs a leg negotiates depends on where its media ends. A leg the relay joins to
+//! another phone (a Call Via Work callback leg and its far leg, an escalated call's legs)
+//! offers and accepts only G.711 ([`RELAY_CODECS`]): the relay re-encodes between µ-law and
+//! A-law byte for byte, and nothing else, so the two phones must share G.711. A leg that
+//! ends in a meeting's mixer (a dial-in caller, a dial-out join, an invitation:
+//! [`CallMedia::open_meeting_call`]) negotiates `media.meeting_codecs`, G.722 first by
+//! default, and answers with the single codec it prefers, since the mixer takes one
+//! payload type per participant.
 
 use super::call::MediaAction;
 use super::leg::LegRole;
 use crate::config::MediaConfig;
-use media::{Codec, MediaEngine, RemoteMedia, Source, Stream, StreamStats, ToneKind};
-use sdp::{LocalMedia, SessionDescription};
+use media::{AudioCodec, MediaEngine, RemoteMedia, Source, Stream, StreamStats, ToneKind};
+use sdp::{AnswerCodecs, LocalMedia, SessionDescription};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
@@ -25,12 +34,35 @@ pub use media::MediaError;
 /// Streams kept open ahead of need (two per call setup).
 pub const SPARE_STREAMS: usize = 64;
 
+/// The codecs of a leg the relay joins to another phone: the two G.711 laws, between which
+/// it re-encodes.
+pub const RELAY_CODECS: [sdp::Codec; 2] = [sdp::Codec::Pcmu, sdp::Codec::Pcma];
+
+/// Our media for a relayed leg at `address`:`port`: G.711 only, answers in the offer's
+/// order.
+pub fn relay_local(address: std::net::IpAddr, port: u16) -> LocalMedia {
+    let mut local = LocalMedia::new(address, port);
+    local.codecs = RELAY_CODECS.to_vec();
+    local
+}
+
+/// Our media for a leg that ends in a meeting's mixer: `codecs` in that preference, and
+/// answers naming only the preferred one the offer has.
+pub fn meeting_local(address: std::net::IpAddr, port: u16, codecs: &[sdp::Codec]) -> LocalMedia {
+    let mut local = LocalMedia::new(address, port);
+    local.codecs = codecs.to_vec();
+    local.answer_codecs = AnswerCodecs::OurPreferred;
+    local
+}
+
 /// Opens streams for calls. Cheap to clone.
 #[derive(Clone)]
 pub struct CallMedia {
     engine: MediaEngine,
     address: std::net::IpAddr,
     spares: Arc<Spares>,
+    /// `media.meeting_codecs`.
+    meeting_codecs: Arc<[sdp::Codec]>,
 }
 
 /// Streams opened ahead of need, and the wake-up of the task that tops them up.
@@ -105,6 +137,7 @@ impl CallMedia {
             engine,
             address: config.address,
             spares,
+            meeting_codecs: config.meeting_codecs.clone().into(),
         })
     }
 
@@ -117,14 +150,30 @@ impl CallMedia {
         }
     }
 
-    /// Takes the two streams of a call (spares when there are) and describes them for SDP.
+    /// Takes the two streams of a call (spares when there are) and describes them for SDP
+    /// as relayed legs (G.711).
     pub async fn open_call(&self) -> Result<(CallStreams, [LocalMedia; 2]), MediaError> {
+        self.open(false).await
+    }
+
+    /// Like [`open_call`](Self::open_call) for a call whose first leg joins a meeting
+    /// (dial-in, dial-out join, invitation): that leg negotiates `media.meeting_codecs`.
+    /// The second stream is described as a relayed leg (a meeting call has no far leg).
+    pub async fn open_meeting_call(&self) -> Result<(CallStreams, [LocalMedia; 2]), MediaError> {
+        self.open(true).await
+    }
+
+    async fn open(&self, meeting: bool) -> Result<(CallStreams, [LocalMedia; 2]), MediaError> {
         let a = self.stream().await;
         let b = self.stream().await;
         self.spares.wake.notify_one();
         let (a, b) = (a?, b?);
-        let local = |s: &Stream| LocalMedia::new(self.address, s.local_addr().port());
-        let media = [local(&a), local(&b)];
+        let port = |s: &Stream| s.local_addr().port();
+        let first = match meeting {
+            true => meeting_local(self.address, port(&a), &self.meeting_codecs),
+            false => relay_local(self.address, port(&a)),
+        };
+        let media = [first, relay_local(self.address, port(&b))];
         Ok((
             CallStreams {
                 engine: self.engine.clone(),
@@ -260,21 +309,47 @@ impl CallStreams {
     }
 }
 
-/// Where and how to send to a party, from the SDP it sent (offer or answer): its first
-/// audio stream's address, the first G.711 payload type in it, and telephone-event.
-pub fn remote_media(body: &[u8]) -> Option<RemoteMedia> {
+/// The audio codecs our side of an SDP exchange lists, if it parses and has an audio
+/// stream.
+fn listed_codecs(body: &[u8]) -> Option<Vec<sdp::Codec>> {
     let sdp = SessionDescription::parse(std::str::from_utf8(body).ok()?).ok()?;
     let m = sdp.media().iter().find(|m| !m.is_rejected())?;
+    let codecs: Vec<sdp::Codec> = m
+        .payload_types()
+        .filter_map(|pt| match m.payload_format(pt) {
+            Some(sdp::PayloadFormat::Audio(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    (!codecs.is_empty()).then_some(codecs)
+}
+
+/// Where and how to send to a party, from the SDP it sent (`theirs`, an offer or an
+/// answer) and ours in the same exchange: its first audio stream's address, the first
+/// codec in `theirs` that `accepted` allows and `ours` lists, and telephone-event.
+///
+/// The rule follows RFC 3264: an answerer lists what it will send first, so when
+/// `theirs` answers our offer its first shared codec is the one; when we answered
+/// `theirs`, our answer lists only codecs we chose (a meeting leg: exactly one), and the
+/// first of those in the offer is the one. Without a usable `ours`, the first accepted
+/// codec in `theirs`.
+pub fn remote_media(
+    theirs: &[u8],
+    ours: Option<&[u8]>,
+    accepted: &[sdp::Codec],
+) -> Option<RemoteMedia> {
+    let sdp = SessionDescription::parse(std::str::from_utf8(theirs).ok()?).ok()?;
+    let m = sdp.media().iter().find(|m| !m.is_rejected())?;
     let ip = sdp.media_connection(m)?.ip()?;
+    let ours = ours.and_then(listed_codecs);
+    let usable =
+        |c: &sdp::Codec| accepted.contains(c) && ours.as_ref().is_none_or(|ours| ours.contains(c));
     let mut codec = None;
     let mut dtmf = None;
     for pt in m.payload_types() {
         match m.payload_format(pt) {
-            Some(sdp::PayloadFormat::Audio(sdp::Codec::Pcmu)) if codec.is_none() => {
-                codec = Some((Codec::Pcmu, pt))
-            }
-            Some(sdp::PayloadFormat::Audio(sdp::Codec::Pcma)) if codec.is_none() => {
-                codec = Some((Codec::Pcma, pt))
+            Some(sdp::PayloadFormat::Audio(c)) if codec.is_none() && usable(&c) => {
+                codec = Some((engine_codec(c), pt))
             }
             Some(sdp::PayloadFormat::TelephoneEvent { .. }) if dtmf.is_none() => dtmf = Some(pt),
             _ => {}
@@ -287,6 +362,15 @@ pub fn remote_media(body: &[u8]) -> Option<RemoteMedia> {
         r = r.with_dtmf(d);
     }
     Some(r)
+}
+
+/// The media engine's name for an SDP codec.
+fn engine_codec(c: sdp::Codec) -> AudioCodec {
+    match c {
+        sdp::Codec::Pcmu => AudioCodec::Pcmu,
+        sdp::Codec::Pcma => AudioCodec::Pcma,
+        sdp::Codec::G722 => AudioCodec::G722,
+    }
 }
 
 /// The streams of live calls, by call id, on the SIP loop.
@@ -379,11 +463,20 @@ impl MediaTable {
         }
         let (cb, far) = (s.stream(LegRole::Callback), s.stream(LegRole::Far));
         match action {
-            MediaAction::SetRemote(role, sdp) => match (remote_media(sdp), s.stream(*role)) {
-                (Some(r), Some(st)) => st.set_remote(r),
-                (None, _) => tracing::debug!(%call, "no usable audio in the SDP"),
-                (_, None) => {}
-            },
+            MediaAction::SetRemote(role, sdp) => {
+                // Only a meeting's own leg may have negotiated G.722; a relayed leg's
+                // codec must be one the relay can re-encode.
+                let accepted: &[sdp::Codec] = match (&s.meeting, role) {
+                    (Some(_), LegRole::Callback) => &sdp::Codec::ALL,
+                    _ => &RELAY_CODECS,
+                };
+                let remote = remote_media(&sdp.theirs, sdp.ours.as_deref(), accepted);
+                match (remote, s.stream(*role)) {
+                    (Some(r), Some(st)) => st.set_remote(r),
+                    (None, _) => tracing::debug!(%call, "no usable audio in the SDP"),
+                    (_, None) => {}
+                }
+            }
             MediaAction::Ringback => {
                 if let Some(cb) = cb {
                     cb.play(Source::Tone(ToneKind::Ringback));
@@ -464,12 +557,105 @@ mod tests {
     fn remote_media_takes_the_first_g711_and_the_negotiated_event_type() {
         let sdp = "v=0\r\no=x 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\n\
                    m=audio 40000 RTP/AVP 9 8 0 96\r\na=rtpmap:96 telephone-event/8000\r\n";
-        let r = remote_media(sdp.as_bytes()).unwrap();
+        let r = remote_media(sdp.as_bytes(), None, &RELAY_CODECS).unwrap();
         assert_eq!(r.addr, "192.0.2.5:40000".parse().unwrap());
-        assert_eq!(r.codec, Codec::Pcma);
+        assert_eq!(r.codec, AudioCodec::Pcma);
         assert_eq!(r.payload_type, 8);
         assert_eq!(r.dtmf_payload_type, Some(96));
-        assert!(remote_media(b"garbage").is_none());
+        assert!(remote_media(b"garbage", None, &RELAY_CODECS).is_none());
+    }
+
+    fn phone_sdp(formats: &str, extra: &str) -> Vec<u8> {
+        format!(
+            "v=0\r\no=phone 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\n\
+             m=audio 40000 RTP/AVP {formats}\r\n{extra}a=rtpmap:101 telephone-event/8000\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn ip() -> std::net::IpAddr {
+        "203.0.113.10".parse().unwrap()
+    }
+
+    fn codecs_of(sdp: &[u8]) -> Vec<String> {
+        let sdp = SessionDescription::parse(std::str::from_utf8(sdp).unwrap()).unwrap();
+        sdp.media()[0].formats().to_vec()
+    }
+
+    const DEFAULT_MEETING: [sdp::Codec; 3] = [sdp::Codec::G722, sdp::Codec::Pcmu, sdp::Codec::Pcma];
+
+    #[test]
+    fn a_relayed_leg_offers_g711_only_and_a_meeting_leg_offers_g722_first() {
+        use super::super::sdp_relay::LegSession;
+        let relay = LegSession::new(relay_local(ip(), 20000)).own_offer();
+        assert_eq!(codecs_of(&relay), ["0", "8", "101"]);
+        let meeting = LegSession::new(meeting_local(ip(), 20002, &DEFAULT_MEETING)).own_offer();
+        assert_eq!(codecs_of(&meeting), ["9", "0", "8", "101"]);
+        let text = String::from_utf8(meeting.to_vec()).unwrap();
+        assert!(text.contains("a=rtpmap:9 G722/8000\r\n"), "{text}");
+        // With G.722 left out of media.meeting_codecs, meeting legs are G.711 too.
+        let narrow = [sdp::Codec::Pcma, sdp::Codec::Pcmu];
+        let meeting = LegSession::new(meeting_local(ip(), 20002, &narrow)).own_offer();
+        assert_eq!(codecs_of(&meeting), ["8", "0", "101"]);
+    }
+
+    #[test]
+    fn a_dial_in_caller_offering_g722_anywhere_is_answered_and_heard_in_g722() {
+        use super::super::sdp_relay::LegSession;
+        for formats in ["0 8 9 101", "9 0 101", "8 9 101"] {
+            let offer = phone_sdp(formats, "");
+            let mut ours = LegSession::new(meeting_local(ip(), 20000, &DEFAULT_MEETING));
+            let answer = ours.own_answer(&offer).unwrap();
+            assert_eq!(codecs_of(&answer), ["9", "101"], "offer {formats}");
+            let r = remote_media(&offer, Some(&answer), &sdp::Codec::ALL).unwrap();
+            assert_eq!((r.codec, r.payload_type), (AudioCodec::G722, 9));
+            assert_eq!(r.dtmf_payload_type, Some(101));
+        }
+        // No G.722 offered: our first G.711 law that the caller has, alone.
+        let offer = phone_sdp("8 0 101", "");
+        let answer = LegSession::new(meeting_local(ip(), 20000, &DEFAULT_MEETING))
+            .own_answer(&offer)
+            .unwrap();
+        assert_eq!(codecs_of(&answer), ["0", "101"]);
+        let r = remote_media(&offer, Some(&answer), &sdp::Codec::ALL).unwrap();
+        assert_eq!((r.codec, r.payload_type), (AudioCodec::Pcmu, 0));
+        // G.722 disabled: a caller offering it first still gets G.711.
+        let offer = phone_sdp("9 8 101", "");
+        let answer = LegSession::new(meeting_local(ip(), 20000, &RELAY_CODECS))
+            .own_answer(&offer)
+            .unwrap();
+        assert_eq!(codecs_of(&answer), ["8", "101"]);
+        let r = remote_media(&offer, Some(&answer), &sdp::Codec::ALL).unwrap();
+        assert_eq!(r.codec, AudioCodec::Pcma);
+    }
+
+    #[test]
+    fn a_dial_out_join_sends_what_the_phone_answered_first() {
+        use super::super::sdp_relay::LegSession;
+        let offer = LegSession::new(meeting_local(ip(), 20000, &DEFAULT_MEETING)).own_offer();
+        // A G.722 phone; one that prefers PCMU though it lists G.722; a G.711-only one;
+        // G.722 at a dynamic payload type.
+        for (answer, codec, pt) in [
+            (phone_sdp("9 101", ""), AudioCodec::G722, 9),
+            (phone_sdp("0 9 101", ""), AudioCodec::Pcmu, 0),
+            (phone_sdp("8 101", ""), AudioCodec::Pcma, 8),
+            (
+                phone_sdp("112 101", "a=rtpmap:112 G722/8000\r\n"),
+                AudioCodec::G722,
+                112,
+            ),
+        ] {
+            let r = remote_media(&answer, Some(&offer), &sdp::Codec::ALL).unwrap();
+            assert_eq!((r.codec, r.payload_type), (codec, pt));
+        }
+    }
+
+    #[test]
+    fn a_relayed_leg_never_takes_g722_even_when_the_phone_lists_it_first() {
+        let answer = phone_sdp("9 0 101", "");
+        let r = remote_media(&answer, None, &RELAY_CODECS).unwrap();
+        assert_eq!(r.codec, AudioCodec::Pcmu);
+        assert!(remote_media(&phone_sdp("9 101", ""), None, &RELAY_CODECS).is_none());
     }
 
     /// Polls (yielding to the refill task) until `done` holds; fails after 10 s.

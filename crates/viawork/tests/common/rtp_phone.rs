@@ -1,7 +1,9 @@
-//! A phone's audio on loopback for meeting tests: a UDP socket that sends a G.711 µ-law
-//! tone every 20 ms (bounded) to whoever sent it RTP first (symmetric RTP, as ViaWork
-//! latches), sends RFC 4733 digits on request, and keeps what it hears decoded so a test
-//! can measure each frequency with goertzel.
+//! A phone's audio on loopback for meeting tests: a UDP socket that sends a tone every
+//! 20 ms (bounded) to whoever sent it RTP first (symmetric RTP, as ViaWork latches), in
+//! G.711 µ-law by default or in A-law or G.722 (16 kHz audio, RTP clock 8000, the media
+//! crate's encoder), sends RFC 4733 digits on request, and keeps what it hears decoded
+//! (PCMU, PCMA or G.722, by static payload type; G.722 halved to 8 kHz) so a test can
+//! measure each frequency with goertzel.
 
 use std::f64::consts::TAU;
 use std::net::{SocketAddr, UdpSocket};
@@ -10,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use media::g722::{G722Decoder, G722Encoder, Resampler, WIDE_FRAME};
 use media::rtp::{self, RtpPacket};
-use media::Codec;
+use media::AudioCodec;
 
 /// Tone amplitude (about -11 dBm0).
 pub const AMP: f64 = 6000.0;
@@ -29,6 +32,8 @@ struct State {
     /// Where ViaWork's stream sends from (learned from its first packet).
     peer: Option<SocketAddr>,
     digits: Vec<u8>,
+    /// Audio payload types received, each once, in order of arrival.
+    payload_types: Vec<u8>,
 }
 
 /// A test phone.
@@ -41,8 +46,14 @@ pub struct Phone {
 }
 
 impl Phone {
-    /// Binds an even port on 127.0.0.1 and starts sending `freq` Hz once it knows where to.
+    /// Binds an even port on 127.0.0.1 and starts sending `freq` Hz in µ-law once it knows
+    /// where to.
     pub fn start(freq: f64) -> Phone {
+        Phone::start_with(freq, AudioCodec::Pcmu)
+    }
+
+    /// Like [`start`](Self::start), sending `codec` at its static payload type.
+    pub fn start_with(freq: f64, codec: AudioCodec) -> Phone {
         let sock = loop {
             let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
             if s.local_addr().map(|a| a.port() % 2 == 0).unwrap_or(false) {
@@ -59,6 +70,7 @@ impl Phone {
             let (sock, state, stop) = (sock.clone(), state.clone(), stop.clone());
             std::thread::spawn(move || {
                 let mut buf = [0u8; 2048];
+                let (mut dec, mut down) = (G722Decoder::new(), Resampler::new());
                 while !stop.load(Ordering::Relaxed) {
                     let Ok((n, from)) = sock.recv_from(&mut buf) else {
                         continue;
@@ -68,10 +80,21 @@ impl Phone {
                     };
                     let mut st = state.lock().expect("state");
                     st.peer.get_or_insert(from);
-                    if p.header.payload_type == 0 {
+                    let pt = p.header.payload_type;
+                    if let Some(codec) = AudioCodec::from_payload_type(pt) {
+                        if !st.payload_types.contains(&pt) {
+                            st.payload_types.push(pt);
+                        }
                         let mut pcm = [0i16; 160];
                         let len = p.payload.len().min(160);
-                        Codec::Pcmu.decode(&p.payload[..len], &mut pcm[..len]);
+                        match codec.g711() {
+                            Some(law) => law.decode(&p.payload[..len], &mut pcm[..len]),
+                            None => {
+                                let mut wide = [0i16; WIDE_FRAME];
+                                dec.decode(&p.payload[..len], &mut wide);
+                                down.downsample(&wide, &mut pcm);
+                            }
+                        }
                         st.heard.extend_from_slice(&pcm[..len]);
                         st.total += len as u64;
                         let excess = st.heard.len().saturating_sub(4 * WINDOW);
@@ -86,6 +109,7 @@ impl Phone {
                 let mut seq: u16 = 0;
                 let mut ts: u32 = 0;
                 let mut n: u64 = 0;
+                let mut enc = G722Encoder::new();
                 let start = Instant::now();
                 for frame in 0..MAX_FRAMES {
                     if stop.load(Ordering::Relaxed) {
@@ -131,14 +155,23 @@ impl Phone {
                         ts = ts.wrapping_add(480);
                         continue;
                     }
-                    let pcm: Vec<i16> = (0..160u64)
-                        .map(|i| (AMP * (TAU * freq * (n + i) as f64 / 8000.0).sin()) as i16)
+                    // 20 ms of the tone at the codec's audio rate.
+                    let (len, rate) = match codec {
+                        AudioCodec::G722 => (WIDE_FRAME as u64, 16000.0),
+                        _ => (160, 8000.0),
+                    };
+                    let pcm: Vec<i16> = (0..len)
+                        .map(|i| (AMP * (TAU * freq * (n + i) as f64 / rate).sin()) as i16)
                         .collect();
-                    n += 160;
+                    n += len;
                     let mut payload = [0u8; 160];
-                    Codec::Pcmu.encode(&pcm, &mut payload);
+                    match codec.g711() {
+                        Some(law) => law.encode(&pcm, &mut payload),
+                        None => enc.encode(&pcm, &mut payload),
+                    }
                     pkt.clear();
-                    rtp::write_simple(&mut pkt, 0, false, seq, ts, 0x5eed, &payload);
+                    let pt = codec.payload_type();
+                    rtp::write_simple(&mut pkt, pt, false, seq, ts, 0x5eed, &payload);
                     seq = seq.wrapping_add(1);
                     ts = ts.wrapping_add(160);
                     let _ = sock.send_to(&pkt, peer);
@@ -171,6 +204,11 @@ impl Phone {
     /// Samples of audio heard since the start (8000 a second while ViaWork sends).
     pub fn heard_samples(&self) -> u64 {
         self.state.lock().expect("state").total
+    }
+
+    /// The audio payload types received so far, each once, in order of arrival.
+    pub fn payload_types(&self) -> Vec<u8> {
+        self.state.lock().expect("state").payload_types.clone()
     }
 
     /// Whether ViaWork has sent this phone anything yet.
