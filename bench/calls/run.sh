@@ -19,7 +19,10 @@
 #   LAT_RATE        rate of the latency + CPU-per-call run (default 500), LAT_SECS (20)
 #   RSS_CALLS       calls held up for the memory measurement (default 10000), posted at
 #                   RSS_RATE (default CONC_RATE); RSS and heap (viawork_heap_allocated_bytes)
-#                   per live call, and both again 30 s after the last call ended
+#                   per live call at the peak (setups' transactions included), again
+#                   RSS_STEADY s (default 40) after the last POST with every call still
+#                   up (the setups' transactions, kept 32 s by RFC 6026, gone), and
+#                   both again 30 s after the last call ended
 #   CONC_TARGET     concurrent calls to aim for (default 100000), posted at CONC_RATE
 #                   (default half the ladder's best, at most 2000: a run of minutes at the
 #                   ladder's rate collapses the server) for at most CONC_MAX_SECS (default
@@ -49,6 +52,7 @@ LAT_RATE=${LAT_RATE:-500}
 LAT_SECS=${LAT_SECS:-20}
 RSS_CALLS=${RSS_CALLS:-10000}
 RSS_RATE=${RSS_RATE:-}
+RSS_STEADY=${RSS_STEADY:-40}
 CONC_TARGET=${CONC_TARGET:-100000}
 CONC_RATE=${CONC_RATE:-}
 CONC_MAX_SECS=${CONC_MAX_SECS:-100}
@@ -390,7 +394,9 @@ fi
 # --- (c) resident memory per active call -------------------------------------------------
 RSS_SECS=$(((RSS_CALLS + RSS_RATE - 1) / RSS_RATE))
 if stage rss; then
-    cvw_run "rss-$RSS_CALLS" "$RSS_RATE" "$RSS_SECS" $((RSS_SECS + 20)) --settle 10 --idle 30 || true
+    # Held long enough to sample the steady state RSS_STEADY s after the last POST.
+    cvw_run "rss-$RSS_CALLS" "$RSS_RATE" "$RSS_SECS" $((RSS_SECS + RSS_STEADY + 10)) \
+        --settle 10 --idle 30 --steady "$RSS_STEADY" || true
 fi
 
 # --- (d) the largest number of concurrent calls ------------------------------------------
@@ -416,7 +422,7 @@ jq -r 'def v: if . == null or . == 0 then "–" else tostring end;
     "| \(.label) | \(.rate) | \(.attempted) | \(.completed) | \(.failed + .pbx.failed_legs) | \(.post_ms.p50 | v)/\(.post_ms.p99 | v) | \(.server.added.api_to_callback_invite.p50_ms | v)/\(.server.added.api_to_callback_invite.p99_ms | v) | \(.server.added.callback_answer_to_far_invite.p50_ms | v)/\(.server.added.callback_answer_to_far_invite.p99_ms | v) | \(.server.cpu_us_per_call | v) | \(.server.live_max) | \(.server.rss_before_kib)/\(.server.rss_peak_kib) | \(.stage_load) |"
   end' "$RESULTS"
 echo
-rss=$(jq -r "select(.label == \"rss-$RSS_CALLS\") | \"\(.server.rss_per_live_call_bytes // \"n/a\") bytes RSS, \(.server.heap_per_live_call_bytes // \"n/a\") bytes heap; RSS KiB before/peak/after/after \(.server.idle_s) s idle: \(.server.rss_before_kib)/\(.server.rss_peak_kib)/\(.server.rss_after_kib)/\(.server.rss_idle_kib)\"" "$RESULTS")
+rss=$(jq -r "select(.label == \"rss-$RSS_CALLS\") | \"at the peak \(.server.rss_per_live_call_bytes // \"n/a\") bytes RSS, \(.server.heap_per_live_call_bytes // \"n/a\") bytes heap; steady (\(.server.steady_s) s after the last POST, \(.server.live_steady) calls up) \(.server.rss_per_call_steady_bytes // \"n/a\") bytes RSS, \(.server.heap_per_call_steady_bytes // \"n/a\") bytes heap; RSS KiB before/peak/after/after \(.server.idle_s) s idle: \(.server.rss_before_kib)/\(.server.rss_peak_kib)/\(.server.rss_after_kib)/\(.server.rss_idle_kib)\"" "$RESULTS")
 conc=$(jq -r "select(.label == \"concurrent-$CONC_TARGET\") | \"\(.server.live_max) (\(if .ok then \"no failures\" else \"with failures: \(.failures)\" end))\"" "$RESULTS")
 vw_cpu=$(jq -r "select(.label == \"latency-$LAT_RATE\") | .server.cpu_us_per_call // empty" "$RESULTS")
 kam_cpu=$(jq -r "select(.label == \"kamailio-$LAT_RATE\") | .cpu_us_per_call // empty" "$RESULTS")

@@ -15,6 +15,7 @@
 //!
 //! Exit status: 0 when every call completed, 1 when some failed, 2 on a usage or setup
 //! error. The last line of output is `RESULT {json}` for scripts.
+#![recursion_limit = "256"]
 
 mod http;
 mod metrics;
@@ -53,6 +54,10 @@ usage: calls-load --http ADDR (--users FILE | --tokens FILE) --rate N --duration
                          reach 0 before the final samples, 0..=120 (default 5)
   --idle S               then wait S s more and sample the server's VmRSS and heap
                          again (does memory go back once idle?), 0..=120 (default 0)
+  --steady S             with a hold longer than S: S s after the last POST, while the
+                         calls are still up, sample VmRSS, heap and live calls again:
+                         memory per call once the setups' transactions (kept 32 s,
+                         RFC 6026) are gone, 0..=240 (default 0: not sampled)
   --label TEXT           a name for this run in the report
 ";
 
@@ -74,6 +79,7 @@ struct Args {
     pid: Option<u32>,
     settle: f64,
     idle: f64,
+    steady: f64,
     label: String,
 }
 
@@ -96,6 +102,7 @@ fn parse_args() -> Result<Args, String> {
         pid: None,
         settle: 5.0,
         idle: 0.0,
+        steady: 0.0,
         label: String::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -136,6 +143,7 @@ fn parse_args() -> Result<Args, String> {
             "--pid" => a.pid = Some(num(val()?, 1.0, 4_194_304.0)? as u32),
             "--settle" => a.settle = num(val()?, 0.0, 120.0)?,
             "--idle" => a.idle = num(val()?, 0.0, 120.0)?,
+            "--steady" => a.steady = num(val()?, 0.0, 240.0)?,
             "--label" => a.label = val()?,
             other => return Err(format!("unknown option {other}")),
         }
@@ -515,6 +523,16 @@ async fn run(a: Args) -> Result<bool, String> {
         tokio::time::sleep(Duration::from_secs(2)).await;
         mid = scrape(&mut mconn, a.http).await;
     }
+    // Steady state: calls still held, the setups' transactions gone.
+    let mut steady = None;
+    if a.steady > 0.0 && a.hold > a.steady {
+        tokio::time::sleep_until(start + posted_for + Duration::from_secs_f64(a.steady)).await;
+        let rss = a.pid.and_then(proc_sample).map(|s| s.rss_kib);
+        let m = scrape(&mut mconn, a.http).await;
+        let heap = m.as_ref().and_then(|m| m.get("viawork_heap_allocated_bytes", &[]));
+        let live = m.as_ref().and_then(|m| m.get("viawork_calls_live", &[]));
+        steady = Some((rss, heap, live));
+    }
     let deadline =
         Instant::now() + Duration::from_secs_f64(a.hold + a.connect_budget + 3.0 * a.timeout + 5.0);
     let waited = tokio::time::timeout_at(deadline, async {
@@ -661,6 +679,16 @@ async fn run(a: Args) -> Result<bool, String> {
         ),
         _ => None,
     };
+    let (rss_steady, heap_steady, live_steady) = steady.unwrap_or((None, None, None));
+    let per_live = |now: Option<f64>, before: Option<f64>| match (now, before, live_steady) {
+        (Some(n), Some(b), Some(l)) if l > 0.0 => Some(((n - b) / l).round()),
+        _ => None,
+    };
+    let rss_per_call_steady = per_live(
+        rss_steady.map(|k| k as f64 * 1024.0),
+        proc_before.map(|b| b.rss_kib as f64 * 1024.0),
+    );
+    let heap_per_call_steady = per_live(heap_steady, heap_before);
     let result = json!({
         "label": a.label,
         "rate": a.rate, "duration_s": a.duration, "hold_s": a.hold,
@@ -691,6 +719,10 @@ async fn run(a: Args) -> Result<bool, String> {
             "heap_after_bytes": after.get("viawork_heap_allocated_bytes", &[]),
             "idle_s": a.idle, "rss_idle_kib": rss_idle, "heap_idle_bytes": heap_idle,
             "heap_per_live_call_bytes": heap_per_call,
+            "steady_s": a.steady, "live_steady": live_steady,
+            "rss_steady_kib": rss_steady, "heap_steady_bytes": heap_steady,
+            "rss_per_call_steady_bytes": rss_per_call_steady,
+            "heap_per_call_steady_bytes": heap_per_call_steady,
             "cpu_ms": server_cpu_ms,
             "cpu_us_per_call": server_cpu_ms.filter(|_| completed > 0)
                 .map(|c| (c * 1000.0 / completed as f64 * 10.0).round() / 10.0),
@@ -757,6 +789,17 @@ fn print_human(r: &Value) {
         println!(
             "  after {} s idle: RSS {} KiB, heap {} bytes",
             s["idle_s"], s["rss_idle_kib"], s["heap_idle_bytes"]
+        );
+    }
+    if !s["live_steady"].is_null() {
+        println!(
+            "  {} s after the last POST, {} calls up: RSS {} KiB, heap {} bytes: {} bytes RSS, {} bytes heap per call",
+            s["steady_s"],
+            s["live_steady"],
+            s["rss_steady_kib"],
+            s["heap_steady_bytes"],
+            s["rss_per_call_steady_bytes"],
+            s["heap_per_call_steady_bytes"]
         );
     }
     if !s["heap_per_live_call_bytes"].is_null() {
