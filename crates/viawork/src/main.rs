@@ -10,13 +10,14 @@ use clap::{Parser, Subcommand};
 /// per-thread arenas rarely shrink); jemalloc returns freed pages to the system after its
 /// decay time (background threads, enabled in `serve`). It also tells `/metrics` how much
 /// heap is in use (`viawork_heap_allocated_bytes`), which is how memory per call is
-/// measured.
-#[cfg(target_os = "linux")]
+/// measured. The `system-allocator` feature builds with glibc's malloc instead, for heap
+/// profilers (docs/performance.md).
+#[cfg(all(target_os = "linux", not(feature = "system-allocator")))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// The allocator's statistics for `/metrics`.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(feature = "system-allocator")))]
 fn heap_stats() -> Option<viawork::api::metrics::HeapStats> {
     use tikv_jemalloc_ctl::{epoch, stats};
     // The statistics are a snapshot taken when the epoch moves.
@@ -105,7 +106,7 @@ fn main() -> std::process::ExitCode {
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let config = viawork::config::Config::load(config.as_deref())?;
     open_file_limit();
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(feature = "system-allocator")))]
     {
         // Purge freed pages in the background, so an idle server gives memory back too.
         if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {

@@ -16,7 +16,7 @@ use super::prack::{ReliableReceiver, ReliableSender, TAG_100REL};
 use super::session_timer::{SessionTimer, SessionTimerConfig};
 use super::{DialogError, DialogId, ResponseOutcome};
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use sip::headers::{Allow, Contact, RecordRoute};
 use sip::name_addr::write_name_addr;
 use sip::{HeaderName, Message, Method, NameAddr, Uri, UriBuf};
@@ -113,7 +113,54 @@ impl RouteEntry {
 #[derive(Debug, Clone)]
 pub(crate) struct AckState {
     pub cseq: u32,
-    pub ack: Option<Message>,
+    /// The ACK's bytes, parsed again for the rare 2xx retransmission: a parsed message
+    /// is 600 bytes beside its text, kept for the dialog's whole life.
+    pub ack: Option<bytes::Bytes>,
+}
+
+/// A dialog's randomness (tags, branches, RSeq, back-off): the thread's generator, or a
+/// seeded one for reproducible tests. Not a generator per dialog: that was 320 bytes of
+/// every live dialog, and seeding it cost a draw from the thread's generator anyway.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DialogRng(Option<Box<StdRng>>);
+
+impl DialogRng {
+    /// A reproducible generator.
+    pub(crate) fn seeded(seed: u64) -> DialogRng {
+        DialogRng(Some(Box::new(StdRng::seed_from_u64(seed))))
+    }
+
+    /// The generator for a dialog this one's owner creates: seeded from this one when it
+    /// is seeded (tests stay reproducible), else the thread's too.
+    pub(crate) fn derive(&mut self) -> DialogRng {
+        match &mut self.0 {
+            Some(r) => DialogRng::seeded(r.next_u64()),
+            None => DialogRng(None),
+        }
+    }
+}
+
+impl RngCore for DialogRng {
+    fn next_u32(&mut self) -> u32 {
+        match &mut self.0 {
+            Some(r) => r.next_u32(),
+            None => rand::rng().next_u32(),
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        match &mut self.0 {
+            Some(r) => r.next_u64(),
+            None => rand::rng().next_u64(),
+        }
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        match &mut self.0 {
+            Some(r) => r.fill_bytes(dst),
+            None => rand::rng().fill_bytes(dst),
+        }
+    }
 }
 
 /// A SIP dialog, sans IO. See the [module docs](super).
@@ -148,7 +195,7 @@ pub struct Dialog {
     pub(crate) peer_allows_update: bool,
     pub(crate) session_config: Option<SessionTimerConfig>,
     pub(crate) session_timer: Option<SessionTimer>,
-    pub(crate) rng: StdRng,
+    pub(crate) rng: DialogRng,
 }
 
 /// RFC 3261's default T1.
@@ -297,7 +344,7 @@ impl Dialog {
             peer_allows_update: false,
             session_config: None,
             session_timer: None,
-            rng: StdRng::from_rng(&mut rand::rng()),
+            rng: DialogRng::default(),
         };
         d.negotiation.observe_request(
             Side::Local,
@@ -349,7 +396,7 @@ impl Dialog {
             peer_allows_update: allows_update(invite).unwrap_or(false),
             session_config: None,
             session_timer: None,
-            rng: StdRng::from_rng(&mut rand::rng()),
+            rng: DialogRng::default(),
         };
         d.negotiation.observe_request(
             Side::Remote,
@@ -364,7 +411,7 @@ impl Dialog {
     /// Seeds the random choices (back-off, first RSeq, Retry-After), for simulations and
     /// tests that must repeat exactly.
     pub fn seed_rng(&mut self, seed: u64) {
-        self.rng = StdRng::seed_from_u64(seed);
+        self.rng = DialogRng::seeded(seed);
     }
 
     /// Sets T1 for reliable provisional retransmissions (default 500 ms).

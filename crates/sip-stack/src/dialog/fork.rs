@@ -19,8 +19,6 @@ use super::request::LocalVia;
 use super::session_timer::SessionTimerConfig;
 use super::{Dialog, DialogError, DialogId, DialogState, ResponseOutcome};
 use bytes::Bytes;
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use sip::headers::{TypedHeader, Via};
 use sip::{HeaderName, Message, Method};
 use std::time::Instant;
@@ -102,7 +100,7 @@ struct Leg {
 pub struct InviteClient {
     invite: Message,
     via: LocalVia,
-    rng: StdRng,
+    rng: super::dialog::DialogRng,
     session_timer: Option<SessionTimerConfig>,
     legs: Vec<Leg>,
     failed: Option<u16>,
@@ -125,7 +123,7 @@ impl InviteClient {
         Ok(InviteClient {
             invite,
             via,
-            rng: StdRng::from_rng(&mut rand::rng()),
+            rng: super::dialog::DialogRng::default(),
             session_timer: None,
             legs: Vec::new(),
             failed: None,
@@ -134,7 +132,7 @@ impl InviteClient {
 
     /// Seeds the random choices (branches, and each dialog's own seed).
     pub fn seed_rng(&mut self, seed: u64) {
-        self.rng = StdRng::seed_from_u64(seed);
+        self.rng = super::dialog::DialogRng::seeded(seed);
     }
 
     /// Session timer settings given to every dialog created (the INVITE itself should
@@ -256,7 +254,7 @@ impl InviteClient {
             }
             None => {
                 let (mut d, outcome) = Dialog::uac(&self.invite, resp, now)?;
-                d.seed_rng(rand::Rng::random(&mut self.rng));
+                d.rng = self.rng.derive();
                 if let Some(cfg) = self.session_timer {
                     d.set_session_timer(cfg);
                 }

@@ -163,7 +163,9 @@ pub enum ProvisionalTimer {
 pub struct ReliableSender {
     t1: Duration,
     next_rseq: Option<u32>,
-    pending: Option<Unacked>,
+    /// Boxed: rarely there (a reliable provisional not yet PRACKed), and a message is
+    /// 600 bytes inline in every dialog.
+    pending: Option<Box<Unacked>>,
 }
 
 impl ReliableSender {
@@ -204,7 +206,7 @@ impl ReliableSender {
     pub fn sent(&mut self, msg: Message, rseq: u32, cseq: u32, now: Instant) {
         self.next_rseq = Some(rseq.saturating_add(1));
         let has_body = !msg.body().is_empty();
-        self.pending = Some(Unacked {
+        self.pending = Some(Box::new(Unacked {
             msg,
             rseq,
             cseq,
@@ -212,7 +214,7 @@ impl ReliableSender {
             give_up_at: now + self.t1 * 64,
             next_at: now + self.t1,
             interval: self.t1,
-        });
+        }));
     }
 
     /// Matches a PRACK's RAck against the unacknowledged response. On a match the

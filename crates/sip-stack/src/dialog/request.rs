@@ -283,7 +283,7 @@ impl InDialogRequest<'_> {
             Method::Ack => {
                 d.ack = Some(AckState {
                     cseq,
-                    ack: Some(msg.clone()),
+                    ack: Some(msg.to_bytes()),
                 });
             }
             Method::Bye => d.terminate(),

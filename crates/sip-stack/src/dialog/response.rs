@@ -93,9 +93,10 @@ impl Dialog {
         if method == Method::Invite && (200..300).contains(&code) {
             if let Some(a) = self.ack.as_ref().filter(|a| a.cseq == seq) {
                 // RFC 3261 §13.2.2.4: every retransmission of the 2xx gets the same ACK.
-                return Ok(match &a.ack {
-                    Some(m) => ResponseOutcome::ResendAck(m.clone()),
-                    None => ResponseOutcome::Discard(DiscardReason::Retransmission),
+                return Ok(match a.ack.clone().map(Message::parse) {
+                    Some(Ok(m)) => ResponseOutcome::ResendAck(m),
+                    // Our own ACK always parses; were it not to, the 2xx is dropped.
+                    Some(Err(_)) | None => ResponseOutcome::Discard(DiscardReason::Retransmission),
                 });
             }
         }

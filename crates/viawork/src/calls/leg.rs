@@ -254,7 +254,9 @@ pub struct Leg {
     auth: Option<DigestClient>,
     auth_tried: bool,
     /// The walk down the trunk's other targets for the initial INVITE.
-    failover: Option<sip_stack::failover::Failover>,
+    /// Boxed: a walk is 660 bytes, kept only while the INVITE is unanswered and only
+    /// when the trunk has other targets.
+    failover: Option<Box<sip_stack::failover::Failover>>,
     /// With other targets left: give up on the current one if it has not answered at all
     /// by then (a fast failover timer; Timer B's 32 s would outlast the ring timeout).
     attempt_deadline: Option<Instant>,
@@ -299,6 +301,12 @@ pub fn is_own_call_id(call_id: &str, host: &str) -> bool {
     call_id.split_once('@').is_some_and(|(id, h)| {
         h.eq_ignore_ascii_case(host) && id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())
     })
+}
+
+/// A received message's SDP, copied: the call keeps it for its whole life, and a slice
+/// would pin the whole datagram it came in (a 200 OK is three times its SDP).
+fn sdp_of(msg: &Message) -> Option<Bytes> {
+    (!msg.body().is_empty()).then(|| Bytes::copy_from_slice(msg.body()))
 }
 
 fn random_hex(n: usize) -> String {
@@ -377,10 +385,10 @@ impl Leg {
             side: Side::Uac(client),
             attempt_deadline: (!setup.alternates.is_empty()).then(|| now + FAST_FAILOVER),
             failover: (!setup.alternates.is_empty()).then(|| {
-                sip_stack::failover::Failover::new(
+                Box::new(sip_stack::failover::Failover::new(
                     invite.clone(),
                     sip_stack::resolve::Plan::new(setup.alternates.clone(), None),
-                )
+                ))
             }),
             auth: setup.auth,
             auth_tried: false,
@@ -649,7 +657,7 @@ impl Leg {
             if self.cancel_wanted && !self.cancel_sent {
                 self.send_cancel();
             } else if !self.cancel_wanted {
-                let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
+                let sdp = sdp_of(&msg);
                 self.events.push(LegEvent::Progress { code: status, sdp });
             }
         }
@@ -665,7 +673,7 @@ impl Leg {
                         self.allows_refer = msg
                             .get_all(HeaderName::Allow)
                             .any(|a| a.to_ascii_uppercase().contains("REFER"));
-                        let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
+                        let sdp = sdp_of(&msg);
                         self.events.push(LegEvent::Answered { sdp });
                     }
                 }
@@ -738,7 +746,7 @@ impl Leg {
                 self.send_ack(None);
             }
             Ok(ResponseOutcome::AckNeeded { offer, .. }) => {
-                let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
+                let sdp = sdp_of(&msg);
                 if offer {
                     if let Some(o) = self.ours.as_mut() {
                         o.awaiting_answer = true;
@@ -889,7 +897,7 @@ impl Leg {
                 self.events.push(LegEvent::RemoteBye);
             }
             Method::Invite => {
-                let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
+                let sdp = sdp_of(&msg);
                 self.theirs = Some(Box::new((key, msg.clone())));
                 let identity = msg.get(HeaderName::PAssertedIdentity).map(str::to_owned);
                 self.events.push(LegEvent::RemoteReinvite { sdp, identity });
@@ -949,7 +957,7 @@ impl Leg {
         self.outbox.push(SipOut::AckReceived(invite_key));
         let initial = matches!(&self.side, Side::Uas(u) if u.key == invite_key);
         if initial {
-            let sdp = (!msg.body().is_empty()).then(|| msg.body_bytes());
+            let sdp = sdp_of(&msg);
             self.events.push(LegEvent::Acked { sdp });
         }
     }

@@ -908,7 +908,16 @@ impl CallManager {
 
     /// A transaction is gone.
     pub fn on_terminated(&mut self, key: TransactionKey) {
-        self.by_key.remove(&key);
+        if let Some((call, ..)) = self.by_key.remove(&key) {
+            if let Some(e) = self.calls.get_mut(&call) {
+                e.keys.retain(|k| *k != key);
+            }
+        }
+        // The table keeps the room of its busiest moment (every setup's transactions
+        // live for 32 s): give most of it back once calls are merely up.
+        if self.by_key.capacity() > 4096 && self.by_key.capacity() > 4 * self.by_key.len() {
+            self.by_key.shrink_to(2 * self.by_key.len());
+        }
         if Some(key) == self.probe {
             self.probe = None;
         }
