@@ -657,7 +657,7 @@ impl Leg {
             if self.cancel_wanted && !self.cancel_sent {
                 self.send_cancel();
             } else if !self.cancel_wanted {
-                let sdp = sdp_of(&msg);
+                let sdp = sdp_of(msg);
                 self.events.push(LegEvent::Progress { code: status, sdp });
             }
         }
@@ -673,7 +673,7 @@ impl Leg {
                         self.allows_refer = msg
                             .get_all(HeaderName::Allow)
                             .any(|a| a.to_ascii_uppercase().contains("REFER"));
-                        let sdp = sdp_of(&msg);
+                        let sdp = sdp_of(msg);
                         self.events.push(LegEvent::Answered { sdp });
                     }
                 }
@@ -746,7 +746,7 @@ impl Leg {
                 self.send_ack(None);
             }
             Ok(ResponseOutcome::AckNeeded { offer, .. }) => {
-                let sdp = sdp_of(&msg);
+                let sdp = sdp_of(msg);
                 if offer {
                     if let Some(o) = self.ours.as_mut() {
                         o.awaiting_answer = true;
@@ -897,7 +897,7 @@ impl Leg {
                 self.events.push(LegEvent::RemoteBye);
             }
             Method::Invite => {
-                let sdp = sdp_of(&msg);
+                let sdp = sdp_of(msg);
                 self.theirs = Some(Box::new((key, msg.clone())));
                 let identity = msg.get(HeaderName::PAssertedIdentity).map(str::to_owned);
                 self.events.push(LegEvent::RemoteReinvite { sdp, identity });
@@ -957,7 +957,7 @@ impl Leg {
         self.outbox.push(SipOut::AckReceived(invite_key));
         let initial = matches!(&self.side, Side::Uas(u) if u.key == invite_key);
         if initial {
-            let sdp = sdp_of(&msg);
+            let sdp = sdp_of(msg);
             self.events.push(LegEvent::Acked { sdp });
         }
     }
