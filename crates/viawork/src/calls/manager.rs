@@ -172,6 +172,9 @@ struct Entry {
     from: Option<(String, Option<String>)>,
     /// `call.incoming` was announced.
     announced: bool,
+    /// The deadline last put on the timer heap: the same deadline is not pushed again on
+    /// every event of the call (each push stays on the heap until it is due).
+    scheduled: Option<Instant>,
 }
 
 impl Entry {
@@ -200,6 +203,7 @@ impl Entry {
             transfer_failed: None,
             from: None,
             announced: false,
+            scheduled: None,
         }
     }
 
@@ -949,6 +953,11 @@ impl CallManager {
                 break;
             }
             self.timers.pop();
+            if let Some(e) = self.calls.get_mut(&id) {
+                if e.scheduled == Some(t) {
+                    e.scheduled = None;
+                }
+            }
             // Entries are not removed when a call's deadline moves: check it is real.
             let due = self
                 .calls
@@ -1059,7 +1068,10 @@ impl CallManager {
             });
         }
         if let Some(t) = e.call.poll_timeout() {
-            self.timers.push(Reverse((t, id.clone())));
+            if e.scheduled != Some(t) {
+                e.scheduled = Some(t);
+                self.timers.push(Reverse((t, id.clone())));
+            }
         }
         if finished {
             if let Some(e) = self.calls.remove(id) {
