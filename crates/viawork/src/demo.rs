@@ -90,6 +90,7 @@ pub async fn run(
         .await
         .context("seed the demo store")?;
     let config = write_config(&root, sip, http, &database, lab.pbx())?;
+    media::engine::set_default_mixing(config.media.mixing);
 
     // The server runs on this task (its future is not `Send`), polled beside the rest.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

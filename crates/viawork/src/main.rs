@@ -105,6 +105,9 @@ fn main() -> std::process::ExitCode {
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let config = viawork::config::Config::load(config.as_deref())?;
     open_file_limit();
+    // Every media engine the server creates ticks meetings on these threads (the engine is
+    // built deep in the calls code from `media::MediaConfig::new`, which takes this default).
+    media::engine::set_default_mixing(config.media.mixing);
     #[cfg(target_os = "linux")]
     {
         // Purge freed pages in the background, so an idle server gives memory back too.
