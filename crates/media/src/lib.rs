@@ -36,8 +36,9 @@
 //! except the 50-per-second generated frames.
 //!
 //! Meetings: [`MediaEngine::conference`] gives a [`Conference`] that streams join; it mixes on
-//! its own 20 ms tick, run by one of the engine's mixing threads (outside tokio), and sends each participant's frame through the participant's own
-//! [`continuity::Outbound`]. See `docs/media-mixer.md`.
+//! its own 20 ms tick, run by one of the engine's mixing threads (outside tokio), and sends
+//! each participant's frame through the participant's own [`continuity::Outbound`]. See
+//! `docs/media-mixer.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
