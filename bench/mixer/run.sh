@@ -15,7 +15,7 @@
 #   THREADS        engine tokio worker threads (default 2: "mixed on two cores")
 #   MIXING_THREADS, MIXING_PRIORITY
 #                  the engine's mixing threads and their priority (normal, high, realtime);
-#                  unset: the engine's defaults (one per core up to 4, high)
+#                  unset: the engine's defaults (one per core up to 4, realtime)
 #   ENGINE_CPUS    cpu list for the engine process (taskset), e.g. "0,1"; PHONE_CPUS for the
 #                  phones, e.g. "2,3". Unset: both share the machine (on a 2-core machine
 #                  the phones' own cost is then part of what the engine competes with)

@@ -121,7 +121,7 @@ pub struct MediaConfig {
     pub meeting_codecs: Vec<sdp::Codec>,
     /// The threads that tick meetings' conferences (`media.mixing_threads`, default one per
     /// core up to 4) and their scheduling priority (`media.mixing_priority`: normal, high,
-    /// realtime; default high).
+    /// realtime; default realtime).
     pub mixing: media::MixingConfig,
 }
 

@@ -38,13 +38,16 @@ pub enum MixingPriority {
     /// The default time-sharing priority (nice 0).
     Normal,
     /// Nice −10: the kernel's scheduler favours the threads (Linux: `CAP_SYS_NICE` or a
-    /// `RLIMIT_NICE` of at least 30, e.g. systemd's `LimitNICE=-10`).
-    #[default]
+    /// `RLIMIT_NICE` of at least 30, e.g. systemd's `LimitNICE=-10`). On a saturated
+    /// machine a due tick still shares the CPU with everything else, only with a larger
+    /// share.
     High,
-    /// `SCHED_FIFO` at priority 10: a due tick preempts every normal thread (Linux:
-    /// `CAP_SYS_NICE` or `RLIMIT_RTPRIO` of at least 10, e.g. `LimitRTPRIO=10`). The kernel's
-    /// real-time throttling (95 % of each second by default) still leaves normal threads
-    /// some time should a tick ever spin.
+    /// `SCHED_FIFO` at priority 10 (the default): a due tick preempts every normal thread
+    /// at once (Linux: `CAP_SYS_NICE` or `RLIMIT_RTPRIO` of at least 10, e.g. systemd's
+    /// `LimitRTPRIO=10`). A tick is bounded work and the thread sleeps between ticks; should
+    /// one ever spin, the kernel's real-time throttling (95 % of each second by default)
+    /// still leaves normal threads some time.
+    #[default]
     Realtime,
 }
 
@@ -105,7 +108,7 @@ impl MixingConfig {
 }
 
 impl Default for MixingConfig {
-    /// One thread per core (at most 4), [`MixingPriority::High`].
+    /// One thread per core (at most 4), [`MixingPriority::Realtime`].
     fn default() -> Self {
         MixingConfig {
             threads: Self::default_threads(),

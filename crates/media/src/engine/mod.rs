@@ -68,7 +68,7 @@ pub struct MediaConfig {
 impl MediaConfig {
     /// Defaults around a bind address: ports 20000-29999, US tones, latching on, mute by
     /// silence, 100 ms digits with 100 ms gaps, conferences mixed as the process default
-    /// says ([`set_default_mixing`]; else one thread per core up to 4, high priority).
+    /// says ([`set_default_mixing`]; else one thread per core up to 4, real-time priority).
     pub fn new(bind_ip: IpAddr) -> Self {
         MediaConfig {
             bind_ip,
