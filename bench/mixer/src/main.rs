@@ -89,7 +89,8 @@ fn engine(a: &Args) {
     config.port_min = 10_000;
     config.port_max = 60_000;
     config.mixing.threads = a.get("mixing-threads", Some(config.mixing.threads));
-    config.mixing.priority = a.get::<MixingPriority>("mixing-priority", Some(config.mixing.priority));
+    config.mixing.priority =
+        a.get::<MixingPriority>("mixing-priority", Some(config.mixing.priority));
     let mixing = config.mixing;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
