@@ -409,7 +409,7 @@ mod tests {
     }
 
     #[test]
-    fn conferences_are_spread_over_the_threads_and_ticked_there_until_dropped() {
+    fn conferences_are_spread_over_the_least_loaded_threads_and_ticked_there() {
         let pool = MixingPool::new(MixingConfig {
             threads: 2,
             priority: MixingPriority::Normal,
