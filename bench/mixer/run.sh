@@ -12,7 +12,10 @@
 # Knobs (environment):
 #   LADDER         conferences per step (participants = 10 x K)
 #   SECS           measured seconds per step (default 10), after WARMUP (default 3)
-#   THREADS        engine worker threads (default 2: "mixed on two cores")
+#   THREADS        engine tokio worker threads (default 2: "mixed on two cores")
+#   MIXING_THREADS, MIXING_PRIORITY
+#                  the engine's mixing threads and their priority (normal, high, realtime);
+#                  unset: the engine's defaults (one per core up to 4, realtime)
 #   ENGINE_CPUS    cpu list for the engine process (taskset), e.g. "0,1"; PHONE_CPUS for the
 #                  phones, e.g. "2,3". Unset: both share the machine (on a 2-core machine
 #                  the phones' own cost is then part of what the engine competes with)
@@ -29,6 +32,11 @@ LADDER=${LADDER:-"20 50 100 150 200 250 300"}
 SECS=${SECS:-10}
 WARMUP=${WARMUP:-3}
 THREADS=${THREADS:-2}
+MIXING_THREADS=${MIXING_THREADS:-}
+MIXING_PRIORITY=${MIXING_PRIORITY:-}
+MIXING_ARGS=()
+[[ -n $MIXING_THREADS ]] && MIXING_ARGS+=(--mixing-threads "$MIXING_THREADS")
+[[ -n $MIXING_PRIORITY ]] && MIXING_ARGS+=(--mixing-priority "$MIXING_PRIORITY")
 LOAD_TARGET=${LOAD_TARGET:-$ROOT/target/bench-mixer}
 mkdir -p "$WORK"
 
@@ -50,7 +58,7 @@ run_step() { # run_step K TRY -> 0 if it passed
     local ports=$WORK/ports-$k-$try eng=$WORK/engine-$k-$try.json ph=$WORK/phones-$k-$try.json
     rm -f "$ports"
     pin "${ENGINE_CPUS:-}" timeout $((WARMUP + SECS + 60)) "$BIN" engine --conferences "$k" \
-        --threads "$THREADS" --warmup "$WARMUP" --secs "$SECS" --ports "$ports" \
+        --threads "$THREADS" "${MIXING_ARGS[@]}" --warmup "$WARMUP" --secs "$SECS" --ports "$ports" \
         >"$eng" 2>"$WORK/engine-$k-$try.err" &
     local epid=$!
     local deadline=$((SECONDS + 60))
@@ -81,7 +89,7 @@ run_step() { # run_step K TRY -> 0 if it passed
     [[ $over == 0 && $skipped == 0 && $sdrop == 0 && $gaps == 0 ]] && awk "BEGIN{exit !($late <= 5.0)}"
 }
 
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) cores, THREADS=$THREADS SECS=$SECS WARMUP=$WARMUP ENGINE_CPUS=${ENGINE_CPUS:-all} PHONE_CPUS=${PHONE_CPUS:-all}"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) cores, THREADS=$THREADS MIXING_THREADS=${MIXING_THREADS:-default} MIXING_PRIORITY=${MIXING_PRIORITY:-default} SECS=$SECS WARMUP=$WARMUP ENGINE_CPUS=${ENGINE_CPUS:-all} PHONE_CPUS=${PHONE_CPUS:-all}"
 printf "%6s %12s %9s %11s %12s %9s %8s %10s %9s %11s %10s  %s\n" \
     confs participants late_max late_p99_max late_p99_med "late>5ms" skipped send_drop gaps received cpu_cores "load(1,5,15)"
 best=0
@@ -93,5 +101,5 @@ for k in $LADDER; do
     fi
 done
 echo "largest participant count with no tick later than 5 ms and no dropped frame: $best"
-echo "command: LADDER=\"$LADDER\" SECS=$SECS WARMUP=$WARMUP THREADS=$THREADS ENGINE_CPUS=${ENGINE_CPUS:-} PHONE_CPUS=${PHONE_CPUS:-} bench/mixer/run.sh"
+echo "command: LADDER=\"$LADDER\" SECS=$SECS WARMUP=$WARMUP THREADS=$THREADS MIXING_THREADS=$MIXING_THREADS MIXING_PRIORITY=$MIXING_PRIORITY ENGINE_CPUS=${ENGINE_CPUS:-} PHONE_CPUS=${PHONE_CPUS:-} bench/mixer/run.sh"
 echo "logs and JSON: $WORK" >&2

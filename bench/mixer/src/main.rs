@@ -7,10 +7,12 @@
 //!
 //! ```text
 //! mixer-load engine --conferences K [--parties 10] [--threads 2] [--warmup 3] [--secs 10] --ports FILE
+//!                   [--mixing-threads N] [--mixing-priority normal|high|realtime]
 //! mixer-load phones --ports FILE [--parties 10] [--threads 1] --secs S
 //! ```
 //!
-//! `engine` opens the streams, joins them, writes their ports to FILE (one per line,
+//! `engine` (tokio workers `--threads`, conferences ticked by the engine's mixing threads,
+//! by default as `MediaConfig::new` says) opens the streams, joins them, writes their ports to FILE (one per line,
 //! conference by conference), runs `warmup` seconds, zeroes the tick counters, runs `secs`
 //! more and prints one JSON line: tick lateness (max and the worst conference's p99),
 //! ticks later than 5 ms, ticks skipped, frames the sockets refused, and its CPU time.
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant};
 use media::g711::Codec;
 use media::mixer::MixerConfig;
 use media::rtp::{self, RtpPacket};
-use media::{MediaConfig, MediaEngine, RemoteMedia};
+use media::{MediaConfig, MediaEngine, MixingPriority, RemoteMedia};
 use tokio::net::UdpSocket;
 
 const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -83,15 +85,19 @@ fn engine(a: &Args) {
     let warmup: u64 = a.get("warmup", Some(3));
     let secs: u64 = a.get("secs", Some(10));
     let ports: String = a.get("ports", None);
+    let mut config = MediaConfig::new(LO);
+    config.port_min = 10_000;
+    config.port_max = 60_000;
+    config.mixing.threads = a.get("mixing-threads", Some(config.mixing.threads));
+    config.mixing.priority =
+        a.get::<MixingPriority>("mixing-priority", Some(config.mixing.priority));
+    let mixing = config.mixing;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let mut config = MediaConfig::new(LO);
-        config.port_min = 10_000;
-        config.port_max = 60_000;
         let engine = MediaEngine::new(config).expect("engine");
         // Until a phone's first packet latches it, a stream sends to the discard port.
         let placeholder = SocketAddr::new(LO, 9);
@@ -134,10 +140,13 @@ fn engine(a: &Args) {
         let sum = |f: fn(&media::engine::TickStats) -> u64| stats.iter().map(f).sum::<u64>();
         println!(
             "{{\"conferences\":{conferences},\"participants\":{},\"threads\":{threads},\
+             \"mixing_threads\":{},\"mixing_priority\":\"{}\",\
              \"ticks\":{},\"late_max_ms\":{:.3},\"late_p99_worst_ms\":{:.3},\
              \"late_p99_median_ms\":{:.3},\"late_over_5ms\":{},\"skipped\":{},\
              \"sent\":{},\"send_dropped\":{},\"cpu_s\":{:.2},\"wall_s\":{:.2},\"cpu_cores\":{:.2}}}",
             conferences * parties,
+            mixing.threads,
+            mixing.priority,
             sum(|s| s.ticks),
             late_max.as_secs_f64() * 1e3,
             p99_worst.as_secs_f64() * 1e3,

@@ -24,9 +24,10 @@
 //! | [`playout`] | what a stream plays by itself: [`Source`], a [`Clip`] once | ours |
 //! | [`jitter`] | adaptive per-participant jitter buffer | ours: one ring for all three codecs |
 //! | [`mixer`] | conference mixer: loudest-N, minus-own, soft clip, codec groups, roster | ours: the core of meetings |
+//! | [`tick_schedule`] | when each conference ticks: due-time heap, skip rule, thread choice | ours |
 //! | [`recorder`] | WAV (PCM16 mono 8 kHz) over any `Write + Seek` | ours: a 44-byte header |
 //! | [`ports`] | even RTP / odd RTCP port pool | ours |
-//! | [`engine`] | tokio driver: [`MediaEngine`], [`Stream`], bridging, [`Conference`] | tokio |
+//! | [`engine`] | tokio driver: [`MediaEngine`], [`Stream`], bridging, [`Conference`]; mixing threads | tokio; `thread-priority`, `rustix` for the threads' priority |
 //!
 //! DESIGN.md lists `rtp-types` among the chosen dependencies; we do not use it here. The
 //! relay needs a parse that hands back a payload range and a header write into a reused
@@ -35,8 +36,9 @@
 //! except the 50-per-second generated frames.
 //!
 //! Meetings: [`MediaEngine::conference`] gives a [`Conference`] that streams join; it mixes on
-//! its own 20 ms tick and sends each participant's frame through the participant's own
-//! [`continuity::Outbound`]. See `docs/media-mixer.md`.
+//! its own 20 ms tick, run by one of the engine's mixing threads (outside tokio), and sends
+//! each participant's frame through the participant's own [`continuity::Outbound`]. See
+//! `docs/media-mixer.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -58,12 +60,15 @@ pub mod relay;
 pub mod rtcp;
 pub mod rtp;
 pub mod stats;
+pub mod tick_schedule;
 pub mod tone;
 
 pub use clip::Clip;
 pub use codec::AudioCodec;
 pub use dtmf::DtmfDigit;
-pub use engine::{Conference, MediaConfig, MediaEngine, MediaError, Stream};
+pub use engine::{
+    Conference, MediaConfig, MediaEngine, MediaError, MixingConfig, MixingPriority, Stream,
+};
 pub use g711::Codec;
 pub use goertzel::goertzel;
 pub use mixer::{MixerConfig, ParticipantId, RosterEvent, Target};

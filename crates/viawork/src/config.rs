@@ -119,6 +119,10 @@ pub struct MediaConfig {
     /// preferred first (`media.meeting_codecs`, default G722, PCMU, PCMA). Relayed legs
     /// always use G.711 (`docs/media-mixer.md` says why).
     pub meeting_codecs: Vec<sdp::Codec>,
+    /// The threads that tick meetings' conferences (`media.mixing_threads`, default one per
+    /// core up to 4) and their scheduling priority (`media.mixing_priority`: normal, high,
+    /// realtime; default realtime).
+    pub mixing: media::MixingConfig,
 }
 
 impl Default for MediaConfig {
@@ -130,6 +134,7 @@ impl Default for MediaConfig {
             rtp_port_max: 29_999,
             tone_region: "us".into(),
             meeting_codecs: vec![sdp::Codec::G722, sdp::Codec::Pcmu, sdp::Codec::Pcma],
+            mixing: media::MixingConfig::default(),
         }
     }
 }
@@ -676,6 +681,8 @@ struct RawMedia {
     rtp_port_max: Option<u16>,
     tone_region: Option<String>,
     meeting_codecs: Option<Vec<String>>,
+    mixing_threads: Option<usize>,
+    mixing_priority: Option<String>,
 }
 
 fn calls_from_raw(raw: Option<RawCalls>) -> Result<CallsConfig, ConfigError> {
@@ -797,6 +804,23 @@ fn media_from_raw(raw: Option<RawMedia>) -> Result<MediaConfig, ConfigError> {
     }
     if let Some(list) = raw.meeting_codecs {
         m.meeting_codecs = meeting_codecs(&list)?;
+    }
+    if let Some(n) = raw.mixing_threads {
+        if !(1..=media::engine::MAX_MIXING_THREADS).contains(&n) {
+            return Err(ConfigError::Invalid {
+                key: "media.mixing_threads",
+                message: format!("{n} is outside 1..={}", media::engine::MAX_MIXING_THREADS),
+            });
+        }
+        m.mixing.threads = n;
+    }
+    if let Some(p) = raw.mixing_priority {
+        m.mixing.priority =
+            p.parse()
+                .map_err(|e: media::engine::UnknownPriority| ConfigError::Invalid {
+                    key: "media.mixing_priority",
+                    message: e.to_string(),
+                })?;
     }
     Ok(m)
 }
@@ -1525,7 +1549,8 @@ mod tests {
              number_format = \"e164_no_plus\"\ndial_prefix = \"9\"\noptions_interval_secs = 0\n\
              [calls]\nfar_ring_timeout_secs = 30\nmax_calls_per_minute = 3\n\
              [media]\nanchor = \"always\"\naddress = \"10.0.0.1\"\nrtp_port_min = 30000\n\
-             rtp_port_max = 30999\ntone_region = \"UK\"\nmeeting_codecs = [\"pcma\", \" G722\"]",
+             rtp_port_max = 30999\ntone_region = \"UK\"\nmeeting_codecs = [\"pcma\", \" G722\"]\n\
+             mixing_threads = 3\nmixing_priority = \"Realtime\"",
             &[("VIAWORK_PBX_PASSWORD", "from-env")],
         )
         .unwrap();
@@ -1540,6 +1565,17 @@ mod tests {
         assert_eq!(c.media.tone_region, "uk");
         assert_eq!((c.media.rtp_port_min, c.media.rtp_port_max), (30000, 30999));
         assert_eq!(c.media.meeting_codecs, [sdp::Codec::Pcma, sdp::Codec::G722]);
+        assert_eq!(
+            c.media.mixing,
+            media::MixingConfig {
+                threads: 3,
+                priority: media::MixingPriority::Realtime
+            }
+        );
+        assert_eq!(
+            load_str("", &[]).unwrap().media.mixing,
+            media::MixingConfig::default()
+        );
         assert_eq!(
             MediaConfig::default().meeting_codecs,
             [sdp::Codec::G722, sdp::Codec::Pcmu, sdp::Codec::Pcma]
@@ -1584,6 +1620,12 @@ mod tests {
                 "`media.meeting_codecs`",
             ),
             ("[media]\nmeeting_codecs = []", "`media.meeting_codecs`"),
+            ("[media]\nmixing_threads = 0", "`media.mixing_threads`"),
+            ("[media]\nmixing_threads = 65", "`media.mixing_threads`"),
+            (
+                "[media]\nmixing_priority = \"fifo\"",
+                "`media.mixing_priority`",
+            ),
             (
                 "[pbx]\naddress = \"p\"\ntrusted_sources = [\"10.0.0.0/33\"]",
                 "`pbx.trusted_sources`",

@@ -1,6 +1,7 @@
-//! The tokio driver of one audio conference: a [`Mixer`] ticked by its own 20 ms timer,
-//! fed by the receive tasks of the [`Stream`]s that joined it, sending each participant's
-//! frame through that participant's own stream.
+//! The driver of one audio conference: a [`Mixer`] ticked every 20 ms on its own phase by
+//! one of the engine's mixing threads (`engine::mixing`, outside the tokio runtime), fed by
+//! the receive tasks of the [`Stream`]s that joined it, sending each participant's frame
+//! through that participant's own stream.
 //!
 //! A joined stream keeps its sockets, latching, statistics, RTCP and received DTMF (read
 //! them from [`Stream::dtmf_events`] as before: a meeting's `*6` arrives there, muted or
@@ -10,8 +11,8 @@
 //! so the phone sees one continuous RTP stream from the IVR prompt to the meeting and back.
 //! Leaving returns the stream to [`Source::Silence`](crate::Source::Silence).
 //!
-//! Each conference has one task and one mutex: the tick locks it for the mix and the sends
-//! (non-blocking `try_send_to`, a dozen microseconds for ten participants), receive tasks
+//! Each conference has one mutex: the tick (on a mixing thread) locks it for the mix and the
+//! sends (non-blocking `try_send_to`, a dozen microseconds for ten participants), receive tasks
 //! lock it for a copy into a jitter buffer. Locks are never nested the other way round
 //! (stream, then conference), so the two cannot deadlock. A recording's disk writes happen
 //! on a blocking thread fed through a bounded queue, never on the tick.
@@ -34,13 +35,12 @@ use crate::mixer::{
 };
 use crate::recorder::{RecordError, Recorder};
 use crate::rtp::RtpHeader;
+use crate::tick_schedule::TICK;
 
+use super::mixing::{MixingPool, Registration, Ticked};
 use super::stream::Shared as StreamShared;
 use super::{MediaError, Stream};
 
-const TICK: Duration = Duration::from_millis(20);
-/// A conference further behind than this skips ticks (counted) instead of bursting.
-const MAX_LAG: Duration = Duration::from_millis(100);
 /// Roster events buffered per subscriber.
 const EVENT_QUEUE: usize = 256;
 /// Recording frames buffered for the writer thread: 5 s.
@@ -269,31 +269,26 @@ impl ConfShared {
     }
 }
 
-async fn tick_loop(shared: Arc<ConfShared>) {
-    let mut next = Instant::now() + TICK;
-    loop {
-        tokio::time::sleep_until(next.into()).await;
-        let now = Instant::now();
-        shared.tick(now, now.saturating_duration_since(next));
-        next += TICK;
-        let behind = now.saturating_duration_since(next);
-        if behind > MAX_LAG {
-            let skip = (behind.as_micros() / TICK.as_micros()) as u32;
-            next += TICK * skip;
-            shared.lock().lateness.stats.skipped += skip as u64;
-        }
+impl Ticked for ConfShared {
+    fn tick(&self, now: Instant, late: Duration) {
+        ConfShared::tick(self, now, late);
+    }
+
+    fn skipped(&self, n: u64) {
+        self.lock().lateness.stats.skipped += n;
     }
 }
 
-/// Stops the tick task and releases the members when the last [`Conference`] handle goes.
+/// Releases the members when the last [`Conference`] handle goes (the mixing thread
+/// forgets the conference at its next due time: it holds it only weakly).
 struct Guard {
-    task: JoinHandle<()>,
     shared: Arc<ConfShared>,
+    /// The conference's place on a mixing thread.
+    _ticking: Registration,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.task.abort();
         let members = std::mem::take(&mut self.shared.lock().members);
         for m in members {
             if let Some(s) = m.stream.upgrade() {
@@ -322,8 +317,8 @@ impl std::fmt::Debug for Conference {
 }
 
 impl Conference {
-    /// Starts an empty conference ticking. Must run inside a tokio runtime.
-    pub(crate) fn start(config: MixerConfig) -> Conference {
+    /// Starts an empty conference ticking on one of `pool`'s threads, first 20 ms from now.
+    pub(crate) fn start(config: MixerConfig, pool: &Arc<MixingPool>) -> Conference {
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let shared = Arc::new(ConfShared {
             core: Mutex::new(ConfCore {
@@ -336,11 +331,12 @@ impl Conference {
             }),
             events,
         });
-        let task = tokio::spawn(tick_loop(shared.clone()));
+        let weak: Weak<ConfShared> = Arc::downgrade(&shared);
+        let ticking = pool.add(weak, Instant::now() + TICK);
         Conference {
             _guard: Arc::new(Guard {
-                task,
                 shared: shared.clone(),
+                _ticking: ticking,
             }),
             shared,
         }

@@ -16,6 +16,7 @@
 //! are reused, and the only queue, received DTMF digits, is bounded.
 
 mod conference;
+mod mixing;
 mod stream;
 mod stream_core;
 
@@ -36,6 +37,9 @@ use crate::relay::{Leg, MuteMode};
 use crate::tone::Region;
 
 pub use conference::{Conference, RecordingSummary, TickStats};
+pub use mixing::{
+    MixingConfig, MixingPriority, UnknownPriority, HIGH_NICE, MAX_MIXING_THREADS, REALTIME_PRIORITY,
+};
 pub use stream::Stream;
 
 /// Configuration of the media engine.
@@ -56,11 +60,14 @@ pub struct MediaConfig {
     pub mute_mode: MuteMode,
     /// Length and spacing of DTMF digits we send.
     pub dtmf: DtmfTiming,
+    /// The threads that tick the conferences, and their priority.
+    pub mixing: MixingConfig,
 }
 
 impl MediaConfig {
     /// Defaults around a bind address: ports 20000-29999, US tones, latching on, mute by
-    /// silence, 100 ms digits with 100 ms gaps.
+    /// silence, 100 ms digits with 100 ms gaps, conferences mixed on one thread per core
+    /// (at most 4) at real-time priority ([`MixingConfig::default`]).
     pub fn new(bind_ip: IpAddr) -> Self {
         MediaConfig {
             bind_ip,
@@ -70,6 +77,7 @@ impl MediaConfig {
             latching: true,
             mute_mode: MuteMode::Silence,
             dtmf: DtmfTiming::default(),
+            mixing: MixingConfig::default(),
         }
     }
 }
@@ -128,6 +136,8 @@ pub enum MediaError {
 struct Inner {
     config: MediaConfig,
     pool: PortPool,
+    /// Started with the first conference.
+    mixing: Arc<mixing::MixingPool>,
 }
 
 /// The media engine: a handle, cheap to clone, that opens streams and bridges them.
@@ -150,7 +160,11 @@ impl MediaEngine {
     pub fn new(config: MediaConfig) -> Result<Self, MediaError> {
         let pool = PortPool::new(config.port_min, config.port_max)?;
         Ok(MediaEngine {
-            inner: Arc::new(Inner { config, pool }),
+            inner: Arc::new(Inner {
+                mixing: mixing::MixingPool::new(config.mixing),
+                config,
+                pool,
+            }),
         })
     }
 
@@ -184,10 +198,14 @@ impl MediaEngine {
         Ok(stream)
     }
 
-    /// Starts an audio conference (its own 20 ms tick). Streams join with
-    /// [`Conference::join`]. Must run inside a tokio runtime.
+    /// Starts an audio conference, ticking every 20 ms from now on one of the engine's
+    /// mixing threads ([`MediaConfig::mixing`]; the threads start with the first
+    /// conference). Streams join with [`Conference::join`].
+    ///
+    /// # Panics
+    /// If the operating system cannot start the mixing threads (first conference only).
     pub fn conference(&self, config: MixerConfig) -> Conference {
-        Conference::start(config)
+        Conference::start(config, &self.inner.mixing)
     }
 
     /// Relays media between `a` and `b` in both directions (the anchored call), replacing

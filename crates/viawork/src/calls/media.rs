@@ -115,6 +115,7 @@ impl CallMedia {
         let mut c = media::MediaConfig::new(config.address);
         c.port_min = config.rtp_port_min;
         c.port_max = config.rtp_port_max;
+        c.mixing = config.mixing;
         c.region = match config.tone_region.as_str() {
             "uk" => media::Region::Uk,
             "eu" => media::Region::Eu,
