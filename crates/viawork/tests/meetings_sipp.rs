@@ -73,6 +73,25 @@ struct Lab {
 }
 
 impl Lab {
+    /// A server on the store `db`, trunked to `pbx`, with `config` as its file (in `dir`).
+    fn start(dir: tempfile::TempDir, db: &str, pbx: SippPbx, config: &str) -> Lab {
+        let cfg = dir.path().join("viawork.toml");
+        std::fs::write(&cfg, config).unwrap();
+        let cfg = cfg.display().to_string();
+        let pbx_addr = pbx.addr.to_string();
+        let server = common::Server::start_with(&[
+            ("VIAWORK_DATABASE", db),
+            ("VIAWORK_CONFIG", cfg.as_str()),
+            ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
+            ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
+        ]);
+        Lab {
+            server,
+            pbx,
+            _dir: dir,
+        }
+    }
+
     fn call(
         &self,
         token: &str,
@@ -169,29 +188,12 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
     .unwrap();
     let inf = inf.display().to_string();
     let pbx = SippPbx::start_args("pbx_meeting_uas.xml", 4, &[], &["-inf", &inf]);
-    let pbx_addr = pbx.addr.to_string();
     let recordings = dir.path().join("recordings");
-    let cfg = dir.path().join("viawork.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[meetings]\nrecordings_dir = {:?}\n",
-            recordings.display().to_string()
-        ),
-    )
-    .unwrap();
-    let cfg = cfg.display().to_string();
-    let server = common::Server::start_with(&[
-        ("VIAWORK_DATABASE", db.as_str()),
-        ("VIAWORK_CONFIG", cfg.as_str()),
-        ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
-        ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
-    ]);
-    let mut lab = Lab {
-        server,
-        pbx,
-        _dir: dir,
-    };
+    let config = format!(
+        "[meetings]\nrecordings_dir = {:?}\n",
+        recordings.display().to_string()
+    );
+    let mut lab = Lab::start(dir, &db, pbx, &config);
     let alice = sign_in(lab.server.http, "sip:alice@example.com", PASSWORD);
     let bob = sign_in(lab.server.http, "sip:bob@example.com", PASSWORD);
     let carol = sign_in(lab.server.http, "sip:carol@example.com", PASSWORD);
@@ -513,26 +515,13 @@ fn a_g722_dial_in_caller_and_two_g711_phones_hear_each_other_and_not_themselves(
     .unwrap();
     let inf = inf.display().to_string();
     let pbx = SippPbx::start_args("pbx_meeting_codec_uas.xml", 2, &[], &["-inf", &inf]);
-    let pbx_addr = pbx.addr.to_string();
-    let cfg = dir.path().join("viawork.toml");
-    std::fs::write(
-        &cfg,
+    let mut lab = Lab::start(
+        dir,
+        &db,
+        pbx,
         "[pbx]\ntrusted_sources = [\"127.0.0.2/32\"]\n\
          [[meetings.bridge_numbers]]\nnumber = \"+14255550100\"\nname = \"Redmond\"\n",
-    )
-    .unwrap();
-    let cfg = cfg.display().to_string();
-    let server = common::Server::start_with(&[
-        ("VIAWORK_DATABASE", db.as_str()),
-        ("VIAWORK_CONFIG", cfg.as_str()),
-        ("VIAWORK_PBX_ADDRESS", pbx_addr.as_str()),
-        ("VIAWORK_PBX_OPTIONS_INTERVAL_SECS", "0"),
-    ]);
-    let mut lab = Lab {
-        server,
-        pbx,
-        _dir: dir,
-    };
+    );
     let alice = sign_in(lab.server.http, "sip:alice@example.com", PASSWORD);
     let bob = sign_in(lab.server.http, "sip:bob@example.com", PASSWORD);
     // Open to everyone, so the guest is in as soon as it typed the conference ID.
