@@ -115,26 +115,18 @@ pub async fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<LogEn
                 _ = &mut linger => break,
             }
         }
-        // A row started and finished in one batch is written once, finished.
-        let mut last = std::collections::HashMap::new();
-        for (i, r) in batch.iter().enumerate() {
-            last.insert(r.id.clone(), i);
-        }
-        let rows: Vec<CallRecordRow> = batch
-            .drain(..)
-            .enumerate()
-            .filter(|(i, r)| last.get(&r.id) == Some(i))
-            .map(|(_, r)| r)
-            .collect();
+        // A call started and finished in one batch is written once, finished: the store
+        // keeps the write row-by-row upserts would have left (`upsert_call_records`).
         let mut tries = 0;
-        while let Err(e) = store.upsert_call_records(&rows).await {
+        while let Err(e) = store.upsert_call_records(&batch).await {
             tries += 1;
             metrics::counter!("viawork_call_log_write_errors_total").increment(1);
-            tracing::error!(error = %e, rows = rows.len(), tries, "cannot write the call log");
+            tracing::error!(error = %e, rows = batch.len(), tries, "cannot write the call log");
             if tries >= 20 {
                 break;
             }
             tokio::time::sleep(RETRY).await;
         }
+        batch.clear();
     }
 }
