@@ -166,6 +166,30 @@ fn hears(phone: &Phone, on: &[f64], off: &[f64]) -> bool {
     on.iter().all(|f| phone.level(*f) > HEARD) && off.iter().all(|f| phone.level(*f) < ABSENT)
 }
 
+/// The three phones sending 440, 700 and 1100 Hz (in that order) come to hear the other
+/// two tones and not their own.
+fn assert_each_hears_the_others(phones: [(&str, &Phone); 3]) {
+    const TONES: [f64; 3] = [440.0, 700.0, 1100.0];
+    let all_hear = eventually(LIMIT, || {
+        phones.iter().enumerate().all(|(i, (_, phone))| {
+            let others: Vec<f64> = (0..3).filter(|&j| j != i).map(|j| TONES[j]).collect();
+            hears(phone, &others, &[TONES[i]])
+        })
+    });
+    let levels: Vec<String> = phones
+        .iter()
+        .map(|(name, p)| {
+            format!(
+                "{name} {:.0}/{:.0}/{:.0}",
+                p.level(440.0),
+                p.level(700.0),
+                p.level(1100.0)
+            )
+        })
+        .collect();
+    assert!(all_hear, "{} (440/700/1100)", levels.join(", "));
+}
+
 #[test]
 fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_and_mutes() {
     let dir = tempfile::tempdir().unwrap();
@@ -294,21 +318,7 @@ fn three_phones_joined_by_dial_out_hear_each_other_through_the_mixer_with_lobby_
         None,
     );
     assert_eq!(r.status, 204, "{}", r.body);
-    assert!(
-        eventually(LIMIT, || hears(&a, &[700.0, 1100.0], &[440.0])
-            && hears(&b, &[440.0, 1100.0], &[700.0])
-            && hears(&c, &[440.0, 700.0], &[1100.0])),
-        "A {:.0}/{:.0}/{:.0}, B {:.0}/{:.0}/{:.0}, C {:.0}/{:.0}/{:.0} (440/700/1100)",
-        a.level(440.0),
-        a.level(700.0),
-        a.level(1100.0),
-        b.level(440.0),
-        b.level(700.0),
-        b.level(1100.0),
-        c.level(440.0),
-        c.level(700.0),
-        c.level(1100.0)
-    );
+    assert_each_hears_the_others([("A", &a), ("B", &b), ("C", &c)]);
 
     // Alice records the meeting: everyone hears the announcement, then 1.5 s of the three
     // tones go into the WAV (the phones' received audio is the clock).
@@ -594,21 +604,7 @@ fn a_g722_dial_in_caller_and_two_g711_phones_hear_each_other_and_not_themselves(
         Some(3),
         "{roster}"
     );
-    assert!(
-        eventually(LIMIT, || hears(&a, &[700.0, 1100.0], &[440.0])
-            && hears(&b, &[440.0, 1100.0], &[700.0])
-            && hears(&g, &[440.0, 700.0], &[1100.0])),
-        "A {:.0}/{:.0}/{:.0}, B {:.0}/{:.0}/{:.0}, G {:.0}/{:.0}/{:.0} (440/700/1100)",
-        a.level(440.0),
-        a.level(700.0),
-        a.level(1100.0),
-        b.level(440.0),
-        b.level(700.0),
-        b.level(1100.0),
-        g.level(440.0),
-        g.level(700.0),
-        g.level(1100.0)
-    );
+    assert_each_hears_the_others([("A", &a), ("B", &b), ("G", &g)]);
     // Each phone got only the codec it negotiated, the guest's prompts included.
     assert_eq!(a.payload_types(), [0]);
     assert_eq!(b.payload_types(), [8]);
@@ -1012,21 +1008,7 @@ fn escalation(anchor: &str) {
         a.send_to(offered_media(&pbx.messages(), "+14255550101"));
         b.send_to(offered_media(&pbx.messages(), "+14255550199"));
     }
-    assert!(
-        eventually(LIMIT, || hears(&a, &[700.0, 1100.0], &[440.0])
-            && hears(&b, &[440.0, 1100.0], &[700.0])
-            && hears(&c, &[440.0, 700.0], &[1100.0])),
-        "A {:.0}/{:.0}/{:.0}, B {:.0}/{:.0}/{:.0}, C {:.0}/{:.0}/{:.0} (440/700/1100)",
-        a.level(440.0),
-        a.level(700.0),
-        a.level(1100.0),
-        b.level(440.0),
-        b.level(700.0),
-        b.level(1100.0),
-        c.level(440.0),
-        c.level(700.0),
-        c.level(1100.0)
-    );
+    assert_each_hears_the_others([("A", &a), ("B", &b), ("C", &c)]);
     // A second escalation of the same call is refused; the call's own controls are the
     // meeting's now.
     let r = call("POST", &format!("/api/v1/calls/{id}/hold"), None, &alice);
