@@ -196,12 +196,7 @@ impl Transports {
     pub async fn send(&self, peer: Peer, bytes: Bytes) -> Result<Peer, SendError> {
         match peer.transport {
             Transport::Udp => {
-                if bytes.len() > 65_507 {
-                    return Err(SendError::TooLarge(bytes.len()));
-                }
-                let u = self
-                    .udp_for(peer.addr)
-                    .ok_or(SendError::NoTransport(Transport::Udp))?;
+                let u = self.udp_for(peer.addr, bytes.len())?;
                 u.send(peer.addr, &bytes).await?;
                 Ok(peer)
             }
@@ -228,12 +223,9 @@ impl Transports {
     pub fn try_send(&self, peer: Peer, bytes: Bytes) -> Result<(), TrySendError> {
         match peer.transport {
             Transport::Udp => {
-                if bytes.len() > 65_507 {
-                    return Err(TrySendError::Failed(SendError::TooLarge(bytes.len())));
-                }
                 let u = self
-                    .udp_for(peer.addr)
-                    .ok_or(TrySendError::Failed(SendError::NoTransport(Transport::Udp)))?;
+                    .udp_for(peer.addr, bytes.len())
+                    .map_err(TrySendError::Failed)?;
                 u.try_send(peer.addr, bytes)
             }
             Transport::Ws | Transport::Wss => {
@@ -248,11 +240,17 @@ impl Transports {
         }
     }
 
-    fn udp_for(&self, addr: SocketAddr) -> Option<&UdpTransport> {
+    /// The UDP socket for a datagram of `len` bytes to `addr`: one of its address family
+    /// if there is one.
+    fn udp_for(&self, addr: SocketAddr, len: usize) -> Result<&UdpTransport, SendError> {
+        if len > 65_507 {
+            return Err(SendError::TooLarge(len));
+        }
         self.udp
             .iter()
             .find(|u| u.local_addr().is_ipv4() == addr.is_ipv4())
             .or(self.udp.first())
+            .ok_or(SendError::NoTransport(Transport::Udp))
     }
 
     /// The WebSocket transport for `transport` (WS or WSS), if one is bound.
